@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+
+/**
+ * `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here.
+ * Exit codes (design §9): 0 ok/promoted, 3 rolled back or rejected, 1 error, 2 usage.
+ */
+export const EXIT = { ok: 0, error: 1, usage: 2, rejected: 3 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command('pkgctl')
+    .description('Policy lifecycle pipeline: bundles, promotions, evaluation, facts')
+    .exitOverride()
+    .showHelpAfterError();
+  return program;
+}
+
+/** Prints one clear line for an expected failure; only a bug shows a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.error;
+  }
+}
+

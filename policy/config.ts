@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import path from 'node:path';
+
+/**
+ * Process configuration from environment variables. Every address has a working default that
+ * matches what `npm run up` starts, so a fresh clone needs no setup; production points the same
+ * variables at real servers.
+ */
+const root = path.resolve(__dirname, '..');
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233');
+const port = z.coerce.number().int().min(1).max(65535);
+
+export const configSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:56379'),
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1, 'a namespace name').default('default'),
+  TEMPORAL_UI_URL: url(['http:', 'https:']).default('http://localhost:8233'),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  OPA_PATH: z.string().min(1).default(path.join(root, '.tools', 'bin', 'opa')),
+  EVALUATOR_PORT: port.default(8181),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; the error names each bad variable, what it held and what was expected. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    const held = env[name] === undefined ? 'unset' : JSON.stringify(env[name]);
+    return `${name}=${held}: expected ${issue.message}`;
+  });
+  throw new ConfigError(`bad configuration: ${problems.join('; ')}`);
+}
+
+/** For process entry points: one clear line and exit 1 instead of a stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

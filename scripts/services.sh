@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Shared by scripts/up, down, status: installs and runs the four real parts on loopback.
+# Every address comes from the same env vars the Node processes read; a variable that is set
+# explicitly names an existing server, which is only waited for, never started or stopped.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools/bin"
+DATA="$ROOT/.data"
+TEMPORAL_VERSION=v1.5.1
+OPA_VERSION=v1.22.2
+SEARCH_ATTRIBUTES=(PkgVersion=Keyword PkgEnv=Keyword PkgLane=Keyword PkgStage=Keyword PkgPercent=Int)
+
+DEFAULT_DATABASE_URL=postgres://pkg:pkg@127.0.0.1:55432/pkg
+DEFAULT_REDIS_URL=redis://127.0.0.1:56379
+DEFAULT_TEMPORAL_ADDRESS=127.0.0.1:7233
+PG_PORT=55432
+REDIS_PORT=56379
+TEMPORAL_UI_PORT=8233
+
+owns_postgres() { [ -z "${DATABASE_URL:-}" ] || [ "$DATABASE_URL" = "$DEFAULT_DATABASE_URL" ]; }
+owns_redis() { [ -z "${REDIS_URL:-}" ] || [ "$REDIS_URL" = "$DEFAULT_REDIS_URL" ]; }
+owns_temporal() { [ -z "${TEMPORAL_ADDRESS:-}" ] || [ "$TEMPORAL_ADDRESS" = "$DEFAULT_TEMPORAL_ADDRESS" ]; }
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Waits until a command succeeds, up to $1 seconds.
+wait_for() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what did not become healthy within ${seconds}s"
+    sleep 0.3
+  done
+}
+
+apt_install() {
+  command -v apt-get >/dev/null || die "need $* but apt-get is missing: install it or point the env var at an existing server"
+  [ "$(id -u)" = 0 ] || die "need $*: run as root to apt-get install, or point the env var at an existing server"
+  if [ ! -f "$DATA/.apt-updated" ]; then apt-get update -qq >&2; mkdir -p "$DATA"; touch "$DATA/.apt-updated"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+go_tool() { # name module version
+  local name=$1 module=$2 version=$3 stamp="$TOOLS/.$1-$3"
+  [ -x "$TOOLS/$name" ] && [ -f "$stamp" ] && return 0
+  command -v go >/dev/null || die "Go >= 1.25 is needed to build $name from $module@$version"
+  say "building $name $version from the Go module proxy (first time only, takes minutes)"
+  mkdir -p "$TOOLS"
+  CGO_ENABLED=0 GOBIN="$TOOLS" go install "$module@$version" >&2
+  touch "$stamp"
+}
+
+install_tools() {
+  go_tool opa github.com/open-policy-agent/opa "$OPA_VERSION"
+  if owns_temporal; then go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"; fi
+  if owns_postgres && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt_install postgresql; fi
+  if owns_redis && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
+
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
+as_pg_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local bin dir="$DATA/pg"
+  bin=$(pg_bin)
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    as_pg_owner "$bin/initdb" -D "$dir" -U pkg --auth=trust -E UTF8 >/dev/null
+  fi
+  if ! "$bin/pg_isready" -h 127.0.0.1 -p $PG_PORT -q; then
+    as_pg_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=off -c max_connections=200" start >/dev/null
+  fi
+  wait_for 30 PostgreSQL "$bin/pg_isready" -h 127.0.0.1 -p $PG_PORT
+  if ! psql -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -tAc "select 1 from pg_database where datname='pkg'" | grep -q 1; then
+    psql -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -qc "create database pkg" >/dev/null
+  fi
+}
+
+stop_postgres() {
+  [ -f "$DATA/pg/postmaster.pid" ] || return 0
+  as_pg_owner "$(pg_bin)/pg_ctl" -D "$DATA/pg" -m fast -w stop >/dev/null || true
+}
+
+start_redis() {
+  mkdir -p "$DATA/redis"
+  redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && return 0
+  redis-server --bind 127.0.0.1 --port $REDIS_PORT --dir "$DATA/redis" --save '' --appendonly no \
+    --daemonize yes --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log" >/dev/null
+  wait_for 15 Redis redis-cli -p $REDIS_PORT ping
+}
+
+stop_redis() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true; }
+
+temporal_healthy() { "$TOOLS/temporal" operator cluster health --address "$DEFAULT_TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; }
+
+start_temporal() {
+  mkdir -p "$DATA"
+  temporal_healthy && return 0
+  local args=() sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  nohup "$TOOLS/temporal" server start-dev --ip 127.0.0.1 --port 7233 --ui-port $TEMPORAL_UI_PORT \
+    --db-filename "$DATA/temporal.db" --log-level warn "${args[@]}" >"$DATA/temporal.log" 2>&1 &
+  echo $! >"$DATA/temporal.pid"
+  wait_for 60 Temporal temporal_healthy
+  wait_for 30 "Temporal UI" curl -sf "http://127.0.0.1:$TEMPORAL_UI_PORT/"
+}
+
+stop_temporal() {
+  [ -f "$DATA/temporal.pid" ] || return 0
+  kill "$(cat "$DATA/temporal.pid")" 2>/dev/null || true
+  rm -f "$DATA/temporal.pid"
+}
+
+wait_external() {
+  owns_postgres || wait_for 30 "PostgreSQL at \$DATABASE_URL" psql "$DATABASE_URL" -tAc 'select 1'
+  owns_redis || wait_for 30 "Redis at \$REDIS_URL" redis-cli -u "$REDIS_URL" ping
+  owns_temporal || wait_for 30 "Temporal at \$TEMPORAL_ADDRESS" "$TOOLS/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
+}
