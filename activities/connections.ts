@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { Pool } from 'pg';
+import { Redis } from 'ioredis';
+import { Connection, Client } from '@temporalio/client';
+import type { Config } from '../policy/config';
+
+/** Real clients built from config, passed into activity factories and the evaluator. */
+export function createPool(config: Config, max = 10): Pool {
+  return new Pool({ connectionString: config.DATABASE_URL, max });
+}
+
+export function createRedis(config: Config): Redis {
+  return new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
+}
+
+/** TLS client certs for a production cluster come from the TEMPORAL_TLS_* variables. */
+export function temporalTls(config: Config) {
+  if (!config.TEMPORAL_TLS_CERT || !config.TEMPORAL_TLS_KEY) return undefined;
+  return {
+    clientCertPair: { crt: readFileSync(config.TEMPORAL_TLS_CERT), key: readFileSync(config.TEMPORAL_TLS_KEY) },
+    serverRootCACertificate: config.TEMPORAL_TLS_CA ? readFileSync(config.TEMPORAL_TLS_CA) : undefined,
+  };
+}
+
+export async function connectTemporalClient(config: Config): Promise<Client> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, tls: temporalTls(config) });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+}

@@ -1,0 +1,2 @@
+// Every workflow the pipeline worker registers.
+export {};
