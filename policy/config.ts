@@ -18,7 +18,7 @@ const url = (protocols: string[]) =>
   }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233');
-const port = z.coerce.number().int().min(1).max(65535);
+const port = z.coerce.number({ error: 'a port number 1-65535' }).int('a port number 1-65535').min(1, 'a port number 1-65535').max(65535, 'a port number 1-65535');
 
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),

@@ -1,0 +1,32 @@
+import { ConfigError, loadConfig } from '../../policy/config';
+
+test('defaults match the services scripts/up starts', () => {
+  const config = loadConfig({});
+  expect(config.DATABASE_URL).toBe('postgres://pkg:pkg@127.0.0.1:55432/pkg');
+  expect(config.REDIS_URL).toBe('redis://127.0.0.1:56379');
+  expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+  expect(config.TEMPORAL_NAMESPACE).toBe('default');
+});
+
+test('explicit values win over defaults', () => {
+  const config = loadConfig({ DATABASE_URL: 'postgresql://u@db:5432/x', EVALUATOR_PORT: '9000' });
+  expect(config.DATABASE_URL).toBe('postgresql://u@db:5432/x');
+  expect(config.EVALUATOR_PORT).toBe(9000);
+});
+
+test.each([
+  ['DATABASE_URL', 'nonsense', 'postgres://'],
+  ['REDIS_URL', 'http://x', 'redis://'],
+  ['TEMPORAL_ADDRESS', 'no-port', 'host:port'],
+  ['EVALUATOR_PORT', '99999', 'port number'],
+])('a bad %s is named with its value and what was expected', (name, value, expected) => {
+  expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+  try {
+    loadConfig({ [name]: value });
+  } catch (error) {
+    const message = (error as Error).message;
+    expect(message).toContain(`${name}=${JSON.stringify(value)}`);
+    expect(message).toContain(expected);
+    expect(message.split('\n')).toHaveLength(1);
+  }
+});
