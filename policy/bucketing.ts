@@ -18,17 +18,11 @@ export function murmur3(text: string, seed = MURMUR_SEED): number {
     const block = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
     h = Math.imul(rotl(h ^ scramble(block), 13), 5) + 0xe6546b64;
   }
-  let rest = 0;
-  switch (bytes.length & 3) {
-    case 3:
-      rest ^= bytes[tail + 2]! << 16;
-    // falls through
-    case 2:
-      rest ^= bytes[tail + 1]! << 8;
-    // falls through
-    case 1:
-      rest ^= bytes[tail]!;
-      h ^= scramble(rest);
+  const remaining = bytes.length & 3;
+  if (remaining > 0) {
+    let rest = 0;
+    for (let i = remaining - 1; i >= 0; i--) rest = (rest << 8) | bytes[tail + i]!;
+    h ^= scramble(rest);
   }
   h ^= bytes.length;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
