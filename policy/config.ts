@@ -31,6 +31,22 @@ export const configSchema = z.object({
   TEMPORAL_TLS_CA: z.string().min(1).optional(),
   OPA_PATH: z.string().min(1).default(path.join(root, '.tools', 'bin', 'opa')),
   EVALUATOR_PORT: port.default(8181),
+  // The lane an evaluator serves when a request names none; requests may name another lane.
+  EVALUATOR_ENV: z.enum(['prod', 'staging', 'dev'], { error: 'prod, staging or dev' }).default('dev'),
+  EVALUATOR_TARGET: z.string().min(1, 'a non-empty target').default('default'),
+  EVALUATOR_REGION: z.string().min(1, 'a non-empty region').default('default'),
+  EVALUATOR_HOST: z.string().min(1).default('127.0.0.1'),
+  // Upper bound on how stale a subject's cached facts may be when a request supplies none.
+  FACT_CACHE_TTL_MS: z.coerce.number({ error: 'milliseconds' }).int().min(0).default(5000),
+  FACT_CACHE_MAX: z.coerce.number({ error: 'a count' }).int().min(1).default(10000),
+  // Share of canary-lane requests also evaluated on the other version to measure divergence.
+  EVALUATOR_SHADOW_RATE: z.coerce.number({ error: 'a fraction 0..1' }).min(0).max(1).default(0.1),
+  EVALUATOR_RECONCILE_MS: z.coerce.number({ error: 'milliseconds' }).int().min(100).default(10000),
+  EVALUATOR_HEARTBEAT_MS: z.coerce.number({ error: 'milliseconds' }).int().min(100).default(3000),
+  EVALUATOR_LOADED_MAX: z.coerce.number({ error: 'a count' }).int().min(2).default(8),
+  EVALUATOR_BODY_LIMIT: z.coerce.number({ error: 'bytes' }).int().min(1024).default(262144),
+  EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
+  METRICS_TTL_S: z.coerce.number({ error: 'seconds' }).int().min(60).default(86400),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import type { EvaluationInput, Mode } from './evaluation';
+
+/**
+ * The body of `POST /v1/evaluate` and the evaluation input of design §4. CONTROL is closed-world:
+ * an unknown key in the request or at the input's top level is refused, because a caller who
+ * misspells `facts` must not silently get a decision made without them. ADVISORY drops unknown
+ * keys and decides on what it understood. Wrong types are refused in both modes.
+ */
+export const MODES = ['control', 'advisory'] as const satisfies readonly Mode[];
+export const ENVS = ['prod', 'staging', 'dev'] as const;
+export type Env = (typeof ENVS)[number];
+
+export interface Lane {
+  env: Env;
+  target: string;
+  region: string;
+}
+
+export interface EvaluationRequest {
+  input: EvaluationInput;
+  mode: Mode;
+  routingKey?: string;
+  lane: Partial<Lane>;
+}
+
+const LIST_LIMIT = 1000;
+const laneName = z.string().min(1, 'must not be empty').max(200, 'at most 200 characters');
+
+const inputFields = (closed: boolean) => {
+  const object = closed ? z.strictObject : z.object;
+  const fact = object({ predicate: z.string().min(1, 'must not be empty'), object: z.unknown().optional() });
+  return object({
+    tags: z.array(z.string()).max(LIST_LIMIT).optional(),
+    signals: z.record(z.string(), z.number()).optional(),
+    context: z.looseObject({ subject: z.string().optional(), domain: z.string().optional() }).optional(),
+    facts: z.array(fact).max(LIST_LIMIT).optional(),
+  });
+};
+
+const requestSchema = (closed: boolean) => {
+  const object = closed ? z.strictObject : z.object;
+  return object({
+    input: inputFields(closed),
+    routing_key: z.string().min(1, 'must not be empty').max(512).optional(),
+    env: z.enum(ENVS, { error: 'prod, staging or dev' }).optional(),
+    target: laneName.optional(),
+    region: laneName.optional(),
+    mode: z.string().optional(),
+  });
+};
+
+const controlRequest = requestSchema(true);
+const advisoryRequest = requestSchema(false);
+export const controlInputSchema = inputFields(true);
+export const advisoryInputSchema = inputFields(false);
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Reads the mode first, since it decides how strictly the rest is read; CONTROL when absent. */
+export function parseEvaluationRequest(body: unknown): ParseResult<EvaluationRequest> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, reason: 'body: expected a JSON object with an "input" field' };
+  }
+  const rawMode = (body as { mode?: unknown }).mode ?? 'control';
+  const mode = typeof rawMode === 'string' ? rawMode.toLowerCase() : rawMode;
+  if (mode !== 'control' && mode !== 'advisory') {
+    return { ok: false, reason: `mode: expected "control" or "advisory", got ${JSON.stringify(rawMode)}` };
+  }
+  const parsed = (mode === 'control' ? controlRequest : advisoryRequest).safeParse(body);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) };
+  const { input, routing_key, env, target, region } = parsed.data;
+  return { ok: true, value: { input, mode, routingKey: routing_key, lane: { env, target, region } } };
+}
+
+/** One input alone (batch evaluation, fixtures), read as strictly as the mode says. */
+export function parseEvaluationInput(input: unknown, mode: Mode): ParseResult<EvaluationInput> {
+  const parsed = (mode === 'control' ? controlInputSchema : advisoryInputSchema).safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, reason: describeIssues(parsed.error.issues, 'input') };
+}
+
+/** A request's routing key: the explicit one, else the subject, so a guest sticks to one version. */
+export function routingKeyOf(request: Pick<EvaluationRequest, 'input' | 'routingKey'>): string | undefined {
+  const subject = request.input.context?.subject;
+  return request.routingKey ?? (typeof subject === 'string' ? subject : undefined);
+}
+
+/** One line for the caller: the first few problems, each as path: message. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], root?: string): string {
+  const shown = issues.slice(0, 3).map((issue) => {
+    const path = [root, ...issue.path.map(String)].filter((part) => part !== undefined).join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    return `${path || 'body'}: ${message}`;
+  });
+  const more = issues.length > 3 ? ` (+${issues.length - 3} more)` : '';
+  return `${shown.join('; ')}${more}`.replace(/\s*\n\s*/g, ' ');
+}
