@@ -1,5 +1,7 @@
-import type { ClientBase, Pool } from 'pg';
+import { DatabaseError, type ClientBase, type Pool } from 'pg';
+import { PkgError } from '../policy/errors';
 import type { Fact } from '../policy/evaluation';
+import type { NewFact } from '../policy/fact-input';
 
 /** A pool or a client inside a transaction: both answer queries the same way. */
 export type FactQueryable = Pick<Pool, 'query'> | Pick<ClientBase, 'query'>;
@@ -16,6 +18,8 @@ export interface StoredFact extends Fact {
   validFrom: Date;
   validTo: Date | null;
 }
+
+const FACT_COLUMNS = 'id, namespace, subject, predicate, object, valid_from, valid_to';
 
 interface FactRow {
   id: string;
@@ -34,11 +38,67 @@ interface FactRow {
  */
 export async function loadFactsForSubject(db: FactQueryable, subject: string): Promise<StoredFact[]> {
   const { rows } = await db.query<FactRow>(
-    `SELECT id, namespace, subject, predicate, object, valid_from, valid_to
-       FROM get_facts_by_subject($1, NULL, false)`,
+    `SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, NULL, false)`,
     [subject],
   );
   return rows.map(toStoredFact);
+}
+
+/** Stores one validated fact; valid_from defaults to now and a ttl counts from valid_from. */
+export async function addFact(db: FactQueryable, fact: NewFact): Promise<StoredFact> {
+  try {
+    const { rows } = await db.query<FactRow>(
+      `INSERT INTO pkg_facts (namespace, subject, predicate, object, valid_from, valid_to)
+       SELECT $1, $2, $3, $4, start, coalesce($6, start + $7::bigint * interval '1 millisecond')
+         FROM (SELECT coalesce($5::timestamptz, now()) AS start) s
+       RETURNING ${FACT_COLUMNS}`,
+      [fact.namespace, fact.subject, fact.predicate, fact.object, fact.validFrom ?? null, fact.validTo ?? null, fact.ttl ?? null],
+    );
+    return toStoredFact(rows[0] as FactRow);
+  } catch (error) {
+    if (error instanceof DatabaseError && error.constraint === 'pkg_facts_valid_range') {
+      throw new PkgError('InputInvalid', `fact for ${fact.subject}: valid_to ${fact.validTo?.toISOString()} is before valid_from (${fact.validFrom?.toISOString() ?? 'now'})`);
+    }
+    throw error;
+  }
+}
+
+export interface FactQuery {
+  subject: string;
+  namespace?: string | null;
+  includeExpired?: boolean;
+}
+
+/** A subject's facts, valid now unless expired (and not-yet-valid) ones are asked for too. */
+export async function listFacts(db: FactQueryable, query: FactQuery): Promise<StoredFact[]> {
+  const { rows } = await db.query<FactRow>(
+    `SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, $2, $3)`,
+    [query.subject, query.namespace ?? null, query.includeExpired ?? false],
+  );
+  return rows.map(toStoredFact);
+}
+
+export interface FactStatistics {
+  namespace: string;
+  total: number;
+  temporal: number;
+  expired: number;
+  active: number;
+}
+
+/** The seed's get_fact_statistics, per namespace (one namespace or all). */
+export async function getFactStatistics(db: FactQueryable, namespace: string | null = null): Promise<FactStatistics[]> {
+  const { rows } = await db.query<Record<keyof FactStatistics, string>>(
+    'SELECT namespace, total, temporal, expired, active FROM get_fact_statistics($1)',
+    [namespace],
+  );
+  return rows.map((row) => ({
+    namespace: row.namespace,
+    total: Number(row.total),
+    temporal: Number(row.temporal),
+    expired: Number(row.expired),
+    active: Number(row.active),
+  }));
 }
 
 /** The earliest moment any of these facts stops holding, or null if none expires. */

@@ -1,0 +1,212 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { PkgError } from '../policy/errors';
+import { factCleanupRequestSchema, parseInput, type FactCleanupOptions, type FactCleanupRequest } from '../policy/fact-input';
+import type { FactQueryable } from './fact-store';
+
+/**
+ * Expired-fact cleanup (design §8): archive then delete, in bounded batches of one statement each,
+ * walking each namespace in (valid_to, id) order behind a keyset cursor. The cursor and counts are
+ * the progress a heartbeat carries, so a retried activity resumes where the last one got to.
+ */
+export interface FactActivityDeps {
+  pool: FactQueryable;
+}
+
+/** Where a run is and what it did so far; JSON, because it travels as heartbeat details. */
+export interface FactCleanupProgress {
+  /** Facts with valid_to at or before this instant (ISO, µs) are cleaned; fixed at the run's start. */
+  cutoff: string;
+  /** The namespace being walked, and the last (valid_to, id) archived in it. */
+  namespace: string | null;
+  afterValidTo: string | null;
+  afterId: string | null;
+  batches: number;
+  counts: Record<string, NamespaceCount>;
+}
+
+export interface NamespaceCount {
+  /** Expired rows found (dry run) or removed from pkg_facts (real run). */
+  expired: number;
+  archived: number;
+}
+
+export interface FactCleanupResult {
+  dryRun: boolean;
+  cutoff: string;
+  graceMs: number;
+  batchSize: number;
+  batches: number;
+  namespaces: ({ namespace: string } & NamespaceCount)[];
+  totalExpired: number;
+  totalArchived: number;
+}
+
+export interface CleanupHooks {
+  resumeFrom?: FactCleanupProgress;
+  onBatch?: (progress: FactCleanupProgress) => void | Promise<void>;
+  signal?: AbortSignal;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Runs one cleanup to the end (library entry point for the CLI; the activity adds heartbeats). */
+export async function runFactCleanup(
+  db: FactQueryable,
+  options: FactCleanupOptions,
+  hooks: CleanupHooks = {},
+): Promise<FactCleanupResult> {
+  if (options.dryRun) return countExpired(db, options);
+  const progress = hooks.resumeFrom ?? (await startProgress(db, options.grace));
+  await hooks.onBatch?.(progress);
+  for (const namespace of await namespacesToClean(db, options.namespace, progress.namespace)) {
+    if (namespace !== progress.namespace) Object.assign(progress, { namespace, afterValidTo: null, afterId: null });
+    await cleanNamespace(db, options, progress, hooks);
+  }
+  return summarise(options, progress, false);
+}
+
+async function cleanNamespace(db: FactQueryable, options: FactCleanupOptions, progress: FactCleanupProgress, hooks: CleanupHooks) {
+  const pause = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (;;) {
+    hooks.signal?.throwIfAborted();
+    const batch = await archiveBatch(db, progress, options.batchSize);
+    if (batch.deleted === 0) return;
+    const count = (progress.counts[progress.namespace as string] ??= { expired: 0, archived: 0 });
+    count.expired += batch.deleted;
+    count.archived += batch.archived;
+    Object.assign(progress, { afterValidTo: batch.lastValidTo, afterId: batch.lastId, batches: progress.batches + 1 });
+    await hooks.onBatch?.(progress);
+    // A short batch means no unlocked candidate is left; another query would only confirm it.
+    if (batch.deleted < options.batchSize) return;
+    if (options.batchPauseMs > 0) await pause(options.batchPauseMs);
+  }
+}
+
+interface BatchRow {
+  deleted: string;
+  archived: string;
+  last_valid_to: string | null;
+  last_id: string | null;
+}
+
+/**
+ * One short transaction: lock up to a batch of expired rows (skipping rows a writer holds), delete
+ * them and insert their archive copies in the same statement, so no row leaves without its copy.
+ */
+const ARCHIVE_BATCH_SQL = `
+  WITH doomed AS (
+    SELECT f.id FROM pkg_facts f
+     WHERE f.namespace = $1 AND f.valid_to IS NOT NULL AND f.valid_to <= $2::timestamptz
+       AND (f.valid_to, f.id) > (coalesce($3::timestamptz, '-infinity'), coalesce($4::bigint, 0))
+     ORDER BY f.valid_to, f.id LIMIT $5 FOR UPDATE SKIP LOCKED
+  ), moved AS (
+    DELETE FROM pkg_facts f USING doomed WHERE f.id = doomed.id RETURNING f.*
+  ), kept AS (
+    INSERT INTO pkg_facts_archive (id, namespace, subject, predicate, object, valid_from, valid_to, created_at)
+    SELECT m.id, m.namespace, m.subject, m.predicate, m.object, m.valid_from, m.valid_to, m.created_at FROM moved m
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+  ), last AS (
+    SELECT m.valid_to, m.id FROM moved m ORDER BY m.valid_to DESC, m.id DESC LIMIT 1
+  )
+  SELECT (SELECT count(*) FROM moved) AS deleted, (SELECT count(*) FROM kept) AS archived,
+         (SELECT ${isoMicros('valid_to')} FROM last) AS last_valid_to, (SELECT id FROM last) AS last_id`;
+
+async function archiveBatch(db: FactQueryable, progress: FactCleanupProgress, batchSize: number) {
+  const { rows } = await db.query<BatchRow>(ARCHIVE_BATCH_SQL, [
+    progress.namespace,
+    progress.cutoff,
+    progress.afterValidTo,
+    progress.afterId,
+    batchSize,
+  ]);
+  const row = rows[0] as BatchRow;
+  return { deleted: Number(row.deleted), archived: Number(row.archived), lastValidTo: row.last_valid_to, lastId: row.last_id };
+}
+
+/** Timestamps cross the heartbeat as text with microseconds, so the cursor is exact. */
+function isoMicros(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/** The cutoff comes from the database clock, the same clock that stamps and compares valid_to. */
+async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCleanupProgress> {
+  const { rows } = await db.query<{ cutoff: string }>(
+    `SELECT ${isoMicros("now() - $1::bigint * interval '1 millisecond'")} AS cutoff`,
+    [graceMs],
+  );
+  const cutoff = (rows[0] as { cutoff: string }).cutoff;
+  return { cutoff, namespace: null, afterValidTo: null, afterId: null, batches: 0, counts: {} };
+}
+
+/** One namespace, or every namespace holding expiring facts from the resume point on (loose index scan). */
+async function namespacesToClean(db: FactQueryable, only: string | null, from: string | null): Promise<string[]> {
+  if (only !== null) return [only];
+  const { rows } = await db.query<{ name: string }>(
+    `WITH RECURSIVE ns (name) AS (
+       SELECT min(namespace) FROM pkg_facts WHERE valid_to IS NOT NULL AND namespace >= $1
+       UNION ALL
+       SELECT (SELECT min(namespace) FROM pkg_facts WHERE valid_to IS NOT NULL AND namespace > ns.name)
+         FROM ns WHERE ns.name IS NOT NULL
+     )
+     SELECT name FROM ns WHERE name IS NOT NULL`,
+    [from ?? ''],
+  );
+  return rows.map((row) => row.name);
+}
+
+/** Dry run: the seed's cleanup_expired_facts counts per namespace and changes nothing. */
+async function countExpired(db: FactQueryable, options: FactCleanupOptions): Promise<FactCleanupResult> {
+  const progress = await startProgress(db, options.grace);
+  const { rows } = await db.query<{ namespace: string; expired: string }>(
+    `SELECT namespace, expired FROM cleanup_expired_facts($1, true, $2::bigint * interval '1 millisecond')`,
+    [options.namespace, options.grace],
+  );
+  for (const row of rows) progress.counts[row.namespace] = { expired: Number(row.expired), archived: 0 };
+  return summarise(options, progress, true);
+}
+
+function summarise(options: FactCleanupOptions, progress: FactCleanupProgress, dryRun: boolean): FactCleanupResult {
+  const namespaces = Object.entries(progress.counts)
+    .map(([namespace, count]) => ({ namespace, ...count }))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace));
+  return {
+    dryRun,
+    cutoff: progress.cutoff,
+    graceMs: options.grace,
+    batchSize: options.batchSize,
+    batches: progress.batches,
+    namespaces,
+    totalExpired: namespaces.reduce((sum, n) => sum + n.expired, 0),
+    totalArchived: namespaces.reduce((sum, n) => sum + n.archived, 0),
+  };
+}
+
+/**
+ * Activities on the pipeline task queue. A heartbeat after every batch carries the progress; after
+ * a retry the activity continues from the last progress the server received. Rows are never lost
+ * or archived twice whatever that point is (each batch is atomic and deleted rows are gone), but
+ * batches committed after the last received heartbeat are missing from the retried run's counts.
+ */
+export function createFactActivities({ pool }: FactActivityDeps) {
+  return {
+    async cleanupExpiredFacts(request: FactCleanupRequest): Promise<FactCleanupResult> {
+      const options = parseCleanupRequest(request);
+      const context = Context.current();
+      return runFactCleanup(pool, options, {
+        resumeFrom: context.info.heartbeatDetails as FactCleanupProgress | undefined,
+        onBatch: (progress) => context.heartbeat(progress),
+        signal: context.cancellationSignal,
+        sleep: (ms) => context.sleep(ms),
+      });
+    },
+  };
+}
+
+function parseCleanupRequest(request: FactCleanupRequest): FactCleanupOptions {
+  try {
+    return parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup request');
+  } catch (error) {
+    if (!(error instanceof PkgError)) throw error;
+    throw ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
+  }
+}
