@@ -1,2 +1,3 @@
 // Every workflow the pipeline worker registers.
 export {};
+export { factCleanup } from './fact-cleanup';
