@@ -30,6 +30,7 @@ export function createFactCache(options: FactCacheOptions): FactCache {
     max: options.maxSubjects,
     ttl: options.ttlMs,
     perf: { now },
+    ttlResolution: 0,
     fetchMethod: async (subject, _stale, { options: entry }) => {
       const facts = await options.load(subject);
       entry.ttl = entryTtl(facts, options.ttlMs, now());

@@ -1,0 +1,157 @@
+import { hostname } from 'node:os';
+import { loadConfigOrExit } from '../policy/config';
+import type { Lane } from '../policy/evaluation-input';
+import { createFactCache } from '../policy/fact-cache';
+import { createPool, createRedis } from '../activities/connections';
+import { loadFactsForSubject } from '../activities/fact-store';
+import { readDesiredLaneState, laneLabel } from '../activities/lane-state';
+import { createLaneMetricsRecorder } from '../activities/lane-metrics';
+import { createSnapshotRegistry } from './evaluator-registry';
+import { createLaneTable, type LaneTable, type ServingLane } from './evaluator-lanes';
+import { createEvaluatorService, oneLine } from './evaluator-service';
+import { buildEvaluatorHttp, type Readiness } from './evaluator-http';
+import { createEvaluatorProm, type EvaluatorProm } from './evaluator-prom';
+import { subscribeToUpdates } from './evaluator-updates';
+import { createLaneSync, type LaneSync } from './evaluator-sync';
+import { createFleetReporter } from './evaluator-fleet';
+import { buildSnapshot } from './evaluator-snapshots';
+import { startEvaluatorTemporalWorker } from './evaluator-temporal';
+
+/**
+ * `npm run evaluator`: one evaluator process (design §5). It serves live decisions over HTTP,
+ * runs evaluation activities on task queue pkg-evaluator, follows hot-swap hints on Redis and
+ * heartbeats into the fleet registry. Redis or Postgres going away degrades it (reported in
+ * /readyz) but never stops it answering from the last good snapshot.
+ */
+const METRICS_FLUSH_MS = 1000;
+const MAX_LANES = 64;
+
+const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
+  const instanceId = `${hostname()}:${config.EVALUATOR_PORT}`;
+  const pool = createPool(config, 8);
+  pool.on('error', () => undefined);
+  const redis = createRedis(config);
+  redis.on('error', () => undefined);
+  const prom = createEvaluatorProm();
+  const postgres = { up: false };
+  const touchPostgres = <T>(work: Promise<T>): Promise<T> =>
+    work.then(
+      (value) => ((postgres.up = true), value),
+      (error: unknown) => {
+        postgres.up = false;
+        throw error;
+      },
+    );
+
+  const registry = createSnapshotRegistry((id) => touchPostgres(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
+  const fleet = createFleetReporter(pool, config.EVALUATOR_HEARTBEAT_MS, () => ({
+    instanceId,
+    lane,
+    state: lanes.current(lane),
+    loadedVersions: registry.loadedVersions(),
+  }), (error) => log(`heartbeat failed: ${oneLine(error)}`));
+  const lanes: LaneTable = createLaneTable({
+    readDesired: (wanted) => touchPostgres(readDesiredLaneState(pool, wanted)),
+    registry,
+    maxLanes: MAX_LANES,
+    pinned: lane,
+    onSwap: (swapped, previous, next) => {
+      reportSwap(prom, swapped, previous, next);
+      log(`lane ${laneLabel(swapped)} now serves ${describe(next)}`);
+      if (laneLabel(swapped) === laneLabel(lane)) void fleet.beat();
+    },
+  });
+  const sync = createLaneSync(lanes, config.EVALUATOR_RECONCILE_MS, log);
+  const metrics = createLaneMetricsRecorder(redis, { ttlSeconds: config.METRICS_TTL_S });
+  const facts = createFactCache({
+    ttlMs: config.FACT_CACHE_TTL_MS,
+    maxSubjects: config.FACT_CACHE_MAX,
+    load: (subject) => touchPostgres(loadFactsForSubject(pool, subject)),
+  });
+  const service = createEvaluatorService({ lanes, defaultLane: lane, facts, metrics, prom, shadowRate: config.EVALUATOR_SHADOW_RATE });
+  const http = buildEvaluatorHttp({
+    service,
+    prom,
+    bodyLimit: config.EVALUATOR_BODY_LIMIT,
+    readiness: () => readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions()),
+  });
+
+  await sync.syncAll();
+  sync.start();
+  subscribeToUpdates(createRedis(config), sync);
+  const flushTimer = setInterval(() => {
+    prom.connected.labels('redis').set(redis.status === 'ready' ? 1 : 0);
+    prom.connected.labels('postgres').set(postgres.up ? 1 : 0);
+    metrics.flush().catch(() => undefined);
+  }, METRICS_FLUSH_MS);
+  flushTimer.unref();
+  fleet.start();
+  await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
+  log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneLabel(lane)} as ${instanceId}`);
+  const temporal = config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
+
+  const shutdown = async (signal: string) => {
+    log(`${signal}: shutting down`);
+    sync.stop();
+    await http.close();
+    await temporal?.stop();
+    await metrics.flush().catch(() => undefined);
+    await fleet.stop();
+    await pool.end().catch(() => undefined);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function describe(state: ServingLane): string {
+  const serving = state.serving?.version ?? 'nothing';
+  if (!state.candidate) return serving;
+  return `${serving} + candidate ${state.candidate.version} at ${state.split.canaryPercent}%`;
+}
+
+function reportSwap(prom: EvaluatorProm, lane: Lane, previous: ServingLane | undefined, next: ServingLane): void {
+  const label = laneLabel(lane);
+  prom.swaps.labels(label, 'swapped').inc();
+  if (previous?.serving) prom.serving.remove(label, 'serving', previous.serving.version);
+  if (previous?.candidate) prom.serving.remove(label, 'candidate', previous.candidate.version);
+  if (next.serving) prom.serving.labels(label, 'serving', next.serving.version).set(1);
+  if (next.candidate) prom.serving.labels(label, 'candidate', next.candidate.version).set(1);
+}
+
+function readiness(
+  state: ServingLane | undefined,
+  lane: Lane,
+  sync: LaneSync,
+  postgresUp: boolean,
+  instanceId: string,
+  loadedVersions: string[],
+): Readiness {
+  const status = sync.status();
+  const degraded = status.redis === 'down' || !postgresUp || Object.keys(status.laneErrors).length > 0;
+  return {
+    ready: Boolean(state?.serving),
+    details: {
+      instance_id: instanceId,
+      lane: laneLabel(lane),
+      serving: state?.serving?.version ?? null,
+      candidate: state?.candidate?.version ?? null,
+      canary_percent: state?.split.canaryPercent ?? 0,
+      loaded_versions: loadedVersions,
+      degraded,
+      redis: status.redis,
+      postgres: postgresUp ? 'up' : 'down',
+      last_sync_at: status.lastSyncAt,
+      lane_errors: status.laneErrors,
+    },
+  };
+}
+
+main().catch((error: unknown) => {
+  log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
