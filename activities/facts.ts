@@ -125,7 +125,7 @@ async function archiveBatch(db: FactQueryable, progress: FactCleanupProgress, ba
 
 /** Timestamps cross the heartbeat as text with microseconds, so the cursor is exact. */
 function isoMicros(column: string): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  return `to_char((${column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
 /** The cutoff comes from the database clock, the same clock that stamps and compares valid_to. */

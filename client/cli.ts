@@ -1,4 +1,6 @@
 import { Command, CommanderError } from 'commander';
+import { registerFactsCommands } from './commands/facts';
+import { registerScheduleCommands } from './commands/schedule';
 
 /**
  * `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here.
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .description('Policy lifecycle pipeline: bundles, promotions, evaluation, facts')
     .exitOverride()
     .showHelpAfterError();
+  registerFactsCommands(program);
+  registerScheduleCommands(program);
   return program;
 }
 

@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import type { Pool } from 'pg';
+import { createPool } from '../../activities/connections';
+import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/fact-store';
+import { runFactCleanup, type FactCleanupResult } from '../../activities/facts';
+import { loadConfig } from '../../policy/config';
+import { formatDuration } from '../../policy/fact-duration';
+import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/fact-input';
+
+/** `pkgctl facts add|list|stats|cleanup`: straight to Postgres, no worker needed. */
+export function registerFactsCommands(program: Command): void {
+  const facts = program.command('facts').description('temporal facts that FACT conditions consult');
+  facts
+    .command('add')
+    .description('store a fact; it holds from --valid-from (default now) until --valid-to or for --ttl')
+    .requiredOption('--subject <subject>', 'who the fact is about, e.g. guest:Ben')
+    .requiredOption('--predicate <predicate>', 'what holds, e.g. hasTemporaryAccess')
+    .option('--object <json>', 'a JSON object, e.g. \'{"service":"lounge"}\'', '{}')
+    .option('--namespace <namespace>', 'fact namespace', 'default')
+    .option('--valid-from <time>', 'ISO 8601 timestamp with zone')
+    .option('--valid-to <time>', 'ISO 8601 timestamp with zone')
+    .option('--ttl <duration>', 'lifetime from valid-from, e.g. 2h (instead of --valid-to)')
+    .option('--json', 'print one JSON result')
+    .action(async (options: Record<string, string | boolean | undefined>) => {
+      const { json, ...input } = options;
+      const fact = parseInput(factInputSchema, input, 'invalid fact', flagName);
+      const stored = await withPool((pool) => addFact(pool, fact));
+      print(json, stored, () => `added fact ${describeFact(stored)}`);
+    });
+  facts
+    .command('list')
+    .description("a subject's facts valid now")
+    .requiredOption('--subject <subject>', 'e.g. guest:Ben')
+    .option('--namespace <namespace>', 'only this namespace')
+    .option('--include-expired', 'also expired and not-yet-valid facts')
+    .option('--json', 'print one JSON result')
+    .action(async (options: { subject: string; namespace?: string; includeExpired?: boolean; json?: boolean }) => {
+      const found = await withPool((pool) => listFacts(pool, options));
+      print(options.json, found, () => (found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`));
+    });
+  registerStatsCommand(facts);
+  registerCleanupCommand(facts);
+}
+
+function registerStatsCommand(facts: Command): void {
+  facts
+    .command('stats')
+    .description('per namespace: total, temporal, expired, active facts')
+    .option('--namespace <namespace>', 'only this namespace')
+    .option('--json', 'print one JSON result')
+    .action(async (options: { namespace?: string; json?: boolean }) => {
+      const stats = await withPool((pool) => getFactStatistics(pool, options.namespace ?? null));
+      print(options.json, stats, () =>
+        stats.length
+          ? stats.map((s) => `${s.namespace}: total ${s.total}, temporal ${s.temporal}, expired ${s.expired}, active ${s.active}`).join('\n')
+          : 'no facts',
+      );
+    });
+}
+
+function registerCleanupCommand(facts: Command): void {
+  facts
+    .command('cleanup')
+    .description('archive, then delete, facts expired longer than the grace period, in batches')
+    .option('--namespace <namespace>', 'only this namespace (default: all)')
+    .option('--dry-run', 'count only, change nothing')
+    .option('--grace <duration>', 'keep facts this long after they expire, e.g. 1h (default 1h)')
+    .option('--batch-size <n>', 'rows per batch transaction (default 5000)')
+    .option('--json', 'print one JSON result')
+    .action(async (options: { namespace?: string; dryRun?: boolean; grace?: string; batchSize?: string; json?: boolean }) => {
+      const request = {
+        namespace: options.namespace,
+        dryRun: options.dryRun ?? false,
+        grace: options.grace,
+        batchSize: options.batchSize === undefined ? undefined : Number(options.batchSize),
+      };
+      const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
+      const onBatch = options.json ? undefined : reportBatch;
+      const result = await withPool((pool) => runFactCleanup(pool, cleanup, { onBatch }));
+      print(options.json, result, () => describeCleanup(result));
+    });
+}
+
+async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
+  const pool = createPool(loadConfig(), 2);
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+function print(json: unknown, value: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
+}
+
+function describeFact(fact: StoredFact): string {
+  const until = fact.validTo ? fact.validTo.toISOString() : 'open-ended';
+  return `#${fact.id} [${fact.namespace}] ${fact.subject} ${fact.predicate} ${JSON.stringify(fact.object)} (${fact.validFrom.toISOString()} → ${until})`;
+}
+
+function reportBatch(progress: { batches: number; namespace: string | null }): void {
+  if (progress.batches > 0) process.stderr.write(`batch ${progress.batches} done (namespace ${progress.namespace})\n`);
+}
+
+function describeCleanup(result: FactCleanupResult): string {
+  const verb = result.dryRun ? 'would archive' : 'archived';
+  const lines = result.namespaces.map((n) => `  ${n.namespace}: ${result.dryRun ? n.expired : n.archived}`);
+  const head = `${verb} ${result.dryRun ? result.totalExpired : result.totalArchived} facts expired before ${result.cutoff} (grace ${formatDuration(result.graceMs)})`;
+  return [head, ...lines].join('\n');
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { connectTemporalClient } from '../../activities/connections';
+import { loadConfig } from '../../policy/config';
+import { ensureFactCleanupSchedule } from '../fact-schedule';
+
+/** `pkgctl schedule fact-cleanup --every 1h`: creates or updates the Temporal Schedule. */
+export function registerScheduleCommands(program: Command): void {
+  const schedule = program.command('schedule').description('Temporal Schedules the pipeline runs');
+  schedule
+    .command('fact-cleanup')
+    .description('run the expired-fact cleanup on the pipeline worker at a fixed interval (overlap: skip)')
+    .requiredOption('--every <duration>', 'interval, e.g. 1h')
+    .option('--namespace <namespace>', 'only this fact namespace (default: all)')
+    .option('--grace <duration>', 'keep facts this long after they expire (default 1h)')
+    .option('--batch-size <n>', 'rows per batch transaction (default 5000)')
+    .option('--json', 'print one JSON result')
+    .action(async (options: { every: string; namespace?: string; grace?: string; batchSize?: string; json?: boolean }) => {
+      const config = loadConfig();
+      const request = {
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+        ...(options.grace === undefined ? {} : { grace: options.grace }),
+        ...(options.batchSize === undefined ? {} : { batchSize: Number(options.batchSize) }),
+      };
+      const client = await connectTemporalClient(config);
+      try {
+        const outcome = await ensureFactCleanupSchedule(client, { every: options.every, request });
+        const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
+        const verb = outcome.created ? 'created' : 'updated';
+        const human = `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`;
+        process.stdout.write(`${options.json ? JSON.stringify({ ...outcome, link }) : human}\n`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+}
