@@ -16,6 +16,8 @@ export interface FactActivityDeps {
 export interface FactCleanupProgress {
   /** Facts with valid_to at or before this instant (ISO, µs) are cleaned; fixed at the run's start. */
   cutoff: string;
+  /** When the run began (ISO, µs, database clock): archive rows stamped later may be this run's. */
+  startedAt: string;
   /** The namespace being walked, and the last (valid_to, id) archived in it. */
   namespace: string | null;
   afterValidTo: string | null;
@@ -55,7 +57,7 @@ export async function runFactCleanup(
   hooks: CleanupHooks = {},
 ): Promise<FactCleanupResult> {
   if (options.dryRun) return countExpired(db, options);
-  const progress = hooks.resumeFrom ?? (await startProgress(db, options.grace));
+  const progress = hooks.resumeFrom ? await catchUp(db, options, hooks.resumeFrom) : await startProgress(db, options.grace);
   await hooks.onBatch?.(progress);
   for (const namespace of await namespacesToClean(db, options.namespace, progress.namespace)) {
     if (namespace !== progress.namespace) Object.assign(progress, { namespace, afterValidTo: null, afterId: null });
@@ -130,12 +132,39 @@ function isoMicros(column: string): string {
 
 /** The cutoff comes from the database clock, the same clock that stamps and compares valid_to. */
 async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCleanupProgress> {
-  const { rows } = await db.query<{ cutoff: string }>(
-    `SELECT ${isoMicros("now() - $1::bigint * interval '1 millisecond'")} AS cutoff`,
+  const { rows } = await db.query<{ cutoff: string; started_at: string }>(
+    `SELECT ${isoMicros("now() - $1::bigint * interval '1 millisecond'")} AS cutoff, ${isoMicros('now()')} AS started_at`,
     [graceMs],
   );
-  const cutoff = (rows[0] as { cutoff: string }).cutoff;
-  return { cutoff, namespace: null, afterValidTo: null, afterId: null, batches: 0, counts: {} };
+  const row = rows[0] as { cutoff: string; started_at: string };
+  return { cutoff: row.cutoff, startedAt: row.started_at, namespace: null, afterValidTo: null, afterId: null, batches: 0, counts: {} };
+}
+
+/**
+ * Heartbeats are throttled, so a dead attempt may have committed batches after the progress the
+ * retry received. Those rows sit in the archive past the received cursor, stamped after the run
+ * began: count them and move the cursor past them, so the run's counts stay exact.
+ */
+async function catchUp(db: FactQueryable, options: FactCleanupOptions, received: FactCleanupProgress): Promise<FactCleanupProgress> {
+  const progress: FactCleanupProgress = structuredClone(received);
+  const { rows } = await db.query<{ namespace: string; archived: string; last_valid_to: string; last_id: string }>(
+    `WITH theirs AS (
+       SELECT namespace, valid_to, id FROM pkg_facts_archive
+        WHERE archived_at >= $3::timestamptz AND valid_to <= $2::timestamptz AND ($1::text IS NULL OR namespace = $1)
+          AND (namespace, valid_to, id) > (coalesce($4::text, ''), coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
+     )
+     SELECT DISTINCT ON (namespace) namespace, count(*) OVER (PARTITION BY namespace) AS archived,
+            ${isoMicros('valid_to')} AS last_valid_to, id AS last_id
+       FROM theirs ORDER BY namespace, valid_to DESC, id DESC`,
+    [options.namespace, progress.cutoff, progress.startedAt, progress.namespace, progress.afterValidTo, progress.afterId],
+  );
+  for (const row of rows) {
+    const count = (progress.counts[row.namespace] ??= { expired: 0, archived: 0 });
+    count.expired += Number(row.archived);
+    count.archived += Number(row.archived);
+    Object.assign(progress, { namespace: row.namespace, afterValidTo: row.last_valid_to, afterId: row.last_id });
+  }
+  return progress;
 }
 
 /** One namespace, or every namespace holding expiring facts from the resume point on (loose index scan). */
@@ -182,10 +211,10 @@ function summarise(options: FactCleanupOptions, progress: FactCleanupProgress, d
 }
 
 /**
- * Activities on the pipeline task queue. A heartbeat after every batch carries the progress; after
- * a retry the activity continues from the last progress the server received. Rows are never lost
- * or archived twice whatever that point is (each batch is atomic and deleted rows are gone), but
- * batches committed after the last received heartbeat are missing from the retried run's counts.
+ * Activities on the pipeline task queue. A heartbeat after every batch carries the progress; a
+ * retry continues from the last progress the server received and first catches up on what the
+ * dead attempt committed after it. Each batch is atomic and a deleted row cannot be picked again,
+ * so no row is lost or archived twice whichever attempt ran it.
  */
 export function createFactActivities({ pool }: FactActivityDeps) {
   return {
