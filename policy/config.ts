@@ -47,6 +47,13 @@ export const configSchema = z.object({
   EVALUATOR_BODY_LIMIT: z.coerce.number({ error: 'bytes' }).int().min(1024).default(262144),
   EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
   METRICS_TTL_S: z.coerce.number({ error: 'seconds' }).int().min(60).default(86400),
+  // Pipeline worker: its task queue (tests isolate with their own), decision-record signing key
+  // (PEM of an Ed25519 private key; unsigned records without it), outbox poll period, and how long
+  // a gate waits for the evaluators' last metrics flush before reading.
+  PIPELINE_TASK_QUEUE: z.string().min(1, 'a task queue name').default('pkg-pipeline'),
+  DECISION_SIGNING_KEY: z.string().min(1).optional(),
+  OUTBOX_RELAY_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(100),
+  GATE_SETTLE_MS: z.coerce.number({ error: 'milliseconds' }).int().min(0).default(1500),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,4 @@
 // Every workflow the pipeline worker registers.
 export {};
 export { factCleanup } from './fact-cleanup';
+export { promotion } from './promotion';

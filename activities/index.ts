@@ -1,0 +1,33 @@
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import { createAuditActivities } from './audit';
+import { createCompileActivities } from './compile';
+import { createDecisionActivities } from './decisions';
+import { createFactActivities } from './facts';
+import { createGateActivities } from './gate';
+import { createLaneActivities } from './lane';
+
+/**
+ * Every activity of the pipeline worker (task queue pkg-pipeline): compile (bundles → snapshots),
+ * lane changes, gates, audit, decision records, fact cleanup. Evaluator activities live on their
+ * own queue and are not here.
+ */
+export interface PipelineDeps {
+  pool: Pool;
+  redis: Redis;
+  opaPath: string;
+  signingKeyPath?: string;
+  /** How long the gate waits for evaluators' last metric flush before reading. */
+  metricsSettleMs?: number;
+}
+
+export function createPipelineActivities(deps: PipelineDeps) {
+  return {
+    ...createCompileActivities({ pool: deps.pool, opaPath: deps.opaPath }),
+    ...createFactActivities({ pool: deps.pool }),
+    ...createLaneActivities({ pool: deps.pool }),
+    ...createAuditActivities({ pool: deps.pool }),
+    ...createGateActivities({ pool: deps.pool, redis: deps.redis, settleMs: deps.metricsSettleMs }),
+    ...createDecisionActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
+  };
+}
