@@ -1,0 +1,91 @@
+import type { Pool } from 'pg';
+import type { CompiledRule, Condition, Emission } from '../policy/compiled-snapshot';
+import type { Env } from '../policy/evaluation-input';
+import { PkgError } from '../policy/errors';
+import type { RunnableFixture } from '../policy/fixtures';
+import type { LoadedSnapshot } from './snapshot-store';
+
+/** Reads a stored snapshot back into exactly the CompiledSnapshot shape the compiler produced. */
+interface SnapshotRow {
+  id: string;
+  version: string;
+  checksum: string;
+  env: Env;
+  engine: 'native' | 'wasm';
+  entrypoint: string;
+  manifest: Record<string, unknown>;
+}
+
+interface ArtifactRow {
+  type: 'wasm' | 'rego';
+  bytes: Buffer;
+  sha256: string;
+}
+
+interface RuleRow {
+  id: string;
+  name: string;
+  priority: number;
+  enabled: boolean;
+  description: string | null;
+  conditions: { type: Condition['type']; key: string; op: Condition['op']; value: Condition['value'] | null }[];
+  emissions: Emission[];
+}
+
+const RULES_SQL = `
+  SELECT r.id, r.name, r.priority, r.enabled, r.description,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('type', c.type, 'key', c.key, 'op', c.op, 'value', c.value) ORDER BY c.position)
+              FROM pkg_rule_conditions c WHERE c.rule_id = r.id), '[]') AS conditions,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship, 'params', e.params) ORDER BY e.position)
+              FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
+  FROM pkg_policy_rules r WHERE r.snapshot_id = $1 ORDER BY r.name`;
+
+export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<LoadedSnapshot> {
+  const [column, value] = 'id' in which ? ['id', which.id] : ['version', which.version];
+  const found = await pool.query<SnapshotRow>(
+    `SELECT id, version, checksum, env, engine, entrypoint, manifest FROM pkg_snapshots WHERE ${column} = $1`,
+    [value],
+  );
+  const row = found.rows[0];
+  if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
+  const [types, rules, fixtures, artifacts] = await Promise.all([
+    pool.query<{ name: string; default_params: Record<string, unknown> }>('SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name', [row.id]),
+    pool.query<RuleRow>(RULES_SQL, [row.id]),
+    pool.query<RunnableFixture>('SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [row.id]),
+    pool.query<ArtifactRow>('SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1', [row.id]),
+  ]);
+  const artifact = (type: ArtifactRow['type']) => {
+    const found = artifacts.rows.find((a) => a.type === type);
+    if (!found) throw new PkgError('NotFound', `snapshot ${row.version} has no ${type} artifact`);
+    return { bytes: found.bytes, sha256: found.sha256 };
+  };
+  return {
+    snapshotId: row.id,
+    version: row.version,
+    checksum: row.checksum,
+    env: row.env,
+    compiled: {
+      version: row.version,
+      engine: row.engine,
+      entrypoint: row.entrypoint,
+      subtaskTypes: types.rows.map((t) => ({ name: t.name, defaultParams: t.default_params })),
+      rules: rules.rows.map(ruleOf),
+    },
+    wasm: artifact('wasm'),
+    rego: artifact('rego'),
+    fixtures: fixtures.rows,
+    manifest: row.manifest,
+  };
+}
+
+function ruleOf(row: RuleRow): CompiledRule {
+  return {
+    id: row.id,
+    name: row.name,
+    priority: row.priority,
+    enabled: row.enabled,
+    ...(row.description === null ? {} : { description: row.description }),
+    conditions: row.conditions.map(({ value, ...rest }) => (value === null ? rest : { ...rest, value })),
+    emissions: row.emissions,
+  };
+}

@@ -1,0 +1,48 @@
+import type { PoolClient } from 'pg';
+import type { StoreSnapshotRequest } from './snapshot-store';
+
+/**
+ * The child rows of a snapshot, each table in one statement (jsonb_to_recordset), so a 500-rule
+ * snapshot is a handful of round trips inside its transaction rather than thousands.
+ */
+export async function insertSnapshotRows(client: PoolClient, snapshotId: string, request: StoreSnapshotRequest): Promise<void> {
+  const { compiled, bundle, artifacts } = request;
+  const insert = (sql: string, rows: unknown[]) => (rows.length ? client.query(sql, [snapshotId, JSON.stringify(rows)]) : Promise.resolve());
+  await insert(
+    `INSERT INTO pkg_subtask_types (snapshot_id, name, default_params)
+     SELECT $1, name, default_params FROM jsonb_to_recordset($2::jsonb) AS t(name text, default_params jsonb)`,
+    compiled.subtaskTypes.map((type) => ({ name: type.name, default_params: type.defaultParams })),
+  );
+  await insert(
+    `INSERT INTO pkg_policy_rules (id, snapshot_id, name, priority, enabled, description)
+     SELECT id, $1, name, priority, enabled, description
+     FROM jsonb_to_recordset($2::jsonb) AS t(id text, name text, priority integer, enabled boolean, description text)`,
+    compiled.rules.map(({ id, name, priority, enabled, description }) => ({ id, name, priority, enabled, description: description ?? null })),
+  );
+  await client.query(
+    `INSERT INTO pkg_rule_conditions (rule_id, position, type, key, op, value)
+     SELECT rule_id, position, type::pkg_condition_type, key, op::pkg_operator, value
+     FROM jsonb_to_recordset($1::jsonb) AS t(rule_id text, position integer, type text, key text, op text, value jsonb)`,
+    [JSON.stringify(compiled.rules.flatMap((rule) => rule.conditions.map((c, position) => ({ rule_id: rule.id, position, type: c.type, key: c.key, op: c.op, value: c.value ?? null }))))],
+  );
+  await insert(
+    `INSERT INTO pkg_rule_emissions (rule_id, position, snapshot_id, subtask, relationship, params)
+     SELECT rule_id, position, $1, subtask, relationship::pkg_relation, params
+     FROM jsonb_to_recordset($2::jsonb) AS t(rule_id text, position integer, subtask text, relationship text, params jsonb)`,
+    compiled.rules.flatMap((rule) => rule.emissions.map((e, position) => ({ rule_id: rule.id, position, ...e }))),
+  );
+  await insert(
+    `INSERT INTO pkg_validation_fixtures (snapshot_id, name, input, expect)
+     SELECT $1, name, input, expect FROM jsonb_to_recordset($2::jsonb) AS t(name text, input jsonb, expect jsonb)`,
+    bundle.fixtures.map((f) => ({ name: f.name, input: f.input, expect: f.expect })),
+  );
+  for (const [type, artifact] of [['wasm', artifacts.wasm], ['rego', artifacts.rego]] as const) {
+    await client.query('INSERT INTO pkg_snapshot_artifacts (snapshot_id, type, bytes, sha256, size) VALUES ($1, $2, $3, $4, $5)', [
+      snapshotId,
+      type,
+      artifact.bytes,
+      artifact.sha256,
+      artifact.bytes.byteLength,
+    ]);
+  }
+}

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { CompiledSnapshot } from './compiled-snapshot';
+import { toEngineInput, isRecord } from './engine-input';
+import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
+import { PkgError } from './errors';
+
+/**
+ * The OPA engine: the compiled wasm module, loaded once and reused for every decision (the
+ * instance resets its heap per evaluation). The bytes are checked against their recorded sha256
+ * before anything is instantiated, so a tampered or truncated artifact is never run.
+ */
+export async function createWasmEngine(snapshot: CompiledSnapshot, wasmBytes: Uint8Array, expectedSha256: string): Promise<Engine> {
+  const actual = createHash('sha256').update(wasmBytes).digest('hex');
+  if (actual !== expectedSha256) {
+    throw new PkgError('ChecksumMismatch', `wasm artifact of ${snapshot.version}: sha256 is ${actual}, expected ${expectedSha256}`);
+  }
+  const policy = await loadPolicy(toArrayBuffer(wasmBytes));
+  const entrypoint = snapshot.entrypoint;
+  if (!(entrypoint in policy.entrypoints)) {
+    throw new PkgError('RegoCompileFailed', `wasm artifact of ${snapshot.version} has no entrypoint ${entrypoint}`);
+  }
+  return {
+    kind: 'wasm',
+    version: snapshot.version,
+    evaluate(input: EvaluationInput, facts: readonly Fact[]): Decision {
+      return decisionOf(evaluateOnce(policy, entrypoint, input, facts), snapshot.version);
+    },
+  };
+}
+
+function evaluateOnce(policy: LoadedPolicy, entrypoint: string, input: EvaluationInput, facts: readonly Fact[]): unknown {
+  const results: unknown = policy.evaluate(toEngineInput(input, facts), entrypoint);
+  return Array.isArray(results) && isRecord(results[0]) ? results[0].result : undefined;
+}
+
+/** A hand-written policy may return anything; only the three §4 lists are accepted as a decision. */
+function decisionOf(result: unknown, version: string): Decision {
+  if (!isRecord(result) || !Array.isArray(result.subtasks) || !Array.isArray(result.dag) || !Array.isArray(result.rules)) {
+    throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules})`);
+  }
+  return { subtasks: result.subtasks, dag: result.dag, rules: result.rules } as Decision;
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
