@@ -8,19 +8,14 @@ import { loadSnapshot } from '../activities/snapshot-store';
 import type { LoadedSnapshot } from './evaluator-registry';
 
 /**
- * Loads one snapshot from Postgres and builds the engine its manifest names. The wasm artifact is
- * checked against its recorded sha256 whichever engine serves: bytes changed in the database mean
+ * Loads one snapshot from Postgres and builds the engine its manifest names. Both artifacts are
+ * checked against their recorded sha256 whichever engine serves: bytes changed in the database mean
  * the snapshot cannot be trusted at all, so it is refused and the lane keeps what it served.
  */
 export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<LoadedSnapshot> {
   const stored = await loadSnapshot(pool, { id: snapshotId });
-  const actual = createHash('sha256').update(stored.wasm.bytes).digest('hex');
-  if (actual !== stored.wasm.sha256) {
-    throw new PkgError(
-      'ChecksumMismatch',
-      `snapshot ${stored.compiled.version}: wasm artifact sha256 is ${actual}, recorded ${stored.wasm.sha256}; refusing to load it`,
-    );
-  }
+  verifyArtifact(stored.version, 'wasm', stored.wasm);
+  verifyArtifact(stored.version, 'rego', stored.rego);
   const engine =
     stored.compiled.engine === 'wasm'
       ? await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256)
@@ -32,6 +27,12 @@ export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<Loa
     engine,
     usesFacts: usesFacts(stored.compiled),
   };
+}
+
+function verifyArtifact(version: string, type: string, artifact: { bytes: Uint8Array; sha256: string }): void {
+  const actual = createHash('sha256').update(artifact.bytes).digest('hex');
+  if (actual === artifact.sha256) return;
+  throw new PkgError('ChecksumMismatch', `snapshot ${version}: ${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}; refusing to load it`);
 }
 
 export function usesFacts(compiled: CompiledSnapshot): boolean {

@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { Pool } from 'pg';
+import type { Lane } from '../../policy/evaluation-input';
+import { loadConfig } from '../../policy/config';
+import { loadBundle, type BundleFiles } from '../../policy/bundle';
+import { compileSnapshot, regoSourcesOf } from '../../policy/bundle-compile';
+import { packBundle } from '../../policy/bundle-pack';
+import { buildWasm } from '../../activities/opa-build';
+import { storeSnapshot } from '../../activities/snapshot-store';
+
+/**
+ * Real evaluator processes for integration tests: spawned with `tsx worker/evaluator.ts`, each on
+ * its own port and lane, talking to the real Postgres and Redis. Nothing here is mocked.
+ */
+const ROOT = path.resolve(__dirname, '..', '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function randomLane(env: Lane['env'] = 'dev'): Lane {
+  return { env, target: `t-${randomUUID().slice(0, 8)}`, region: `r-${randomUUID().slice(0, 8)}` };
+}
+
+export interface RunningEvaluator {
+  port: number;
+  url: string;
+  process: ChildProcess;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export async function startEvaluator(lane: Lane, env: Record<string, string> = {}): Promise<RunningEvaluator> {
+  const port = await freePort();
+  const child = spawn(TSX, ['worker/evaluator.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      EVALUATOR_PORT: String(port),
+      EVALUATOR_ENV: lane.env,
+      EVALUATOR_TARGET: lane.target,
+      EVALUATOR_REGION: lane.region,
+      EVALUATOR_TEMPORAL: 'off',
+      EVALUATOR_HEARTBEAT_MS: '500',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const running: RunningEvaluator = {
+    port,
+    url,
+    process: child,
+    logs: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`evaluator exited ${child.exitCode}: ${output}`);
+    return (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || null;
+  }, 30_000, `evaluator on ${port} to listen`);
+  return running;
+}
+
+export async function readyz(evaluator: RunningEvaluator): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${evaluator.url}/readyz`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export async function evaluate(evaluator: RunningEvaluator, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${evaluator.url}/v1/evaluate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Polls until `check` returns a non-null value, or fails naming what it waited for. */
+export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== null) return value;
+    } catch (error) {
+      lastError = error;
+      if (String(error).includes('evaluator exited')) throw error;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface LaneState {
+  snapshotId: string | null;
+  candidateSnapshotId?: string | null;
+  canaryPercent?: number;
+  salt?: string;
+}
+
+/** What the promotion workflow's lane activities do, minus the outbox: the desired state row. */
+export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise<void> {
+  await pool.query(
+    `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, updated_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'evaluator-test')
+     ON CONFLICT (env, target, region) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
+       candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
+       salt = EXCLUDED.salt, updated_at = now()`,
+    [lane.env, lane.target, lane.region, state.snapshotId, state.candidateSnapshotId ?? null, state.canaryPercent ?? 0, state.salt ?? ''],
+  );
+}
+
+export function laneMessage(lane: Lane, type: 'activate' | 'canary' | 'rollback', version: string): string {
+  return JSON.stringify({ type, ...lane, version, seq: Date.now() });
+}
+
+export interface LoadReport {
+  ok: number;
+  failed: number;
+  failures: string[];
+  versions: Map<string, number>;
+}
+
+/**
+ * A closed-loop load generator: `concurrency` loops, each sending one request after another
+ * to the evaluators in turn. A request fails if it errors, is not 200 or is not `ok: true`.
+ */
+export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => unknown, concurrency = 8) {
+  const report: LoadReport = { ok: 0, failed: 0, failures: [], versions: new Map() };
+  let running = true;
+  let sent = 0;
+  const loop = async () => {
+    while (running) {
+      const i = sent++;
+      const target = evaluators[i % evaluators.length]!;
+      try {
+        const { status, body: reply } = await evaluate(target, body(i));
+        if (status === 200 && reply.ok === true) {
+          report.ok += 1;
+          const version = String(reply.snapshot);
+          report.versions.set(version, (report.versions.get(version) ?? 0) + 1);
+        } else throw new Error(`${status} ${JSON.stringify(reply)}`);
+      } catch (error) {
+        report.failed += 1;
+        if (report.failures.length < 5) report.failures.push(`${target.port}: ${String(error)}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  return {
+    report,
+    async stop(): Promise<LoadReport> {
+      running = false;
+      await Promise.all(loops);
+      return report;
+    },
+  };
+}
+
+/**
+ * Compiles an example bundle under a fresh version (so tests never collide) and stores it the way
+ * the compile activity does: validated bundle, compiled rules, wasm built by opa, one transaction.
+ */
+export async function storeExample(pool: Pool, example: 'hotel-ops-v1' | 'hotel-ops-v2', tag = randomUUID().slice(0, 8)) {
+  const dir = path.join(ROOT, 'examples', example);
+  const files: BundleFiles = new Map();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files.set(path.relative(dir, full).split(path.sep).join('/'), await readFile(full));
+  }
+  files.delete('.signatures.json');
+  const manifest = files.get('manifest.yaml')!.toString().replace(/^version:\s*(\S+?)(\s|$)/m, (_m, version: string, end: string) => `version: ${version}-t${tag}${end}`);
+  files.set('manifest.yaml', Buffer.from(manifest));
+  const bundle = loadBundle(files);
+  const compiled = compileSnapshot(bundle);
+  const rego = regoSourcesOf(bundle, compiled);
+  const wasm = await buildWasm(loadConfig().OPA_PATH, rego, compiled.entrypoint);
+  const packedRego = packBundle(new Map([...rego].map(([file, text]) => [file, Buffer.from(text)])));
+  const stored = await storeSnapshot(pool, {
+    bundle,
+    compiled,
+    artifacts: { wasm, rego: { bytes: packedRego, sha256: createHash('sha256').update(packedRego).digest('hex') } },
+    bundleDigest: null,
+    actor: 'evaluator-test',
+  });
+  return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
+}
