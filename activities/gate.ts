@@ -3,6 +3,8 @@ import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { ApplicationFailure } from '@temporalio/common';
 import { PkgError } from '../policy/errors';
+import { loadBundle } from '../policy/bundle';
+import { unpackBundle } from '../policy/bundle-pack';
 import { judgeStep, type StepVerdict } from '../policy/gates';
 import {
   approvalStepIndexes,
@@ -33,27 +35,32 @@ export interface GateInput {
 
 export interface PlanInput {
   lane: LaneRef;
-  /** The env the bundle's manifest names; it must be the lane's. */
-  bundleEnv: string;
-  /** The manifest's raw `rollout:` block (validated here, not trusted). */
-  bundleRollout: unknown;
+  /** Digest of the uploaded bundle in pkg_bundles. */
+  digest: string;
+  /** The command line's rollout layer. */
   overrides?: RolloutOverrides;
 }
 
 export interface RolloutPlan extends RolloutConfig {
+  version: string;
   approvalSteps: number[];
 }
 
-/** Merges the layers; a loosening or malformed layer is a non-retryable failure of its type. */
-export function planRollout(input: PlanInput): RolloutPlan {
+/**
+ * Reads the bundle's manifest before anything is compiled or stored, and merges its `rollout:`
+ * layer: a bad bundle, a wrong env or a loosened gate is refused here, non-retryable, by type.
+ */
+async function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
+  const { rows } = await pool.query<{ bytes: Buffer }>('SELECT bytes FROM pkg_bundles WHERE digest = $1', [input.digest]);
   try {
-    if (input.bundleEnv !== input.lane.env) {
-      throw new PkgError('InputInvalid', `bundle is for env ${input.bundleEnv}, not ${input.lane.env}`);
+    if (!rows[0]) throw new PkgError('NotFound', `no uploaded bundle with digest ${input.digest}`);
+    const { manifest } = loadBundle(unpackBundle(rows[0].bytes));
+    if (manifest.env !== input.lane.env) {
+      throw new PkgError('InputInvalid', `manifest.yaml: env is ${manifest.env}, but the rollout targets ${input.lane.env}`);
     }
-    const bundle = parseRolloutOverrides(input.bundleRollout, 'manifest.yaml');
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
-    const config = rolloutConfigFor(input.lane.env, bundle, commandLine);
-    return { ...config, approvalSteps: approvalStepIndexes(config) };
+    const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);
+    return { ...config, version: manifest.version, approvalSteps: approvalStepIndexes(config) };
   } catch (error) {
     if (!(error instanceof PkgError)) throw error;
     throw ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
@@ -72,7 +79,7 @@ const DEFAULT_SETTLE_MS = 1500;
 export function createGateActivities(deps: GateDeps) {
   const now = deps.now ?? Date.now;
   return {
-    planRollout: async (input: PlanInput): Promise<RolloutPlan> => planRollout(input),
+    planRollout: (input: PlanInput) => planRollout(deps.pool, input),
     async judgeLaneStep(input: GateInput): Promise<StepVerdict> {
       const toMs = now();
       await Context.current().sleep(deps.settleMs ?? DEFAULT_SETTLE_MS);

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerFactsCommands } from './commands/facts';
 import { registerScheduleCommands } from './commands/schedule';
+import { registerRolloutCommands } from './commands/rollout';
 
 /**
  * `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here.
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerFactsCommands(program);
   registerScheduleCommands(program);
+  registerRolloutCommands(program);
   return program;
 }
 

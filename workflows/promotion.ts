@@ -86,15 +86,16 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
   const { input, state, rolloutId } = ctx;
   let compiled;
   try {
-    compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile bundle ${input.digest.slice(0, 12)}` }, [{ digest: input.digest, actor: input.actor }]);
-    const plan = await control.planRollout({ lane: input.lane, bundleEnv: compiled.env, bundleRollout: compiled.rollout, overrides: input.overrides });
-    ctx.candidate = { snapshotId: compiled.snapshotId, version: compiled.version, checksum: compiled.checksum };
-    state.approvalSteps = plan.approvalSteps;
-    state.enter('validating', { version: compiled.version, steps: plan.steps });
+    const plan = await control.planRollout({ lane: input.lane, digest: input.digest, overrides: input.overrides });
     ctx.plan = plan;
+    state.approvalSteps = plan.approvalSteps;
+    state.enter('compiling', { version: plan.version, steps: plan.steps });
+    compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [{ digest: input.digest, actor: input.actor }]);
+    ctx.candidate = { snapshotId: compiled.snapshotId, version: compiled.version, checksum: compiled.checksum };
   } catch (error) {
     return reject(ctx, refusal(error));
   }
+  state.enter('validating');
   await event(ctx, 'compiled', { created: compiled.created, fixtures: compiled.fixtureCount });
   const report = await evaluator.runSnapshotFixtures({ snapshotId: compiled.snapshotId, runKey: `${rolloutId}:fixtures` });
   ctx.validation = { passed: report.passed, failed: report.failed };

@@ -1,0 +1,38 @@
+import type { Pool } from 'pg';
+import { readBundleDir } from '../activities/bundle-dir';
+import { loadBundle, type Bundle } from '../policy/bundle';
+import { bundleDigest, packBundle } from '../policy/bundle-pack';
+import { PkgError } from '../policy/errors';
+import { rolloutConfigFor, type RolloutConfig, type RolloutOverrides } from '../policy/rollout-config';
+import type { Env } from '../workflows/definitions';
+
+/**
+ * The client half of "upload + start": read and check the bundle locally (so CI hears about a bad
+ * bundle or a loosened gate before anything is stored), then store its packed bytes
+ * content-addressed. The workflow carries only the digest.
+ */
+export interface PreparedBundle {
+  bundle: Bundle;
+  packed: Buffer;
+  digest: string;
+  rollout: RolloutConfig;
+}
+
+export async function prepareBundle(dir: string, env: Env, overrides: RolloutOverrides): Promise<PreparedBundle> {
+  const files = await readBundleDir(dir);
+  const bundle = loadBundle(files);
+  if (bundle.manifest.env !== env) {
+    throw new PkgError('InputInvalid', `${dir}/manifest.yaml: env is ${bundle.manifest.env}, but --env is ${env}`);
+  }
+  const rollout = rolloutConfigFor(env, bundle.manifest.rollout ?? {}, overrides);
+  const packed = packBundle(files);
+  return { bundle, packed, digest: bundleDigest(packed), rollout };
+}
+
+/** Same bytes, same digest, one row: uploading twice is a no-op. */
+export async function uploadBundle(pool: Pool, prepared: PreparedBundle, actor: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING`,
+    [prepared.digest, prepared.packed, prepared.packed.byteLength, actor],
+  );
+}

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { EXIT } from '../cli';
+import { readDecision } from '../../activities/decisions';
+import { assertLaneIdle, defaultActor } from '../rollout-client';
+import { revertLane } from '../rollout-revert';
+import { envHistory, verifyStoredDecision } from '../rollout-history';
+import { ENV_CHOICES, laneOf, parseLanePart, print, withSession, type LaneOptions } from './rollout-options';
+
+/** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
+export function registerAuditCommands(program: Command): void {
+  program
+    .command('revert')
+    .description('re-activate an earlier snapshot on a lane (audited)')
+    .addOption(new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory())
+    .requiredOption('--to <version>', 'the snapshot version to serve again')
+    .option('--target <target>', 'lane target', parseLanePart, 'default')
+    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .option('--reason <text>', 'why (audited)', 'manual revert')
+    .addOption(new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor()))
+    .option('--json', 'print one JSON result')
+    .action((options: LaneOptions & { to: string; reason: string; actor: string; json?: boolean }) =>
+      withSession(async ({ pool, temporal }) => {
+        const lane = laneOf(options);
+        await assertLaneIdle(temporal, lane);
+        const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
+        print(options.json, result, () => `${lane.env}/${lane.target}/${lane.region} now serves ${result.version} (${result.revertId})`);
+      }),
+    );
+  program
+    .command('history')
+    .description("an env's decisions and reverts, newest first")
+    .addOption(new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory())
+    .option('--limit <n>', 'how many entries', (v) => Number.parseInt(v, 10), 20)
+    .option('--json', 'print one JSON result')
+    .action((options: { env: string; limit: number; json?: boolean }) =>
+      withSession(async ({ pool }) => {
+        const entries = await envHistory(pool, options.env, options.limit);
+        print(options.json, entries, () =>
+          entries.length ? entries.map((e) => `${e.at} ${e.outcome.padEnd(11)} ${e.version ?? '-'}  ${e.id}\n    ${e.summary}`).join('\n') : `no history for ${options.env}`,
+        );
+      }),
+    );
+  registerDecisionCommands(program);
+}
+
+function registerDecisionCommands(program: Command): void {
+  const decision = program.command('decision').description('decision records: show or verify one');
+  decision
+    .command('show')
+    .argument('<id>', 'record id (sha256) or rollout id')
+    .option('--json', 'print the canonical record')
+    .action((id: string, options: { json?: boolean }) =>
+      withSession(async ({ pool }) => {
+        const stored = await readDecision(pool, id);
+        if (options.json) process.stdout.write(`${stored.canonical}\n`);
+        else process.stdout.write(`${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}\n`);
+      }),
+    );
+  decision
+    .command('verify')
+    .argument('<id>', 'record id (sha256) or rollout id')
+    .option('--key <pem>', 'Ed25519 public (or private) key PEM; defaults to DECISION_SIGNING_KEY')
+    .option('--json', 'print one JSON result')
+    .action((id: string, options: { key?: string; json?: boolean }) =>
+      withSession(async ({ pool, config }) => {
+        const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
+        const result = await verifyStoredDecision(pool, id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
+        if (!result.ok) process.exitCode = EXIT.error;
+        print(options.json, result, () => (result.ok ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})` : `NOT OK: ${result.id}\n  - ${result.problems.join('\n  - ')}`));
+      }),
+    );
+}

@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from 'commander';
+import type { Pool } from 'pg';
+import type { Client } from '@temporalio/client';
+import { connectTemporalClient, createPool } from '../../activities/connections';
+import { loadConfig, type Config } from '../../policy/config';
+import { parseDuration, type RolloutOverrides } from '../../policy/rollout-config';
+import { LANE_PART, type Env, type LaneRef } from '../../workflows/definitions';
+
+/** Argument parsing and connections shared by the rollout commands. */
+export const ENV_CHOICES: Env[] = ['prod', 'staging', 'dev'];
+
+export function parseSteps(text: string): number[] {
+  const steps = text.split(',').map((part) => Number(part.trim()));
+  if (steps.some((p) => !Number.isFinite(p) || p <= 0 || p > 100) || steps.some((p, i) => i > 0 && p <= steps[i - 1]!)) {
+    throw new InvalidArgumentError('expected rising percents in (0, 100], e.g. 1,5,25,100');
+  }
+  return steps;
+}
+
+export function parseBake(text: string): string {
+  try {
+    parseDuration(text);
+    return text;
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as 500ms, 30s, 2m');
+  }
+}
+
+export function parseLanePart(text: string): string {
+  if (!LANE_PART.test(text)) throw new InvalidArgumentError('letters, digits, _ . - (no slashes)');
+  return text;
+}
+
+export interface LaneOptions {
+  env: Env;
+  target: string;
+  region: string;
+}
+
+export const laneOf = (options: LaneOptions): LaneRef => ({ env: options.env, target: options.target, region: options.region });
+
+export function commandLineOverrides(options: { steps?: number[]; bake?: string }): RolloutOverrides {
+  return { ...(options.steps ? { steps: options.steps } : {}), ...(options.bake ? { bake: options.bake } : {}) };
+}
+
+export interface Session {
+  config: Config;
+  pool: Pool;
+  temporal: Client;
+}
+
+/** Opens what a command needs and always closes it, so the CLI exits promptly. */
+export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const pool = createPool(config, 2);
+  let temporal: Client | null = null;
+  try {
+    temporal = await connectTemporalClient(config);
+    return await work({ config, pool, temporal });
+  } finally {
+    await temporal?.connection.close();
+    await pool.end();
+  }
+}
+
+export function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
+}

@@ -1,0 +1,122 @@
+import { Option, type Command } from 'commander';
+import { EXIT } from '../cli';
+import { prepareBundle, uploadBundle } from '../bundle-upload';
+import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
+import type { RolloutStatus } from '../../policy/rollout-status';
+import { approveSignal, pauseSignal, resumeSignal, rollbackSignal, type PromotionResult } from '../../workflows/definitions';
+import {
+  ENV_CHOICES,
+  commandLineOverrides,
+  laneOf,
+  parseBake,
+  parseLanePart,
+  parseSteps,
+  print,
+  withSession,
+  type LaneOptions,
+} from './rollout-options';
+import { registerAuditCommands } from './rollout-audit';
+
+/**
+ * `pkgctl promote|status|pause|resume|rollback|approve` (design §9). promote uploads the bundle,
+ * starts the lane's workflow and, with --wait, follows it: exit 0 promoted, 3 rolled back or
+ * rejected, 1 error, 2 usage.
+ */
+const envOption = () => new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory();
+const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
+
+interface PromoteOptions extends LaneOptions {
+  steps?: number[];
+  bake?: string;
+  wait?: boolean;
+  json?: boolean;
+  actor: string;
+}
+
+export function registerRolloutCommands(program: Command): void {
+  program
+    .command('promote')
+    .description('upload a bundle and start its rollout on a lane')
+    .argument('<dir>', 'bundle directory')
+    .addOption(envOption())
+    .option('--target <target>', 'lane target', parseLanePart, 'default')
+    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .option('--steps <percents>', 'ramp steps, e.g. 1,5,25,100', parseSteps)
+    .option('--bake <duration>', 'bake per step, e.g. 30s', parseBake)
+    .option('--wait', 'follow the rollout until it ends')
+    .option('--json', 'print one JSON result')
+    .addOption(actorOption())
+    .action((dir: string, options: PromoteOptions) => promote(dir, options));
+  registerSignalCommands(program);
+  program
+    .command('status')
+    .description("a rollout's stage, step, percent and every verdict so far")
+    .argument('<id>', 'workflow id, e.g. rollout-dev/default/default')
+    .option('--json', 'print one JSON result')
+    .action((id: string, options: { json?: boolean }) =>
+      withSession(async ({ temporal, config }) => {
+        const status = await rolloutStatus(temporal, id);
+        print(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
+      }),
+    );
+  registerAuditCommands(program);
+}
+
+async function promote(dir: string, options: PromoteOptions): Promise<void> {
+  const lane = laneOf(options);
+  const overrides = commandLineOverrides(options);
+  const prepared = await prepareBundle(dir, lane.env, overrides);
+  const version = prepared.bundle.manifest.version;
+  await withSession(async ({ config, pool, temporal }) => {
+    await uploadBundle(pool, prepared, options.actor);
+    const input = { digest: prepared.digest, lane, overrides, actor: options.actor };
+    const handle = await startPromotion(temporal, config.PIPELINE_TASK_QUEUE, input, version);
+    const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: workflowLink(config, handle.workflowId), version, digest: prepared.digest };
+    if (!options.json) process.stdout.write(`started ${started.workflowId} (${version})\n${started.url}\n`);
+    if (!options.wait) {
+      if (options.json) print(true, started, () => '');
+      return;
+    }
+    const progress = (status: RolloutStatus) => process.stderr.write(`${describeStatus(status)}\n`);
+    const result = await waitForOutcome(handle, progress).catch((error: Error) => ({ error: error.message }));
+    reportOutcome(options.json, started, result);
+  });
+}
+
+function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult | { error: string }): void {
+  if ('error' in result) {
+    // A cancelled workflow rolled its canary back before ending.
+    const cancelled = /cancel/i.test(result.error);
+    process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
+    print(json, { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error }, () => `ended: ${result.error}`);
+    return;
+  }
+  process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
+  print(json, { ...started, ...result }, () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`);
+}
+
+export function describeStatus(status: RolloutStatus): string {
+  const step = status.stepIndex >= 0 ? ` step ${status.stepIndex + 1}/${status.steps.length}` : '';
+  const paused = status.paused ? ' [paused]' : '';
+  return `[${status.stage}]${step} ${status.percent}%${paused} ${status.version ?? ''} — ${status.message}`;
+}
+
+function registerSignalCommands(program: Command): void {
+  const signals = [
+    { name: 'pause', description: 'hold the ramp after the current bake', signal: pauseSignal, reason: true },
+    { name: 'resume', description: 'continue a paused ramp', signal: resumeSignal, reason: false },
+    { name: 'rollback', description: 'withdraw the canary now', signal: rollbackSignal, reason: true },
+    { name: 'approve', description: 'let a step listed in approve_at proceed', signal: approveSignal, reason: false },
+  ] as const;
+  for (const { name, description, signal, reason } of signals) {
+    const command = program.command(name).description(description).argument('<id>', 'workflow id').addOption(actorOption());
+    if (reason) command.option('--reason <text>', 'why (audited)', '');
+    command.action((id: string, options: { actor: string; reason?: string }) =>
+      withSession(async ({ temporal, config }) => {
+        const payload = reason ? { actor: options.actor, reason: options.reason ?? '' } : { actor: options.actor };
+        await temporal.workflow.getHandle(id).signal(signal, payload);
+        process.stdout.write(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}\n`);
+      }),
+    );
+  }
+}
