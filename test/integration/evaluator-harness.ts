@@ -13,11 +13,10 @@ import { buildWasm } from '../../activities/opa-build';
 import { storeSnapshot } from '../../activities/snapshot-store';
 
 /**
- * Real evaluator processes for integration tests: spawned with `tsx worker/evaluator.ts`, each on
+ * Real evaluator processes for integration tests: `worker/evaluator.ts` run by node with tsx, each on
  * its own port and lane, talking to the real Postgres and Redis. Nothing here is mocked.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,6 +34,10 @@ export function randomLane(env: Lane['env'] = 'dev'): Lane {
   return { env, target: `t-${randomUUID().slice(0, 8)}`, region: `r-${randomUUID().slice(0, 8)}` };
 }
 
+// A test that fails halfway or a jest exit must not leave evaluators behind.
+const children = new Set<ChildProcess>();
+process.once('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+
 export interface RunningEvaluator {
   port: number;
   url: string;
@@ -45,7 +48,9 @@ export interface RunningEvaluator {
 
 export async function startEvaluator(lane: Lane, env: Record<string, string> = {}): Promise<RunningEvaluator> {
   const port = await freePort();
-  const child = spawn(TSX, ['worker/evaluator.ts'], {
+  // `node --import tsx` rather than the tsx CLI: the CLI forks a second process, which a SIGKILL
+  // (the crash the fleet test simulates) would leave running.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/evaluator.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -59,6 +64,8 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

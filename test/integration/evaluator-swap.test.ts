@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../policy/config';
+import { UPDATES_CHANNEL } from '../../policy/constants';
+import { createPool, createRedis } from '../../activities/connections';
+import {
+  laneMessage,
+  randomLane,
+  readyz,
+  setLane,
+  startEvaluator,
+  startLoad,
+  storeExample,
+  waitFor,
+  sleep,
+  type RunningEvaluator,
+} from './evaluator-harness';
+
+/** Two real evaluator processes per test, on a lane of their own, against the real Postgres and Redis. */
+let pool: Pool;
+let redis: Redis;
+const running: RunningEvaluator[] = [];
+
+beforeAll(async () => {
+  pool = createPool(loadConfig());
+  redis = createRedis(loadConfig());
+  await new Promise((resolve) => redis.once('ready', resolve));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
+});
+afterAll(async () => {
+  await redis.quit();
+  await pool.end();
+});
+
+// A long reconcile period: a swap seen within seconds can only have come from the Redis hint.
+const HINT_ONLY = { EVALUATOR_RECONCILE_MS: '600000' };
+
+async function twoEvaluators(lane: ReturnType<typeof randomLane>, env: Record<string, string> = HINT_ONLY) {
+  const pair = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
+  running.push(...pair);
+  return pair;
+}
+
+const serving = async (evaluator: RunningEvaluator) => (await readyz(evaluator)).body.serving as string | null;
+
+const guestInput = (i: number) => ({
+  input: { tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops', subject: `guest:${i}` } },
+});
+
+test('an activation published on Redis makes both evaluators serve the new version, with no failed request under load', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const v2 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const evaluators = await twoEvaluators(lane);
+  for (const evaluator of evaluators) expect(await serving(evaluator)).toBe(v1.version);
+
+  const load = startLoad(evaluators, guestInput);
+  await sleep(500);
+  await setLane(pool, lane, { snapshotId: v2.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
+  for (const evaluator of evaluators) {
+    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 5000, `${evaluator.port} to serve ${v2.version}`);
+  }
+  await sleep(500);
+  const report = await load.stop();
+
+  expect(report.failures).toEqual([]);
+  expect(report.failed).toBe(0);
+  expect(report.versions.get(v1.version)).toBeGreaterThan(0);
+  expect(report.versions.get(v2.version)).toBeGreaterThan(0);
+});
+
+test('the seed plain activate:<version> message is followed too', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const v2 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const evaluators = await twoEvaluators(lane);
+  await setLane(pool, lane, { snapshotId: v2.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
+  for (const evaluator of evaluators) {
+    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 5000, `${evaluator.port} to serve ${v2.version}`);
+  }
+});
+
+test('a tampered artifact is refused and the previous version keeps serving', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const tampered = await storeExample(pool, 'hotel-ops-v1');
+  await pool.query(
+    `UPDATE pkg_snapshot_artifacts SET bytes = overlay(bytes PLACING '\\xff'::bytea FROM 100 FOR 1)
+      WHERE snapshot_id = $1 AND type = 'wasm'`,
+    [tampered.snapshotId],
+  );
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const evaluators = await twoEvaluators(lane);
+  await setLane(pool, lane, { snapshotId: tampered.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
+
+  for (const evaluator of evaluators) {
+    const details = await waitFor(async () => {
+      const { body } = await readyz(evaluator);
+      return Object.keys(body.lane_errors as object).length > 0 ? body : null;
+    }, 5000, `${evaluator.port} to report the refused snapshot`);
+    expect(JSON.stringify(details.lane_errors)).toContain(`snapshot ${tampered.version}: wasm artifact sha256`);
+    expect(details).toMatchObject({ ready: true, degraded: true, serving: v1.version });
+    const reply = await fetch(`${evaluator.url}/v1/evaluate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(guestInput(1)),
+    }).then((r) => r.json());
+    expect(reply).toMatchObject({ ok: true, snapshot: v1.version });
+  }
+});
+
+test('the fleet registry shows both evaluators serving the lane, and a killed one ages out', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId, salt: randomUUID() });
+  const [first, second] = await twoEvaluators(lane);
+  const coverage = async () => {
+    const { rows } = await pool.query<{ evaluators: string; serving_intended: string }>(
+      'SELECT evaluators, serving_intended FROM pkg_deployment_coverage WHERE env = $1 AND target = $2 AND region = $3',
+      [lane.env, lane.target, lane.region],
+    );
+    return rows[0] ? { evaluators: Number(rows[0].evaluators), intended: Number(rows[0].serving_intended) } : null;
+  };
+  await waitFor(async () => ((await coverage())?.intended === 2 ? true : null), 5000, 'two evaluators in coverage');
+  const { rows } = await pool.query<{ loaded_versions: string[] }>(
+    'SELECT loaded_versions FROM pkg_device_versions WHERE env = $1 AND target = $2 AND region = $3',
+    [lane.env, lane.target, lane.region],
+  );
+  expect(rows.map((row) => row.loaded_versions)).toEqual([[v1.version], [v1.version]]);
+
+  second!.process.kill('SIGKILL');
+  await waitFor(async () => ((await coverage())?.evaluators === 1 ? true : null), 25_000, 'the killed evaluator to age out');
+  await first!.stop();
+  await waitFor(async () => ((await coverage())?.evaluators === 0 ? true : null), 5000, 'a stopped evaluator to leave');
+}, 60_000);
