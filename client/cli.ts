@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { registerFactsCommands } from './commands/facts';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerRolloutCommands } from './commands/rollout';
+import { registerBundleCommands } from './commands/bundle';
+import { registerEvaluateCommands } from './commands/evaluate';
 
 /**
  * `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here.
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerFactsCommands(program);
   registerScheduleCommands(program);
   registerRolloutCommands(program);
+  registerBundleCommands(program);
+  registerEvaluateCommands(program);
   return program;
 }
 

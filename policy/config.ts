@@ -54,6 +54,14 @@ export const configSchema = z.object({
   DECISION_SIGNING_KEY: z.string().min(1).optional(),
   OUTBOX_RELAY_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(100),
   GATE_SETTLE_MS: z.coerce.number({ error: 'milliseconds' }).int().min(0).default(1500),
+  // Bundle signatures: the Ed25519 public key (PEM text or a path to a PEM file) that verifies
+  // .signatures.json, and the envs that refuse unsigned bundles (comma list; "prod" by default
+  // when a key is configured, none otherwise; "none" to require none).
+  PKG_SIGNING_PUBLIC_KEY: z.string().min(1).optional(),
+  PKG_SIGNED_ENVS: z
+    .string()
+    .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+    .optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,101 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { buildArtifacts } from '../../activities/compile';
+import { signingPolicyFromConfig } from '../../activities/signing-policy';
+import { loadBundle } from '../../policy/bundle';
+import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
+import { compileSnapshot } from '../../policy/bundle-compile';
+import { loadConfig } from '../../policy/config';
+import { PkgError } from '../../policy/errors';
+import { runFixtures, type FixtureReport } from '../../policy/fixtures';
+import { createNativeEngine } from '../../policy/native-engine';
+import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/signing';
+import { createWasmEngine } from '../../policy/wasm-engine';
+import { EXIT } from '../cli';
+
+/** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */
+export function registerBundleCommands(program: Command): void {
+  const bundle = program.command('bundle').description('policy bundles: validate, sign');
+  bundle
+    .command('validate')
+    .argument('<dir>', 'bundle directory')
+    .description('check every file, verify signatures, build the wasm with opa and run the fixtures on both engines')
+    .option('--json', 'print one JSON result')
+    .action(async (dir: string, options: { json?: boolean }) => {
+      const report = await validateBundle(dir);
+      const failures = [...report.native.results, ...report.wasm.results].filter((r) => !r.ok);
+      if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else process.stdout.write(describeValidation(report));
+      if (failures.length > 0) process.exitCode = EXIT.error;
+    });
+  bundle
+    .command('sign')
+    .argument('<dir>', 'bundle directory')
+    .requiredOption('--key <file>', 'PEM file of an Ed25519 private key')
+    .description(`sign the bundle's file checksums into ${SIGNATURES_FILE}`)
+    .action(async (dir: string, options: { key: string }) => {
+      const files = await readBundleDir(dir);
+      files.delete(SIGNATURES_FILE);
+      loadBundle(files);
+      const pem = await readFile(options.key, 'utf8').catch(() => {
+        throw new PkgError('InputInvalid', `--key: cannot read ${options.key}`);
+      });
+      const signature = signBundle(files, pem);
+      await writeFile(path.join(dir, SIGNATURES_FILE), signature);
+      process.stdout.write(`signed ${files.size} files of ${dir} (${path.join(dir, SIGNATURES_FILE)})\n`);
+    });
+  bundle
+    .command('keygen')
+    .requiredOption('--out <prefix>', 'writes <prefix>.key (private) and <prefix>.pub (public)')
+    .description('create an Ed25519 key pair for bundle signing')
+    .action(async (options: { out: string }) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      await writeFile(`${options.out}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      await writeFile(`${options.out}.pub`, publicKey.export({ type: 'spki', format: 'pem' }));
+      process.stdout.write(`key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)\n`);
+    });
+}
+
+export interface ValidationReport {
+  version: string;
+  env: string;
+  checksum: string;
+  rules: number;
+  signed: boolean;
+  wasmSha256: string;
+  native: FixtureReport;
+  wasm: FixtureReport;
+}
+
+export async function validateBundle(dir: string): Promise<ValidationReport> {
+  const config = loadConfig();
+  const files = await readBundleDir(dir);
+  const bundle = loadBundle(files);
+  const { signed } = verifyBundleSignature(files, bundle.manifest.env, signingPolicyFromConfig(config));
+  const compiled = compileSnapshot(bundle);
+  const { wasm } = await buildArtifacts(config.OPA_PATH, bundle, compiled);
+  const wasmEngine = await createWasmEngine(compiled, wasm.bytes, wasm.sha256);
+  return {
+    version: compiled.version,
+    env: bundle.manifest.env,
+    checksum: bundle.checksum,
+    rules: compiled.rules.length,
+    signed,
+    wasmSha256: wasm.sha256,
+    native: runFixtures(createNativeEngine(compiled), bundle.fixtures),
+    wasm: runFixtures(wasmEngine, bundle.fixtures),
+  };
+}
+
+function describeValidation(report: ValidationReport): string {
+  const lines = [`${report.version} (${report.env}, checksum ${report.checksum.slice(0, 12)}, ${report.rules} rules, ${report.signed ? 'signed' : 'unsigned'})`];
+  for (const engine of ['native', 'wasm'] as const) {
+    const { passed, failed, results } = report[engine];
+    lines.push(`  ${engine}: ${passed} fixtures passed, ${failed} failed`);
+    for (const result of results.filter((r) => !r.ok)) lines.push(`    - ${result.name}: ${result.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parse as parseYamlText } from 'yaml';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { buildArtifacts } from '../../activities/compile';
+import { createPool } from '../../activities/connections';
+import { loadFactsForSubject } from '../../activities/fact-store';
+import { loadSnapshot } from '../../activities/snapshot-store';
+import { loadBundle } from '../../policy/bundle';
+import { compileSnapshot } from '../../policy/bundle-compile';
+import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
+import { loadConfig } from '../../policy/config';
+import { PkgError } from '../../policy/errors';
+import type { Engine, EngineKind, EvaluationInput, EvaluationOutput, Fact } from '../../policy/evaluation';
+import { parseEvaluationInput } from '../../policy/evaluation-input';
+import { createNativeEngine } from '../../policy/native-engine';
+import { createWasmEngine } from '../../policy/wasm-engine';
+
+/**
+ * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled
+ * locally, nothing stored) or a stored version; facts come from the input, else (stored versions
+ * only) from pkg_facts for context.subject.
+ */
+interface EvaluateOptions {
+  bundle?: string;
+  version?: string;
+  input: string;
+  engine?: string;
+}
+
+interface Loaded {
+  compiled: CompiledSnapshot;
+  wasm: { bytes: Uint8Array; sha256: string };
+  lookupFacts: (subject: string) => Promise<Fact[]>;
+  close: () => Promise<void>;
+}
+
+export function registerEvaluateCommands(program: Command): void {
+  program
+    .command('evaluate')
+    .description('evaluate one input against a bundle directory or a stored snapshot version')
+    .option('--bundle <dir>', 'bundle directory (compiled locally)')
+    .option('--version <version>', 'stored snapshot version, e.g. hotel-ops@1.0.0')
+    .requiredOption('--input <file>', 'JSON or YAML evaluation input')
+    .option('--engine <engine>', 'native or wasm (default: the snapshot manifest engine)')
+    .action(async (options: EvaluateOptions) => {
+      if (Boolean(options.bundle) === Boolean(options.version)) throw new PkgError('InputInvalid', 'give exactly one of --bundle DIR or --version V');
+      if (options.engine !== undefined && options.engine !== 'native' && options.engine !== 'wasm') {
+        throw new PkgError('InputInvalid', `--engine: expected native or wasm, got ${JSON.stringify(options.engine)}`);
+      }
+      const input = await readInput(options.input);
+      const loaded = options.bundle ? await fromBundle(options.bundle) : await fromStore(options.version!);
+      try {
+        const facts = input.facts ?? (typeof input.context?.subject === 'string' ? await loaded.lookupFacts(input.context.subject) : []);
+        const kind = (options.engine as EngineKind | undefined) ?? loaded.compiled.engine;
+        const engine = kind === 'wasm' ? await createWasmEngine(loaded.compiled, loaded.wasm.bytes, loaded.wasm.sha256) : createNativeEngine(loaded.compiled);
+        process.stdout.write(`${JSON.stringify(decide(engine, input, facts), null, 2)}\n`);
+      } finally {
+        await loaded.close();
+      }
+    });
+}
+
+function decide(engine: Engine, input: EvaluationInput, facts: readonly Fact[]): EvaluationOutput {
+  const started = process.hrtime.bigint();
+  const decision = engine.evaluate(input, facts);
+  const evalUs = Number((process.hrtime.bigint() - started) / 1000n);
+  return { ok: true, snapshot: engine.version, ...decision, meta: { engine: engine.kind, mode: 'control', canary: false, eval_us: evalUs } };
+}
+
+async function readInput(file: string): Promise<EvaluationInput> {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new PkgError('InputInvalid', `--input: cannot read ${file}`);
+  });
+  let value: unknown;
+  try {
+    value = parseYamlText(text);
+  } catch (error) {
+    throw new PkgError('InputInvalid', `${file}: not JSON or YAML (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const parsed = parseEvaluationInput(value, 'control');
+  if (!parsed.ok) throw new PkgError('InputInvalid', `${file}: ${parsed.reason}`);
+  return parsed.value;
+}
+
+async function fromBundle(dir: string): Promise<Loaded> {
+  const bundle = loadBundle(await readBundleDir(dir));
+  const compiled = compileSnapshot(bundle);
+  const { wasm } = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
+  return { compiled, wasm, lookupFacts: async () => [], close: async () => undefined };
+}
+
+async function fromStore(version: string): Promise<Loaded> {
+  const pool = createPool(loadConfig(), 2);
+  try {
+    const stored = await loadSnapshot(pool, { version });
+    return { compiled: stored.compiled, wasm: stored.wasm, lookupFacts: (subject) => loadFactsForSubject(pool, subject), close: () => pool.end() };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
