@@ -22,6 +22,8 @@ export interface EvaluatorHttpDeps {
 
 export function buildEvaluatorHttp(deps: EvaluatorHttpDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit, return503OnClosing: true });
+  // JSON only: a text body would otherwise reach the handler as a string.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../policy/config';
+import { createPool, createRedis } from '../../activities/connections';
+import { readLaneMetrics } from '../../activities/lane-metrics';
+import { evaluate, randomLane, setLane, startEvaluator, storeExample, sleep, type RunningEvaluator } from './evaluator-harness';
+
+let pool: Pool;
+let redis: Redis;
+const running: RunningEvaluator[] = [];
+
+beforeAll(async () => {
+  pool = createPool(loadConfig());
+  redis = createRedis(loadConfig());
+  await new Promise((resolve) => redis.once('ready', resolve));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
+});
+afterAll(async () => {
+  await redis.quit();
+  await pool.end();
+});
+
+const KEYS = 20_000;
+
+/** Sends every key once, spread over the evaluators; returns key → version that answered. */
+async function routeAll(evaluators: RunningEvaluator[], keys: string[], offset: number): Promise<Map<string, string>> {
+  const answers = new Map<string, string>();
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const i = next++;
+      const key = keys[i]!;
+      const { status, body } = await evaluate(evaluators[(i + offset) % evaluators.length]!, {
+        input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` } },
+        routing_key: key,
+      });
+      if (status !== 200 || body.ok !== true) throw new Error(`${key}: ${status} ${JSON.stringify(body)}`);
+      answers.set(key, String(body.snapshot));
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return answers;
+}
+
+test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, the same keys each time, and is measured', async () => {
+  const lane = randomLane();
+  const serving = await storeExample(pool, 'hotel-ops-v1');
+  const candidate = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: serving.snapshotId, candidateSnapshotId: candidate.snapshotId, canaryPercent: 10, salt: randomUUID() });
+  const env = { EVALUATOR_SHADOW_RATE: '0.05' };
+  const evaluators = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
+  running.push(...evaluators);
+  const keys = Array.from({ length: KEYS }, () => randomUUID());
+  const fromMs = Date.now();
+
+  const first = await routeAll(evaluators, keys, 0);
+  const second = await routeAll(evaluators, keys, 1); // each key now asks the other evaluator
+
+  const onCandidate = keys.filter((key) => first.get(key) === candidate.version);
+  expect(onCandidate.length / KEYS).toBeGreaterThanOrEqual(0.09);
+  expect(onCandidate.length / KEYS).toBeLessThanOrEqual(0.11);
+  expect(keys.filter((key) => first.get(key) !== second.get(key))).toEqual([]);
+
+  await sleep(1500); // one flush period
+  const metrics = await readLaneMetrics(redis, lane, { candidate: candidate.version, baseline: serving.version }, { fromMs, toMs: Date.now() });
+  expect(metrics.candidate.requests).toBe(2 * onCandidate.length);
+  expect(metrics.baseline?.requests).toBe(2 * (KEYS - onCandidate.length));
+  expect(metrics.candidate.errors).toBe(0);
+  expect(metrics.candidate.latencyBuckets.reduce((a, b) => a + b, 0)).toBe(2 * onCandidate.length);
+  expect(metrics.candidate.shadow.compared).toBeGreaterThan(0);
+  expect(metrics.candidate.shadow.diverged).toBe(0); // same rules under two versions decide alike
+});
+
+test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
+  const lane = randomLane();
+  const snapshot = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+  const evaluator = await startEvaluator(lane);
+  running.push(evaluator);
+  const post = (body: string, contentType = 'application/json') => () => rawPost(evaluator.port, body, contentType);
+  const cases: [string, () => Promise<{ status: number; body: { ok: boolean; reason: string } }>, number, RegExp][] = [
+    ['non-JSON', post('{"input": {"tags": [', 'application/json'), 400, /^body: not valid JSON/],
+    ['not JSON at all', post('tags=vip', 'text/plain'), 415, /^body: expected Content-Type application\/json/],
+    ['wrong type', post(JSON.stringify({ input: { tags: 'vip' } })), 400, /^input\.tags: /],
+    ['unknown field in CONTROL', post(JSON.stringify({ input: { tags: ['vip'], fcts: [] } })), 400, /^input: unknown field\(s\) fcts$/],
+    ['1 MB body', post(JSON.stringify({ input: { tags: ['x'.repeat(1_000_000)] } })), 413, /^body: larger than the \d+ byte limit$/],
+    ['missing input', post(JSON.stringify({ routing_key: 'k' })), 400, /^input: /],
+    ['a JSON array', post('[1,2]'), 400, /^body: /],
+    ['an empty body', post(''), 400, /^body: /],
+    ['a bad mode', post(JSON.stringify({ input: {}, mode: 'strict' })), 400, /^mode: /],
+    ['a bad env', post(JSON.stringify({ input: {}, env: 'qa' })), 400, /^env: /],
+  ];
+  for (const [name, send, status, reason] of cases) {
+    const { status: got, body } = await send();
+    expect({ name, status: got, ok: body.ok }).toEqual({ name, status, ok: false });
+    expect(body.reason).toMatch(reason);
+    expect(body.reason).not.toContain('\n');
+  }
+  const still = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: 'guest:Ben' } } });
+  expect(still).toMatchObject({ status: 200, body: { ok: true, snapshot: snapshot.version } });
+  expect(evaluator.process.exitCode).toBeNull();
+});
+
+/**
+ * node:http rather than fetch: the evaluator answers 413 before reading a too-large body and closes
+ * the connection, which fetch reports as a reset while a client that reads the response gets 413.
+ */
+function rawPost(port: number, body: string, contentType: string): Promise<{ status: number; body: { ok: boolean; reason: string } }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/evaluate', method: 'POST', headers: { 'content-type': contentType } }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as { ok: boolean; reason: string } }));
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
+    request.end(body);
+  });
+}
+
+test('ADVISORY ignores unknown fields; a lane with no snapshot answers ok:false, never an empty allow', async () => {
+  const lane = randomLane();
+  const snapshot = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+  const evaluator = await startEvaluator(lane);
+  running.push(evaluator);
+  const advisory = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 }, mode: 'advisory' });
+  expect(advisory).toMatchObject({ status: 200, body: { ok: true, meta: { mode: 'advisory' } } });
+
+  const empty = randomLane();
+  await setLane(pool, empty, { snapshotId: null });
+  const none = await evaluate(evaluator, { input: { tags: ['vip'] }, ...empty });
+  expect(none).toMatchObject({ status: 503, body: { ok: false, snapshot: null } });
+  expect(String(none.body.reason)).toContain('has no serving snapshot');
+
+  const other = randomLane();
+  await setLane(pool, other, { snapshotId: snapshot.snapshotId });
+  const named = await evaluate(evaluator, { input: { tags: ['vip'] }, ...other });
+  expect(named).toMatchObject({ status: 200, body: { ok: true, snapshot: snapshot.version } });
+});
