@@ -57,7 +57,7 @@ function conditionProblems(c: { type: string; key: string; op: Operator; value?:
   if (c.op !== 'IN' && Array.isArray(value)) problems.push(`${c.op} needs a single value, not a list`);
   if (NUMERIC_OPERATORS.includes(c.op) && typeof value !== 'number') problems.push(`numeric operator ${c.op} needs a number, got ${JSON.stringify(value)}`);
   if (c.op === 'MATCHES') problems.push(...(typeof value === 'string' ? regexProblem(value) : [`MATCHES needs a regex string, got ${JSON.stringify(value)}`]));
-  if (c.type === 'SIGNAL' && [value].flat().some((v) => typeof v !== 'number')) problems.push(`SIGNAL values are numbers, got ${JSON.stringify(value)}`);
+  if (c.type === 'SIGNAL' && !NUMERIC_OPERATORS.includes(c.op) && [value].flat().some((v) => typeof v !== 'number')) problems.push(`SIGNAL values are numbers, got ${JSON.stringify(value)}`);
   return problems;
 }
 

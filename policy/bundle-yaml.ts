@@ -16,7 +16,7 @@ export function parseYaml(file: string, text: string, problems: Problem[]): Pars
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {
     for (const error of document.errors) {
-      const line = error.linePos?.[0]?.line;
+      const line = lineCounter.linePos(error.pos[0]).line;
       problems.push({ file, path: line ? `line ${line}` : undefined, message: `malformed YAML: ${error.message}` });
     }
     return null;
