@@ -25,7 +25,7 @@ describe('bundle signatures', () => {
     const files = signed();
     const content = JSON.parse(files.get(SIGNATURES_FILE)!.toString());
     const bytes = Buffer.from(content.signatures[0].signature, 'base64');
-    bytes[0] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(0) ^ 0xff, 0);
     content.signatures[0].signature = bytes.toString('base64');
     files.set(SIGNATURES_FILE, Buffer.from(JSON.stringify(content)));
     expect(pkgErrorOf(() => verifyBundleSignature(files, 'dev', policy)).type).toBe('SignatureInvalid');
