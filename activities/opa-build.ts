@@ -54,11 +54,13 @@ async function runOpa(opaPath: string, args: string[], cwd: string): Promise<voi
   try {
     await run(opaPath, args, { cwd, timeout: OPA_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
   } catch (error) {
-    const failure = error as NodeJS.ErrnoException & { stderr?: string };
+    const failure = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (failure.code === 'ENOENT') {
       throw new Error(`opa not found at ${opaPath} (set OPA_PATH)`);
     }
-    const detail = (failure.stderr ?? failure.message).trim().replace(/\s*\n\s*/g, '; ');
-    throw new PkgError('RegoCompileFailed', `opa build refused the policy: ${detail}`);
+    // opa prints compile errors on stdout, operational failures on stderr.
+    const detail = [failure.stdout, failure.stderr].filter(Boolean).join('\n').trim() || failure.message;
+    throw new PkgError('RegoCompileFailed', `opa build refused the policy: ${detail.replace(/^error: /, '').replace(/\s*\n\s*/g, '; ')}`);
   }
 }
+

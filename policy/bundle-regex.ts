@@ -6,6 +6,7 @@
 const RE2_UNSUPPORTED: readonly [RegExp, string][] = [
   [/\(\?<?[=!]/, 'lookaround ((?=, (?!, (?<=, (?<!) is not supported by OPA'],
   [/\\[1-9]|\\k</, 'backreferences are not supported by OPA'],
+  [/\\[sSpP]/, '\\s and \\p classes match different characters in OPA (write the class out, e.g. [ \\t])'],
 ];
 
 export function regexProblem(pattern: string): string[] {

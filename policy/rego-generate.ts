@@ -29,7 +29,8 @@ export function generateRego(snapshot: CompiledSnapshot): string {
     '',
     'fact_predicates := {f.predicate | some f in input.facts}',
     '',
-    ...plans.map((plan, position) => matchBody(position, plan.rule.conditions)),
+    // With every rule disabled there is no `matched contains` body; the set must still exist.
+    ...(plans.length === 0 ? ['matched := set()', ''] : plans.map((plan, position) => matchBody(position, plan.rule.conditions))),
     'order := sort(matched)',
     '',
     'shadowed(prior) if {',

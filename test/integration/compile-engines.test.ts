@@ -1,0 +1,81 @@
+import path from 'node:path';
+import canonicalize from 'canonicalize';
+import fc from 'fast-check';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { buildArtifacts } from '../../activities/compile';
+import { loadBundle, type Bundle } from '../../policy/bundle';
+import { compileSnapshot } from '../../policy/bundle-compile';
+import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
+import { loadConfig } from '../../policy/config';
+import type { Engine } from '../../policy/evaluation';
+import { runFixtures } from '../../policy/fixtures';
+import { createNativeEngine } from '../../policy/native-engine';
+import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego-generate';
+import { createWasmEngine } from '../../policy/wasm-engine';
+import { buildWasm } from '../../activities/opa-build';
+import { inputsFor } from './compile-inputs';
+import { randomSnapshot } from './compile-random-snapshot';
+
+/** Both engines, built for real (opa build -t wasm), must decide identically and pass every fixture. */
+const OPA = loadConfig().OPA_PATH;
+const EXAMPLES = ['hotel-ops-v1', 'hotel-ops-v2'];
+const RUNS_PER_EXAMPLE = 3000;
+
+interface Engines {
+  bundle: Bundle;
+  compiled: CompiledSnapshot;
+  native: Engine;
+  wasm: Engine;
+}
+
+async function enginesFor(example: string): Promise<Engines> {
+  const bundle = loadBundle(await readBundleDir(path.join(__dirname, '..', '..', 'examples', example)));
+  const compiled = compileSnapshot(bundle);
+  const { wasm } = await buildArtifacts(OPA, bundle, compiled);
+  return { bundle, compiled, native: createNativeEngine(compiled), wasm: await createWasmEngine(compiled, wasm.bytes, wasm.sha256) };
+}
+
+describe.each(EXAMPLES)('example %s', (example) => {
+  let engines: Engines;
+  beforeAll(async () => {
+    engines = await enginesFor(example);
+  });
+
+  it('passes every fixture on both engines', () => {
+    expect(engines.bundle.fixtures.length).toBeGreaterThanOrEqual(15);
+    for (const engine of [engines.native, engines.wasm]) {
+      const report = runFixtures(engine, engines.bundle.fixtures);
+      expect(report.results.filter((r) => !r.ok)).toEqual([]);
+    }
+  });
+
+  it(`decides identically on both engines for ${RUNS_PER_EXAMPLE} generated inputs`, () => {
+    let matched = 0;
+    fc.assert(
+      fc.property(inputsFor(engines.compiled), ({ input, facts }) => {
+        const native = engines.native.evaluate(input, facts);
+        matched += native.rules.length > 0 ? 1 : 0;
+        expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(canonicalize(native));
+      }),
+      { numRuns: RUNS_PER_EXAMPLE },
+    );
+    // The generator must actually reach rules, or agreement on empty decisions proves little.
+    expect(matched).toBeGreaterThan(RUNS_PER_EXAMPLE / 2);
+  });
+});
+
+describe('random snapshots', () => {
+  it('decide identically on both engines', async () => {
+    const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
+    for (const snapshot of snapshots) {
+      const wasm = await buildWasm(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot.entrypoint);
+      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, wasm.bytes, wasm.sha256) };
+      fc.assert(
+        fc.property(inputsFor(snapshot), ({ input, facts }) => {
+          expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(canonicalize(engines.native.evaluate(input, facts)));
+        }),
+        { numRuns: 400 },
+      );
+    }
+  });
+});
