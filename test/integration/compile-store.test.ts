@@ -1,0 +1,187 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import canonicalize from 'canonicalize';
+import { Pool } from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { compileBundleFiles, createCompileActivities } from '../../activities/compile';
+import { loadSnapshot, storeSnapshot } from '../../activities/snapshot-store';
+import { loadBundle, type BundleFiles } from '../../policy/bundle';
+import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
+import { compileSnapshot } from '../../policy/bundle-compile';
+import { bundleDigest, packBundle } from '../../policy/bundle-pack';
+import { withVersionSuffix } from '../../policy/bundle-version';
+import { loadConfig } from '../../policy/config';
+import { PkgError } from '../../policy/errors';
+import { runFixtures } from '../../policy/fixtures';
+import { createNativeEngine } from '../../policy/native-engine';
+import { NO_SIGNING, signBundle, type SigningPolicy } from '../../policy/signing';
+import { createWasmEngine } from '../../policy/wasm-engine';
+
+const config = loadConfig();
+let pool: Pool;
+beforeAll(() => {
+  pool = new Pool({ connectionString: config.DATABASE_URL, max: 4 });
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'hotel-ops-v1');
+const deps = (signing: SigningPolicy = NO_SIGNING) => ({ pool, opaPath: config.OPA_PATH, signing });
+const uniqueExample = async (): Promise<BundleFiles> => withVersionSuffix(await readBundleDir(EXAMPLE), `t${randomUUID().slice(0, 8)}`);
+const versionOf = (files: BundleFiles) => loadBundle(files).manifest.version;
+
+async function rowsFor(version: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM pkg_snapshots WHERE version = $1', [version]);
+  return Number(rows[0]!.n);
+}
+
+async function refusal(action: Promise<unknown>): Promise<PkgError> {
+  const error = await action.then(() => null, (e: unknown) => e);
+  if (!(error instanceof PkgError)) throw new Error(`expected a PkgError, got ${String(error)}`);
+  return error;
+}
+
+describe('compile and store', () => {
+  it('stores a snapshot once; the same content again returns the same snapshot', async () => {
+    const files = await uniqueExample();
+    const first = await compileBundleFiles(deps(), files, null, 'test');
+    const again = await compileBundleFiles(deps(), files, null, 'test');
+    expect(first).toMatchObject({ created: true, env: 'dev', fixtureCount: 21 });
+    expect(first.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(again).toEqual({ ...first, created: false });
+    expect(await rowsFor(first.version)).toBe(1);
+  });
+
+  it('loads back the same compiled snapshot, whose fixtures pass on both engines', async () => {
+    const files = await uniqueExample();
+    const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
+    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const byName = <T extends { name: string }>(list: T[]) => [...list].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const fromBundle = compileSnapshot(loadBundle(files));
+    expect(canonicalize({ ...stored.compiled, rules: byName(stored.compiled.rules), subtaskTypes: byName(stored.compiled.subtaskTypes) })).toBe(
+      canonicalize({ ...fromBundle, rules: byName(fromBundle.rules), subtaskTypes: byName(fromBundle.subtaskTypes) }),
+    );
+    const wasm = await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256);
+    for (const engine of [createNativeEngine(stored.compiled), wasm]) expect(runFixtures(engine, stored.fixtures)).toMatchObject({ passed: 21, failed: 0 });
+    expect((await loadSnapshot(pool, { version: stored.version })).snapshotId).toBe(snapshotId);
+  });
+
+  it('refuses the same version with different content', async () => {
+    const files = await uniqueExample();
+    const first = await compileBundleFiles(deps(), files, null, 'test');
+    const changed = new Map(files).set('rules.yaml', Buffer.from(`${files.get('rules.yaml')!.toString()}\n# changed\n`));
+    expect((await refusal(compileBundleFiles(deps(), changed, null, 'test'))).type).toBe('VersionConflict');
+    // The store refuses too when the early check is raced past.
+    const bundle = loadBundle(changed);
+    const artifacts = (await loadSnapshot(pool, { id: first.snapshotId }));
+    const request = { bundle, compiled: compileSnapshot(bundle), artifacts: { wasm: artifacts.wasm, rego: artifacts.rego }, bundleDigest: null, actor: 'test' };
+    expect((await refusal(storeSnapshot(pool, request))).type).toBe('VersionConflict');
+  });
+
+  it.each([
+    ['Rego syntax error', 'RegoCompileFailed', 'package pkg\n\nresult := {"subtasks": [], "dag": [], "rules": [\n'],
+    ['Rego using an unsupported builtin', 'RegoCompileFailed', 'package pkg\n\nresult := http.send({"method": "get", "url": "http://localhost"})\n'],
+  ])('refuses a %s and writes nothing', async (_, type, rego) => {
+    const files = await uniqueExample();
+    files.set('manifest.yaml', Buffer.from(files.get('manifest.yaml')!.toString().replace('engine: native', 'engine: wasm')));
+    files.set('policy/main.rego', Buffer.from(rego));
+    const error = await refusal(compileBundleFiles(deps(), files, null, 'test'));
+    expect(error.type).toBe(type);
+    expect(error.message).toMatch(/policy\/main\.rego:\d+/);
+    expect(await rowsFor(versionOf(files))).toBe(0);
+  });
+
+  it('compiles a wasm bundle with its own Rego', async () => {
+    const files = await uniqueExample();
+    files.set('manifest.yaml', Buffer.from(files.get('manifest.yaml')!.toString().replace('engine: native', 'engine: wasm')));
+    files.set('policy/main.rego', Buffer.from('package pkg\n\nresult := {"subtasks": [], "dag": [], "rules": []}\n'));
+    for (const fixture of [...files.keys()].filter((f) => f.startsWith('fixtures/'))) files.delete(fixture);
+    const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
+    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const wasm = await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256);
+    expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: [] });
+  });
+
+  it('refuses a wasm artifact whose sha256 does not match', async () => {
+    const files = await uniqueExample();
+    const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
+    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const tampered = Buffer.from(stored.wasm.bytes);
+    tampered.writeUInt8(tampered.readUInt8(100) ^ 1, 100);
+    expect((await refusal(createWasmEngine(stored.compiled, tampered, stored.wasm.sha256))).type).toBe('ChecksumMismatch');
+  });
+
+  describe('signatures', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signing: SigningPolicy = { publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), signedEnvs: ['dev'] };
+    const signed = async () => {
+      const files = await uniqueExample();
+      files.set(SIGNATURES_FILE, signBundle(files, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()));
+      return files;
+    };
+
+    it('accepts a signed bundle where signatures are required', async () => {
+      expect((await compileBundleFiles(deps(signing), await signed(), null, 'test')).created).toBe(true);
+    });
+
+    it.each([
+      ['unsigned', 'SignatureInvalid', (files: BundleFiles) => files.delete(SIGNATURES_FILE)],
+      ['tampered signature', 'SignatureInvalid', (files: BundleFiles) => {
+        const content = JSON.parse(files.get(SIGNATURES_FILE)!.toString());
+        content.signatures[0].signature = Buffer.alloc(64, 7).toString('base64');
+        files.set(SIGNATURES_FILE, Buffer.from(JSON.stringify(content)));
+      }],
+      ['file changed after signing (checksum mismatch)', 'ChecksumMismatch', (files: BundleFiles) => {
+        files.set('rules.yaml', Buffer.from(`${files.get('rules.yaml')!.toString()}# late edit\n`));
+      }],
+    ])('refuses a bundle that is %s and writes nothing', async (_, type, spoil) => {
+      const files = await signed();
+      spoil(files);
+      expect((await refusal(compileBundleFiles(deps(signing), files, null, 'test'))).type).toBe(type);
+      expect(await rowsFor(versionOf(files))).toBe(0);
+    });
+  });
+});
+
+describe('compileBundle activity', () => {
+  const activities = () => createCompileActivities(deps());
+  async function upload(files: BundleFiles): Promise<string> {
+    const packed = packBundle(files);
+    const digest = bundleDigest(packed);
+    await pool.query('INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [digest, packed, packed.byteLength, 'test']);
+    return digest;
+  }
+  async function failureOf(action: Promise<unknown>): Promise<ApplicationFailure> {
+    const error = await action.then(() => null, (e: unknown) => e);
+    if (!(error instanceof ApplicationFailure)) throw new Error(`expected an ApplicationFailure, got ${String(error)}`);
+    return error;
+  }
+
+  it('compiles an uploaded bundle by digest and records the digest', async () => {
+    const files = await uniqueExample();
+    const digest = await upload(files);
+    const result = await activities().compileBundle({ digest, actor: 'test' });
+    expect(result).toMatchObject({ created: true, env: 'dev', rollout: null, fixtureCount: 21 });
+    const { rows } = await pool.query('SELECT bundle_digest FROM pkg_snapshots WHERE id = $1', [result.snapshotId]);
+    expect(rows[0].bundle_digest).toBe(digest);
+  });
+
+  it('turns a bad bundle into a non-retryable failure typed by the error', async () => {
+    const files = await uniqueExample();
+    const version = versionOf(files);
+    files.set('rules.yaml', Buffer.from('rules: []\nsubtask_types: []\n'));
+    const failure = await failureOf(activities().compileBundle({ digest: await upload(files), actor: 'test' }));
+    expect(failure).toMatchObject({ type: 'BundleInvalid', nonRetryable: true });
+    expect(await rowsFor(version)).toBe(0);
+  });
+
+  it('refuses an unknown digest and bytes that do not match their digest', async () => {
+    expect(await failureOf(activities().compileBundle({ digest: 'f'.repeat(64), actor: 'test' }))).toMatchObject({ type: 'NotFound' });
+    const packed = packBundle(await uniqueExample());
+    const wrongDigest = bundleDigest(Buffer.from(randomUUID()));
+    await pool.query('INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4)', [wrongDigest, packed, packed.byteLength, 'test']);
+    expect(await failureOf(activities().compileBundle({ digest: wrongDigest, actor: 'test' }))).toMatchObject({ type: 'ChecksumMismatch' });
+  });
+});
