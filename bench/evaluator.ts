@@ -1,0 +1,141 @@
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import canonicalize from 'canonicalize';
+import { loadConfig } from '../policy/config';
+import { createPool } from '../activities/connections';
+import { freePort, randomLane, setLane, startEvaluator, storeExample, waitFor } from '../test/integration/evaluator-harness';
+
+/**
+ * `npx tsx bench/evaluator.ts [--duration 10] [--connections 64] [--rounds 2]`
+ *
+ * Throughput and latency of `POST /v1/evaluate` against `opa run --server` serving the same
+ * compiled Rego of the example bundle, with the same inputs (the bundle's fixture inputs, facts
+ * supplied so neither side reads pkg_facts) and the same load client (wrk, one thread, loopback),
+ * in one run. Rounds alternate OPA and the evaluator so drift on the machine hits both alike.
+ * Before measuring, every input is sent to both and the decisions are compared.
+ */
+const run = promisify(execFile);
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  requests: number;
+  bad: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } },
+  });
+  const config = loadConfig();
+  const pool = createPool(config);
+  const work = await mkdtemp(path.join(tmpdir(), 'pkg-bench-'));
+  const stops: (() => Promise<void> | void)[] = [];
+  try {
+    const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`);
+    const lane = randomLane(snapshot.env);
+    await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+    const { rows } = await pool.query<{ input: Record<string, unknown> }>('SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [snapshot.snapshotId]);
+    const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
+
+    const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
+    stops.push(() => evaluator.stop());
+    const opa = await startOpa(config.OPA_PATH, work, snapshot.rego);
+    stops.push(opa.stop);
+    const evaluatorUrl = `${evaluator.url}/v1/evaluate`;
+    await compareDecisions(inputs, evaluatorUrl, opa.url);
+
+    const script = path.join(work, 'bodies.lua');
+    await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
+    const wrk = (url: string, seconds: string) => runWrk(url, script, seconds, values.connections!);
+    await wrk(opa.url, '3');
+    await wrk(evaluatorUrl, '3');
+    const results: { opa: WrkResult[]; evaluator: WrkResult[] } = { opa: [], evaluator: [] };
+    for (let round = 0; round < Number(values.rounds); round++) {
+      results.opa.push(await wrk(opa.url, values.duration!));
+      results.evaluator.push(await wrk(evaluatorUrl, values.duration!));
+    }
+    report(results, inputs.length, values);
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    await rm(work, { recursive: true, force: true });
+    await pool.end();
+  }
+}
+
+async function startOpa(opaPath: string, work: string, rego: Map<string, string>) {
+  const dir = path.join(work, 'rego');
+  for (const [file, text] of rego) {
+    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+    await writeFile(path.join(dir, file), text);
+  }
+  const port = await freePort();
+  const child = spawn(opaPath, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', dir], { stdio: 'ignore' });
+  await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false)) || null), 20_000, 'opa to listen');
+  return { url: `http://127.0.0.1:${port}/v1/data/pkg/result`, stop: () => void child.kill('SIGTERM') };
+}
+
+/** Same policy, same answers: the comparison is only fair if both decide identically. */
+async function compareDecisions(inputs: unknown[], evaluatorUrl: string, opaUrl: string): Promise<void> {
+  const post = (url: string, input: unknown) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) }).then((r) => r.json());
+  for (const [i, input] of inputs.entries()) {
+    const ours = (await post(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
+    const theirs = ((await post(opaUrl, input)) as { result: { subtasks: unknown; dag: unknown; rules: unknown } }).result;
+    const same = canonicalize([ours.subtasks, ours.dag, ours.rules]) === canonicalize([theirs.subtasks, theirs.dag, theirs.rules]);
+    if (!ours.ok || !same) throw new Error(`input ${i}: evaluator and OPA decide differently:\n${JSON.stringify(ours)}\n${JSON.stringify(theirs)}`);
+  }
+}
+
+function wrkScript(bodies: string[]): string {
+  return `local bodies = {\n${bodies.map((b) => `[==[${b}]==]`).join(',\n')}\n}
+local reqs = {}
+local n = 0
+init = function(args)
+  for i, b in ipairs(bodies) do reqs[i] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, b) end
+end
+request = function()
+  n = n + 1
+  return reqs[(n % #reqs) + 1]
+end
+`;
+}
+
+async function runWrk(url: string, script: string, seconds: string, connections: string): Promise<WrkResult> {
+  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { timeout: 120_000 });
+  const number = (pattern: RegExp) => Number(stdout.match(pattern)?.[1] ?? NaN);
+  const ms = (label: string) => {
+    const match = stdout.match(new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)`, 'm'));
+    if (!match) return NaN;
+    return Number(match[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[match[2]!]!;
+  };
+  return {
+    rps: number(/Requests\/sec:\s+([\d.]+)/),
+    p50ms: ms('50'),
+    p99ms: ms('99'),
+    requests: number(/(\d+) requests in/),
+    bad: (number(/Non-2xx or 3xx responses: (\d+)/) || 0) + (stdout.includes('Socket errors') ? 1 : 0),
+  };
+}
+
+function report(results: { opa: WrkResult[]; evaluator: WrkResult[] }, inputCount: number, values: Record<string, string | undefined>): void {
+  const mean = (list: WrkResult[], key: keyof WrkResult) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
+  const line = (name: string, list: WrkResult[]) =>
+    `${name.padEnd(22)} ${mean(list, 'rps').toFixed(0).padStart(8)} req/s   p50 ${mean(list, 'p50ms').toFixed(2).padStart(7)} ms   p99 ${mean(list, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(list, 'bad')}`;
+  console.log(`wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback`);
+  console.log(line('opa run --server', results.opa));
+  console.log(line('POST /v1/evaluate', results.evaluator));
+  console.log(
+    `ratio: ${(mean(results.evaluator, 'rps') / mean(results.opa, 'rps')).toFixed(2)}x req/s, p99 ${(mean(results.evaluator, 'p99ms') / mean(results.opa, 'p99ms')).toFixed(2)}x of OPA's`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
