@@ -60,15 +60,17 @@ export interface FleetReporter {
   stop(): Promise<void>;
 }
 
-export function createFleetReporter(pool: Pool, periodMs: number, entry: () => FleetEntry, onError: (error: unknown) => void): FleetReporter {
+/** `onBeat` hears every outcome (null = written), so readiness can report Postgres going and coming back. */
+export function createFleetReporter(pool: Pool, periodMs: number, entry: () => FleetEntry, onBeat: (error: unknown) => void): FleetReporter {
   let timer: NodeJS.Timeout | undefined;
   let beats = 0;
   const beat = async () => {
     try {
       await heartbeat(pool, entry());
       if (++beats % FORGET_EVERY_BEATS === 1) await forgetLongGone(pool);
+      onBeat(null);
     } catch (error) {
-      onError(error);
+      onBeat(error);
     }
   };
   return {
@@ -80,7 +82,7 @@ export function createFleetReporter(pool: Pool, periodMs: number, entry: () => F
     },
     async stop() {
       clearInterval(timer);
-      await forgetInstance(pool, entry().instanceId).catch(onError);
+      await forgetInstance(pool, entry().instanceId).catch(onBeat);
     },
   };
 }

@@ -53,7 +53,10 @@ async function main(): Promise<void> {
     lane,
     state: lanes.current(lane),
     loadedVersions: registry.loadedVersions(),
-  }), (error) => log(`heartbeat failed: ${oneLine(error)}`));
+  }), (error) => {
+    if (error !== null && postgres.up) log(`heartbeat failed: ${oneLine(error)}`);
+    postgres.up = error === null;
+  });
   const lanes: LaneTable = createLaneTable({
     readDesired: (wanted) => touchPostgres(readDesiredLaneState(pool, wanted)),
     registry,

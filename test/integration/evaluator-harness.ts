@@ -105,7 +105,7 @@ export async function evaluate(evaluator: RunningEvaluator, body: unknown): Prom
 }
 
 /** Polls until `check` returns a non-null value, or fails naming what it waited for. */
-export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number, what: string, pollMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   while (Date.now() < deadline) {
@@ -116,7 +116,7 @@ export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: numb
       lastError = error;
       if (String(error).includes('evaluator exited')) throw error;
     }
-    await sleep(50);
+    await sleep(pollMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
 }
