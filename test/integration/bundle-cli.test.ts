@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
+import { BUNDLE_LIMITS } from '../../policy/bundle-limits';
+import { bundleFiles, MANIFEST, RULES } from '../unit/bundle-builder';
+
+/** `pkgctl bundle validate|sign` and `pkgctl evaluate` as CI runs them: a real process, its exit code and output. */
+const ROOT = path.join(__dirname, '..', '..');
+const EXAMPLE = path.join(ROOT, 'examples', 'hotel-ops-v1');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function pkgctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', [path.join(ROOT, 'bin', 'pkgctl'), ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'pkg-cli-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function writeBundle(name: string, files: Map<string, Buffer>): Promise<string> {
+  const dir = path.join(work, name);
+  for (const [file, bytes] of files) {
+    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+    await writeFile(path.join(dir, file), bytes);
+  }
+  return dir;
+}
+
+const condition = (text: string) => RULES.replace('- { type: SIGNAL, key: x2, op: ">=", value: 0.7 }', text);
+const wasmManifest = MANIFEST.replace('engine: native', 'engine: wasm');
+
+const BAD: [string, Record<string, string | null>, RegExp][] = [
+  ['malformed YAML', { 'rules.yaml': 'rules:\n  - name: [unclosed\n' }, /rules\.yaml: line \d+: malformed YAML/],
+  ['missing manifest', { 'manifest.yaml': null }, /manifest\.yaml: missing/],
+  ['bad version', { 'manifest.yaml': MANIFEST.replace('test-policy@1.0.0', 'v1') }, /manifest\.yaml: version \(line 1\): version must be name@semver/],
+  ['unknown env', { 'manifest.yaml': MANIFEST.replace('env: dev', 'env: qa') }, /unknown env "qa"/],
+  ['unknown engine', { 'manifest.yaml': MANIFEST.replace('engine: native', 'engine: lua') }, /unknown engine "lua"/],
+  ['unknown condition type', { 'rules.yaml': condition('- { type: MOOD, key: happy }') }, /rules\[0\]\.conditions\[1\]\.type \(line 10\): unknown condition type "MOOD"/],
+  ['unknown operator', { 'rules.yaml': condition('- { type: SIGNAL, key: x2, op: "=~", value: 1 }') }, /unknown operator "=~"/],
+  ['IN with a non-list', { 'rules.yaml': condition('- { type: VALUE, key: context.a, op: IN, value: b }') }, /IN needs a list value/],
+  ['MATCHES with an invalid regex', { 'rules.yaml': condition('- { type: VALUE, key: context.a, op: MATCHES, value: "a[" }') }, /MATCHES has an invalid regex "a\["/],
+  ['numeric operator on a string', { 'rules.yaml': condition('- { type: SIGNAL, key: x2, op: ">", value: high }') }, /numeric operator > needs a number, got "high"/],
+  ['undeclared subtask', { 'rules.yaml': RULES.replace('subtask: escalate, params', 'subtask: teleport, params') }, /emits undeclared subtask type "teleport"/],
+  ['duplicate rule names', { 'rules.yaml': `${RULES}  - name: vip\n` }, /duplicate rule name "vip"/],
+  ['ORDERS cycle', { 'rules.yaml': `${RULES}  - name: back\n    emissions: [{ subtask: escalate, relationship: ORDERS, params: { after: notify } }]\n` }, /ORDERS\/GATE cycle/],
+  ['Rego syntax error', { 'manifest.yaml': wasmManifest, 'policy/main.rego': 'package pkg\n\nresult := [\n' }, /policy\/main\.rego:\d+: rego_parse_error/],
+  ['Rego with an unsupported builtin', { 'manifest.yaml': wasmManifest, 'policy/main.rego': 'package pkg\n\nresult := time.now_ns()\n' }, /policy\/main\.rego:\d+: rego_type_error: undefined function time\.now_ns/],
+  ['fixture with an unknown subtask', { 'fixtures/vip.yaml': 'name: f\ninput: {}\nexpect: { subtasks: [teleport] }\n' }, /fixtures\/vip\.yaml: expect\.subtasks\[0\] \(line 3\): unknown subtask "teleport"/],
+  ['empty rules', { 'rules.yaml': 'subtask_types: []\nrules: []\n', 'fixtures/vip.yaml': null }, /rules must not be empty/],
+  ['bundle over the size limit', { 'README.md': 'x'.repeat(BUNDLE_LIMITS.totalBytes + 1) }, /over the limit of/],
+  ['failing fixture', { 'fixtures/vip.yaml': 'name: wrong\ninput: { tags: [vip], signals: { x2: 0.8 } }\nexpect: { subtasks: [notify] }\n' }, /wrong: subtasks \[escalate, notify\], expected \[notify\]/],
+];
+
+describe('pkgctl bundle validate', () => {
+  it('accepts the example and runs its fixtures on both engines', async () => {
+    const run = await pkgctl(['bundle', 'validate', EXAMPLE]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/native: 21 fixtures passed, 0 failed\n\s+wasm: 21 fixtures passed, 0 failed/);
+  });
+
+  it.concurrent.each(BAD)('refuses %s with a clear error and exit 1', async (name, changes, expected) => {
+    const dir = await writeBundle(name.replace(/\W+/g, '-'), bundleFiles(changes));
+    const run = await pkgctl(['bundle', 'validate', dir]);
+    expect(run.code).toBe(1);
+    expect(`${run.stdout}${run.stderr}`).toMatch(expected);
+  });
+});
+
+describe('pkgctl bundle sign', () => {
+  it('signs a bundle that then verifies; a tampered signature or a changed file is refused', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const keyFile = path.join(work, 'signer.key');
+    await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const env = { PKG_SIGNING_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), PKG_SIGNED_ENVS: 'dev' };
+    const dir = await writeBundle('signed', await readBundleDir(EXAMPLE));
+    expect((await pkgctl(['bundle', 'validate', dir], env)).stderr).toMatch(/SIGNATURES|\.signatures\.json: missing/);
+    expect((await pkgctl(['bundle', 'sign', dir, '--key', keyFile])).code).toBe(0);
+    expect((await pkgctl(['bundle', 'validate', dir], env)).stdout).toMatch(/, signed\)/);
+
+    const signature = await readFile(path.join(dir, SIGNATURES_FILE), 'utf8');
+    await writeFile(path.join(dir, SIGNATURES_FILE), signature.replace(/"signature": "(.)/, (_, c: string) => `"signature": "${c === 'A' ? 'B' : 'A'}`));
+    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/does not verify/) });
+
+    await writeFile(path.join(dir, SIGNATURES_FILE), signature);
+    await writeFile(path.join(dir, 'rules.yaml'), `${await readFile(path.join(dir, 'rules.yaml'), 'utf8')}# late edit\n`);
+    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/rules\.yaml: sha256 is [0-9a-f]{64}, signed as/) });
+  });
+});
+
+describe('pkgctl evaluate', () => {
+  it('prints the §4 decision of a bundle on the chosen engine', async () => {
+    const input = path.join(work, 'input.json');
+    await writeFile(input, JSON.stringify({ tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } }));
+    const runs = await Promise.all(['native', 'wasm'].map((engine) => pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', engine])));
+    const [native, wasm] = runs.map((run) => JSON.parse(run.stdout));
+    expect(native).toMatchObject({ ok: true, snapshot: 'hotel-ops@1.0.0', meta: { engine: 'native', mode: 'control' } });
+    expect(native.subtasks.map((s: { name: string }) => s.name)).toEqual(['escalate', 'notify_manager', 'compensation_offer', 'concierge_callback']);
+    expect({ ...wasm, meta: null }).toEqual({ ...native, meta: null });
+  });
+
+  it('refuses an input with an unknown top-level key, and an unknown engine', async () => {
+    const input = path.join(work, 'bad-input.json');
+    await writeFile(input, JSON.stringify({ tagz: ['vip'] }));
+    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input])).toMatchObject({ code: 1, stderr: expect.stringMatching(/tagz/) });
+    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', 'lua'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/--engine/) });
+  });
+});
