@@ -102,7 +102,7 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
   if (report.failed > 0) return reject(ctx, REASONS.fixturesFailed(report.failed, report.passed + report.failed), { results: report.results });
   await event(ctx, 'validated', { passed: report.passed });
   if (state.stopping) return rollBack(ctx);
-  return rampCandidate(ctx, { rollBack: () => rollBack(ctx), promote: () => promote(ctx) });
+  return rampCandidate(ctx, { rollBack: (reason) => rollBack(ctx, reason), promote: () => promote(ctx) });
 }
 
 function refusal(error: unknown): string {

@@ -1,0 +1,174 @@
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createRedis } from '../../activities/connections';
+import { createPipelineActivities } from '../../activities/index';
+import { createOutboxRelay } from '../../activities/outbox-relay';
+import { loadConfig } from '../../policy/config';
+import { prepareBundle, uploadBundle } from '../../client/bundle-upload';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { bundleDigest, packBundle } from '../../policy/bundle-pack';
+import type { RolloutOverrides } from '../../policy/rollout-config';
+import type { LaneRef } from '../../workflows/definitions';
+import { createTestWorker } from '../support/temporal';
+import { evaluate, type RunningEvaluator } from './evaluator-harness';
+
+/**
+ * Real parts for promotion tests: bundles written to a temp dir and uploaded the way pkgctl does,
+ * a pipeline worker with the real activities plus the outbox relay, and a traffic generator that
+ * drives real evaluators. Requests tagged "boom" make the faulty candidate's wasm policy fail.
+ */
+const RULES = `subtask_types:
+  - name: escalate
+rules:
+  - name: vip_escalation
+    priority: 10
+    conditions:
+      - { type: TAG, key: vip }
+    emissions:
+      - { subtask: escalate }
+`;
+
+const FIXTURES = `- name: vip_is_escalated
+  input: { tags: [vip], context: { subject: "guest:Ada" } }
+  expect: { subtasks: [escalate] }
+- name: others_are_not
+  input: { tags: [calm], context: { subject: "guest:Bo" } }
+  expect: { subtasks: [] }
+`;
+
+const WRONG_FIXTURE = `- name: vip_is_not_escalated
+  input: { tags: [vip] }
+  expect: { subtasks: [] }
+`;
+
+// Same decisions as RULES, but no decision at all (an evaluation error) when a request says "boom".
+const FAULTY_REGO = `package pkg
+
+import rego.v1
+
+escalations := [{"name": "escalate", "type": "escalate", "params": {}, "rule_id": "0000000000000000", "rule_name": "vip_escalation"}] if {
+  "vip" in input.tags
+} else := []
+
+result := {"subtasks": escalations, "dag": [], "rules": []} if {
+  not "boom" in input.tags
+}
+`;
+
+export type BundleKind = 'good' | 'faulty' | 'failing-fixtures';
+
+export interface BundleSpec {
+  version: string;
+  env: LaneRef['env'];
+  kind?: BundleKind;
+  rollout?: string;
+}
+
+export async function writeBundle(spec: BundleSpec): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pkg-bundle-'));
+  const kind = spec.kind ?? 'good';
+  const engine = kind === 'faulty' ? 'wasm' : 'native';
+  const manifest = [`version: ${spec.version}`, `env: ${spec.env}`, `engine: ${engine}`, 'entrypoint: pkg/result', 'schema_version: "1"', spec.rollout ?? ''].join('\n');
+  await mkdir(path.join(dir, 'fixtures'));
+  await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
+  await writeFile(path.join(dir, 'rules.yaml'), RULES);
+  await writeFile(path.join(dir, 'fixtures', 'basic.yaml'), kind === 'failing-fixtures' ? WRONG_FIXTURE : FIXTURES);
+  if (kind === 'faulty') {
+    await mkdir(path.join(dir, 'policy'));
+    await writeFile(path.join(dir, 'policy', 'pkg.rego'), FAULTY_REGO);
+  }
+  return dir;
+}
+
+/** What `pkgctl promote` does before starting the workflow: check locally, upload, return the digest. */
+export async function uploadSpec(pool: Pool, spec: BundleSpec, overrides: RolloutOverrides = {}): Promise<string> {
+  const prepared = await prepareBundle(await writeBundle(spec), spec.env, overrides);
+  await uploadBundle(pool, prepared, 'promotion-test');
+  return prepared.digest;
+}
+
+/** Uploads without the client's checks, as a caller that bypasses pkgctl would. */
+export async function uploadUnchecked(pool: Pool, spec: BundleSpec): Promise<string> {
+  const packed = packBundle(await readBundleDir(await writeBundle(spec)));
+  const digest = bundleDigest(packed);
+  await pool.query('INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [digest, packed, packed.byteLength, 'promotion-test']);
+  return digest;
+}
+
+export const uniqueName = () => `promo-${randomUUID().slice(0, 8)}`;
+
+export interface PipelineUnderTest {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** A pipeline worker on a fresh task queue with every real activity, and the outbox relay running. */
+export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): Promise<PipelineUnderTest> {
+  const config = loadConfig();
+  const redis = createRedis(config);
+  const relay = createOutboxRelay({ pool, redis, intervalMs: 50 });
+  const worker = await createTestWorker(env, {
+    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: 1200 }),
+  });
+  relay.start();
+  return {
+    worker,
+    async stop() {
+      await relay.stop();
+      redis.disconnect();
+    },
+  };
+}
+
+export interface Traffic {
+  sent(): number;
+  stop(): Promise<number>;
+}
+
+/** Closed-loop traffic over many routing keys; `boomShare` of requests carry the failing tag. */
+export function startTraffic(evaluators: RunningEvaluator[], boomShare = 0, concurrency = 6): Traffic {
+  let running = true;
+  let sent = 0;
+  const loop = async () => {
+    while (running) {
+      const i = sent++;
+      const key = `guest:${i % 7919}`;
+      const tags = i % 100 < boomShare * 100 ? ['vip', 'boom'] : ['vip'];
+      await evaluate(evaluators[i % evaluators.length]!, { input: { tags, context: { subject: key } }, routing_key: key }).catch(() => undefined);
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  return {
+    sent: () => sent,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return sent;
+    },
+  };
+}
+
+export interface LaneRow {
+  snapshot_id: string | null;
+  candidate_snapshot_id: string | null;
+  canary_percent: string;
+}
+
+export async function laneRow(pool: Pool, lane: LaneRef): Promise<LaneRow | null> {
+  const { rows } = await pool.query<LaneRow>(
+    'SELECT snapshot_id, candidate_snapshot_id, canary_percent::text FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3',
+    [lane.env, lane.target, lane.region],
+  );
+  return rows[0] ?? null;
+}
+
+export async function versionOf(pool: Pool, snapshotId: string | null): Promise<string | null> {
+  if (snapshotId === null) return null;
+  const { rows } = await pool.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [snapshotId]);
+  return rows[0]?.version ?? null;
+}

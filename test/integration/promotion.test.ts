@@ -1,0 +1,195 @@
+import type { Pool } from 'pg';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createPool } from '../../activities/connections';
+import { loadConfig } from '../../policy/config';
+import { PkgError } from '../../policy/errors';
+import { startPromotion } from '../../client/rollout-client';
+import { verifyStoredDecision } from '../../client/rollout-history';
+import { statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
+import { connectTestEnvironment } from '../support/temporal';
+import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import { laneRow, startPipeline, startTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest, type Traffic } from './promotion-harness';
+import { saveHistory } from '../replay/record';
+
+/**
+ * The promotion workflow end to end on one lane: real Temporal, Postgres, Redis, two real
+ * evaluator processes (one also runs fixtures on pkg-evaluator) and live traffic. Tests run in
+ * order on the lane, so each promotion has the previous one as its baseline.
+ */
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+let pipeline: PipelineUnderTest;
+let running: Promise<void>;
+let evaluators: RunningEvaluator[];
+let traffic: Traffic;
+const lane = randomLane('staging') as LaneRef;
+const name = uniqueName();
+const fast = { steps: [50, 100], bake: '2s' };
+
+beforeAll(async () => {
+  env = await connectTestEnvironment();
+  pool = createPool(loadConfig(), 4);
+  // A lane row that serves nothing yet: the first promotion has no baseline to compare with.
+  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [lane.env, lane.target, lane.region, 'promotion-test']);
+  pipeline = await startPipeline(env, pool);
+  running = pipeline.worker.run();
+  evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
+  traffic = startTraffic(evaluators);
+}, 60_000);
+
+afterAll(async () => {
+  await traffic?.stop();
+  await Promise.all((evaluators ?? []).map((e) => e.stop()));
+  pipeline?.worker.shutdown();
+  await running;
+  await pipeline?.stop();
+  await pool?.end();
+  await env?.teardown();
+});
+
+async function promote(spec: Omit<BundleSpec, 'env'>, overrides = fast) {
+  const digest = await uploadSpec(pool, { ...spec, env: 'staging' }, overrides);
+  return startPromotion(env.client, pipeline.worker.options.taskQueue, { digest, lane, overrides, actor: 'ci' }, spec.version);
+}
+
+async function eventsOf(rolloutId: string) {
+  const { rows } = await pool.query<{ event: string; actor: string; reason: string | null; is_rollback: boolean }>(
+    'SELECT event, actor, reason, is_rollback FROM pkg_rollout_events WHERE rollout_id = $1 ORDER BY id',
+    [rolloutId],
+  );
+  return rows;
+}
+
+test('first promotion of a lane: no baseline, absolute budgets only, promoted', async () => {
+  const handle = await promote({ version: `${name}@1.0.0` });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('promoted');
+  expect(result.verdicts.every((v) => v.baseline === 'none' && v.verdict === 'pass')).toBe(true);
+  expect(result.verdicts[0]!.message).toContain('no baseline (first promotion of this lane)');
+  const row = await laneRow(pool, lane);
+  expect(await versionOf(pool, row!.snapshot_id)).toBe(`${name}@1.0.0`);
+  expect(row).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+  expect((await verifyStoredDecision(pool, result.decisionId!)).ok).toBe(true);
+  await saveHistory(handle, 'promoted-first');
+});
+
+test('a good candidate is compared with the baseline and promoted', async () => {
+  const handle = await promote({ version: `${name}@1.1.0` });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('promoted');
+  expect(result.verdicts[0]).toMatchObject({ verdict: 'pass', baseline: 'compared' });
+  expect(result.verdicts[0]!.checks.map((c) => c.gate)).toEqual(expect.arrayContaining(['error_rate_vs_baseline', 'divergence']));
+  expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.1.0`);
+  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [`${handle.workflowId}:${handle.firstExecutionRunId}:promote`]);
+  expect(rows).toEqual([{ action: 'promote', actor: 'ci' }]);
+});
+
+test('a candidate with a raised error rate is rolled back with the failing numbers everywhere', async () => {
+  const boom = startTraffic(evaluators, 0.2, 2);
+  const handle = await promote({ version: `${name}@1.2.0`, kind: 'faulty' });
+  const result: PromotionResult = await handle.result();
+  await boom.stop();
+  expect(result.outcome).toBe('rolled_back');
+  const failing = result.verdicts.at(-1)!;
+  expect(failing.verdict).toBe('fail');
+  const errorCheck = failing.checks.find((c) => c.gate === 'error_rate')!;
+  expect(errorCheck.verdict).toBe('fail');
+  expect(errorCheck.value).toBeGreaterThan(errorCheck.limit!);
+
+  const status = await handle.query(statusQuery);
+  expect(status.stage).toBe('rolled_back');
+  expect(status.message).toBe(failing.message);
+
+  const rolloutId = `${handle.workflowId}:${handle.firstExecutionRunId}`;
+  const events = await eventsOf(rolloutId);
+  expect(events.find((e) => e.event === 'rolled_back')).toMatchObject({ is_rollback: true, reason: failing.message });
+  const row = await laneRow(pool, lane);
+  expect(row).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+  expect(await versionOf(pool, row!.snapshot_id)).toBe(`${name}@1.1.0`);
+
+  const record = await pool.query<{ canonical: string; outcome: string }>('SELECT canonical, outcome FROM pkg_decision_records WHERE id = $1', [result.decisionId]);
+  expect(record.rows[0]!.outcome).toBe('rolled_back');
+  expect(JSON.parse(record.rows[0]!.canonical).verdicts.at(-1).checks).toEqual(failing.checks);
+  await saveHistory(handle, 'rolled-back-error-rate');
+});
+
+test('pause holds the ramp past its bake, resume continues, approve_at waits for approval', async () => {
+  const handle = await promote({ version: `${name}@1.3.0`, rollout: 'rollout:\n  approve_at: [100]' });
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the first bake');
+  await handle.signal('pause', { actor: 'oncall', reason: 'watching dashboards' });
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  const held = await handle.query(statusQuery);
+  expect(held.paused).toEqual({ actor: 'oncall', reason: 'watching dashboards' });
+  expect(held.stepIndex).toBe(0);
+  expect(held.verdicts).toHaveLength(0);
+  await handle.signal('resume', { actor: 'oncall' });
+  const waiting = await waitFor(async () => {
+    const s = await handle.query(statusQuery);
+    return s.awaitingApproval ? s : null;
+  }, 60_000, 'the approval wait');
+  expect(waiting).toMatchObject({ stepIndex: 1, percent: 50 });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect((await handle.query(statusQuery)).awaitingApproval).toBe(true);
+  await handle.signal('approve', { actor: 'release-manager' });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('promoted');
+  const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
+  expect(events.map((e) => `${e.event}:${e.actor}`)).toEqual(expect.arrayContaining(['paused:oncall', 'resumed:oncall', 'approved:release-manager']));
+  await saveHistory(handle, 'paused-approved');
+});
+
+test('a manual rollback during the bake withdraws the canary at once', async () => {
+  const handle = await promote({ version: `${name}@1.4.0` }, { steps: [50, 100], bake: '10m' });
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the bake');
+  await handle.signal('rollback', { actor: 'oncall', reason: 'customer report' });
+  const result: PromotionResult = await handle.result();
+  expect(result).toMatchObject({ outcome: 'rolled_back', reason: 'rolled back by oncall: customer report' });
+  expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [`${handle.workflowId}:${handle.firstExecutionRunId}:rollback`]);
+  expect(rows).toEqual([{ action: 'rollback', actor: 'oncall' }]);
+  await saveHistory(handle, 'manual-rollback');
+});
+
+test('a second rollout on a busy lane is refused naming the running one; cancelling rolls back', async () => {
+  const handle = await promote({ version: `${name}@1.5.0` }, { steps: [50, 100], bake: '10m' });
+  const refused = await promote({ version: `${name}@1.6.0` }).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  expect(refused).toBeInstanceOf(PkgError);
+  expect((refused as PkgError).type).toBe('LaneBusy');
+  expect((refused as PkgError).message).toContain(handle.workflowId);
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the bake');
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow();
+  const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
+  expect(events.some((e) => e.event === 'rolled_back' && e.is_rollback)).toBe(true);
+  expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+});
+
+test('a bundle whose fixtures fail is rejected and the lane is untouched', async () => {
+  const before = await laneRow(pool, lane);
+  const handle = await promote({ version: `${name}@1.7.0`, kind: 'failing-fixtures' });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('rejected');
+  expect(result.reason).toBe('1/1 fixtures failed');
+  expect(await laneRow(pool, lane)).toEqual(before);
+  await saveHistory(handle, 'rejected-fixtures');
+});
+
+test('a bundle that loosens a gate is refused by the client and by the workflow before compile', async () => {
+  const spec = { version: `${name}@1.8.0`, env: 'staging' as const, rollout: 'rollout:\n  gates: { max_error_rate: 0.5, min_requests: 5 }' };
+  const local = await uploadSpec(pool, spec).catch((error: PkgError) => error);
+  expect(local).toBeInstanceOf(PkgError);
+  expect((local as PkgError).type).toBe('GateConfigLoosened');
+  expect((local as PkgError).problems.map((p) => p.path).sort()).toEqual(['rollout.gates.max_error_rate', 'rollout.gates.min_requests']);
+
+  const digest = await uploadUnchecked(pool, spec);
+  const handle = await startPromotion(env.client, pipeline.worker.options.taskQueue, { digest, lane, overrides: fast, actor: 'ci' }, spec.version);
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('rejected');
+  expect(result.reason).toMatch(/^GateConfigLoosened: .*max_error_rate/s);
+  const stored = await pool.query('SELECT 1 FROM pkg_snapshots WHERE version = $1', [spec.version]);
+  expect(stored.rowCount).toBe(0);
+  await saveHistory(handle, 'rejected-loosened');
+});
