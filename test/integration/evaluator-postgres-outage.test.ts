@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../../policy/config';
+import { UPDATES_CHANNEL } from '../../policy/constants';
+import { createPool, createRedis } from '../../activities/connections';
+import {
+  evaluate,
+  freePort,
+  laneMessage,
+  randomLane,
+  readyz,
+  setLane,
+  sleep,
+  startEvaluator,
+  startLoad,
+  storeExample,
+  waitFor,
+  type RunningEvaluator,
+} from './evaluator-harness';
+
+/**
+ * Postgres goes away for the evaluators only: they reach it through a TCP relay this test owns and
+ * cuts, so the shared database keeps serving everyone else.
+ */
+let pool: Pool;
+let redis: Redis;
+const running: RunningEvaluator[] = [];
+
+beforeAll(async () => {
+  pool = createPool(loadConfig());
+  redis = createRedis(loadConfig());
+  await new Promise((resolve) => redis.once('ready', resolve));
+});
+afterAll(async () => {
+  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
+  await redis.quit();
+  await pool.end();
+});
+
+function createRelay(port: number, upstream: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  return {
+    open: () =>
+      new Promise<void>((resolve) => {
+        server = createServer((client) => {
+          const server = createConnection(Number(upstream.port), upstream.hostname);
+          [client, server].forEach(track);
+          client.pipe(server).pipe(client);
+        });
+        server.listen(port, '127.0.0.1', () => resolve());
+      }),
+    cut: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        if (server) server.close(() => resolve());
+        else resolve();
+      }),
+  };
+}
+
+test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs stored facts, the lane catches up afterwards', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const v2 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const relayPort = await freePort();
+  const relay = createRelay(relayPort, new URL(loadConfig().DATABASE_URL));
+  await relay.open();
+  const throughRelay = new URL(loadConfig().DATABASE_URL);
+  throughRelay.port = String(relayPort);
+  const evaluator = await startEvaluator(lane, { DATABASE_URL: throughRelay.toString(), EVALUATOR_RECONCILE_MS: '1000' });
+  running.push(evaluator);
+  const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
+  await sleep(300);
+
+  await relay.cut();
+  await waitFor(async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null), 10_000, 'postgres reported down');
+  expect((await readyz(evaluator)).body).toMatchObject({ ready: true, degraded: true, serving: v1.version });
+  const needsFacts = { tags: [], context: { request: 'lounge_entry', subject: `guest:${randomUUID()}` } };
+  const control = await evaluate(evaluator, { input: needsFacts });
+  expect(control).toMatchObject({ status: 503, body: { ok: false, snapshot: v1.version } });
+  expect(String(control.body.reason)).toMatch(/^facts for guest:.* unavailable/);
+  expect(await evaluate(evaluator, { input: needsFacts, mode: 'advisory' })).toMatchObject({ status: 200, body: { ok: true } });
+
+  await setLane(pool, lane, { snapshotId: v2.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
+  await sleep(1500);
+  expect((await readyz(evaluator)).body.serving).toBe(v1.version);
+
+  await relay.open();
+  await waitFor(async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null), 10_000, 'the lane to catch up');
+  expect((await readyz(evaluator)).body).toMatchObject({ postgres: 'up', degraded: false });
+  const report = await load.stop();
+  expect(report.failures).toEqual([]);
+  expect(report.failed).toBe(0);
+  await relay.cut();
+}, 60_000);
