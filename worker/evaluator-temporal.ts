@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Config } from '../policy/config';
 import { EVALUATOR_TASK_QUEUE } from '../policy/constants';
@@ -25,6 +25,8 @@ export function startEvaluatorTemporalWorker(
   registry: SnapshotRegistry,
   log: (line: string) => void,
 ): TemporalSide {
+  // Worker lifecycle chatter at INFO would drown the evaluator's own lines.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   let worker: Worker | null = null;
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
