@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadConfigOrExit } from '../policy/config';
+import { loadConfigOrExit, type Config } from '../policy/config';
 import type { Lane } from '../policy/evaluation-input';
 import { createFactCache } from '../policy/fact-cache';
 import { createPool, createRedis } from '../activities/connections';
@@ -28,8 +28,24 @@ const MAX_LANES = 64;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+/** Postgres health as last seen by any query: queries are the only probe that costs nothing extra. */
+function createPostgresHealth() {
+  const health = {
+    up: false,
+    track<T>(work: Promise<T>): Promise<T> {
+      return work.then(
+        (value) => ((health.up = true), value),
+        (error: unknown) => {
+          health.up = false;
+          throw error;
+        },
+      );
+    },
+  };
+  return health;
+}
+
+function assemble(config: Config) {
   const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
   const instanceId = `${hostname()}:${config.EVALUATOR_PORT}`;
   const pool = createPool(config, 8);
@@ -37,28 +53,15 @@ async function main(): Promise<void> {
   const redis = createRedis(config);
   redis.on('error', () => undefined);
   const prom = createEvaluatorProm();
-  const postgres = { up: false };
-  const touchPostgres = <T>(work: Promise<T>): Promise<T> =>
-    work.then(
-      (value) => ((postgres.up = true), value),
-      (error: unknown) => {
-        postgres.up = false;
-        throw error;
-      },
-    );
-
-  const registry = createSnapshotRegistry((id) => touchPostgres(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
-  const fleet = createFleetReporter(pool, config.EVALUATOR_HEARTBEAT_MS, () => ({
-    instanceId,
-    lane,
-    state: lanes.current(lane),
-    loadedVersions: registry.loadedVersions(),
-  }), (error) => {
+  const postgres = createPostgresHealth();
+  const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
+  const fleetEntry = () => ({ instanceId, lane, state: lanes.current(lane), loadedVersions: registry.loadedVersions() });
+  const fleet = createFleetReporter(pool, config.EVALUATOR_HEARTBEAT_MS, fleetEntry, (error) => {
     if (error !== null && postgres.up) log(`heartbeat failed: ${oneLine(error)}`);
     postgres.up = error === null;
   });
   const lanes: LaneTable = createLaneTable({
-    readDesired: (wanted) => touchPostgres(readDesiredLaneState(pool, wanted)),
+    readDesired: (wanted) => postgres.track(readDesiredLaneState(pool, wanted)),
     registry,
     maxLanes: MAX_LANES,
     pinned: lane,
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
   const facts = createFactCache({
     ttlMs: config.FACT_CACHE_TTL_MS,
     maxSubjects: config.FACT_CACHE_MAX,
-    load: (subject) => touchPostgres(loadFactsForSubject(pool, subject)),
+    load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
   const service = createEvaluatorService({ lanes, defaultLane: lane, facts, metrics, prom, shadowRate: config.EVALUATOR_SHADOW_RATE });
   const http = buildEvaluatorHttp({
@@ -82,7 +85,12 @@ async function main(): Promise<void> {
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     readiness: () => readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions()),
   });
+  return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http };
+}
 
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http } = assemble(config);
   await sync.syncAll();
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
   log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneLabel(lane)} as ${instanceId}`);
   const temporal = config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
 
+  // Order matters: stop taking requests, finish activities, send the last counts, leave the fleet.
   const shutdown = async (signal: string) => {
     log(`${signal}: shutting down`);
     sync.stop();
