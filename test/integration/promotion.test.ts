@@ -3,11 +3,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
-import { startPromotion } from '../../client/rollout-client';
-import { verifyStoredDecision } from '../../client/rollout-history';
+import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
+import { revertLane } from '../../client/rollout-revert';
+import { envHistory, verifyStoredDecision } from '../../client/rollout-history';
 import { statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
-import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import { laneRow, startPipeline, startTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest, type Traffic } from './promotion-harness';
 import { saveHistory } from '../replay/record';
 
@@ -192,4 +193,19 @@ test('a bundle that loosens a gate is refused by the client and by the workflow 
   const stored = await pool.query('SELECT 1 FROM pkg_snapshots WHERE version = $1', [spec.version]);
   expect(stored.rowCount).toBe(0);
   await saveHistory(handle, 'rejected-loosened');
+});
+
+test('revert re-activates an earlier snapshot on the lane, audited, and the evaluators serve it', async () => {
+  await assertLaneIdle(env.client, lane);
+  const result = await revertLane(pool, lane, `${name}@1.0.0`, 'oncall', 'back to the known good');
+  expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.0.0`);
+  const { rows } = await pool.query('SELECT action, actor, reason FROM pkg_promotions WHERE idempotency_key = $1', [result.revertId]);
+  expect(rows).toEqual([{ action: 'revert', actor: 'oncall', reason: 'back to the known good' }]);
+  const served = await waitFor(async () => {
+    const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:1' });
+    return reply.body.snapshot === `${name}@1.0.0` ? reply : null;
+  }, 20_000, 'the evaluators to serve the reverted version');
+  expect(served.body.ok).toBe(true);
+  const history = await envHistory(pool, 'staging', 500);
+  expect(history.find((e) => e.id === result.revertId)).toMatchObject({ kind: 'revert', version: `${name}@1.0.0`, actor: 'oncall' });
 });
