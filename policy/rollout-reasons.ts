@@ -31,8 +31,6 @@ export const REASONS = {
   coverageOk: (serving: number, evaluators: number) => `${serving}/${evaluators} evaluators serve the step`,
   stepVerdict: (index: number, count: number, percent: number, verdict: string, detail: string) =>
     `${stepLabel(index, count, percent)} ${verdict === 'pass' ? 'passed' : verdict === 'fail' ? 'failed' : 'inconclusive'}: ${detail}`,
-  extended: (index: number, count: number, percent: number, extension: number, max: number) =>
-    `${stepLabel(index, count, percent)} inconclusive: bake extended (${extension}/${max})`,
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,
   ramping: (index: number, count: number, percent: number) => `ramping to ${stepLabel(index, count, percent)}`,
   baking: (index: number, count: number, percent: number) => `baking ${stepLabel(index, count, percent)}`,
@@ -41,7 +39,5 @@ export const REASONS = {
   manualRollback: (actor: string, reason: string) => `rolled back by ${actor}${reason ? `: ${reason}` : ''}`,
   cancelled: 'workflow cancelled: canary rolled back',
   fixturesFailed: (failed: number, total: number) => `${failed}/${total} fixtures failed`,
-  fixturesPassed: (passed: number) => `${passed} fixtures passed on both engines`,
-  coverageTimeout: (detail: string) => `evaluators did not load the step in time: ${detail}`,
   promoted: (version: string) => `${version} promoted`,
 } as const;
