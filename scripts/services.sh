@@ -22,6 +22,18 @@ owns_postgres() { [ -z "${DATABASE_URL:-}" ] || [ "$DATABASE_URL" = "$DEFAULT_DA
 owns_redis() { [ -z "${REDIS_URL:-}" ] || [ "$REDIS_URL" = "$DEFAULT_REDIS_URL" ]; }
 owns_temporal() { [ -z "${TEMPORAL_ADDRESS:-}" ] || [ "$TEMPORAL_ADDRESS" = "$DEFAULT_TEMPORAL_ADDRESS" ]; }
 
+ensure_node_modules() {
+  [ -d "$ROOT/node_modules" ] || (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+}
+
+# Processes the demo left running with --keep.
+stop_demo() {
+  local pids="$DATA/demo/pids"
+  [ -f "$pids" ] || return 0
+  xargs -r kill 2>/dev/null <"$pids" || true
+  rm -f "$pids"
+}
+
 say() { printf '%s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 

@@ -81,7 +81,7 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
         return failed(deps, lane, snapshot, request.mode, arm, started, 500, `evaluation failed: ${oneLine(error)}`);
       }
       const done = performance.now();
-      record(deps, lane, snapshot, false, done - started);
+      record(deps, lane, snapshot, false, done - started, done - evalStart);
       if (shouldShadow(state.split, deps.shadowRate, random())) await shadow(lane, state, arm, request.input, facts.facts, decision);
       const meta = { engine: snapshot.engine.kind, mode: request.mode, canary: arm === 'candidate', eval_us: Math.round((done - evalStart) * 1000) };
       return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta } };
@@ -103,10 +103,15 @@ async function factsFor(cache: FactCache, snapshot: LoadedSnapshot, request: Eva
   }
 }
 
-function record(deps: EvaluatorServiceDeps, lane: Lane, snapshot: LoadedSnapshot, error: boolean, elapsedMs: number): void {
-  deps.metrics.recordRequest(lane, snapshot.version, { error, micros: elapsedMs * 1000 });
+/**
+ * The gates judge the snapshot, so they get the engine's own time: fact lookups go through a cache
+ * shared by both versions, and their misses would make a 1% canary's p99 measure Postgres, not the
+ * policy. Prometheus still sees the whole request.
+ */
+function record(deps: EvaluatorServiceDeps, lane: Lane, snapshot: LoadedSnapshot, error: boolean, requestMs: number, engineMs: number): void {
+  deps.metrics.recordRequest(lane, snapshot.version, { error, micros: engineMs * 1000 });
   deps.prom.requests.labels(laneLabel(lane), snapshot.version, error ? 'error' : 'ok').inc();
-  deps.prom.latency.labels(snapshot.version).observe(elapsedMs / 1000);
+  deps.prom.latency.labels(snapshot.version).observe(requestMs / 1000);
 }
 
 function failed(
@@ -119,7 +124,8 @@ function failed(
   status: number,
   reason: string,
 ): EvaluationReply {
-  record(deps, lane, snapshot, true, performance.now() - started);
+  const elapsedMs = performance.now() - started;
+  record(deps, lane, snapshot, true, elapsedMs, elapsedMs);
   const meta = { engine: snapshot.engine.kind, mode, canary: arm === 'candidate', eval_us: 0 };
   return { status, body: { ok: false, snapshot: snapshot.version, reason, meta } };
 }

@@ -28,7 +28,9 @@ function divergence(a: Engine, b: Engine): number {
 
 let v1: Engine, v2: Engine, v3: Engine;
 beforeAll(async () => {
-  [v1, v2, v3] = await Promise.all(['hotel-ops-v1', 'hotel-ops-v2', 'hotel-ops-v3-broken'].map(engineOf));
+  v1 = await engineOf('hotel-ops-v1');
+  v2 = await engineOf('hotel-ops-v2');
+  v3 = await engineOf('hotel-ops-v3-broken');
 });
 
 test('v2 changes some decisions on purpose, within the default 25% budget', () => {

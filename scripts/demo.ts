@@ -1,0 +1,160 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfigOrExit } from '../policy/config';
+import { startTraffic } from '../client/traffic';
+import { hotelOpsRequest } from '../examples/hotel-ops-traffic';
+
+/**
+ * `npm run demo [-- --keep]`: the whole lifecycle for real. Brings the services up, starts the
+ * pipeline worker and two evaluators on a fresh lane, sends live traffic, then through pkgctl:
+ * bootstraps the lane with hotel-ops v1, promotes the good v2 through the full ramp, and watches
+ * the broken v3 fail its divergence gate and roll back. Exits 0 when both outcomes are as expected.
+ */
+const ROOT = path.join(__dirname, '..');
+const DEMO_DIR = path.join(ROOT, '.data', 'demo');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+const PKGCTL = path.join(ROOT, 'bin', 'pkgctl');
+const BAKE = '10s';
+const keep = process.argv.includes('--keep');
+
+interface Stage {
+  title: string;
+  bundle: string;
+  args: string[];
+  expect: 'promoted' | 'rolled_back';
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function startProcess(name: string, script: string, env: Record<string, string>): ChildProcess {
+  const log = openSync(path.join(DEMO_DIR, `${name}.log`), 'w');
+  const child = spawn(TSX, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  child.on('exit', (code, signal) => {
+    if (!stopping) say(`!! ${name} exited (${signal ?? code}); see .data/demo/${name}.log`);
+  });
+  return child;
+}
+
+async function waitHealthy(url: string, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer /healthz within ${seconds}s (see .data/demo/*.log)`);
+}
+
+/** Runs `pkgctl promote --wait --json`, echoing its progress lines, and returns its JSON result. */
+function promote(stage: Stage, laneArgs: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const args = ['promote', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, ...stage.args, '--wait', '--json', '--actor', 'demo'];
+    const child = spawn(PKGCTL, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let last = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        if (line !== last) say(`   ${line}`);
+        last = line;
+      }
+    });
+    child.on('exit', (code) => {
+      try {
+        resolve({ exitCode: code, ...(JSON.parse(stdout) as Record<string, unknown>) });
+      } catch {
+        reject(new Error(`pkgctl promote ${stage.bundle} exited ${code} without a JSON result: ${stdout.trim()}`));
+      }
+    });
+  });
+}
+
+function printVerdicts(result: Record<string, unknown>): void {
+  const verdicts = (result.verdicts ?? []) as { step?: number; percent?: number; verdict?: string; message?: string }[];
+  for (const v of verdicts) say(`   step ${v.percent ?? '?'}%: ${v.verdict} — ${v.message ?? ''}`);
+}
+
+function pkgctl(...args: string[]): string {
+  const run = spawnSync(PKGCTL, args, { cwd: ROOT, encoding: 'utf8' });
+  return (run.stdout + run.stderr).trim();
+}
+
+let stopping = false;
+const children: ChildProcess[] = [];
+
+async function main(): Promise<number> {
+  const config = loadConfigOrExit();
+  if (spawnSync('bash', [path.join(ROOT, 'scripts', 'up')], { stdio: 'inherit' }).status !== 0) return 1;
+  mkdirSync(DEMO_DIR, { recursive: true });
+  const lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
+  const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
+  const laneEnv = { EVALUATOR_ENV: lane.env, EVALUATOR_TARGET: lane.target, EVALUATOR_REGION: lane.region };
+  const ports = [await freePort(), await freePort()];
+  say(`\n== lane ${lane.env}/${lane.target}/${lane.region}: pipeline worker + evaluators on :${ports.join(', :')}`);
+  children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
+  ports.forEach((port, i) => children.push(startProcess(`evaluator-${i + 1}`, 'worker/evaluator.ts', { ...laneEnv, EVALUATOR_PORT: String(port) })));
+  writeFileSync(path.join(DEMO_DIR, 'pids'), children.map((c) => c.pid).join('\n'));
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  await Promise.all(urls.map((url) => waitHealthy(url, 60)));
+
+  const sendTraffic = () => startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false });
+  // Until the bootstrap's first step the lane has nothing to serve and answers 503: expected, not counted.
+  let traffic = sendTraffic();
+  say('== live traffic: hotel-ops requests from 5,000 guests, routed by guest');
+  const stages: Stage[] = [
+    { title: 'bootstrap the lane with hotel-ops v1 (first promotion: no baseline, absolute budgets only)', bundle: 'hotel-ops-v1', args: ['--steps', '100', '--bake', BAKE], expect: 'promoted' },
+    { title: 'promote hotel-ops v2: behaviour changed on purpose, within its divergence budget', bundle: 'hotel-ops-v2', args: ['--bake', BAKE], expect: 'promoted' },
+    { title: 'promote hotel-ops v3: broken (escalates every guest), far beyond its 10% budget', bundle: 'hotel-ops-v3-broken', args: ['--bake', BAKE], expect: 'rolled_back' },
+  ];
+  let asExpected = true;
+  for (const stage of stages) {
+    say(`\n== ${stage.title}`);
+    const result = await promote(stage, laneArgs);
+    printVerdicts(result);
+    const outcome = String(result.outcome);
+    const ok = outcome === stage.expect;
+    asExpected &&= ok;
+    say(`   => ${outcome} (expected ${stage.expect}) ${ok ? 'ok' : 'UNEXPECTED'}: ${String(result.reason ?? '')}`);
+    say(`   Temporal UI: ${String(result.url)}`);
+    if (typeof result.decisionId === 'string') say(`   decision record ${pkgctl('decision', 'show', result.decisionId).split('\n\n')[0]!.replace(/\n/g, '\n     ')}`);
+    if (stage === stages[0]) {
+      await traffic.stop();
+      traffic = sendTraffic();
+    }
+  }
+  const report = await traffic.stop();
+  say(`\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`);
+  say(`== Temporal UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`PkgLane="${lane.env}/${lane.target}/${lane.region}"`)}`);
+  say(asExpected ? '== demo: one promotion and one automatic rollback, as expected' : '== demo: an outcome was not as expected');
+  return asExpected && report.failed === 0 ? 0 : 1;
+}
+
+function stopChildren(): void {
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+}
+
+main().then(
+  (code) => {
+    if (keep) say('== --keep: the stack keeps running; `npm run down` stops it');
+    else stopChildren();
+    process.exit(code);
+  },
+  (error: Error) => {
+    say(`demo failed: ${error.message}`);
+    stopChildren();
+    process.exit(1);
+  },
+);
