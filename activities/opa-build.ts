@@ -52,7 +52,8 @@ async function capabilitiesText(): Promise<string> {
 
 async function runOpa(opaPath: string, args: string[], cwd: string): Promise<void> {
   try {
-    await run(opaPath, args, { cwd, timeout: OPA_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
+    // opa runs inside the work directory, so a relative OPA_PATH must be resolved first.
+    await run(opaPath.includes('/') ? path.resolve(opaPath) : opaPath, args, { cwd, timeout: OPA_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (failure.code === 'ENOENT') {

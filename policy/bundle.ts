@@ -114,8 +114,8 @@ function checkEngineSources(manifest: Manifest, hasRules: boolean, rego: Map<str
     problems.push({ file: 'rules.yaml', message: 'missing: required unless engine is wasm and the bundle has its own policy/*.rego' });
   }
   const output = manifest.entrypoint.split('/').slice(1);
-  if (rego.size === 0 && (output.length !== 1 || GENERATED_REGO_NAMES.includes(output[0]!))) {
-    problems.push({ file: 'manifest.yaml', path: 'entrypoint', message: `generated Rego needs an entrypoint pkg/<name> not in ${GENERATED_REGO_NAMES.join(', ')}, e.g. pkg/result` });
+  if (rego.size === 0 && (output.length !== 1 || GENERATED_REGO_NAMES.includes(output[0]!) || output[0]!.startsWith('by_'))) {
+    problems.push({ file: 'manifest.yaml', path: 'entrypoint', message: `generated Rego needs an entrypoint pkg/<name>, <name> not in ${GENERATED_REGO_NAMES.join(', ')} nor by_*, e.g. pkg/result` });
   }
 }
 

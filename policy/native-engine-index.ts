@@ -12,10 +12,10 @@ export interface RuleIndex {
   candidates(input: EngineInput): number[];
 }
 
-type Kind = 'tag' | 'signal' | 'fact';
+export type IndexKind = 'tag' | 'signal' | 'fact';
 
 export function createRuleIndex(ordered: readonly CompiledRule[]): RuleIndex {
-  const buckets: Record<Kind, Map<string, number[]>> = { tag: new Map(), signal: new Map(), fact: new Map() };
+  const buckets: Record<IndexKind, Map<string, number[]>> = { tag: new Map(), signal: new Map(), fact: new Map() };
   const unfiled: number[] = [];
   ordered.forEach((rule, position) => {
     const key = indexKeyOf(rule.conditions);
@@ -48,7 +48,8 @@ export function createRuleIndex(ordered: readonly CompiledRule[]): RuleIndex {
   };
 }
 
-function indexKeyOf(conditions: readonly Condition[]): { kind: Kind; value: string } | null {
+/** The rule's filing key; the generated Rego groups rules by the same key. */
+export function indexKeyOf(conditions: readonly Condition[]): { kind: IndexKind; value: string } | null {
   const tag = conditions.find((c) => c.type === 'TAG');
   if (tag) return { kind: 'tag', value: tag.key };
   const signal = conditions.find((c) => c.type === 'SIGNAL');

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { CompiledSnapshot } from './compiled-snapshot';
 import { toEngineInput, isRecord } from './engine-input';
+import { regoData } from './rego-data';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
 
@@ -16,6 +17,7 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, wasmBytes: Ui
     throw new PkgError('ChecksumMismatch', `wasm artifact of ${snapshot.version}: sha256 is ${actual}, expected ${expectedSha256}`);
   }
   const policy = await loadPolicy(toArrayBuffer(wasmBytes));
+  policy.setData(regoData(snapshot));
   const entrypoint = snapshot.entrypoint;
   if (!(entrypoint in policy.entrypoints)) {
     throw new PkgError('RegoCompileFailed', `wasm artifact of ${snapshot.version} has no entrypoint ${entrypoint}`);
