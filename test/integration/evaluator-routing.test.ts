@@ -76,7 +76,7 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
   expect(compared).toBeGreaterThan(1000); // 5% of 40,000
   expect(diverged / compared).toBeGreaterThan(0.4);
   expect(diverged / compared).toBeLessThan(0.6);
-});
+}, 240_000);
 
 test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
   const lane = randomLane();
