@@ -64,6 +64,16 @@ describe.each(EXAMPLES)('example %s', (example) => {
   });
 });
 
+describe('hotel-ops v2', () => {
+  it('changes behaviour on purpose: v1 fixtures whose expectations v2 changed fail on v2, on both engines', async () => {
+    const [v1, v2] = await Promise.all(EXAMPLES.map(enginesFor));
+    for (const engine of [v2.native, v2.wasm]) {
+      const failed = runFixtures(engine, v1.bundle.fixtures).results.filter((r) => !r.ok).map((r) => r.name).sort();
+      expect(failed).toEqual(['lounge_with_temporary_pass', 'warm_room_gets_a_normal_ticket', 'exactly_28_degrees_is_not_overheated', 'overheated_room_gets_an_urgent_ticket', 'vip_gets_escalated'].sort());
+    }
+  });
+});
+
 describe('random snapshots', () => {
   it('decide identically on both engines', async () => {
     const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
