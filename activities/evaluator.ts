@@ -68,20 +68,32 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
       const snapshotId = await snapshotIdOf(deps.pool, version);
       const snapshot = await nonRetryable(() => deps.snapshots.load(snapshotId));
       const outputs: EvaluationOutput[] = [];
-      for (const [index, raw] of inputs.entries()) outputs.push(await evaluateOne(deps.pool, snapshot, raw, mode, index));
+      // One read per subject per batch: the batch sees one consistent set of facts for each subject.
+      const factsBySubject = new Map<string, Promise<readonly Fact[]>>();
+      const factsFor = (subject: string) => {
+        if (!factsBySubject.has(subject)) factsBySubject.set(subject, loadFactsForSubject(deps.pool, subject));
+        return factsBySubject.get(subject)!;
+      };
+      for (const [index, raw] of inputs.entries()) outputs.push(await evaluateOne(snapshot, raw, mode, index, factsFor));
       return outputs;
     },
   };
 }
 
-async function evaluateOne(pool: Pool, snapshot: VersionEngine, raw: unknown, mode: Mode, index: number): Promise<EvaluationOutput> {
+async function evaluateOne(
+  snapshot: VersionEngine,
+  raw: unknown,
+  mode: Mode,
+  index: number,
+  factsFor: (subject: string) => Promise<readonly Fact[]>,
+): Promise<EvaluationOutput> {
   const meta = { engine: snapshot.engine.kind, mode, canary: false, eval_us: 0 };
   const parsed = parseEvaluationInput(raw, mode);
   if (!parsed.ok) return { ok: false, snapshot: snapshot.version, reason: `inputs[${index}]: ${parsed.reason}`, meta };
   const input = parsed.value;
   const subject = input.context?.subject;
   const facts: readonly Fact[] =
-    input.facts ?? (snapshot.usesFacts && typeof subject === 'string' ? await loadFactsForSubject(pool, subject) : []);
+    input.facts ?? (snapshot.usesFacts && typeof subject === 'string' ? await factsFor(subject) : []);
   const started = process.hrtime.bigint();
   try {
     const decision = snapshot.engine.evaluate(input, facts);
