@@ -141,3 +141,21 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
   await first!.stop();
   await waitFor(async () => ((await coverage())?.evaluators === 0 ? true : null), 5000, 'a stopped evaluator to leave');
 }, 60_000);
+
+test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per version', async () => {
+  const lane = randomLane();
+  await setLane(pool, lane, { snapshotId: null });
+  const [evaluator] = await twoEvaluators(lane);
+  const before = await readyz(evaluator!);
+  expect(before).toMatchObject({ status: 503, body: { ready: false, serving: null } });
+
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
+  await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 5000, 'ready');
+  await fetch(`${evaluator!.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(guestInput(7)) });
+  const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
+  const label = `lane="${lane.env}/${lane.target}/${lane.region}",version="${v1.version}",outcome="ok"`;
+  expect(metrics).toContain(`pkg_evaluator_requests_total{${label}} 1`);
+  expect(metrics).toContain(`pkg_evaluator_serving_info{lane="${lane.env}/${lane.target}/${lane.region}",role="serving",version="${v1.version}"} 1`);
+});
