@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import canonicalize from 'canonicalize';
 import { Pool } from 'pg';
@@ -183,5 +186,33 @@ describe('compileBundle activity', () => {
     const wrongDigest = bundleDigest(Buffer.from(randomUUID()));
     await pool.query('INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4)', [wrongDigest, packed, packed.byteLength, 'test']);
     expect(await failureOf(activities().compileBundle({ digest: wrongDigest, actor: 'test' }))).toMatchObject({ type: 'ChecksumMismatch' });
+  });
+});
+
+describe('pkgctl evaluate --version', () => {
+  const pkgctl = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile('node', [path.join(__dirname, '..', '..', 'bin', 'pkgctl'), ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    });
+
+  it('evaluates a stored snapshot, answering FACT conditions from pkg_facts for the subject', async () => {
+    const { version } = await compileBundleFiles(deps(), await uniqueExample(), null, 'test');
+    const subject = `guest:${randomUUID()}`;
+    await pool.query(`INSERT INTO pkg_facts (subject, predicate, object, valid_to) VALUES ($1, 'hasTemporaryAccess', '{"service": "lounge"}', now() + interval '1 hour')`, [subject]);
+    const dir = await mkdtemp(path.join(tmpdir(), 'pkg-eval-'));
+    try {
+      const input = path.join(dir, 'input.json');
+      await writeFile(input, JSON.stringify({ context: { request: 'lounge_entry', channel: 'front_desk', subject } }));
+      for (const engine of ['native', 'wasm']) {
+        const run = await pkgctl(['evaluate', '--version', version, '--input', input, '--engine', engine]);
+        expect(run.stderr).toBe('');
+        const output = JSON.parse(run.stdout);
+        expect(output).toMatchObject({ ok: true, snapshot: version, meta: { engine } });
+        expect(output.subtasks.map((s: { name: string }) => s.name)).toEqual(['grant_lounge_access', 'notify_manager']);
+      }
+      expect(await pkgctl(['evaluate', '--version', `${version}-missing`, '--input', input])).toMatchObject({ code: 1, stderr: expect.stringMatching(/no snapshot with version/) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
