@@ -31,8 +31,17 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, wasmBytes: Ui
   };
 }
 
+/**
+ * OPA's JSON reader refuses what JSON.stringify can still write (a lone UTF-16 surrogate); such an
+ * input is not valid Unicode text, so it is refused as bad input rather than failing obscurely.
+ */
 function evaluateOnce(policy: LoadedPolicy, entrypoint: string, input: EvaluationInput, facts: readonly Fact[]): unknown {
-  const results: unknown = policy.evaluate(toEngineInput(input, facts), entrypoint);
+  let results: unknown;
+  try {
+    results = policy.evaluate(toEngineInput(input, facts), entrypoint);
+  } catch (error) {
+    throw new PkgError('InputInvalid', `the wasm engine refused the input: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return Array.isArray(results) && isRecord(results[0]) ? results[0].result : undefined;
 }
 

@@ -64,9 +64,16 @@ describe.each(EXAMPLES)('example %s', (example) => {
   });
 });
 
+describe('wasm engine input', () => {
+  it('refuses text that is not valid Unicode (a lone surrogate) as InputInvalid', async () => {
+    const { wasm } = await enginesFor('hotel-ops-v1');
+    expect(() => wasm.evaluate({ context: { room: 'suite-1\ud800' } }, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
+  });
+});
+
 describe('hotel-ops v2', () => {
   it('changes behaviour on purpose: v1 fixtures whose expectations v2 changed fail on v2, on both engines', async () => {
-    const [v1, v2] = await Promise.all(EXAMPLES.map(enginesFor));
+    const [v1, v2] = await Promise.all([enginesFor('hotel-ops-v1'), enginesFor('hotel-ops-v2')]);
     for (const engine of [v2.native, v2.wasm]) {
       const failed = runFixtures(engine, v1.bundle.fixtures).results.filter((r) => !r.ok).map((r) => r.name).sort();
       expect(failed).toEqual(['lounge_with_temporary_pass', 'warm_room_gets_a_normal_ticket', 'exactly_28_degrees_is_not_overheated', 'overheated_room_gets_an_urgent_ticket', 'vip_gets_escalated'].sort());

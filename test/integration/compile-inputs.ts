@@ -14,7 +14,7 @@ interface Vocabulary {
   facts: Map<string, Map<string, fc.Arbitrary<unknown>[]>>;
 }
 
-const JUNK: fc.Arbitrary<unknown>[] = [fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.integer({ min: -5, max: 5 }), fc.constant({ nested: 1 }), fc.constant([1, 'a'])];
+const JUNK: fc.Arbitrary<unknown>[] = [fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 4 }), fc.integer({ min: -5, max: 5 }), fc.constant({ nested: 1 }), fc.constant([1, 'a'])];
 
 function candidates(condition: Condition): fc.Arbitrary<unknown>[] {
   const values = [condition.value ?? []].flat();
