@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../policy/config';
+import { regoData } from '../policy/rego-data';
 import { createPool } from '../activities/connections';
 import { freePort, randomLane, setLane, startEvaluator, storeExample, waitFor } from '../test/integration/evaluator-harness';
 
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
 
     const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
     stops.push(() => evaluator.stop());
-    const opa = await startOpa(config.OPA_PATH, work, snapshot.rego);
+    const opa = await startOpa(config.OPA_PATH, work, snapshot.rego, regoData(snapshot.compiled));
     stops.push(opa.stop);
     const evaluatorUrl = `${evaluator.url}/v1/evaluate`;
     await compareDecisions(inputs, evaluatorUrl, opa.url);
@@ -68,12 +69,14 @@ async function main(): Promise<void> {
   }
 }
 
-async function startOpa(opaPath: string, work: string, rego: Map<string, string>) {
+/** The same Rego the wasm artifact was built from, plus the rule table the wasm engine loads as data. */
+async function startOpa(opaPath: string, work: string, rego: Map<string, string>, data: Record<string, unknown>) {
   const dir = path.join(work, 'rego');
   for (const [file, text] of rego) {
     await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
     await writeFile(path.join(dir, file), text);
   }
+  await writeFile(path.join(dir, 'data.json'), JSON.stringify(data));
   const port = await freePort();
   const child = spawn(opaPath, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', dir], { stdio: 'ignore' });
   await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false)) || null), 20_000, 'opa to listen');
