@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
@@ -18,7 +20,13 @@ import { saveHistory } from '../replay/record';
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 const taskQueue = `pipeline-${randomUUID()}`;
-const processEnv = { ...process.env, PIPELINE_TASK_QUEUE: taskQueue, GATE_SETTLE_MS: '1200', OUTBOX_RELAY_MS: '50' };
+const keys = generateKeyPairSync('ed25519');
+const keyDir = mkdtempSync(path.join(tmpdir(), 'pkg-keys-'));
+const signingKey = path.join(keyDir, 'decision.pem');
+const publicKey = path.join(keyDir, 'decision.pub.pem');
+writeFileSync(signingKey, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+writeFileSync(publicKey, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+const processEnv = { ...process.env, PIPELINE_TASK_QUEUE: taskQueue, GATE_SETTLE_MS: '1200', OUTBOX_RELAY_MS: '50', DECISION_SIGNING_KEY: signingKey };
 const lane = randomLane('staging') as LaneRef;
 const name = uniqueName();
 
@@ -91,8 +99,13 @@ test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI lin
   expect(result.url).toBe(`${loadConfig().TEMPORAL_UI_URL}/namespaces/default/workflows/${encodeURIComponent(String(result.workflowId))}`);
   expect(run.stderr).toContain('[baking] step 1/2 50%');
 
-  const verify = await pkgctl(['decision', 'verify', String(result.decisionId)]);
-  expect(verify).toMatchObject({ code: 0 });
+  const verify = await pkgctl(['decision', 'verify', String(result.decisionId), '--key', publicKey]);
+  expect(verify).toMatchObject({ code: 0, stdout: `ok: ${String(result.decisionId)} (signature verified)\n` });
+  const other = path.join(keyDir, 'other.pub.pem');
+  writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+  expect((await pkgctl(['decision', 'verify', String(result.decisionId), '--key', other])).code).toBe(1);
+  const status = await pkgctl(['status', String(result.workflowId), '--json']);
+  expect(JSON.parse(status.stdout)).toMatchObject({ stage: 'promoted', version: `${name}@1.0.0`, percent: 100 });
   const history = await pkgctl(['history', '--env', 'staging', '--limit', '200', '--json']);
   expect((JSON.parse(history.stdout) as { id: string }[]).some((e) => e.id === result.decisionId)).toBe(true);
 });
