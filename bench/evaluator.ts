@@ -16,8 +16,9 @@ import { freePort, randomLane, setLane, startEvaluator, storeExample, waitFor } 
  * Throughput and latency of `POST /v1/evaluate` against `opa run --server` serving the same
  * compiled Rego of the example bundle, with the same inputs (the bundle's fixture inputs, facts
  * supplied so neither side reads pkg_facts) and the same load client (wrk, one thread, loopback),
- * in one run. Rounds alternate OPA and the evaluator so drift on the machine hits both alike.
- * Before measuring, every input is sent to both and the decisions are compared.
+ * in one run. The evaluator is measured serving the snapshot with each engine (native, wasm).
+ * Rounds alternate the targets so drift on the machine hits all alike. Before measuring, every
+ * input is sent to each and the decisions are compared.
  */
 const run = promisify(execFile);
 
@@ -38,28 +39,31 @@ async function main(): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), 'pkg-bench-'));
   const stops: (() => Promise<void> | void)[] = [];
   try {
-    const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`);
-    const lane = randomLane(snapshot.env);
-    await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
-    const { rows } = await pool.query<{ input: Record<string, unknown> }>('SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [snapshot.snapshotId]);
+    const tag = `bench${Date.now()}`;
+    const native = await storeExample(pool, 'hotel-ops-v1', `${tag}n`, 'native');
+    const wasm = await storeExample(pool, 'hotel-ops-v1', `${tag}w`, 'wasm');
+    const { rows } = await pool.query<{ input: Record<string, unknown> }>('SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [native.snapshotId]);
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
 
-    const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
-    stops.push(() => evaluator.stop());
-    const opa = await startOpa(config.OPA_PATH, work, snapshot.rego, regoData(snapshot.compiled));
+    const opa = await startOpa(config.OPA_PATH, work, native.rego, regoData(native.compiled));
     stops.push(opa.stop);
-    const evaluatorUrl = `${evaluator.url}/v1/evaluate`;
-    await compareDecisions(inputs, evaluatorUrl, opa.url);
+    const targets = [{ name: 'opa run --server', url: opa.url }];
+    for (const snapshot of [native, wasm]) {
+      const lane = randomLane(snapshot.env);
+      await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+      const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
+      stops.push(() => evaluator.stop());
+      targets.push({ name: `POST /v1/evaluate (${snapshot.compiled.engine})`, url: `${evaluator.url}/v1/evaluate` });
+      await compareDecisions(inputs, targets.at(-1)!.url, opa.url);
+    }
 
     const script = path.join(work, 'bodies.lua');
     await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
     const wrk = (url: string, seconds: string) => runWrk(url, script, seconds, values.connections!);
-    await wrk(opa.url, '3');
-    await wrk(evaluatorUrl, '3');
-    const results: { opa: WrkResult[]; evaluator: WrkResult[] } = { opa: [], evaluator: [] };
+    for (const target of targets) await wrk(target.url, '3');
+    const results = new Map<string, WrkResult[]>(targets.map((target) => [target.name, []]));
     for (let round = 0; round < Number(values.rounds); round++) {
-      results.opa.push(await wrk(opa.url, values.duration!));
-      results.evaluator.push(await wrk(evaluatorUrl, values.duration!));
+      for (const target of targets) results.get(target.name)!.push(await wrk(target.url, values.duration!));
     }
     report(results, inputs.length, values);
   } finally {
@@ -90,9 +94,14 @@ async function compareDecisions(inputs: unknown[], evaluatorUrl: string, opaUrl:
   for (const [i, input] of inputs.entries()) {
     const ours = (await post(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
     const theirs = ((await post(opaUrl, input)) as { result: { subtasks: unknown; dag: unknown; rules: unknown } }).result;
-    const same = canonicalize([ours.subtasks, ours.dag, ours.rules]) === canonicalize([theirs.subtasks, theirs.dag, theirs.rules]);
+    const same = canonicalize(withoutRuleIds([ours.subtasks, ours.dag, ours.rules])) === canonicalize(withoutRuleIds([theirs.subtasks, theirs.dag, theirs.rules]));
     if (!ours.ok || !same) throw new Error(`input ${i}: evaluator and OPA decide differently:\n${JSON.stringify(ours)}\n${JSON.stringify(theirs)}`);
   }
+}
+
+/** Rule ids hash the snapshot version; the wasm-engine snapshot is stored under a version of its own. */
+function withoutRuleIds(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (key, inner: unknown) => (key === 'rule_id' || key === 'rule' ? undefined : inner)));
 }
 
 function wrkScript(bodies: string[]): string {
@@ -126,16 +135,16 @@ async function runWrk(url: string, script: string, seconds: string, connections:
   };
 }
 
-function report(results: { opa: WrkResult[]; evaluator: WrkResult[] }, inputCount: number, values: Record<string, string | undefined>): void {
+function report(results: Map<string, WrkResult[]>, inputCount: number, values: Record<string, string | undefined>): void {
   const mean = (list: WrkResult[], key: keyof WrkResult) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
-  const line = (name: string, list: WrkResult[]) =>
-    `${name.padEnd(22)} ${mean(list, 'rps').toFixed(0).padStart(8)} req/s   p50 ${mean(list, 'p50ms').toFixed(2).padStart(7)} ms   p99 ${mean(list, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(list, 'bad')}`;
-  console.log(`wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback`);
-  console.log(line('opa run --server', results.opa));
-  console.log(line('POST /v1/evaluate', results.evaluator));
-  console.log(
-    `ratio: ${(mean(results.evaluator, 'rps') / mean(results.opa, 'rps')).toFixed(2)}x req/s, p99 ${(mean(results.evaluator, 'p99ms') / mean(results.opa, 'p99ms')).toFixed(2)}x of OPA's`,
-  );
+  const [opaName, opa] = [...results][0]!;
+  console.log(`wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback, means over rounds`);
+  for (const [name, list] of results) {
+    const ratio = name === opaName ? '' : `   = ${(mean(list, 'rps') / mean(opa, 'rps')).toFixed(2)}x OPA req/s, p99 ${(mean(list, 'p99ms') / mean(opa, 'p99ms')).toFixed(2)}x OPA's`;
+    console.log(
+      `${name.padEnd(28)} ${mean(list, 'rps').toFixed(0).padStart(7)} req/s   p50 ${mean(list, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(list, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(list, 'bad')}${ratio}`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

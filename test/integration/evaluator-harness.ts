@@ -218,7 +218,12 @@ export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => u
  * Compiles an example bundle under a fresh version (so tests never collide) and stores it the way
  * the compile activity does: validated bundle, compiled rules, wasm built by opa, one transaction.
  */
-export async function storeExample(pool: Pool, example: 'hotel-ops-v1' | 'hotel-ops-v2', tag = randomUUID().slice(0, 8)) {
+export async function storeExample(
+  pool: Pool,
+  example: 'hotel-ops-v1' | 'hotel-ops-v2',
+  tag = randomUUID().slice(0, 8),
+  engine?: 'native' | 'wasm',
+) {
   const dir = path.join(ROOT, 'examples', example);
   const files: BundleFiles = new Map();
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -227,7 +232,8 @@ export async function storeExample(pool: Pool, example: 'hotel-ops-v1' | 'hotel-
     files.set(path.relative(dir, full).split(path.sep).join('/'), await readFile(full));
   }
   files.delete('.signatures.json');
-  const manifest = files.get('manifest.yaml')!.toString().replace(/^version:\s*(\S+?)(\s|$)/m, (_m, version: string, end: string) => `version: ${version}-t${tag}${end}`);
+  let manifest = files.get('manifest.yaml')!.toString().replace(/^version:\s*(\S+?)(\s|$)/m, (_m, version: string, end: string) => `version: ${version}-t${tag}${end}`);
+  if (engine) manifest = manifest.replace(/^engine:.*$/m, `engine: ${engine}`);
   files.set('manifest.yaml', Buffer.from(manifest));
   const bundle = loadBundle(files);
   const compiled = compileSnapshot(bundle);
