@@ -40,9 +40,10 @@ export async function ensureFactCleanupSchedule(client: Client, schedule: FactCl
     taskQueue: schedule.taskQueue ?? PIPELINE_TASK_QUEUE,
   };
   const spec = { intervals: [{ every: everyMs }] };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP };
+  // A run missed while the server was down is made up at most once: the next one covers it anyway.
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: everyMs };
   try {
-    await client.schedule.create({ scheduleId, spec, action, policies, memo: { every: schedule.every, request } });
+    await client.schedule.create({ scheduleId, spec, action, policies });
     return { scheduleId, created: true, everyMs };
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
@@ -51,7 +52,7 @@ export async function ensureFactCleanupSchedule(client: Client, schedule: FactCl
     ...previous,
     spec,
     action,
-    policies: { ...previous.policies, overlap: ScheduleOverlapPolicy.SKIP },
+    policies: { ...previous.policies, ...policies },
   }));
   return { scheduleId, created: false, everyMs };
 }

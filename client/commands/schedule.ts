@@ -23,7 +23,7 @@ export function registerScheduleCommands(program: Command): void {
       };
       const client = await connectTemporalClient(config);
       try {
-        const outcome = await ensureFactCleanupSchedule(client, { every: options.every, request });
+        const outcome = await ensureFactCleanupSchedule(client, { every: options.every, request, taskQueue: config.PIPELINE_TASK_QUEUE });
         const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
         const verb = outcome.created ? 'created' : 'updated';
         const human = `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`;

@@ -100,6 +100,23 @@ test('the schedule is created (twice without error), triggered, and its run arch
   }
 });
 
+test('re-running the schedule command updates the interval and keeps an operator\'s pause', async () => {
+  const schedule = { every: '1h', scheduleId: `test-fact-cleanup-${randomUUID()}`, taskQueue: `test-${randomUUID()}` };
+  await ensureFactCleanupSchedule(env.client, schedule);
+  const handle = env.client.schedule.getHandle(schedule.scheduleId);
+  try {
+    await handle.pause('maintenance');
+    expect(await ensureFactCleanupSchedule(env.client, { ...schedule, every: '30m', request: { namespace: 'n1' } })).toMatchObject({ created: false });
+    const described = await handle.describe();
+    expect(described.state.paused).toBe(true);
+    expect(described.spec.intervals?.[0]?.every).toBe(1_800_000);
+    expect(described.action.args).toEqual([{ namespace: 'n1' }]);
+    expect(described.policies).toMatchObject({ overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 1_800_000 });
+  } finally {
+    await handle.delete();
+  }
+});
+
 async function firstActionWorkflowId(handle: ReturnType<TestWorkflowEnvironment['client']['schedule']['getHandle']>) {
   for (;;) {
     const { info } = await handle.describe();
