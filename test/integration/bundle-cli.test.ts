@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
-import { BUNDLE_LIMITS } from '../../policy/bundle-limits';
-import { bundleFiles, MANIFEST, RULES } from '../unit/bundle-builder';
+import { bundleFiles } from '../unit/bundle-builder';
+import { BAD_BUNDLES } from './bundle-bad-inputs';
 
 /** `pkgctl bundle validate|sign` and `pkgctl evaluate` as CI runs them: a real process, its exit code and output. */
 const ROOT = path.join(__dirname, '..', '..');
@@ -43,31 +43,6 @@ async function writeBundle(name: string, files: Map<string, Buffer>): Promise<st
   return dir;
 }
 
-const condition = (text: string) => RULES.replace('- { type: SIGNAL, key: x2, op: ">=", value: 0.7 }', text);
-const wasmManifest = MANIFEST.replace('engine: native', 'engine: wasm');
-
-const BAD: [string, Record<string, string | null>, RegExp][] = [
-  ['malformed YAML', { 'rules.yaml': 'rules:\n  - name: [unclosed\n' }, /rules\.yaml: line \d+: malformed YAML/],
-  ['missing manifest', { 'manifest.yaml': null }, /manifest\.yaml: missing/],
-  ['bad version', { 'manifest.yaml': MANIFEST.replace('test-policy@1.0.0', 'v1') }, /manifest\.yaml: version \(line 1\): version must be name@semver/],
-  ['unknown env', { 'manifest.yaml': MANIFEST.replace('env: dev', 'env: qa') }, /unknown env "qa"/],
-  ['unknown engine', { 'manifest.yaml': MANIFEST.replace('engine: native', 'engine: lua') }, /unknown engine "lua"/],
-  ['unknown condition type', { 'rules.yaml': condition('- { type: MOOD, key: happy }') }, /rules\[0\]\.conditions\[1\]\.type \(line 10\): unknown condition type "MOOD"/],
-  ['unknown operator', { 'rules.yaml': condition('- { type: SIGNAL, key: x2, op: "=~", value: 1 }') }, /unknown operator "=~"/],
-  ['IN with a non-list', { 'rules.yaml': condition('- { type: VALUE, key: context.a, op: IN, value: b }') }, /IN needs a list value/],
-  ['MATCHES with an invalid regex', { 'rules.yaml': condition('- { type: VALUE, key: context.a, op: MATCHES, value: "a[" }') }, /MATCHES has an invalid regex "a\["/],
-  ['numeric operator on a string', { 'rules.yaml': condition('- { type: SIGNAL, key: x2, op: ">", value: high }') }, /numeric operator > needs a number, got "high"/],
-  ['undeclared subtask', { 'rules.yaml': RULES.replace('subtask: escalate, params', 'subtask: teleport, params') }, /emits undeclared subtask type "teleport"/],
-  ['duplicate rule names', { 'rules.yaml': `${RULES}  - name: vip\n` }, /duplicate rule name "vip"/],
-  ['ORDERS cycle', { 'rules.yaml': `${RULES}  - name: back\n    emissions: [{ subtask: escalate, relationship: ORDERS, params: { after: notify } }]\n` }, /ORDERS\/GATE cycle/],
-  ['Rego syntax error', { 'manifest.yaml': wasmManifest, 'policy/main.rego': 'package pkg\n\nresult := [\n' }, /policy\/main\.rego:\d+: rego_parse_error/],
-  ['Rego with an unsupported builtin', { 'manifest.yaml': wasmManifest, 'policy/main.rego': 'package pkg\n\nresult := time.now_ns()\n' }, /policy\/main\.rego:\d+: rego_type_error: undefined function time\.now_ns/],
-  ['fixture with an unknown subtask', { 'fixtures/vip.yaml': 'name: f\ninput: {}\nexpect: { subtasks: [teleport] }\n' }, /fixtures\/vip\.yaml: expect\.subtasks\[0\] \(line 3\): unknown subtask "teleport"/],
-  ['empty rules', { 'rules.yaml': 'subtask_types: []\nrules: []\n', 'fixtures/vip.yaml': null }, /rules must not be empty/],
-  ['bundle over the size limit', { 'README.md': 'x'.repeat(BUNDLE_LIMITS.totalBytes + 1) }, /over the limit of/],
-  ['failing fixture', { 'fixtures/vip.yaml': 'name: wrong\ninput: { tags: [vip], signals: { x2: 0.8 } }\nexpect: { subtasks: [notify] }\n' }, /wrong: subtasks \[escalate, notify\], expected \[notify\]/],
-];
-
 describe('pkgctl bundle validate', () => {
   it('accepts the example and runs its fixtures on both engines', async () => {
     const run = await pkgctl(['bundle', 'validate', EXAMPLE]);
@@ -75,7 +50,7 @@ describe('pkgctl bundle validate', () => {
     expect(run.stdout).toMatch(/native: 21 fixtures passed, 0 failed\n\s+wasm: 21 fixtures passed, 0 failed/);
   });
 
-  it.concurrent.each(BAD)('refuses %s with a clear error and exit 1', async (name, changes, expected) => {
+  it.concurrent.each(BAD_BUNDLES)('refuses %s with a clear error and exit 1', async (name, changes, expected) => {
     const dir = await writeBundle(name.replace(/\W+/g, '-'), bundleFiles(changes));
     const run = await pkgctl(['bundle', 'validate', dir]);
     expect(run.code).toBe(1);

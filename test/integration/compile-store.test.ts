@@ -19,6 +19,8 @@ import { PkgError } from '../../policy/errors';
 import { runFixtures } from '../../policy/fixtures';
 import { createNativeEngine } from '../../policy/native-engine';
 import { NO_SIGNING, signBundle, type SigningPolicy } from '../../policy/signing';
+import { bundleFiles } from '../unit/bundle-builder';
+import { BAD_BUNDLES } from './bundle-bad-inputs';
 import { createWasmEngine } from '../../policy/wasm-engine';
 
 const config = loadConfig();
@@ -81,6 +83,14 @@ describe('compile and store', () => {
     const artifacts = (await loadSnapshot(pool, { id: first.snapshotId }));
     const request = { bundle, compiled: compileSnapshot(bundle), artifacts: { wasm: artifacts.wasm, rego: artifacts.rego }, bundleDigest: null, actor: 'test' };
     expect((await refusal(storeSnapshot(pool, request))).type).toBe('VersionConflict');
+  });
+
+  it.each(BAD_BUNDLES.filter(([name]) => name !== 'failing fixture'))('refuses a bundle with %s and writes nothing', async (_, changes, message) => {
+    const version = `test-policy@1.0.0-t${randomUUID().slice(0, 8)}`;
+    const files = bundleFiles({ 'manifest.yaml': bundleFiles().get('manifest.yaml')!.toString().replace('test-policy@1.0.0', version), ...changes });
+    const error = await refusal(compileBundleFiles(deps(), files, null, 'test'));
+    expect(error.message).toMatch(message);
+    expect(await rowsFor(version)).toBe(0);
   });
 
   it.each([
