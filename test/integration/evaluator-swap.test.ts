@@ -5,6 +5,7 @@ import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import { createPool, createRedis } from '../../activities/connections';
 import {
+  evaluate,
   laneMessage,
   randomLane,
   readyz,
@@ -158,4 +159,22 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
   const label = `lane="${lane.env}/${lane.target}/${lane.region}",version="${v1.version}",outcome="ok"`;
   expect(metrics).toContain(`pkg_evaluator_requests_total{${label}} 1`);
   expect(metrics).toContain(`pkg_evaluator_serving_info{lane="${lane.env}/${lane.target}/${lane.region}",role="serving",version="${v1.version}"} 1`);
+});
+
+test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like the native one', async () => {
+  const lane = randomLane();
+  const wasm = await storeExample(pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'wasm');
+  const native = await storeExample(pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'native');
+  await setLane(pool, lane, { snapshotId: wasm.snapshotId });
+  const [evaluator] = await twoEvaluators(lane);
+  const first = await evaluate(evaluator!, guestInput(3));
+  expect(first).toMatchObject({ status: 200, body: { ok: true, snapshot: wasm.version, meta: { engine: 'wasm' } } });
+
+  await setLane(pool, lane, { snapshotId: native.snapshotId });
+  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', native.version));
+  await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 5000, 'native to serve');
+  const second = await evaluate(evaluator!, guestInput(3));
+  expect(second).toMatchObject({ status: 200, body: { ok: true, meta: { engine: 'native' } } });
+  const names = (reply: { body: Record<string, unknown> }) => (reply.body.subtasks as { name: string }[]).map((s) => s.name);
+  expect(names(second)).toEqual(names(first));
 });
