@@ -1,5 +1,7 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   CancellationScope,
   isCancellation,
   setHandler,
@@ -97,7 +99,12 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
   }
   state.enter('validating');
   await event(ctx, 'compiled', { created: compiled.created, fixtures: compiled.fixtureCount });
-  const report = await evaluator.runSnapshotFixtures({ snapshotId: compiled.snapshotId, runKey: `${rolloutId}:fixtures` });
+  let report;
+  try {
+    report = await evaluator.runSnapshotFixtures({ snapshotId: compiled.snapshotId, runKey: `${rolloutId}:fixtures` });
+  } catch (error) {
+    return reject(ctx, `validation could not run: ${refusal(error, true)}`);
+  }
   ctx.validation = { passed: report.passed, failed: report.failed };
   if (report.failed > 0) return reject(ctx, REASONS.fixturesFailed(report.failed, report.passed + report.failed), { results: report.results });
   await event(ctx, 'validated', { passed: report.passed });
@@ -105,9 +112,15 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
   return rampCandidate(ctx, { rollBack: (reason) => rollBack(ctx, reason), promote: () => promote(ctx) });
 }
 
-function refusal(error: unknown): string {
-  const cause = error instanceof ApplicationFailure ? error : (error as { cause?: unknown }).cause;
+/**
+ * A non-retryable activity failure is a refusal of the bundle. With `timeouts`, an activity that
+ * timed out (no evaluator picked the fixtures up) refuses too; anything else, e.g. a cancellation,
+ * propagates.
+ */
+function refusal(error: unknown, timeouts = false): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) return `${cause.type ?? 'refused'}: ${cause.message}`;
+  if (timeouts && cause instanceof TimeoutFailure) return `timed out (${cause.timeoutType ?? 'timeout'})`;
   throw error;
 }
 

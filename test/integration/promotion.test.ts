@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
@@ -123,7 +126,9 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
   expect(held.paused).toEqual({ actor: 'oncall', reason: 'watching dashboards' });
   expect(held.stepIndex).toBe(0);
   expect(held.verdicts).toHaveLength(0);
-  await handle.signal('resume', { actor: 'oncall' });
+  // Operators may signal from the temporal CLI (or the UI) with the same JSON payload.
+  const cli = path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal');
+  await promisify(execFile)(cli, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'resume', '--input', '{"actor":"oncall"}', '--address', loadConfig().TEMPORAL_ADDRESS]);
   const waiting = await waitFor(async () => {
     const s = await handle.query(statusQuery);
     return s.awaitingApproval ? s : null;
