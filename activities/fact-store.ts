@@ -8,7 +8,7 @@ export type FactQueryable = Pick<Pool, 'query'> | Pick<ClientBase, 'query'>;
 
 /**
  * A fact as the evaluator sees it, plus where it came from and until when it holds. `validTo`
- * lets a cache drop an entry the moment its earliest fact expires instead of waiting for its TTL.
+ * lets the evaluator's cache drop an entry the moment its earliest fact expires.
  */
 export interface StoredFact extends Fact {
   id: string;
@@ -101,16 +101,7 @@ export async function getFactStatistics(db: FactQueryable, namespace: string | n
   }));
 }
 
-/** The earliest moment any of these facts stops holding, or null if none expires. */
-export function earliestExpiry(facts: readonly StoredFact[]): Date | null {
-  let earliest: Date | null = null;
-  for (const fact of facts) {
-    if (fact.validTo && (!earliest || fact.validTo < earliest)) earliest = fact.validTo;
-  }
-  return earliest;
-}
-
-export function toStoredFact(row: FactRow): StoredFact {
+function toStoredFact(row: FactRow): StoredFact {
   return {
     id: String(row.id),
     namespace: row.namespace,

@@ -143,7 +143,9 @@ async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCl
 /**
  * Heartbeats are throttled, so a dead attempt may have committed batches after the progress the
  * retry received. Those rows sit in the archive past the received cursor, stamped after the run
- * began: count them and move the cursor past them, so the run's counts stay exact.
+ * began: count them and move the cursor past them, so the run's counts stay exact. (A second
+ * cleanup of the same namespace running at that very moment would be counted too; the schedule's
+ * overlap SKIP keeps scheduled runs apart.)
  */
 async function catchUp(db: FactQueryable, options: FactCleanupOptions, received: FactCleanupProgress): Promise<FactCleanupProgress> {
   const progress: FactCleanupProgress = structuredClone(received);
