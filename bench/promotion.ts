@@ -91,7 +91,7 @@ async function overhead(taskQueue: string): Promise<void> {
 
 async function concurrent(taskQueue: string, count: number): Promise<void> {
   await withLanes(count, async (lanes, evaluators) => {
-    const traffic = startTraffic(evaluators, 0, 2 * count);
+    const traffic = startTraffic(evaluators, 0, count);
     const started = performance.now();
     const runs = await Promise.all(lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: '2s' })));
     const total = performance.now() - started;
