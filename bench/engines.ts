@@ -43,7 +43,7 @@ function measure(engine: Engine, cases: readonly Case[]): { perSecond: number; p
 }
 
 /** 500 rules over 60 tags, 20 signals, context values and 5 fact predicates; deterministic. */
-function generatedSnapshot(count: number): CompiledSnapshot {
+export function generatedSnapshot(count: number): CompiledSnapshot {
   const version = 'bench@1.0.0';
   let seed = 42;
   // mulberry32: the low bits of a plain LCG cycle too fast for `% n`.
@@ -69,7 +69,7 @@ function generatedSnapshot(count: number): CompiledSnapshot {
   return { version, engine: 'native', entrypoint: 'pkg/result', subtaskTypes, rules };
 }
 
-function generatedCases(): Case[] {
+export function generatedCases(): Case[] {
   return Array.from({ length: 64 }, (_, i) => ({
     input: {
       tags: [`tag${i % 60}`, `tag${(i * 7) % 60}`, `tag${(i * 13) % 60}`],
@@ -103,7 +103,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
