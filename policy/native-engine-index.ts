@@ -28,7 +28,12 @@ export function createRuleIndex(ordered: readonly CompiledRule[]): RuleIndex {
   let stamp = 0;
   return {
     candidates(input) {
-      stamp = stamp === 0xffffffff ? (seen.fill(0), 1) : stamp + 1;
+      // A fresh stamp per call marks "already taken" without clearing the array each time.
+      if (stamp === 0xffffffff) {
+        seen.fill(0);
+        stamp = 0;
+      }
+      stamp += 1;
       const found = unfiled.slice();
       const take = (bucket: number[] | undefined) => {
         if (!bucket) return;
