@@ -90,7 +90,7 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`evaluator exited ${child.exitCode}: ${output}`);
     return (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || null;
-  }, 30_000, `evaluator on ${port} to listen`).catch(async (error: Error) => {
+  }, 60_000, `evaluator on ${port} to listen`).catch(async (error: Error) => {
     await running.stop();
     throw new Error(`${error.message}; its output:\n${output}`);
   });

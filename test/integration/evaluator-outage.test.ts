@@ -52,7 +52,7 @@ test('Redis down for 20 s under load: no failed request, last good served, a cha
   const evaluators = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
   running.push(...evaluators);
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await readyz(evaluator)).body.redis === 'up' ? true : null), 5000, 'redis up');
+    await waitFor(async () => ((await readyz(evaluator)).body.redis === 'up' ? true : null), 15_000, 'redis up');
   }
   const load = startLoad(evaluators, guestInput);
   await sleep(500);
@@ -63,7 +63,7 @@ test('Redis down for 20 s under load: no failed request, last good served, a cha
     const { status, body } = await waitFor(async () => {
       const reply = await readyz(evaluator);
       return reply.body.redis === 'down' ? reply : null;
-    }, 5000, 'redis reported down');
+    }, 15_000, 'redis reported down');
     expect(status).toBe(200);
     expect(body).toMatchObject({ ready: true, degraded: true, serving: v1.version });
   }

@@ -64,7 +64,7 @@ test('an activation published on Redis makes both evaluators serve the new versi
   await setLane(pool, lane, { snapshotId: v2.snapshotId });
   await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 5000, `${evaluator.port} to serve ${v2.version}`);
+    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
   }
   await sleep(500);
   const report = await load.stop();
@@ -84,7 +84,7 @@ test('the seed plain activate:<version> message is followed too', async () => {
   await setLane(pool, lane, { snapshotId: v2.snapshotId });
   await redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 5000, `${evaluator.port} to serve ${v2.version}`);
+    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
   }
 });
 
@@ -106,7 +106,7 @@ test('a tampered artifact is refused and the previous version keeps serving', as
     const details = await waitFor(async () => {
       const { body } = await readyz(evaluator);
       return Object.keys(body.lane_errors as object).length > 0 ? body : null;
-    }, 5000, `${evaluator.port} to report the refused snapshot`);
+    }, 15_000, `${evaluator.port} to report the refused snapshot`);
     expect(JSON.stringify(details.lane_errors)).toContain(`snapshot ${tampered.version}: wasm artifact sha256`);
     expect(details).toMatchObject({ ready: true, degraded: true, serving: v1.version });
     const reply = await fetch(`${evaluator.url}/v1/evaluate`, {
@@ -130,7 +130,7 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
     );
     return rows[0] ? { evaluators: Number(rows[0].evaluators), intended: Number(rows[0].serving_intended) } : null;
   };
-  await waitFor(async () => ((await coverage())?.intended === 2 ? true : null), 5000, 'two evaluators in coverage');
+  await waitFor(async () => ((await coverage())?.intended === 2 ? true : null), 15_000, 'two evaluators in coverage');
   const { rows } = await pool.query<{ loaded_versions: string[] }>(
     'SELECT loaded_versions FROM pkg_device_versions WHERE env = $1 AND target = $2 AND region = $3',
     [lane.env, lane.target, lane.region],
@@ -140,8 +140,8 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
   second!.process.kill('SIGKILL');
   await waitFor(async () => ((await coverage())?.evaluators === 1 ? true : null), 25_000, 'the killed evaluator to age out');
   await first!.stop();
-  await waitFor(async () => ((await coverage())?.evaluators === 0 ? true : null), 5000, 'a stopped evaluator to leave');
-}, 60_000);
+  await waitFor(async () => ((await coverage())?.evaluators === 0 ? true : null), 15_000, 'a stopped evaluator to leave');
+}, 120_000);
 
 test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per version', async () => {
   const lane = randomLane();
@@ -153,7 +153,7 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
   const v1 = await storeExample(pool, 'hotel-ops-v1');
   await setLane(pool, lane, { snapshotId: v1.snapshotId });
   await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
-  await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 5000, 'ready');
+  await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 15_000, 'ready');
   await fetch(`${evaluator!.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(guestInput(7)) });
   const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
   const label = `lane="${lane.env}/${lane.target}/${lane.region}",version="${v1.version}",outcome="ok"`;
@@ -172,7 +172,7 @@ test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like 
 
   await setLane(pool, lane, { snapshotId: native.snapshotId });
   await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', native.version));
-  await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 5000, 'native to serve');
+  await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 15_000, 'native to serve');
   const second = await evaluate(evaluator!, guestInput(3));
   expect(second).toMatchObject({ status: 200, body: { ok: true, meta: { engine: 'native' } } });
   const names = (reply: { body: Record<string, unknown> }) => (reply.body.subtasks as { name: string }[]).map((s) => s.name);
