@@ -5,8 +5,8 @@ import type { FactQueryable } from './fact-store';
 
 /**
  * Expired-fact cleanup (design §8): archive then delete, in bounded batches of one statement each,
- * walking each namespace in (valid_to, id) order behind a keyset cursor. The cursor and counts are
- * the progress a heartbeat carries, so a retried activity resumes where the last one got to.
+ * walking each namespace in valid_to order behind a cursor. The cursor and counts are the progress
+ * a heartbeat carries, so a retried activity resumes where the last one got to.
  */
 export interface FactActivityDeps {
   pool: FactQueryable;
@@ -16,12 +16,11 @@ export interface FactActivityDeps {
 export interface FactCleanupProgress {
   /** Facts with valid_to at or before this instant (ISO, µs) are cleaned; fixed at the run's start. */
   cutoff: string;
-  /** When the run began (ISO, µs, database clock): archive rows stamped later may be this run's. */
-  startedAt: string;
-  /** The namespace being walked, and the last (valid_to, id) archived in it. */
+  /** The archived_at stamp (ISO, µs) of the last batch counted, or of the run's start. */
+  countedUntil: string;
+  /** The namespace being walked, and the latest valid_to archived in it. */
   namespace: string | null;
-  afterValidTo: string | null;
-  afterId: string | null;
+  fromValidTo: string | null;
   batches: number;
   counts: Record<string, NamespaceCount>;
 }
@@ -60,7 +59,7 @@ export async function runFactCleanup(
   const progress = hooks.resumeFrom ? await catchUp(db, options, hooks.resumeFrom) : await startProgress(db, options.grace);
   await hooks.onBatch?.(progress);
   for (const namespace of await namespacesToClean(db, options.namespace, progress.namespace)) {
-    if (namespace !== progress.namespace) Object.assign(progress, { namespace, afterValidTo: null, afterId: null });
+    if (namespace !== progress.namespace) Object.assign(progress, { namespace, fromValidTo: null });
     await cleanNamespace(db, options, progress, hooks);
   }
   return summarise(options, progress, false);
@@ -75,7 +74,7 @@ async function cleanNamespace(db: FactQueryable, options: FactCleanupOptions, pr
     const count = (progress.counts[progress.namespace as string] ??= { expired: 0, archived: 0 });
     count.expired += batch.deleted;
     count.archived += batch.archived;
-    Object.assign(progress, { afterValidTo: batch.lastValidTo, afterId: batch.lastId, batches: progress.batches + 1 });
+    Object.assign(progress, { fromValidTo: batch.lastValidTo, countedUntil: batch.archivedAt, batches: progress.batches + 1 });
     await hooks.onBatch?.(progress);
     // A short batch means no unlocked candidate is left; another query would only confirm it.
     if (batch.deleted < options.batchSize) return;
@@ -87,42 +86,38 @@ interface BatchRow {
   deleted: string;
   archived: string;
   last_valid_to: string | null;
-  last_id: string | null;
+  archived_at: string;
 }
 
 /**
  * One short transaction: lock up to a batch of expired rows (skipping rows a writer holds), delete
  * them and insert their archive copies in the same statement, so no row leaves without its copy.
+ * The cursor is inclusive and orders by valid_to alone, so the index yields rows in order without
+ * a sort even when many facts share one valid_to; rows before the cursor are already gone.
  */
 const ARCHIVE_BATCH_SQL = `
   WITH doomed AS (
     SELECT f.id FROM pkg_facts f
      WHERE f.namespace = $1 AND f.valid_to IS NOT NULL AND f.valid_to <= $2::timestamptz
-       AND (f.valid_to, f.id) > (coalesce($3::timestamptz, '-infinity'), coalesce($4::bigint, 0))
-     ORDER BY f.valid_to, f.id LIMIT $5 FOR UPDATE SKIP LOCKED
+       AND f.valid_to >= coalesce($3::timestamptz, '-infinity')
+     ORDER BY f.valid_to LIMIT $4 FOR UPDATE SKIP LOCKED
   ), moved AS (
-    DELETE FROM pkg_facts f USING doomed WHERE f.id = doomed.id RETURNING f.*
+    -- = ANY(ARRAY(...)) probes the primary key; a join with the CTE gets planned as a hash join
+    -- over a scan of the whole table, once per batch.
+    DELETE FROM pkg_facts f WHERE f.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING f.*
   ), kept AS (
     INSERT INTO pkg_facts_archive (id, namespace, subject, predicate, object, valid_from, valid_to, created_at)
     SELECT m.id, m.namespace, m.subject, m.predicate, m.object, m.valid_from, m.valid_to, m.created_at FROM moved m
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
-  ), last AS (
-    SELECT m.valid_to, m.id FROM moved m ORDER BY m.valid_to DESC, m.id DESC LIMIT 1
   )
   SELECT (SELECT count(*) FROM moved) AS deleted, (SELECT count(*) FROM kept) AS archived,
-         (SELECT ${isoMicros('valid_to')} FROM last) AS last_valid_to, (SELECT id FROM last) AS last_id`;
+         (SELECT ${isoMicros('max(valid_to)')} FROM moved) AS last_valid_to, ${isoMicros('now()')} AS archived_at`;
 
 async function archiveBatch(db: FactQueryable, progress: FactCleanupProgress, batchSize: number) {
-  const { rows } = await db.query<BatchRow>(ARCHIVE_BATCH_SQL, [
-    progress.namespace,
-    progress.cutoff,
-    progress.afterValidTo,
-    progress.afterId,
-    batchSize,
-  ]);
+  const { rows } = await db.query<BatchRow>(ARCHIVE_BATCH_SQL, [progress.namespace, progress.cutoff, progress.fromValidTo, batchSize]);
   const row = rows[0] as BatchRow;
-  return { deleted: Number(row.deleted), archived: Number(row.archived), lastValidTo: row.last_valid_to, lastId: row.last_id };
+  return { deleted: Number(row.deleted), archived: Number(row.archived), lastValidTo: row.last_valid_to, archivedAt: row.archived_at };
 }
 
 /** Timestamps cross the heartbeat as text with microseconds, so the cursor is exact. */
@@ -137,34 +132,31 @@ async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCl
     [graceMs],
   );
   const row = rows[0] as { cutoff: string; started_at: string };
-  return { cutoff: row.cutoff, startedAt: row.started_at, namespace: null, afterValidTo: null, afterId: null, batches: 0, counts: {} };
+  return { cutoff: row.cutoff, countedUntil: row.started_at, namespace: null, fromValidTo: null, batches: 0, counts: {} };
 }
 
 /**
  * Heartbeats are throttled, so a dead attempt may have committed batches after the progress the
- * retry received. Those rows sit in the archive past the received cursor, stamped after the run
- * began: count them and move the cursor past them, so the run's counts stay exact. (A second
- * cleanup of the same namespace running at that very moment would be counted too; the schedule's
- * overlap SKIP keeps scheduled runs apart.)
+ * retry received. Their rows sit in the archive stamped after the last counted batch (each batch
+ * is its own transaction, stamped with its start): count them and move the cursor past them, so
+ * the run's counts stay exact. (A second cleanup running at that very moment would be counted
+ * too; the schedule's overlap SKIP keeps scheduled runs apart.)
  */
 async function catchUp(db: FactQueryable, options: FactCleanupOptions, received: FactCleanupProgress): Promise<FactCleanupProgress> {
   const progress: FactCleanupProgress = structuredClone(received);
-  const { rows } = await db.query<{ namespace: string; archived: string; last_valid_to: string; last_id: string }>(
-    `WITH theirs AS (
-       SELECT namespace, valid_to, id FROM pkg_facts_archive
-        WHERE archived_at >= $3::timestamptz AND valid_to <= $2::timestamptz AND ($1::text IS NULL OR namespace = $1)
-          AND (namespace, valid_to, id) > (coalesce($4::text, ''), coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
-     )
-     SELECT DISTINCT ON (namespace) namespace, count(*) OVER (PARTITION BY namespace) AS archived,
-            ${isoMicros('valid_to')} AS last_valid_to, id AS last_id
-       FROM theirs ORDER BY namespace, valid_to DESC, id DESC`,
-    [options.namespace, progress.cutoff, progress.startedAt, progress.namespace, progress.afterValidTo, progress.afterId],
+  const { rows } = await db.query<{ namespace: string; archived: string; last_valid_to: string; archived_at: string }>(
+    `SELECT namespace, count(*) AS archived, ${isoMicros('max(valid_to)')} AS last_valid_to, ${isoMicros('max(archived_at)')} AS archived_at
+       FROM pkg_facts_archive
+      WHERE archived_at > $3::timestamptz AND valid_to <= $2::timestamptz AND ($1::text IS NULL OR namespace = $1)
+      GROUP BY namespace ORDER BY namespace`,
+    [options.namespace, progress.cutoff, progress.countedUntil],
   );
   for (const row of rows) {
     const count = (progress.counts[row.namespace] ??= { expired: 0, archived: 0 });
     count.expired += Number(row.archived);
     count.archived += Number(row.archived);
-    Object.assign(progress, { namespace: row.namespace, afterValidTo: row.last_valid_to, afterId: row.last_id });
+    const countedUntil = row.archived_at > progress.countedUntil ? row.archived_at : progress.countedUntil;
+    Object.assign(progress, { namespace: row.namespace, fromValidTo: row.last_valid_to, countedUntil });
   }
   return progress;
 }

@@ -6,8 +6,9 @@ import { loadConfigOrExit } from '../policy/config';
 import { DEFAULT_CLEANUP_BATCH } from '../policy/fact-input';
 
 /**
- * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N]`: archives and deletes N (default 1,000,000)
- * expired facts in a namespace of its own while a writer inserts single rows into the same
+ * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N] [--same-expiry]`: archives and deletes N
+ * (default 1,000,000) expired facts in a namespace of its own (with --same-expiry all share one
+ * valid_to, as after a bulk load with one ttl) while a writer inserts single rows into the same
  * namespace, and reports the cleanup's wall time and the writer's longest wait during it.
  * Targets (issue 6): ≤ 60 s for 1,000,000 facts; longest concurrent insert ≤ 100 ms.
  */
@@ -23,14 +24,15 @@ function option(name: string, fallback: number): number {
   return value;
 }
 
-async function seed(pool: Pool, namespace: string, total: number): Promise<void> {
+async function seed(pool: Pool, namespace: string, total: number, sameExpiry: boolean): Promise<void> {
+  const step = sameExpiry ? '0' : '100 microseconds';
   for (let from = 1; from <= total; from += SEED_CHUNK) {
     await pool.query(
       `INSERT INTO pkg_facts (namespace, subject, predicate, object, valid_from, valid_to)
        SELECT $1, 'guest:' || (i % 50000), 'hadAccess', jsonb_build_object('room', i % 500),
-              now() - interval '30 days', now() - interval '2 days' + i * interval '100 microseconds'
+              now() - interval '30 days', now() - interval '2 days' + i * $4::interval
          FROM generate_series($2::int, $3::int) i`,
-      [namespace, from, Math.min(from + SEED_CHUNK - 1, total)],
+      [namespace, from, Math.min(from + SEED_CHUNK - 1, total), step],
     );
   }
 }
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
   const namespace = `bench-cleanup-${randomUUID().slice(0, 8)}`;
   try {
     const seeding = performance.now();
-    await seed(pool, namespace, total);
+    await seed(pool, namespace, total, process.argv.includes('--same-expiry'));
     await pool.query('ANALYZE pkg_facts');
     process.stderr.write(`seeded ${total} expired facts in ${((performance.now() - seeding) / 1000).toFixed(1)} s\n`);
 
