@@ -116,6 +116,8 @@ async function main(): Promise<void> {
     await pool.end().catch(() => undefined);
     process.exit(0);
   };
+  // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.
+  process.on('unhandledRejection', (error) => log(`unhandled rejection: ${oneLine(error)}`));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
