@@ -15,7 +15,8 @@ export const CONTROL: ActivityOptions = { startToCloseTimeout: '30s', retry };
 export const COMPILE: ActivityOptions = { startToCloseTimeout: '5m', retry };
 export const FIXTURES: ActivityOptions = {
   taskQueue: EVALUATOR_TASK_QUEUE,
-  startToCloseTimeout: '2m',
+  // Short: an evaluator that dies mid-run (they run no heartbeat) is retried elsewhere quickly.
+  startToCloseTimeout: '45s',
   // No evaluator polling is an outage, not a reason to wait forever.
   scheduleToCloseTimeout: '10m',
   retry,

@@ -30,6 +30,8 @@ const processEnv = { ...process.env, PIPELINE_TASK_QUEUE: taskQueue, GATE_SETTLE
 const lane = randomLane('staging') as LaneRef;
 const name = uniqueName();
 
+jest.setTimeout(300_000);
+
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let evaluators: RunningEvaluator[];
@@ -117,7 +119,7 @@ test('pkgctl rollback on a running rollout makes promote --wait exit 3', async (
   await waitFor(async () => {
     const status = await env.client.workflow.getHandle(workflowId).query(statusQuery).catch(() => null);
     return status?.version === `${name}@1.1.0` && status.stage === 'baking' ? status : null;
-  }, 60_000, 'the bake');
+  }, 150_000, 'the bake');
   const rollback = await pkgctl(['rollback', workflowId, '--reason', 'bad smell', '--actor', 'oncall']);
   expect(rollback.code).toBe(0);
   const run = await promoting;

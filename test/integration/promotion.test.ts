@@ -9,7 +9,7 @@ import { PkgError } from '../../policy/errors';
 import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
 import { revertLane } from '../../client/rollout-revert';
 import { envHistory, verifyStoredDecision } from '../../client/rollout-history';
-import { statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
+import { rolloutWorkflowId, statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import { laneRow, startPipeline, startTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest, type Traffic } from './promotion-harness';
@@ -20,6 +20,9 @@ import { saveHistory } from '../replay/record';
  * evaluator processes (one also runs fixtures on pkg-evaluator) and live traffic. Tests run in
  * order on the lane, so each promotion has the previous one as its baseline.
  */
+// Rollouts share a 2-CPU box with other suites: allow retries (e.g. a lost fixture run) to finish.
+jest.setTimeout(300_000);
+
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
@@ -40,6 +43,13 @@ beforeAll(async () => {
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
   traffic = startTraffic(evaluators);
 }, 60_000);
+
+// One failed test must not leave its rollout running and make the lane busy for the next.
+afterEach(async () => {
+  const handle = env.client.workflow.getHandle(rolloutWorkflowId(lane));
+  const description = await handle.describe().catch(() => null);
+  if (description?.status.name === 'RUNNING') await handle.terminate('test cleanup');
+});
 
 afterAll(async () => {
   await traffic?.stop();
@@ -68,7 +78,12 @@ test('first promotion of a lane: no baseline, absolute budgets only, promoted', 
   const handle = await promote({ version: `${name}@1.0.0` });
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('promoted');
-  expect(result.verdicts.every((v) => v.baseline === 'none' && v.verdict === 'pass')).toBe(true);
+  expect(result.verdicts.every((v) => v.baseline === 'none')).toBe(true);
+  // A busy machine may need an extension for enough samples; each step's last verdict passed.
+  expect(result.verdicts.filter((v, i, all) => all[i + 1]?.step !== v.step).map((v) => [v.step, v.verdict])).toEqual([
+    [0, 'pass'],
+    [1, 'pass'],
+  ]);
   expect(result.verdicts[0]!.message).toContain('no baseline (first promotion of this lane)');
   const row = await laneRow(pool, lane);
   expect(await versionOf(pool, row!.snapshot_id)).toBe(`${name}@1.0.0`);
@@ -119,7 +134,7 @@ test('a candidate with a raised error rate is rolled back with the failing numbe
 
 test('pause holds the ramp past its bake, resume continues, approve_at waits for approval', async () => {
   const handle = await promote({ version: `${name}@1.3.0`, rollout: 'rollout:\n  approve_at: [100]' });
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the first bake');
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the first bake');
   await handle.signal('pause', { actor: 'oncall', reason: 'watching dashboards' });
   await new Promise((resolve) => setTimeout(resolve, 5000));
   const held = await handle.query(statusQuery);
@@ -132,7 +147,7 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
   const waiting = await waitFor(async () => {
     const s = await handle.query(statusQuery);
     return s.awaitingApproval ? s : null;
-  }, 60_000, 'the approval wait');
+  }, 150_000, 'the approval wait');
   expect(waiting).toMatchObject({ stepIndex: 1, percent: 50 });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect((await handle.query(statusQuery)).awaitingApproval).toBe(true);
@@ -146,7 +161,7 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
 
 test('a manual rollback during the bake withdraws the canary at once', async () => {
   const handle = await promote({ version: `${name}@1.4.0` }, { steps: [50, 100], bake: '10m' });
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the bake');
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the bake');
   await handle.signal('rollback', { actor: 'oncall', reason: 'customer report' });
   const result: PromotionResult = await handle.result();
   expect(result).toMatchObject({ outcome: 'rolled_back', reason: 'rolled back by oncall: customer report' });
@@ -165,7 +180,7 @@ test('a second rollout on a busy lane is refused naming the running one; cancell
   expect(refused).toBeInstanceOf(PkgError);
   expect((refused as PkgError).type).toBe('LaneBusy');
   expect((refused as PkgError).message).toContain(handle.workflowId);
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 60_000, 'the bake');
+  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the bake');
   await handle.cancel();
   await expect(handle.result()).rejects.toThrow();
   const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
