@@ -36,7 +36,7 @@ async function unlessStopped<T>(ctx: RampContext, work: () => Promise<T>): Promi
   const winner: T | typeof STOPPED = await Promise.race([running, stop]);
   if (winner === STOPPED) {
     scope.cancel();
-    running.catch(() => undefined);
+    void running.catch(() => undefined);
   }
   return winner;
 }
