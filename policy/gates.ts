@@ -156,7 +156,7 @@ export function judgeStep(input: JudgeInput): StepVerdict {
 function verdictMessage(input: JudgeInput, verdict: Verdict, checks: GateCheck[], use: StepVerdict['baseline']): string {
   const decisive = verdict === 'pass' ? checks : checks.filter((c) => c.verdict === verdict);
   const notes = use === 'none' ? [REASONS.noBaseline] : use === 'quiet' ? [REASONS.baselineQuiet(input.baseline?.requests ?? 0)] : [];
-  const detail = [...decisive.map((c) => c.message), ...notes].join('; ');
+  const detail = [...new Set([...decisive.map((c) => c.message), ...notes])].join('; ');
   return REASONS.stepVerdict(input.step, input.stepCount, input.percent, verdict, detail);
 }
 
