@@ -25,6 +25,8 @@ import { startEvaluatorTemporalWorker } from './evaluator-temporal';
  */
 const METRICS_FLUSH_MS = 1000;
 const MAX_LANES = 64;
+const PG_CONNECT_TIMEOUT_MS = 3000;
+const PG_QUERY_TIMEOUT_MS = 10_000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
@@ -49,6 +51,9 @@ function assemble(config: Config) {
   const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
   const instanceId = `${hostname()}:${config.EVALUATOR_PORT}`;
   const pool = createPool(config, 8);
+  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
+  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
+  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
   pool.on('error', () => undefined);
   const redis = createRedis(config);
   redis.on('error', () => undefined);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
+import type { Lane } from '../../policy/evaluation-input';
 import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import { createPool, createRedis } from '../../activities/connections';
@@ -39,38 +40,49 @@ afterAll(async () => {
   await pool.end();
 });
 
+/** `cut` refuses connections (a stopped server); `freeze` accepts and answers nothing (a partition). */
 function createRelay(port: number, upstream: URL) {
   const sockets = new Set<Socket>();
   let server: Server | null = null;
+  let frozen = false;
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
+  const relay = (client: Socket) => {
+    track(client);
+    if (frozen) return;
+    const database = createConnection(Number(upstream.port), upstream.hostname);
+    track(database);
+    client.pipe(database).pipe(client);
+  };
   return {
     open: () =>
       new Promise<void>((resolve) => {
-        server = createServer((client) => {
-          const server = createConnection(Number(upstream.port), upstream.hostname);
-          [client, server].forEach(track);
-          client.pipe(server).pipe(client);
-        });
+        frozen = false;
+        server = createServer(relay);
         server.listen(port, '127.0.0.1', () => resolve());
       }),
+    freeze: () => {
+      frozen = true;
+      sockets.forEach((socket) => socket.pause());
+    },
+    thaw: () => {
+      frozen = false;
+      sockets.forEach((socket) => socket.destroy());
+    },
     cut: () =>
       new Promise<void>((resolve) => {
         sockets.forEach((socket) => socket.destroy());
         if (server) server.close(() => resolve());
         else resolve();
+        server = null;
       }),
   };
 }
 
-test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs stored facts, the lane catches up afterwards', async () => {
-  const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const v2 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+async function relayedEvaluator(lane: Lane) {
   const relayPort = await freePort();
   const relay = createRelay(relayPort, new URL(loadConfig().DATABASE_URL));
   await relay.open();
@@ -78,6 +90,15 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
   throughRelay.port = String(relayPort);
   const evaluator = await startEvaluator(lane, { DATABASE_URL: throughRelay.toString(), EVALUATOR_RECONCILE_MS: '1000' });
   running.push(evaluator);
+  return { relay, evaluator };
+}
+
+test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs stored facts, the lane catches up afterwards', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const v2 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const { relay, evaluator } = await relayedEvaluator(lane);
   const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
   await sleep(300);
 
@@ -103,3 +124,24 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
   expect(report.failed).toBe(0);
   await relay.cut();
 }, 60_000);
+
+test('Postgres that accepts but never answers: syncs time out instead of hanging, and the lane catches up after', async () => {
+  const lane = randomLane();
+  const v1 = await storeExample(pool, 'hotel-ops-v1');
+  const v2 = await storeExample(pool, 'hotel-ops-v1');
+  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const { relay, evaluator } = await relayedEvaluator(lane);
+  const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
+
+  relay.freeze();
+  await setLane(pool, lane, { snapshotId: v2.snapshotId });
+  await waitFor(async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null), 30_000, 'postgres reported down');
+  expect((await readyz(evaluator)).body.serving).toBe(v1.version);
+
+  relay.thaw();
+  await waitFor(async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null), 30_000, 'the lane to catch up');
+  const report = await load.stop();
+  expect(report.failures).toEqual([]);
+  expect(report.failed).toBe(0);
+  await relay.cut();
+}, 90_000);
