@@ -6,7 +6,7 @@ import { loadConfigOrExit } from '../policy/config';
 import { DEFAULT_CLEANUP_BATCH } from '../policy/fact-input';
 
 /**
- * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N] [--same-expiry]`: archives and deletes N
+ * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N] [--pause MS] [--same-expiry]`: archives and deletes N
  * (default 1,000,000) expired facts in a namespace of its own (with --same-expiry all share one
  * valid_to, as after a bulk load with one ttl) while a writer inserts single rows into the same
  * namespace, and reports the cleanup's wall time and the writer's longest wait during it.
@@ -17,10 +17,10 @@ const BASELINE_MS = 5000;
 
 const percentile = (sorted: number[], q: number) => sorted[Math.floor(sorted.length * q)] ?? 0;
 
-function option(name: string, fallback: number): number {
+function option(name: string, fallback: number, min = 1): number {
   const at = process.argv.indexOf(`--${name}`);
   const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   return value;
 }
 
@@ -65,9 +65,10 @@ async function count(pool: Pool, table: string, namespace: string): Promise<numb
 async function main(): Promise<void> {
   const total = option('facts', 1_000_000);
   const batchSize = option('batch', DEFAULT_CLEANUP_BATCH);
+  const batchPauseMs = option('pause', 0, 0);
   const config = loadConfigOrExit();
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
-  const writerPool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
+  const writerPool = new Pool({ connectionString: config.DATABASE_URL, max: 1, application_name: 'fact-cleanup-bench-writer' });
   const namespace = `bench-cleanup-${randomUUID().slice(0, 8)}`;
   try {
     const seeding = performance.now();
@@ -82,14 +83,14 @@ async function main(): Promise<void> {
 
     const writer = startWriter(writerPool, namespace);
     const started = performance.now();
-    const result = await runFactCleanup(pool, { namespace, dryRun: false, grace: 0, batchSize, batchPauseMs: 0 });
+    const result = await runFactCleanup(pool, { namespace, dryRun: false, grace: 0, batchSize, batchPauseMs });
     const seconds = (performance.now() - started) / 1000;
     const waits = (await writer.stop()).sort((a, b) => a - b);
 
     const [archived, left] = [await count(pool, 'pkg_facts_archive', namespace), await count(pool, 'pkg_facts', namespace)];
     const p99 = percentile(waits, 0.99);
     const lines = [
-      `cleanup: ${result.totalArchived} facts archived and deleted in ${seconds.toFixed(1)} s (${Math.round(result.totalArchived / seconds)}/s, ${result.batches} batches of ${batchSize}) — target ≤ 60 s`,
+      `cleanup: ${result.totalArchived} facts archived and deleted in ${seconds.toFixed(1)} s (${Math.round(result.totalArchived / seconds)}/s, ${result.batches} batches of ${batchSize}, pause ${batchPauseMs} ms) — target ≤ 60 s`,
       `concurrent single-row inserts: ${waits.length}, longest wait ${waits.at(-1)?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms — target ≤ 100 ms`,
       `baseline (writer alone, ${BASELINE_MS / 1000} s): ${quiet.length} inserts, longest wait ${quiet.at(-1)?.toFixed(1)} ms, p99 ${percentile(quiet, 0.99).toFixed(1)} ms`,
       `check: archive holds ${archived}, live table holds ${left} (the writer's ${waits.length} rows)`,
