@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
@@ -115,6 +115,20 @@ test('re-running the schedule command updates the interval and keeps an operator
   } finally {
     await handle.delete();
   }
+});
+
+test('a bad cleanup request fails at once with type InputInvalid, not retried', async () => {
+  const worker = await createTestWorker(env, { activities: createFactActivities({ pool }) });
+  const failure = await worker.runUntil(
+    env.client.workflow
+      .execute('factCleanup', { taskQueue: worker.options.taskQueue, workflowId: `fact-cleanup-${randomUUID()}`, args: [{ batchSize: 0 }] })
+      .catch((error: unknown) => error),
+  );
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const activityFailure = (failure as WorkflowFailedError).cause as ActivityFailure;
+  expect(activityFailure).toBeInstanceOf(ActivityFailure);
+  expect(activityFailure.cause).toMatchObject({ type: 'InputInvalid', nonRetryable: true });
+  expect((activityFailure.cause as ApplicationFailure).message).toContain('batchSize');
 });
 
 async function firstActionWorkflowId(handle: ReturnType<TestWorkflowEnvironment['client']['schedule']['getHandle']>) {
