@@ -35,12 +35,22 @@ export function randomLane(env: Lane['env'] = 'dev'): Lane {
   return { env, target: `t-${randomUUID().slice(0, 8)}`, region: `r-${randomUUID().slice(0, 8)}` };
 }
 
-// A test that fails halfway or a jest exit must not leave evaluators behind.
+// A test that times out while evaluators start, or a jest exit, must not leave evaluators behind:
+// every file that imports this module stops whatever it started once its tests are done.
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   agent.destroy();
   children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
 });
+if (typeof afterAll === 'function') afterAll(() => Promise.all([...children].map(stopChild)));
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
 
 export interface RunningEvaluator {
   port: number;
@@ -79,13 +89,7 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
     url,
     process: child,
     logs: () => output,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
+    stop: () => stopChild(child),
   };
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`evaluator exited ${child.exitCode}: ${output}`);
