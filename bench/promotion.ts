@@ -8,7 +8,7 @@ import { loadConfig } from '../policy/config';
 import { startPromotion } from '../client/rollout-client';
 import type { LaneRef, PromotionResult } from '../workflows/definitions';
 import { randomLane, startEvaluator, type RunningEvaluator } from '../test/integration/evaluator-harness';
-import { startTraffic, uniqueName, uploadSpec } from '../test/integration/promotion-harness';
+import { startGuestTraffic, uniqueName, uploadSpec } from '../test/integration/promotion-harness';
 
 /**
  * Promotion benchmark (issue 5), on the real dev server with real evaluators and traffic:
@@ -81,9 +81,10 @@ async function withLanes<T>(count: number, work: (lanes: LaneRef[], evaluators: 
 
 async function overhead(taskQueue: string): Promise<void> {
   await withLanes(1, async ([lane], evaluators) => {
-    const traffic = startTraffic(evaluators, 0, 12);
+    const traffic = startGuestTraffic(evaluators, 0, 12);
     const run = await rollout(taskQueue, lane!, { steps: [20, 40, 60, 80, 100], bake: '0s' });
-    const sent = await traffic.stop();
+    await traffic.stop();
+    const sent = traffic.sent();
     console.log(`overhead: ${run.result.outcome} in ${(run.ms / 1000).toFixed(2)} s over 5 steps, zero bake ` +
       `(${run.result.verdicts.length} gate reads incl. ${SETTLE_MS} ms settle each; ${run.events} history events, ${run.bytes} bytes; ${sent} requests sent)`);
   });
@@ -91,7 +92,7 @@ async function overhead(taskQueue: string): Promise<void> {
 
 async function concurrent(taskQueue: string, count: number): Promise<void> {
   await withLanes(count, async (lanes, evaluators) => {
-    const traffic = startTraffic(evaluators, 0, count);
+    const traffic = startGuestTraffic(evaluators, 0, count);
     const started = performance.now();
     const runs = await Promise.all(lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: '2s' })));
     const total = performance.now() - started;

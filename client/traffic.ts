@@ -1,8 +1,41 @@
+import { Agent, request as httpRequest } from 'node:http';
+
 /**
- * A closed-loop traffic generator for the evaluator pool: `concurrency` loops, each sending one
- * `POST /v1/evaluate` after another to the evaluators in turn. Used by the demo to give the canary
- * gates real numbers, and by tests that need live traffic during a swap or a rollout.
+ * Live traffic for the evaluator pool: the demo uses it to give the canary gates real numbers, tests
+ * use it to prove a swap, an outage or a rollout costs no request, benchmarks to load a rollout.
  */
+export interface EvaluationReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+// node:http with keep-alive: several times cheaper per request than fetch, which matters when tens
+// of thousands of requests share a machine with the evaluators they measure.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One `POST /v1/evaluate` to an evaluator at `baseUrl` (e.g. http://127.0.0.1:8181). */
+export function postEvaluation(baseUrl: string, body: unknown): Promise<EvaluationReply> {
+  const payload = JSON.stringify(body);
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const request = httpRequest({ host: hostname, port, path: '/v1/evaluate', method: 'POST', agent, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        try {
+          resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
 export interface TrafficReport {
   ok: number;
   failed: number;
@@ -19,7 +52,7 @@ export interface Traffic {
 }
 
 export interface TrafficOptions {
-  /** Base URLs of evaluators, e.g. http://127.0.0.1:8181. */
+  /** Base URLs of evaluators; requests go to them in turn. */
   urls: readonly string[];
   /** The request body for the i-th request. */
   body: (i: number) => unknown;
@@ -30,6 +63,7 @@ export interface TrafficOptions {
 
 const KEPT_FAILURES = 5;
 
+/** A closed-loop generator: `concurrency` loops, each sending one request after another. */
 export function startTraffic({ urls, body, concurrency = 8, requireOk = true }: TrafficOptions): Traffic {
   const report: TrafficReport = { ok: 0, failed: 0, failures: [], versions: new Map() };
   let running = true;
@@ -43,14 +77,9 @@ export function startTraffic({ urls, body, concurrency = 8, requireOk = true }: 
       const i = sent++;
       const url = urls[i % urls.length]!;
       try {
-        const response = await fetch(`${url}/v1/evaluate`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body(i)),
-        });
-        const reply = (await response.json()) as { ok?: boolean; snapshot?: string };
-        if (response.status !== 200 || (requireOk && reply.ok !== true)) {
-          fail(url, `${response.status} ${JSON.stringify(reply)}`);
+        const { status, body: reply } = await postEvaluation(url, body(i));
+        if (status !== 200 || (requireOk && reply.ok !== true)) {
+          fail(url, `${status} ${JSON.stringify(reply)}`);
           continue;
         }
         report.ok += 1;

@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { parseDocument } from 'yaml';
+import { postEvaluation, startTraffic, type EvaluationReply, type Traffic } from '../../client/traffic';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Lane } from '../../policy/evaluation-input';
 import { loadConfig } from '../../policy/config';
-import { loadBundle, type BundleFiles } from '../../policy/bundle';
+import { loadBundle } from '../../policy/bundle';
 import { compileSnapshot, regoSourcesOf } from '../../policy/bundle-compile';
-import { packBundle } from '../../policy/bundle-pack';
-import { buildWasm } from '../../activities/opa-build';
+import { withVersionSuffix } from '../../policy/bundle-version';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { buildArtifacts } from '../../activities/compile';
 import { storeSnapshot } from '../../activities/snapshot-store';
 
 /**
@@ -39,7 +40,6 @@ export function randomLane(env: Lane['env'] = 'dev'): Lane {
 // every file that imports this module stops whatever it started once its tests are done.
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
-  agent.destroy();
   children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
 });
 if (typeof afterAll === 'function') afterAll(() => Promise.all([...children].map(stopChild)));
@@ -106,31 +106,8 @@ export async function readyz(evaluator: RunningEvaluator): Promise<{ status: num
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-// node:http with keep-alive: several times cheaper per request than fetch, which matters when a
-// test sends tens of thousands of requests on a machine shared with the evaluators it measures.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-export function evaluate(evaluator: RunningEvaluator, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      { host: '127.0.0.1', port: evaluator.port, path: '/v1/evaluate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          try {
-            resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
-    );
-    request.on('error', reject);
-    request.end(payload);
-  });
+export function evaluate(evaluator: RunningEvaluator, body: unknown): Promise<EvaluationReply> {
+  return postEvaluation(evaluator.url, body);
 }
 
 /** Polls until `check` returns a non-null value, or fails naming what it waited for. */
@@ -175,47 +152,9 @@ export function laneMessage(lane: Lane, type: 'activate' | 'canary' | 'rollback'
   return JSON.stringify({ type, ...lane, version, seq: Date.now() });
 }
 
-export interface LoadReport {
-  ok: number;
-  failed: number;
-  failures: string[];
-  versions: Map<string, number>;
-}
-
-/**
- * A closed-loop load generator: `concurrency` loops, each sending one request after another
- * to the evaluators in turn. A request fails if it errors, is not 200 or is not `ok: true`.
- */
-export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => unknown, concurrency = 8) {
-  const report: LoadReport = { ok: 0, failed: 0, failures: [], versions: new Map() };
-  let running = true;
-  let sent = 0;
-  const loop = async () => {
-    while (running) {
-      const i = sent++;
-      const target = evaluators[i % evaluators.length]!;
-      try {
-        const { status, body: reply } = await evaluate(target, body(i));
-        if (status === 200 && reply.ok === true) {
-          report.ok += 1;
-          const version = String(reply.snapshot);
-          report.versions.set(version, (report.versions.get(version) ?? 0) + 1);
-        } else throw new Error(`${status} ${JSON.stringify(reply)}`);
-      } catch (error) {
-        report.failed += 1;
-        if (report.failures.length < 5) report.failures.push(`${target.port}: ${String(error)}`);
-      }
-    }
-  };
-  const loops = Array.from({ length: concurrency }, loop);
-  return {
-    report,
-    async stop(): Promise<LoadReport> {
-      running = false;
-      await Promise.all(loops);
-      return report;
-    },
-  };
+/** Live CONTROL traffic on the evaluators in turn: a request fails unless it is 200 and `ok: true`. */
+export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => unknown, concurrency = 8): Traffic {
+  return startTraffic({ urls: evaluators.map((e) => e.url), body, concurrency });
 }
 
 /**
@@ -228,28 +167,17 @@ export async function storeExample(
   tag = randomUUID().slice(0, 8),
   engine?: 'native' | 'wasm',
 ) {
-  const dir = path.join(ROOT, 'examples', example);
-  const files: BundleFiles = new Map();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    files.set(path.relative(dir, full).split(path.sep).join('/'), await readFile(full));
-  }
+  let files = withVersionSuffix(await readBundleDir(path.join(ROOT, 'examples', example)), `t${tag}`);
   files.delete('.signatures.json');
-  let manifest = files.get('manifest.yaml')!.toString().replace(/^version:\s*(\S+?)(\s|$)/m, (_m, version: string, end: string) => `version: ${version}-t${tag}${end}`);
-  if (engine) manifest = manifest.replace(/^engine:.*$/m, `engine: ${engine}`);
-  files.set('manifest.yaml', Buffer.from(manifest));
+  if (engine) {
+    const manifest = parseDocument(files.get('manifest.yaml')!.toString());
+    manifest.set('engine', engine);
+    files = new Map([...files, ['manifest.yaml', Buffer.from(manifest.toString())]]);
+  }
   const bundle = loadBundle(files);
   const compiled = compileSnapshot(bundle);
+  const artifacts = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
+  const stored = await storeSnapshot(pool, { bundle, compiled, artifacts, bundleDigest: null, actor: 'evaluator-test' });
   const rego = regoSourcesOf(bundle, compiled);
-  const wasm = await buildWasm(loadConfig().OPA_PATH, rego, compiled.entrypoint);
-  const packedRego = packBundle(new Map([...rego].map(([file, text]) => [file, Buffer.from(text)])));
-  const stored = await storeSnapshot(pool, {
-    bundle,
-    compiled,
-    artifacts: { wasm, rego: { bytes: packedRego, sha256: createHash('sha256').update(packedRego).digest('hex') } },
-    bundleDigest: null,
-    actor: 'evaluator-test',
-  });
   return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
 }

@@ -15,7 +15,8 @@ import { bundleDigest, packBundle } from '../../policy/bundle-pack';
 import type { RolloutOverrides } from '../../policy/rollout-config';
 import type { LaneRef } from '../../workflows/definitions';
 import { createTestWorker } from '../support/temporal';
-import { evaluate, type RunningEvaluator } from './evaluator-harness';
+import type { RunningEvaluator } from './evaluator-harness';
+import { startTraffic, type Traffic } from '../../client/traffic';
 
 /**
  * Real parts for promotion tests: bundles written to a temp dir and uploaded the way pkgctl does,
@@ -125,32 +126,14 @@ export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): P
   };
 }
 
-export interface Traffic {
-  sent(): number;
-  stop(): Promise<number>;
-}
-
 /** Closed-loop traffic over many routing keys; `boomShare` of requests carry the failing tag. */
-export function startTraffic(evaluators: RunningEvaluator[], boomShare = 0, concurrency = 6): Traffic {
-  let running = true;
-  let sent = 0;
-  const loop = async () => {
-    while (running) {
-      const i = sent++;
-      const key = `guest:${i % 7919}`;
-      const tags = i % 100 < boomShare * 100 ? ['vip', 'boom'] : ['vip'];
-      await evaluate(evaluators[i % evaluators.length]!, { input: { tags, context: { subject: key } }, routing_key: key }).catch(() => undefined);
-    }
+export function startGuestTraffic(evaluators: RunningEvaluator[], boomShare = 0, concurrency = 6): Traffic {
+  const body = (i: number) => {
+    const key = `guest:${i % 7919}`;
+    const tags = i % 100 < boomShare * 100 ? ['vip', 'boom'] : ['vip'];
+    return { input: { tags, context: { subject: key } }, routing_key: key };
   };
-  const loops = Array.from({ length: concurrency }, loop);
-  return {
-    sent: () => sent,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      return sent;
-    },
-  };
+  return startTraffic({ urls: evaluators.map((e) => e.url), body, concurrency, requireOk: false });
 }
 
 export interface LaneRow {

@@ -11,7 +11,8 @@ import { startPromotion } from '../../client/rollout-client';
 import { statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
-import { startTraffic, uniqueName, uploadSpec, writeBundle, type Traffic } from './promotion-harness';
+import { startGuestTraffic, uniqueName, uploadSpec, writeBundle } from './promotion-harness';
+import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
 
 /**
@@ -80,7 +81,7 @@ beforeAll(async () => {
   env = await connectTestEnvironment();
   pool = createPool(loadConfig(), 2);
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
-  traffic = startTraffic(evaluators);
+  traffic = startGuestTraffic(evaluators);
   worker = await startWorkerProcess();
 }, 90_000);
 

@@ -12,7 +12,8 @@ import { envHistory, verifyStoredDecision } from '../../client/rollout-history';
 import { rolloutWorkflowId, statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
-import { laneRow, startPipeline, startTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest, type Traffic } from './promotion-harness';
+import { laneRow, startPipeline, startGuestTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest } from './promotion-harness';
+import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
 
 /**
@@ -41,7 +42,7 @@ beforeAll(async () => {
   pipeline = await startPipeline(env, pool);
   running = pipeline.worker.run();
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
-  traffic = startTraffic(evaluators);
+  traffic = startGuestTraffic(evaluators);
 }, 60_000);
 
 // One failed test must not leave its rollout running and make the lane busy for the next.
@@ -104,7 +105,7 @@ test('a good candidate is compared with the baseline and promoted', async () => 
 });
 
 test('a candidate with a raised error rate is rolled back with the failing numbers everywhere', async () => {
-  const boom = startTraffic(evaluators, 0.2, 2);
+  const boom = startGuestTraffic(evaluators, 0.2, 2);
   const handle = await promote({ version: `${name}@1.2.0`, kind: 'faulty' });
   const result: PromotionResult = await handle.result();
   await boom.stop();
