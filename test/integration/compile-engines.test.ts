@@ -69,6 +69,17 @@ describe('wasm engine input', () => {
     const { wasm } = await enginesFor('hotel-ops-v1');
     expect(() => wasm.evaluate({ context: { room: 'suite-1\ud800' } }, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
   });
+
+  it('decides on an input larger than the instance memory, with multi-byte text, then on a small one again', async () => {
+    const { native, wasm } = await enginesFor('hotel-ops-v1');
+    const big = { tags: ['vip', 'allergen'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops', note: 'é🛎'.repeat(400_000), request: 'late_checkout' } };
+    const small = { tags: ['vip'], signals: { complaint_score: 0.75 }, context: { domain: 'hotel_ops' } };
+    for (const input of [big, small, big, small]) {
+      const decision = wasm.evaluate(input, []);
+      expect(decision.rules.length).toBeGreaterThan(0);
+      expect(canonicalize(decision)).toBe(canonicalize(native.evaluate(input, [])));
+    }
+  });
 });
 
 describe('hotel-ops v2', () => {
