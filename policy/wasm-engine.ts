@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { TextDecoder, TextEncoder } from 'node:util';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { CompiledSnapshot } from './compiled-snapshot';
 import { toEngineInput, isRecord } from './engine-input';
@@ -17,12 +18,13 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, wasmBytes: Ui
     throw new PkgError('ChecksumMismatch', `wasm artifact of ${snapshot.version}: sha256 is ${actual}, expected ${expectedSha256}`);
   }
   const policy = await loadPolicy(toArrayBuffer(wasmBytes));
-  policy.setData(regoData(snapshot));
+  const data = regoData(snapshot);
+  policy.setData(data);
   const entrypoint = snapshot.entrypoint;
   if (!(entrypoint in policy.entrypoints)) {
     throw new PkgError('RegoCompileFailed', `wasm artifact of ${snapshot.version} has no entrypoint ${entrypoint}`);
   }
-  const run = resultSetReader(policy, entrypoint);
+  const run = resultSetReader(policy, entrypoint, data);
   return {
     kind: 'wasm',
     version: snapshot.version,
@@ -46,30 +48,164 @@ function evaluateOnce(run: (input: unknown) => unknown, input: EvaluationInput, 
   return Array.isArray(results) && isRecord(results[0]) ? results[0].result : undefined;
 }
 
-type OpaEval = (ctx: number, entrypoint: number, data: number, input: number, inputLength: number, heap: number, format: number) => number;
+interface OpaExports {
+  opa_heap_ptr_set(address: number): void;
+  opa_malloc(size: number): number;
+  opa_json_parse(address: number, length: number): number;
+  opa_json_dump(value: number): number;
+  opa_eval_ctx_new(): number;
+  opa_eval_ctx_set_input(ctx: number, value: number): void;
+  opa_eval_ctx_set_data(ctx: number, value: number): void;
+  opa_eval_ctx_set_entrypoint(ctx: number, entrypoint: number): void;
+  opa_eval_ctx_get_result(ctx: number): number;
+  eval(ctx: number): number;
+}
 
 /**
- * The SDK's evaluate() builds a TextEncoder and a TextDecoder and scans for the result's NUL byte
- * in a JS loop on every call; this is the same ABI 1.2 `opa_eval` call (input written just above
- * the data, result read back as JSON) with those costs paid once. Older modules use the SDK.
+ * Evaluates through the module's exports rather than the SDK's evaluate(), which rebuilds a
+ * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. A generated decision
+ * only holds values of the data document (table rows, subtasks, edges), so when every entry of the
+ * three lists is such a value the lists are read back by address (mirrorData, Memory) instead
+ * of being dumped by the module and parsed again; anything else goes through JSON as before.
  */
-function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unknown) => unknown {
+function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown): (input: unknown) => unknown {
   const id = policy.entrypoints[entrypoint]!;
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
-  const opaEval = instance.exports.opa_eval as OpaEval | undefined;
-  if (Number(policy.minorVersion) < 2 || typeof opaEval !== 'function') return (input) => policy.evaluate(input, id);
+  const opa = instance.exports as unknown as OpaExports;
+  if (typeof opa.opa_eval_ctx_new !== 'function') return (input) => policy.evaluate(input, id);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
+  const mirror = new Map<number, unknown>();
+  if (!mirrorData(new Memory(policy.mem, decoder), policy.dataAddr, data, mirror)) mirror.clear();
   return (input) => {
+    opa.opa_heap_ptr_set(policy.dataHeapPtr);
     const text = JSON.stringify(input);
-    const address: number = policy.dataHeapPtr;
-    const room = address + text.length * 3 - policy.mem.buffer.byteLength;
-    if (room > 0) policy.mem.grow(Math.ceil(room / 65536));
-    const { written } = encoder.encodeInto(text, new Uint8Array(policy.mem.buffer, address));
-    const result = opaEval(0, id, policy.dataAddr, address, written, address + written, 0);
-    const memory = new Uint8Array(policy.mem.buffer);
-    return JSON.parse(decoder.decode(memory.subarray(result, memory.indexOf(0, result))));
+    const address = opa.opa_malloc(text.length * 3);
+    const { written } = encoder.encodeInto(text, new Uint8Array(policy.mem.buffer, address, text.length * 3));
+    const value = opa.opa_json_parse(address, written);
+    if (value === 0) throw new Error('the module could not parse the input as JSON');
+    const ctx = opa.opa_eval_ctx_new();
+    opa.opa_eval_ctx_set_input(ctx, value);
+    opa.opa_eval_ctx_set_data(ctx, policy.dataAddr);
+    opa.opa_eval_ctx_set_entrypoint(ctx, id);
+    opa.eval(ctx);
+    const results = opa.opa_eval_ctx_get_result(ctx);
+    const memory = new Memory(policy.mem, decoder);
+    return mirroredResultSet(memory, results, mirror) ?? memory.json(opa.opa_json_dump(results));
   };
+}
+
+const OPA_NULL = 1;
+const OPA_BOOLEAN = 2;
+const OPA_NUMBER = 3;
+const OPA_STRING = 4;
+const OPA_ARRAY = 5;
+const OPA_OBJECT = 6;
+const OPA_SET = 7;
+const OPA_STRING_INTERNED = 8;
+const OPA_BOOLEAN_INTERNED = 9;
+const SCALAR_TYPES: Record<string, number[]> = { number: [OPA_NUMBER], boolean: [OPA_BOOLEAN, OPA_BOOLEAN_INTERNED], object: [OPA_NULL] };
+
+/**
+ * Values in the module's linear memory, laid out as OPA's wasm/src/value.h (wasm32): a type byte,
+ * then for a string its length at +4 and bytes at +8; an array its elements at +4 ({index, value}
+ * pairs) and length at +8; an object/set its buckets at +4 and bucket count at +8, each bucket a
+ * chain of {key, value, next} / {value, next}.
+ */
+class Memory {
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
+  constructor(memory: LoadedPolicy['mem'], private readonly decoder: TextDecoder) {
+    this.view = new DataView(memory.buffer);
+    this.bytes = new Uint8Array(memory.buffer);
+  }
+
+  type(value: number): number {
+    return this.view.getUint8(value);
+  }
+
+  string(value: number): string | undefined {
+    const type = this.type(value);
+    if (type !== OPA_STRING && type !== OPA_STRING_INTERNED) return undefined;
+    const start = this.word(value + 8);
+    return this.decoder.decode(this.bytes.subarray(start, start + this.word(value + 4)));
+  }
+
+  array(value: number): number[] | undefined {
+    if (this.type(value) !== OPA_ARRAY) return undefined;
+    const elements = this.word(value + 4);
+    return Array.from({ length: this.word(value + 8) }, (_, k) => this.word(elements + 8 * k + 4));
+  }
+
+  object(value: number): Map<string, number> | undefined {
+    if (this.type(value) !== OPA_OBJECT) return undefined;
+    const entries = new Map<string, number>();
+    for (const element of this.chains(value, 8)) {
+      const key = this.string(this.word(element));
+      if (key === undefined) return undefined;
+      entries.set(key, this.word(element + 4));
+    }
+    return entries;
+  }
+
+  set(value: number): number[] | undefined {
+    return this.type(value) === OPA_SET ? this.chains(value, 4).map((element) => this.word(element)) : undefined;
+  }
+
+  json(text: number): unknown {
+    return JSON.parse(this.decoder.decode(this.bytes.subarray(text, this.bytes.indexOf(0, text))));
+  }
+
+  private chains(value: number, nextOffset: number): number[] {
+    const buckets = this.word(value + 4);
+    const elements: number[] = [];
+    for (let b = 0; b < this.word(value + 8); b++) {
+      for (let element = this.word(buckets + 4 * b); element !== 0; element = this.word(element + nextOffset)) elements.push(element);
+    }
+    return elements;
+  }
+
+  private word(address: number): number {
+    return this.view.getUint32(address, true);
+  }
+}
+
+/**
+ * Walks the data document in memory alongside the JS value it was loaded from, recording the
+ * address of every array and object. Any disagreement (a layout this reader does not know) makes
+ * the caller drop the mirror, so decisions then always come back through JSON.
+ */
+function mirrorData(memory: Memory, address: number, value: unknown, mirror: Map<number, unknown>): boolean {
+  if (Array.isArray(value)) {
+    const items = memory.array(address);
+    if (!items || items.length !== value.length) return false;
+    mirror.set(address, value);
+    return items.every((item, k) => mirrorData(memory, item, value[k], mirror));
+  }
+  if (isRecord(value)) {
+    const entries = memory.object(address);
+    const keys = Object.keys(value);
+    if (!entries || entries.size !== keys.length) return false;
+    mirror.set(address, value);
+    return keys.every((key) => entries.has(key) && mirrorData(memory, entries.get(key)!, value[key], mirror));
+  }
+  if (typeof value === 'string') return memory.string(address) === value;
+  return (SCALAR_TYPES[typeof value] ?? []).includes(memory.type(address));
+}
+
+/** The result set `[{"result": {subtasks, dag, rules}}]` when every list entry is a mirrored value. */
+function mirroredResultSet(memory: Memory, results: number, mirror: Map<number, unknown>): unknown[] | undefined {
+  const set = mirror.size > 0 ? memory.set(results) : undefined;
+  if (!set || set.length !== 1) return undefined;
+  const result = memory.object(set[0]!)?.get('result');
+  const decision = result === undefined ? undefined : memory.object(result);
+  if (!decision || decision.size !== 3) return undefined;
+  const lists = ['subtasks', 'dag', 'rules'].map((key) => {
+    const items = decision.has(key) ? memory.array(decision.get(key)!) : undefined;
+    return items?.every((item) => mirror.has(item)) ? items.map((item) => mirror.get(item)) : undefined;
+  });
+  if (lists.some((list) => list === undefined)) return undefined;
+  return [{ result: { subtasks: lists[0], dag: lists[1], rules: lists[2] } }];
 }
 
 /** A hand-written policy may return anything; only the three §4 lists are accepted as a decision. */

@@ -10,6 +10,7 @@ import { loadConfig } from '../../policy/config';
 import type { Engine } from '../../policy/evaluation';
 import { runFixtures } from '../../policy/fixtures';
 import { createNativeEngine } from '../../policy/native-engine';
+import { regoData } from '../../policy/rego-data';
 import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego-generate';
 import { createWasmEngine } from '../../policy/wasm-engine';
 import { buildWasm } from '../../activities/opa-build';
@@ -105,5 +106,36 @@ describe('random snapshots', () => {
         { numRuns: 400 },
       );
     }
+  });
+});
+
+/**
+ * A generated decision is read back from the module's memory by address (its entries are values of
+ * the data document); a hand-written policy may build its own values, and those must still come
+ * back exactly, through JSON.
+ */
+describe('wasm engine decisions a hand-written policy builds', () => {
+  const own = '{"rule_id": "r-1", "rule_name": "handmade ✓", "rule_priority": 1.5, "matched_conditions": 0, "emissions_count": 0}';
+  it.each([
+    ['only its own values', `result := {"subtasks": [], "dag": [], "rules": [${own}]}`, () => [JSON.parse(own)]],
+    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0].summary, ${own}]}`, (first: unknown) => [first, JSON.parse(own)]],
+    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0].summary], "note": 1}', (first: unknown) => [first]],
+    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0]]}', (_: unknown, row: unknown) => [row]],
+  ])('returns %s exactly', async (_, rule, expected) => {
+    const { compiled } = await enginesFor('hotel-ops-v1');
+    const artifact = await buildWasm(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled.entrypoint);
+    const wasm = await createWasmEngine(compiled, artifact.bytes, artifact.sha256);
+    const row = (regoData(compiled).pkg_snapshot as { rule_table: { summary: unknown }[] }).rule_table[0]!;
+    for (let run = 0; run < 3; run++) {
+      expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: expected(row.summary, row) });
+    }
+  });
+
+  it('refuses a policy whose entrypoint is undefined for the input', async () => {
+    const { compiled } = await enginesFor('hotel-ops-v1');
+    const rego = 'package pkg\n\nimport rego.v1\n\nresult := {"subtasks": [], "dag": [], "rules": []} if input.tags[0] == "never"\n';
+    const artifact = await buildWasm(OPA, new Map([['policy/main.rego', rego]]), compiled.entrypoint);
+    const wasm = await createWasmEngine(compiled, artifact.bytes, artifact.sha256);
+    expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(/returned no decision/);
   });
 });
