@@ -2,7 +2,7 @@ import path from 'node:path';
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { readBundleDir } from '../../activities/bundle-dir';
-import { buildArtifacts } from '../../activities/compile';
+import { buildArtifacts, buildRegoArtifacts } from '../../activities/compile';
 import { loadBundle, type Bundle } from '../../policy/bundle';
 import { compileSnapshot } from '../../policy/bundle-compile';
 import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
@@ -12,7 +12,6 @@ import { runFixtures } from '../../policy/fixtures';
 import { createNativeEngine } from '../../policy/native-engine';
 import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego-generate';
 import { createWasmEngine } from '../../policy/wasm-engine';
-import { buildWasm } from '../../activities/opa-build';
 import { inputsFor } from './compile-inputs';
 import { randomSnapshot } from './compile-random-snapshot';
 
@@ -31,8 +30,8 @@ interface Engines {
 async function enginesFor(example: string): Promise<Engines> {
   const bundle = loadBundle(await readBundleDir(path.join(__dirname, '..', '..', 'examples', example)));
   const compiled = compileSnapshot(bundle);
-  const { wasm } = await buildArtifacts(OPA, bundle, compiled);
-  return { bundle, compiled, native: createNativeEngine(compiled), wasm: await createWasmEngine(compiled, wasm.bytes, wasm.sha256) };
+  const artifacts = await buildArtifacts(OPA, bundle, compiled);
+  return { bundle, compiled, native: createNativeEngine(compiled), wasm: await createWasmEngine(compiled, artifacts) };
 }
 
 describe.each(EXAMPLES)('example %s', (example) => {
@@ -96,8 +95,7 @@ describe('random snapshots', () => {
   it('decide identically on both engines', async () => {
     const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
     for (const snapshot of snapshots) {
-      const wasm = await buildWasm(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot.entrypoint);
-      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, wasm.bytes, wasm.sha256) };
+      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, await buildRegoArtifacts(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot)) };
       fc.assert(
         fc.property(inputsFor(snapshot), ({ input, facts }) => {
           expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(canonicalize(engines.native.evaluate(input, facts)));
@@ -107,3 +105,4 @@ describe('random snapshots', () => {
     }
   });
 });
+
