@@ -3,13 +3,15 @@ import type { Pool } from 'pg';
 import { loadBundle, type Bundle, type BundleFiles } from '../policy/bundle';
 import { sha256Hex } from '../policy/bundle-checksum';
 import { compileSnapshot, regoSourcesOf } from '../policy/bundle-compile';
-import { packBundle, unpackBundle } from '../policy/bundle-pack';
+import { unpackBundle } from '../policy/bundle-pack';
 import type { CompiledSnapshot } from '../policy/compiled-snapshot';
 import { loadConfig } from '../policy/config';
 import { PkgError } from '../policy/errors';
 import type { Env } from '../policy/evaluation-input';
 import type { RolloutOverrides } from '../policy/rollout-config';
 import { verifyBundleSignature, type SigningPolicy } from '../policy/signing';
+import { packRegoArtifact } from '../policy/opa-artifacts';
+import { regoData } from '../policy/rego-data';
 import { buildWasm } from './opa-build';
 import { signingPolicyFromConfig } from './signing-policy';
 import { findSnapshotChecksum, storeSnapshot, type SnapshotArtifacts, type StoredSnapshot } from './snapshot-store';
@@ -81,10 +83,13 @@ async function reuseStored(pool: Pool, bundle: Bundle): Promise<StoredSnapshot |
 }
 
 export async function buildArtifacts(opaPath: string, bundle: Bundle, compiled: CompiledSnapshot): Promise<SnapshotArtifacts> {
-  const rego = regoSourcesOf(bundle, compiled);
+  return buildRegoArtifacts(opaPath, regoSourcesOf(bundle, compiled), compiled);
+}
+
+/** Compiles Rego to wasm and keeps it beside the data document the module reads. */
+export async function buildRegoArtifacts(opaPath: string, rego: ReadonlyMap<string, string>, compiled: CompiledSnapshot): Promise<SnapshotArtifacts> {
   const wasm = await buildWasm(opaPath, rego, compiled.entrypoint);
-  const packed = packBundle(new Map([...rego].map(([file, text]) => [file, Buffer.from(text)])));
-  return { wasm, rego: { bytes: packed, sha256: sha256Hex(packed) } };
+  return { wasm, rego: packRegoArtifact(rego, regoData(compiled)) };
 }
 
 async function readUploadedBundle(pool: Pool, digest: string): Promise<BundleFiles> {

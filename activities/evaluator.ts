@@ -53,7 +53,7 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
       if (recorded) return recorded;
       const stored = await nonRetryable(() => loadSnapshot(deps.pool, { id: snapshotId }));
       const native = createNativeEngine(stored.compiled);
-      const wasm = await nonRetryable(() => createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256));
+      const wasm = await nonRetryable(() => createWasmEngine(stored.compiled, stored));
       const report = combineReports(runFixtures(native, stored.fixtures), runFixtures(wasm, stored.fixtures));
       await deps.pool.query(
         `INSERT INTO pkg_validation_runs (snapshot_id, run_key, engine, passed, failed, report)

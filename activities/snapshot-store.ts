@@ -4,7 +4,7 @@ import type { CompiledSnapshot } from '../policy/compiled-snapshot';
 import type { Env } from '../policy/evaluation-input';
 import { PkgError } from '../policy/errors';
 import type { RunnableFixture } from '../policy/fixtures';
-import type { WasmArtifact } from './opa-build';
+import type { OpaArtifacts, StoredArtifact } from '../policy/opa-artifacts';
 import { insertSnapshotRows } from './snapshot-rows';
 import { readSnapshot } from './snapshot-read';
 
@@ -14,11 +14,7 @@ import { readSnapshot } from './snapshot-read';
  * the same version with the same checksum is the same snapshot (a retried compile returns it),
  * the same version with another checksum is refused.
  */
-export interface SnapshotArtifacts {
-  wasm: WasmArtifact;
-  /** The Rego that was built, packed as path → source (see bundle-pack.ts). */
-  rego: WasmArtifact;
-}
+export type SnapshotArtifacts = OpaArtifacts;
 
 export interface StoreSnapshotRequest {
   bundle: Bundle;
@@ -41,8 +37,8 @@ export interface LoadedSnapshot {
   checksum: string;
   env: Env;
   compiled: CompiledSnapshot;
-  wasm: WasmArtifact;
-  rego: WasmArtifact;
+  wasm: StoredArtifact;
+  rego: StoredArtifact;
   fixtures: RunnableFixture[];
   manifest: Record<string, unknown>;
 }

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { readBundleDir } from '../activities/bundle-dir';
-import { buildArtifacts } from '../activities/compile';
-import { buildWasm } from '../activities/opa-build';
+import { buildArtifacts, buildRegoArtifacts } from '../activities/compile';
 import { loadBundle } from '../policy/bundle';
 import { compileSnapshot } from '../policy/bundle-compile';
 import { ruleIdOf, type CompiledRule, type CompiledSnapshot, type Condition, type Emission } from '../policy/compiled-snapshot';
@@ -10,6 +9,7 @@ import type { Engine, EvaluationInput, Fact } from '../policy/evaluation';
 import { createNativeEngine } from '../policy/native-engine';
 import { generateRego, GENERATED_REGO_PATH } from '../policy/rego-generate';
 import { createWasmEngine } from '../policy/wasm-engine';
+import type { OpaArtifacts } from '../policy/opa-artifacts';
 
 /**
  * Engine throughput and latency: `npx tsx bench/engines.ts [evaluations]`. Each evaluation is timed
@@ -84,17 +84,17 @@ async function main(): Promise<void> {
   const opa = loadConfig().OPA_PATH;
   const bundle = loadBundle(await readBundleDir(path.join(__dirname, '..', 'examples', 'hotel-ops-v1')));
   const example = compileSnapshot(bundle);
-  const exampleWasm = (await buildArtifacts(opa, bundle, example)).wasm;
+  const exampleArtifacts = await buildArtifacts(opa, bundle, example);
   const large = generatedSnapshot(500);
-  const largeWasm = await buildWasm(opa, new Map([[GENERATED_REGO_PATH, generateRego(large)]]), large.entrypoint);
-  const suites: [string, CompiledSnapshot, { bytes: Buffer; sha256: string }, Case[]][] = [
-    ['hotel-ops-v1 (15 rules)', example, exampleWasm, bundle.fixtures.map((f) => ({ input: f.input, facts: f.input.facts ?? [] }))],
-    ['generated (500 rules)', large, largeWasm, generatedCases()],
+  const largeArtifacts = await buildRegoArtifacts(opa, new Map([[GENERATED_REGO_PATH, generateRego(large)]]), large);
+  const suites: [string, CompiledSnapshot, OpaArtifacts, Case[]][] = [
+    ['hotel-ops-v1 (15 rules)', example, exampleArtifacts, bundle.fixtures.map((f) => ({ input: f.input, facts: f.input.facts ?? [] }))],
+    ['generated (500 rules)', large, largeArtifacts, generatedCases()],
   ];
   console.log(`${EVALUATIONS} evaluations per row after ${WARMUP} warm-up, node ${process.version}`);
   console.log('snapshot                  engine   evals/s     p50 µs   p99 µs   rules matched/eval');
-  for (const [name, snapshot, wasm, cases] of suites) {
-    const engines = [createNativeEngine(snapshot), await createWasmEngine(snapshot, wasm.bytes, wasm.sha256)];
+  for (const [name, snapshot, artifacts, cases] of suites) {
+    const engines = [createNativeEngine(snapshot), await createWasmEngine(snapshot, artifacts)];
     const rows = engines.map((engine) => ({ engine, result: measure(engine, cases) }));
     for (const { engine, result } of rows) {
       console.log(`${name.padEnd(26)}${engine.kind.padEnd(9)}${Math.round(result.perSecond).toString().padStart(8)}   ${result.p50.toFixed(1).padStart(7)}  ${result.p99.toFixed(1).padStart(7)}   ${result.matched.toFixed(1)}`);

@@ -1,24 +1,20 @@
-import { createHash } from 'node:crypto';
 import { TextDecoder, TextEncoder } from 'node:util';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { CompiledSnapshot } from './compiled-snapshot';
 import { toEngineInput, isRecord } from './engine-input';
-import { regoData } from './rego-data';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
+import { storedWasmData, verifyArtifact, type OpaArtifacts } from './opa-artifacts';
 
 /**
  * The OPA engine: the compiled wasm module, loaded once and reused for every decision (the
  * instance resets its heap per evaluation). The bytes are checked against their recorded sha256
  * before anything is instantiated, so a tampered or truncated artifact is never run.
  */
-export async function createWasmEngine(snapshot: CompiledSnapshot, wasmBytes: Uint8Array, expectedSha256: string): Promise<Engine> {
-  const actual = createHash('sha256').update(wasmBytes).digest('hex');
-  if (actual !== expectedSha256) {
-    throw new PkgError('ChecksumMismatch', `wasm artifact of ${snapshot.version}: sha256 is ${actual}, expected ${expectedSha256}`);
-  }
-  const policy = await loadPolicy(toArrayBuffer(wasmBytes));
-  const data = regoData(snapshot);
+export async function createWasmEngine(snapshot: CompiledSnapshot, artifacts: OpaArtifacts): Promise<Engine> {
+  verifyArtifact(snapshot.version, 'wasm', artifacts.wasm);
+  const data = storedWasmData(snapshot.version, artifacts.rego);
+  const policy = await loadPolicy(toArrayBuffer(artifacts.wasm.bytes));
   policy.setData(data);
   const entrypoint = snapshot.entrypoint;
   if (!(entrypoint in policy.entrypoints)) {

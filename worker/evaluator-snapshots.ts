@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { PkgError } from '../policy/errors';
+import { verifyArtifact } from '../policy/opa-artifacts';
 import type { CompiledSnapshot } from '../policy/compiled-snapshot';
 import { createNativeEngine } from '../policy/native-engine';
 import { createWasmEngine } from '../policy/wasm-engine';
@@ -16,10 +15,7 @@ export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<Loa
   const stored = await loadSnapshot(pool, { id: snapshotId });
   verifyArtifact(stored.version, 'wasm', stored.wasm);
   verifyArtifact(stored.version, 'rego', stored.rego);
-  const engine =
-    stored.compiled.engine === 'wasm'
-      ? await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256)
-      : createNativeEngine(stored.compiled);
+  const engine = stored.compiled.engine === 'wasm' ? await createWasmEngine(stored.compiled, stored) : createNativeEngine(stored.compiled);
   return {
     snapshotId: stored.snapshotId,
     version: stored.compiled.version,
@@ -27,12 +23,6 @@ export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<Loa
     engine,
     usesFacts: usesFacts(stored.compiled),
   };
-}
-
-function verifyArtifact(version: string, type: string, artifact: { bytes: Uint8Array; sha256: string }): void {
-  const actual = createHash('sha256').update(artifact.bytes).digest('hex');
-  if (actual === artifact.sha256) return;
-  throw new PkgError('ChecksumMismatch', `snapshot ${version}: ${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}; refusing to load it`);
 }
 
 export function usesFacts(compiled: CompiledSnapshot): boolean {

@@ -76,15 +76,15 @@ export async function validateBundle(dir: string): Promise<ValidationReport> {
   const bundle = loadBundle(files);
   const { signed } = verifyBundleSignature(files, bundle.manifest.env, signingPolicyFromConfig(config));
   const compiled = compileSnapshot(bundle);
-  const { wasm } = await buildArtifacts(config.OPA_PATH, bundle, compiled);
-  const wasmEngine = await createWasmEngine(compiled, wasm.bytes, wasm.sha256);
+  const artifacts = await buildArtifacts(config.OPA_PATH, bundle, compiled);
+  const wasmEngine = await createWasmEngine(compiled, artifacts);
   return {
     version: compiled.version,
     env: bundle.manifest.env,
     checksum: bundle.checksum,
     rules: compiled.rules.length,
     signed,
-    wasmSha256: wasm.sha256,
+    wasmSha256: artifacts.wasm.sha256,
     native: runFixtures(createNativeEngine(compiled), bundle.fixtures),
     wasm: runFixtures(wasmEngine, bundle.fixtures),
   };

@@ -15,6 +15,7 @@ import type { Engine, EngineKind, EvaluationInput, EvaluationOutput, Fact } from
 import { parseEvaluationInput } from '../../policy/evaluation-input';
 import { createNativeEngine } from '../../policy/native-engine';
 import { createWasmEngine } from '../../policy/wasm-engine';
+import type { OpaArtifacts } from '../../policy/opa-artifacts';
 
 /**
  * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled
@@ -30,7 +31,7 @@ interface EvaluateOptions {
 
 interface Loaded {
   compiled: CompiledSnapshot;
-  wasm: { bytes: Uint8Array; sha256: string };
+  artifacts: OpaArtifacts;
   lookupFacts: (subject: string) => Promise<Fact[]>;
   close: () => Promise<void>;
 }
@@ -53,7 +54,7 @@ export function registerEvaluateCommands(program: Command): void {
       try {
         const facts = input.facts ?? (typeof input.context?.subject === 'string' ? await loaded.lookupFacts(input.context.subject) : []);
         const kind = (options.engine as EngineKind | undefined) ?? loaded.compiled.engine;
-        const engine = kind === 'wasm' ? await createWasmEngine(loaded.compiled, loaded.wasm.bytes, loaded.wasm.sha256) : createNativeEngine(loaded.compiled);
+        const engine = kind === 'wasm' ? await createWasmEngine(loaded.compiled, loaded.artifacts) : createNativeEngine(loaded.compiled);
         process.stdout.write(`${JSON.stringify(decide(engine, input, facts), null, 2)}\n`);
       } finally {
         await loaded.close();
@@ -86,15 +87,15 @@ async function readInput(file: string): Promise<EvaluationInput> {
 async function fromBundle(dir: string): Promise<Loaded> {
   const bundle = loadBundle(await readBundleDir(dir));
   const compiled = compileSnapshot(bundle);
-  const { wasm } = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
-  return { compiled, wasm, lookupFacts: async () => [], close: async () => undefined };
+  const artifacts = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
+  return { compiled, artifacts, lookupFacts: async () => [], close: async () => undefined };
 }
 
 async function fromStore(version: string): Promise<Loaded> {
   const pool = createPool(loadConfig(), 2);
   try {
     const stored = await loadSnapshot(pool, { version });
-    return { compiled: stored.compiled, wasm: stored.wasm, lookupFacts: (subject) => loadFactsForSubject(pool, subject), close: () => pool.end() };
+    return { compiled: stored.compiled, artifacts: stored, lookupFacts: (subject) => loadFactsForSubject(pool, subject), close: () => pool.end() };
   } catch (error) {
     await pool.end();
     throw error;

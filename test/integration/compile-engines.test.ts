@@ -2,7 +2,7 @@ import path from 'node:path';
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { readBundleDir } from '../../activities/bundle-dir';
-import { buildArtifacts } from '../../activities/compile';
+import { buildArtifacts, buildRegoArtifacts } from '../../activities/compile';
 import { loadBundle, type Bundle } from '../../policy/bundle';
 import { compileSnapshot } from '../../policy/bundle-compile';
 import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
@@ -13,7 +13,6 @@ import { createNativeEngine } from '../../policy/native-engine';
 import { regoData } from '../../policy/rego-data';
 import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego-generate';
 import { createWasmEngine } from '../../policy/wasm-engine';
-import { buildWasm } from '../../activities/opa-build';
 import { inputsFor } from './compile-inputs';
 import { randomSnapshot } from './compile-random-snapshot';
 
@@ -32,8 +31,8 @@ interface Engines {
 async function enginesFor(example: string): Promise<Engines> {
   const bundle = loadBundle(await readBundleDir(path.join(__dirname, '..', '..', 'examples', example)));
   const compiled = compileSnapshot(bundle);
-  const { wasm } = await buildArtifacts(OPA, bundle, compiled);
-  return { bundle, compiled, native: createNativeEngine(compiled), wasm: await createWasmEngine(compiled, wasm.bytes, wasm.sha256) };
+  const artifacts = await buildArtifacts(OPA, bundle, compiled);
+  return { bundle, compiled, native: createNativeEngine(compiled), wasm: await createWasmEngine(compiled, artifacts) };
 }
 
 describe.each(EXAMPLES)('example %s', (example) => {
@@ -97,8 +96,7 @@ describe('random snapshots', () => {
   it('decide identically on both engines', async () => {
     const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
     for (const snapshot of snapshots) {
-      const wasm = await buildWasm(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot.entrypoint);
-      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, wasm.bytes, wasm.sha256) };
+      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, await buildRegoArtifacts(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot)) };
       fc.assert(
         fc.property(inputsFor(snapshot), ({ input, facts }) => {
           expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(canonicalize(engines.native.evaluate(input, facts)));
@@ -123,8 +121,8 @@ describe('wasm engine decisions a hand-written policy builds', () => {
     ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0]]}', (_: unknown, row: unknown) => [row]],
   ])('returns %s exactly', async (_, rule, expected) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
-    const artifact = await buildWasm(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled.entrypoint);
-    const wasm = await createWasmEngine(compiled, artifact.bytes, artifact.sha256);
+    const artifacts = await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled);
+    const wasm = await createWasmEngine(compiled, artifacts);
     const row = (regoData(compiled).pkg_snapshot as { rule_table: { summary: unknown }[] }).rule_table[0]!;
     for (let run = 0; run < 3; run++) {
       expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: expected(row.summary, row) });
@@ -134,8 +132,7 @@ describe('wasm engine decisions a hand-written policy builds', () => {
   it('refuses a policy whose entrypoint is undefined for the input', async () => {
     const { compiled } = await enginesFor('hotel-ops-v1');
     const rego = 'package pkg\n\nimport rego.v1\n\nresult := {"subtasks": [], "dag": [], "rules": []} if input.tags[0] == "never"\n';
-    const artifact = await buildWasm(OPA, new Map([['policy/main.rego', rego]]), compiled.entrypoint);
-    const wasm = await createWasmEngine(compiled, artifact.bytes, artifact.sha256);
+    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', rego]]), compiled));
     expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(/returned no decision/);
   });
 });

@@ -12,7 +12,9 @@ import { loadSnapshot, storeSnapshot } from '../../activities/snapshot-store';
 import { loadBundle, type BundleFiles } from '../../policy/bundle';
 import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
 import { compileSnapshot } from '../../policy/bundle-compile';
-import { bundleDigest, packBundle } from '../../policy/bundle-pack';
+import { bundleDigest, packBundle, unpackBundle } from '../../policy/bundle-pack';
+import { DATA_FILE, packRegoArtifact } from '../../policy/opa-artifacts';
+import { regoData } from '../../policy/rego-data';
 import { withVersionSuffix } from '../../policy/bundle-version';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
@@ -68,7 +70,7 @@ describe('compile and store', () => {
     expect(canonicalize({ ...stored.compiled, rules: byName(stored.compiled.rules), subtaskTypes: byName(stored.compiled.subtaskTypes) })).toBe(
       canonicalize({ ...fromBundle, rules: byName(fromBundle.rules), subtaskTypes: byName(fromBundle.subtaskTypes) }),
     );
-    const wasm = await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256);
+    const wasm = await createWasmEngine(stored.compiled, stored);
     for (const engine of [createNativeEngine(stored.compiled), wasm]) expect(runFixtures(engine, stored.fixtures)).toMatchObject({ passed: 21, failed: 0 });
     expect((await loadSnapshot(pool, { version: stored.version })).snapshotId).toBe(snapshotId);
   });
@@ -106,6 +108,18 @@ describe('compile and store', () => {
     expect(await rowsFor(versionOf(files))).toBe(0);
   });
 
+  it('a stored snapshot decides from the data document stored with it, not from today\'s generator', async () => {
+    const { snapshotId } = await compileBundleFiles(deps(), await uniqueExample(), null, 'test');
+    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const files = unpackBundle(stored.rego.bytes);
+    expect(JSON.parse(files.get(DATA_FILE)!.toString())).toEqual(regoData(stored.compiled));
+    const vip = { tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } };
+    expect((await createWasmEngine(stored.compiled, stored)).evaluate(vip, []).subtasks.length).toBeGreaterThan(0);
+    const rego = new Map([...files].filter(([file]) => file !== DATA_FILE).map(([file, bytes]) => [file, bytes.toString()]));
+    const withOtherData = await createWasmEngine(stored.compiled, { ...stored, rego: packRegoArtifact(rego, {}) });
+    expect(withOtherData.evaluate(vip, []).subtasks).toEqual([]);
+  });
+
   it('compiles a wasm bundle with its own Rego', async () => {
     const files = await uniqueExample();
     files.set('manifest.yaml', Buffer.from(files.get('manifest.yaml')!.toString().replace('engine: native', 'engine: wasm')));
@@ -113,7 +127,7 @@ describe('compile and store', () => {
     for (const fixture of [...files.keys()].filter((f) => f.startsWith('fixtures/'))) files.delete(fixture);
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
     const stored = await loadSnapshot(pool, { id: snapshotId });
-    const wasm = await createWasmEngine(stored.compiled, stored.wasm.bytes, stored.wasm.sha256);
+    const wasm = await createWasmEngine(stored.compiled, stored);
     expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: [] });
   });
 
@@ -123,7 +137,7 @@ describe('compile and store', () => {
     const stored = await loadSnapshot(pool, { id: snapshotId });
     const tampered = Buffer.from(stored.wasm.bytes);
     tampered.writeUInt8(tampered.readUInt8(100) ^ 1, 100);
-    expect((await refusal(createWasmEngine(stored.compiled, tampered, stored.wasm.sha256))).type).toBe('ChecksumMismatch');
+    expect((await refusal(createWasmEngine(stored.compiled, { ...stored, wasm: { bytes: tampered, sha256: stored.wasm.sha256 } }))).type).toBe('ChecksumMismatch');
   });
 
   describe('signatures', () => {
