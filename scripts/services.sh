@@ -110,7 +110,11 @@ start_redis() {
   wait_for 15 Redis redis-cli -p $REDIS_PORT ping
 }
 
-stop_redis() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true; }
+# Only a server this checkout started (its pidfile is under our .data) is ours to stop.
+stop_redis() {
+  [ -f "$DATA/redis/redis.pid" ] || return 0
+  redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true
+}
 
 temporal_healthy() { "$TOOLS/temporal" operator cluster health --address "$DEFAULT_TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; }
 
