@@ -46,6 +46,7 @@ function evaluateOnce(run: (input: unknown) => unknown, input: EvaluationInput, 
 
 interface OpaExports {
   opa_heap_ptr_set(address: number): void;
+  opa_heap_ptr_get(): number;
   opa_malloc(size: number): number;
   opa_json_parse(address: number, length: number): number;
   opa_json_dump(value: number): number;
@@ -63,6 +64,9 @@ interface OpaExports {
  * only holds values of the data document (table rows, subtasks, edges), so when every entry of the
  * three lists is such a value the lists are read back by address (mirrorData, Memory) instead
  * of being dumped by the module and parsed again; anything else goes through JSON as before.
+ * The heap is not reset before every evaluation, only once it has grown by HEAP_BUDGET (or after
+ * an evaluation failed midway): a reset also empties the module's builtin caches, and recompiling
+ * every MATCHES pattern (re2) on every evaluation cost more than the whole rest of a decision.
  */
 function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown): (input: unknown) => unknown {
   const id = policy.entrypoints[entrypoint]!;
@@ -73,8 +77,10 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown
   const decoder = new TextDecoder();
   const mirror = new Map<number, unknown>();
   if (!mirrorData(new Memory(policy.mem, decoder), policy.dataAddr, data, mirror)) mirror.clear();
+  let clean = false;
   return (input) => {
-    opa.opa_heap_ptr_set(policy.dataHeapPtr);
+    if (!clean || opa.opa_heap_ptr_get() - policy.dataHeapPtr > HEAP_BUDGET) opa.opa_heap_ptr_set(policy.dataHeapPtr);
+    clean = false;
     const text = JSON.stringify(input);
     const address = opa.opa_malloc(text.length * 3);
     const { written } = encoder.encodeInto(text, new Uint8Array(policy.mem.buffer, address, text.length * 3));
@@ -87,9 +93,14 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown
     opa.eval(ctx);
     const results = opa.opa_eval_ctx_get_result(ctx);
     const memory = new Memory(policy.mem, decoder);
-    return mirroredResultSet(memory, results, mirror) ?? memory.json(opa.opa_json_dump(results));
+    const decision = mirroredResultSet(memory, results, mirror) ?? memory.json(opa.opa_json_dump(results));
+    clean = true;
+    return decision;
   };
 }
+
+/** Bytes an instance's heap may grow by across evaluations before it is reset. */
+const HEAP_BUDGET = 4 * 1024 * 1024;
 
 const OPA_NULL = 1;
 const OPA_BOOLEAN = 2;

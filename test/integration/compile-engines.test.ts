@@ -70,6 +70,19 @@ describe('wasm engine input', () => {
     expect(() => wasm.evaluate({ context: { room: 'suite-1\ud800' } }, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
   });
 
+  it('decides as native again after refusing an input, with MATCHES patterns compiled in earlier evaluations', async () => {
+    const { native, wasm } = await enginesFor('hotel-ops-v1');
+    const inputs = [{ context: { room: 'suite-12' } }, { context: { room: 'suite-1\ud800' } }, { context: { room: 'suite-7' } }, { context: { room: 'room-7' } }];
+    for (const input of [...inputs, ...inputs]) {
+      if (input.context.room.includes('\ud800')) {
+        expect(() => wasm.evaluate(input, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
+        continue;
+      }
+      expect(canonicalize(wasm.evaluate(input, []))).toBe(canonicalize(native.evaluate(input, [])));
+    }
+    expect(native.evaluate(inputs[0]!, []).rules.length).toBeGreaterThan(0);
+  });
+
   it('decides on an input larger than the instance memory, with multi-byte text, then on a small one again', async () => {
     const { native, wasm } = await enginesFor('hotel-ops-v1');
     const big = { tags: ['vip', 'allergen'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops', note: 'é🛎'.repeat(400_000), request: 'late_checkout' } };
