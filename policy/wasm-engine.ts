@@ -102,6 +102,7 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown
 /** Bytes an instance's heap may grow by across evaluations before it is reset. */
 const HEAP_BUDGET = 4 * 1024 * 1024;
 
+const SHORT_ASCII = 24;
 const OPA_NULL = 1;
 const OPA_BOOLEAN = 2;
 const OPA_NUMBER = 3;
@@ -135,7 +136,19 @@ class Memory {
     const type = this.type(value);
     if (type !== OPA_STRING && type !== OPA_STRING_INTERNED) return undefined;
     const start = this.word(value + 8);
-    return this.decoder.decode(this.bytes.subarray(start, start + this.word(value + 4)));
+    const end = start + this.word(value + 4);
+    return end - start <= SHORT_ASCII ? this.shortAscii(start, end) ?? this.decoder.decode(this.bytes.subarray(start, end)) : this.decoder.decode(this.bytes.subarray(start, end));
+  }
+
+  /** Object keys are short ASCII; building them directly skips TextDecoder's per-call overhead. */
+  private shortAscii(start: number, end: number): string | undefined {
+    let text = '';
+    for (let at = start; at < end; at++) {
+      const byte = this.bytes[at]!;
+      if (byte >= 0x80) return undefined;
+      text += String.fromCharCode(byte);
+    }
+    return text;
   }
 
   array(value: number): number[] | undefined {
