@@ -1,5 +1,5 @@
 import type { BundleFiles } from '../../policy/bundle';
-import { PkgError, type Problem } from '../../policy/errors';
+import type { Problem } from '../../policy/errors';
 
 /** Small in-memory bundles for unit tests: a valid base, with files replaced or removed per test. */
 export const MANIFEST = ['version: test-policy@1.0.0', 'env: dev', 'engine: native', 'entrypoint: pkg/result', 'schema_version: "1"', ''].join('\n');
@@ -29,17 +29,6 @@ expect:
 export function bundleFiles(changes: Record<string, string | null> = {}): BundleFiles {
   const base: Record<string, string | null> = { 'manifest.yaml': MANIFEST, 'rules.yaml': RULES, 'fixtures/vip.yaml': FIXTURE, ...changes };
   return new Map(Object.entries(base).flatMap(([file, text]) => (text === null ? [] : [[file, Buffer.from(text)] as [string, Buffer]])));
-}
-
-/** Runs `action`, which must throw a PkgError; returns it for assertions. */
-export function pkgErrorOf(action: () => unknown): PkgError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof PkgError) return error;
-    throw error;
-  }
-  throw new Error('expected a PkgError, nothing was thrown');
 }
 
 export function describeProblems(problems: readonly Problem[]): string[] {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { bundleDigest, packBundle, unpackBundle } from '../../policy/bundle-pack';
-import { pkgErrorOf } from './bundle-builder';
+import { pkgErrorOf } from '../support/pkg-error';
 
 describe('bundle packing', () => {
   it('round-trips any files and packs the same files to the same digest regardless of order', () => {

@@ -1,6 +1,7 @@
 import { loadBundle } from '../../policy/bundle';
 import { BUNDLE_LIMITS } from '../../policy/bundle-limits';
-import { bundleFiles, describeProblems, pkgErrorOf, RULES, MANIFEST } from './bundle-builder';
+import { bundleFiles, describeProblems, RULES, MANIFEST } from './bundle-builder';
+import { pkgErrorOf } from '../support/pkg-error';
 
 const invalid = (changes: Record<string, string | null>) => {
   const error = pkgErrorOf(() => loadBundle(bundleFiles(changes)));

@@ -1,20 +1,10 @@
 import { packBundle } from '../../policy/bundle-pack';
 import { sha256Hex } from '../../policy/bundle-checksum';
-import { PkgError } from '../../policy/errors';
+import { pkgErrorOf } from '../support/pkg-error';
 import { DATA_FILE, packRegoArtifact, storedWasmData, verifyArtifact } from '../../policy/opa-artifacts';
 
 const rego = new Map([['policy/generated.rego', 'package pkg\n']]);
 const data = { pkg_snapshot: { rules: [{ id: 'r1', subtasks: ['escalate'] }] } };
-
-function refusal(run: () => unknown): PkgError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PkgError) return error;
-    throw error;
-  }
-  throw new Error('expected a PkgError');
-}
 
 test('the data document travels with the Rego it was generated for', () => {
   const artifact = packRegoArtifact(rego, data);
@@ -24,7 +14,7 @@ test('the data document travels with the Rego it was generated for', () => {
 
 test('a rego artifact without data (from an older pipeline) is refused, naming the snapshot', () => {
   const bytes = packBundle(new Map([['policy/generated.rego', Buffer.from('package pkg\n')]]));
-  const error = refusal(() => storedWasmData('p@1.0.0', { bytes, sha256: sha256Hex(bytes) }));
+  const error = pkgErrorOf(() => storedWasmData('p@1.0.0', { bytes, sha256: sha256Hex(bytes) }));
   expect(error.type).toBe('NotFound');
   expect(error.message).toContain('p@1.0.0');
   expect(error.message).toContain(DATA_FILE);
@@ -34,6 +24,6 @@ test('changed bytes are refused before anything is read from them', () => {
   const artifact = packRegoArtifact(rego, data);
   const tampered = Buffer.from(artifact.bytes);
   tampered.writeUInt8(tampered.readUInt8(10) ^ 1, 10);
-  expect(refusal(() => storedWasmData('p@1.0.0', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
-  expect(refusal(() => verifyArtifact('p@1.0.0', 'wasm', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
+  expect(pkgErrorOf(() => storedWasmData('p@1.0.0', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
+  expect(pkgErrorOf(() => verifyArtifact('p@1.0.0', 'wasm', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
 });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { PkgError } from '../../policy/errors';
+import { pkgErrorOf } from '../support/pkg-error';
 import {
   ENV_ROLLOUT_DEFAULTS,
   GLOBAL_ROLLOUT_DEFAULTS,
@@ -9,16 +10,6 @@ import {
   rolloutConfigFor,
   rolloutOverridesSchema,
 } from '../../policy/rollout-config';
-
-function loosened(run: () => unknown): PkgError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof PkgError) return error;
-    throw error;
-  }
-  throw new Error('expected a PkgError');
-}
 
 test('durations parse to milliseconds and junk is refused', () => {
   expect(parseDuration('30s')).toBe(30_000);
@@ -51,7 +42,7 @@ test('unknown keys and falling steps are refused by the schema', () => {
 });
 
 test('a bundle that loosens is refused with every violation named', () => {
-  const error = loosened(() =>
+  const error = pkgErrorOf(() =>
     rolloutConfigFor('prod', { bake: '10s', gates: { max_error_rate: 0.05, min_requests: 10, coverage: 0.5 } }),
   );
   expect(error.type).toBe('GateConfigLoosened');
@@ -62,7 +53,7 @@ test('a bundle that loosens is refused with every violation named', () => {
 });
 
 test('the command line is a layer too and may not loosen what the bundle tightened', () => {
-  const error = loosened(() => rolloutConfigFor('dev', { gates: { max_divergence: 0.05 } }, { gates: { max_divergence: 0.2 } }));
+  const error = pkgErrorOf(() => rolloutConfigFor('dev', { gates: { max_divergence: 0.05 } }, { gates: { max_divergence: 0.2 } }));
   expect(error.type).toBe('GateConfigLoosened');
   expect(error.message).toContain('command line sets 0.2');
 });

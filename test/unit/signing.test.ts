@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
 import { signBundle, verifyBundleSignature, type SigningPolicy } from '../../policy/signing';
-import { bundleFiles, pkgErrorOf } from './bundle-builder';
+import { bundleFiles } from './bundle-builder';
+import { pkgErrorOf } from '../support/pkg-error';
 
 const pair = () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
