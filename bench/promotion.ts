@@ -90,11 +90,15 @@ async function overhead(taskQueue: string): Promise<void> {
   });
 }
 
+// Each lane's evaluator gets 1/N of two cores: a step needs min_requests candidate requests within
+// its bake, so a shorter bake ends inconclusive and rolls back (correctly) rather than measuring overhead.
+const CONCURRENT_BAKE = process.env.BENCH_BAKE ?? '6s';
+
 async function concurrent(taskQueue: string, count: number): Promise<void> {
   await withLanes(count, async (lanes, evaluators) => {
     const traffic = startGuestTraffic(evaluators, 0, count);
     const started = performance.now();
-    const runs = await Promise.all(lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: '2s' })));
+    const runs = await Promise.all(lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: CONCURRENT_BAKE })));
     const total = performance.now() - started;
     await traffic.stop();
     const outcomes = runs.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.result.outcome]: (acc[r.result.outcome] ?? 0) + 1 }), {});
