@@ -5,6 +5,8 @@ import { postEvaluation, startTraffic, type EvaluationReply, type Traffic } from
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import { createPool, createRedis } from '../../activities/connections';
 import type { Lane } from '../../policy/evaluation-input';
 import { loadConfig } from '../../policy/config';
 import { loadBundle } from '../../policy/bundle';
@@ -180,4 +182,27 @@ export async function storeExample(
   const stored = await storeSnapshot(pool, { bundle, compiled, artifacts, bundleDigest: null, actor: 'evaluator-test' });
   const rego = regoSourcesOf(bundle, compiled);
   return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
+}
+
+export interface EvaluatorTestServices {
+  pool: Pool;
+  redis: Redis;
+  /** Evaluators a test started; they are stopped after each test. */
+  running: RunningEvaluator[];
+}
+
+/** The Postgres pool and Redis client an evaluator test file shares, opened before its tests and closed after. */
+export function useEvaluatorServices(): EvaluatorTestServices {
+  const services = { running: [] as RunningEvaluator[] } as EvaluatorTestServices;
+  beforeAll(async () => {
+    services.pool = createPool(loadConfig());
+    services.redis = createRedis(loadConfig());
+    await new Promise((resolve) => services.redis.once('ready', resolve));
+  });
+  afterEach(() => Promise.all(services.running.splice(0).map((evaluator) => evaluator.stop())));
+  afterAll(async () => {
+    await services.redis.quit();
+    await services.pool.end();
+  });
+  return services;
 }

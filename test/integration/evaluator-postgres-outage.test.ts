@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
 import type { Lane } from '../../policy/evaluation-input';
 import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
-import { createPool, createRedis } from '../../activities/connections';
 import {
   evaluate,
   freePort,
@@ -18,27 +15,14 @@ import {
   startLoad,
   storeExample,
   waitFor,
-  type RunningEvaluator,
+  useEvaluatorServices,
 } from './evaluator-harness';
 
 /**
  * Postgres goes away for the evaluators only: they reach it through a TCP relay this test owns and
  * cuts, so the shared database keeps serving everyone else.
  */
-let pool: Pool;
-let redis: Redis;
-const running: RunningEvaluator[] = [];
-
-beforeAll(async () => {
-  pool = createPool(loadConfig());
-  redis = createRedis(loadConfig());
-  await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterAll(async () => {
-  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
-  await redis.quit();
-  await pool.end();
-});
+const services = useEvaluatorServices();
 
 /** `cut` refuses connections (a stopped server); `freeze` accepts and answers nothing (a partition). */
 function createRelay(port: number, upstream: URL) {
@@ -89,17 +73,23 @@ async function relayedEvaluator(lane: Lane) {
   const throughRelay = new URL(loadConfig().DATABASE_URL);
   throughRelay.port = String(relayPort);
   const evaluator = await startEvaluator(lane, { DATABASE_URL: throughRelay.toString(), EVALUATOR_RECONCILE_MS: '1000' });
-  running.push(evaluator);
+  services.running.push(evaluator);
   return { relay, evaluator };
 }
 
-test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs stored facts, the lane catches up afterwards', async () => {
+/** A lane serving v1 through a relayed evaluator under live load, with v2 stored to switch to. */
+async function servingThroughRelay() {
   const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const v2 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   const { relay, evaluator } = await relayedEvaluator(lane);
   const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
+  return { lane, v1, v2, relay, evaluator, load };
+}
+
+test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs stored facts, the lane catches up afterwards', async () => {
+  const { lane, v1, v2, relay, evaluator, load } = await servingThroughRelay();
   await sleep(300);
 
   await relay.cut();
@@ -111,8 +101,8 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
   expect(String(control.body.reason)).toMatch(/^facts for guest:.* unavailable/);
   expect(await evaluate(evaluator, { input: needsFacts, mode: 'advisory' })).toMatchObject({ status: 200, body: { ok: true } });
 
-  await setLane(pool, lane, { snapshotId: v2.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
+  await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
   await sleep(1500);
   expect((await readyz(evaluator)).body.serving).toBe(v1.version);
 
@@ -126,15 +116,10 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
 }, 60_000);
 
 test('Postgres that accepts but never answers: syncs time out instead of hanging, and the lane catches up after', async () => {
-  const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const v2 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
-  const { relay, evaluator } = await relayedEvaluator(lane);
-  const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
+  const { lane, v1, v2, relay, evaluator, load } = await servingThroughRelay();
 
   relay.freeze();
-  await setLane(pool, lane, { snapshotId: v2.snapshotId });
+  await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await waitFor(async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null), 30_000, 'postgres reported down');
   expect((await readyz(evaluator)).body.serving).toBe(v1.version);
 

@@ -1,28 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
-import { loadConfig } from '../../policy/config';
-import { createPool, createRedis } from '../../activities/connections';
 import { readLaneMetrics } from '../../activities/lane-metrics';
-import { evaluate, randomLane, setLane, startEvaluator, storeExample, sleep, type RunningEvaluator } from './evaluator-harness';
+import { evaluate, randomLane, setLane, startEvaluator, storeExample, sleep, useEvaluatorServices, type RunningEvaluator } from './evaluator-harness';
 
-let pool: Pool;
-let redis: Redis;
-const running: RunningEvaluator[] = [];
-
-beforeAll(async () => {
-  pool = createPool(loadConfig());
-  redis = createRedis(loadConfig());
-  await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
-});
-afterAll(async () => {
-  await redis.quit();
-  await pool.end();
-});
+const services = useEvaluatorServices();
 
 const KEYS = 20_000;
 
@@ -49,12 +30,12 @@ async function routeAll(evaluators: RunningEvaluator[], keys: string[], offset: 
 
 test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, the same keys each time, and both versions are measured', async () => {
   const lane = randomLane();
-  const serving = await storeExample(pool, 'hotel-ops-v1');
-  const candidate = await storeExample(pool, 'hotel-ops-v2');
-  await setLane(pool, lane, { snapshotId: serving.snapshotId, candidateSnapshotId: candidate.snapshotId, canaryPercent: 10, salt: randomUUID() });
+  const serving = await storeExample(services.pool, 'hotel-ops-v1');
+  const candidate = await storeExample(services.pool, 'hotel-ops-v2');
+  await setLane(services.pool, lane, { snapshotId: serving.snapshotId, candidateSnapshotId: candidate.snapshotId, canaryPercent: 10, salt: randomUUID() });
   const env = { EVALUATOR_SHADOW_RATE: '0.05' };
   const evaluators = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
-  running.push(...evaluators);
+  services.running.push(...evaluators);
   const keys = Array.from({ length: KEYS }, () => randomUUID());
   const fromMs = Date.now();
 
@@ -67,7 +48,7 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
   expect(keys.filter((key) => first.get(key) !== second.get(key))).toEqual([]);
 
   await sleep(1500); // one flush period
-  const metrics = await readLaneMetrics(redis, lane, { candidate: candidate.version, baseline: serving.version }, { fromMs, toMs: Date.now() });
+  const metrics = await readLaneMetrics(services.redis, lane, { candidate: candidate.version, baseline: serving.version }, { fromMs, toMs: Date.now() });
   expect(metrics.candidate.requests).toBe(2 * onCandidate.length);
   expect(metrics.baseline?.requests).toBe(2 * (KEYS - onCandidate.length));
   expect(metrics.candidate.errors).toBe(0);
@@ -80,10 +61,10 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
 
 test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
   const lane = randomLane();
-  const snapshot = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+  const snapshot = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: snapshot.snapshotId });
   const evaluator = await startEvaluator(lane);
-  running.push(evaluator);
+  services.running.push(evaluator);
   const post = (body: string, contentType = 'application/json') => () => rawPost(evaluator.port, body, contentType);
   const cases: [string, () => Promise<{ status: number; body: { ok: boolean; reason: string } }>, number, RegExp][] = [
     ['non-JSON', post('{"input": {"tags": [', 'application/json'), 400, /^body: not valid JSON/],
@@ -128,21 +109,21 @@ function rawPost(port: number, body: string, contentType: string): Promise<{ sta
 
 test('ADVISORY ignores unknown fields; a lane with no snapshot answers ok:false, never an empty allow', async () => {
   const lane = randomLane();
-  const snapshot = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
+  const snapshot = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: snapshot.snapshotId });
   const evaluator = await startEvaluator(lane);
-  running.push(evaluator);
+  services.running.push(evaluator);
   const advisory = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 }, mode: 'advisory' });
   expect(advisory).toMatchObject({ status: 200, body: { ok: true, meta: { mode: 'advisory' } } });
 
   const empty = randomLane();
-  await setLane(pool, empty, { snapshotId: null });
+  await setLane(services.pool, empty, { snapshotId: null });
   const none = await evaluate(evaluator, { input: { tags: ['vip'] }, ...empty });
   expect(none).toMatchObject({ status: 503, body: { ok: false, snapshot: null } });
   expect(String(none.body.reason)).toContain('has no serving snapshot');
 
   const other = randomLane();
-  await setLane(pool, other, { snapshotId: snapshot.snapshotId });
+  await setLane(services.pool, other, { snapshotId: snapshot.snapshotId });
   const named = await evaluate(evaluator, { input: { tags: ['vip'] }, ...other });
   expect(named).toMatchObject({ status: 200, body: { ok: true, snapshot: snapshot.version } });
 });

@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
-import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
-import { createPool, createRedis } from '../../activities/connections';
 import {
   evaluate,
   laneMessage,
@@ -15,33 +11,19 @@ import {
   storeExample,
   waitFor,
   sleep,
+  useEvaluatorServices,
   type RunningEvaluator,
 } from './evaluator-harness';
 
 /** Two real evaluator processes per test, on a lane of their own, against the real Postgres and Redis. */
-let pool: Pool;
-let redis: Redis;
-const running: RunningEvaluator[] = [];
-
-beforeAll(async () => {
-  pool = createPool(loadConfig());
-  redis = createRedis(loadConfig());
-  await new Promise((resolve) => redis.once('ready', resolve));
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((evaluator) => evaluator.stop()));
-});
-afterAll(async () => {
-  await redis.quit();
-  await pool.end();
-});
+const services = useEvaluatorServices();
 
 // A long reconcile period: a swap seen within seconds can only have come from the Redis hint.
 const HINT_ONLY = { EVALUATOR_RECONCILE_MS: '600000' };
 
 async function twoEvaluators(lane: ReturnType<typeof randomLane>, env: Record<string, string> = HINT_ONLY) {
   const pair = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
-  running.push(...pair);
+  services.running.push(...pair);
   return pair;
 }
 
@@ -53,16 +35,16 @@ const guestInput = (i: number) => ({
 
 test('an activation published on Redis makes both evaluators serve the new version, with no failed request under load', async () => {
   const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const v2 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   const evaluators = await twoEvaluators(lane);
   for (const evaluator of evaluators) expect(await serving(evaluator)).toBe(v1.version);
 
   const load = startLoad(evaluators, guestInput);
   await sleep(500);
-  await setLane(pool, lane, { snapshotId: v2.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
+  await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
   for (const evaluator of evaluators) {
     await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
   }
@@ -77,12 +59,12 @@ test('an activation published on Redis makes both evaluators serve the new versi
 
 test('the seed plain activate:<version> message is followed too', async () => {
   const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const v2 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   const evaluators = await twoEvaluators(lane);
-  await setLane(pool, lane, { snapshotId: v2.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
+  await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
   for (const evaluator of evaluators) {
     await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
   }
@@ -90,17 +72,17 @@ test('the seed plain activate:<version> message is followed too', async () => {
 
 test('a tampered artifact is refused and the previous version keeps serving', async () => {
   const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  const tampered = await storeExample(pool, 'hotel-ops-v1');
-  await pool.query(
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  const tampered = await storeExample(services.pool, 'hotel-ops-v1');
+  await services.pool.query(
     `UPDATE pkg_snapshot_artifacts SET bytes = overlay(bytes PLACING '\\xff'::bytea FROM 100 FOR 1)
       WHERE snapshot_id = $1 AND type = 'wasm'`,
     [tampered.snapshotId],
   );
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   const evaluators = await twoEvaluators(lane);
-  await setLane(pool, lane, { snapshotId: tampered.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
+  await setLane(services.pool, lane, { snapshotId: tampered.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
 
   for (const evaluator of evaluators) {
     const details = await waitFor(async () => {
@@ -120,18 +102,18 @@ test('a tampered artifact is refused and the previous version keeps serving', as
 
 test('the fleet registry shows both evaluators serving the lane, and a killed one ages out', async () => {
   const lane = randomLane();
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId, salt: randomUUID() });
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId, salt: randomUUID() });
   const [first, second] = await twoEvaluators(lane);
   const coverage = async () => {
-    const { rows } = await pool.query<{ evaluators: string; serving_intended: string }>(
+    const { rows } = await services.pool.query<{ evaluators: string; serving_intended: string }>(
       'SELECT evaluators, serving_intended FROM pkg_deployment_coverage WHERE env = $1 AND target = $2 AND region = $3',
       [lane.env, lane.target, lane.region],
     );
     return rows[0] ? { evaluators: Number(rows[0].evaluators), intended: Number(rows[0].serving_intended) } : null;
   };
   await waitFor(async () => ((await coverage())?.intended === 2 ? true : null), 15_000, 'two evaluators in coverage');
-  const { rows } = await pool.query<{ loaded_versions: string[] }>(
+  const { rows } = await services.pool.query<{ loaded_versions: string[] }>(
     'SELECT loaded_versions FROM pkg_device_versions WHERE env = $1 AND target = $2 AND region = $3',
     [lane.env, lane.target, lane.region],
   );
@@ -145,14 +127,14 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
 
 test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per version', async () => {
   const lane = randomLane();
-  await setLane(pool, lane, { snapshotId: null });
+  await setLane(services.pool, lane, { snapshotId: null });
   const [evaluator] = await twoEvaluators(lane);
   const before = await readyz(evaluator!);
   expect(before).toMatchObject({ status: 503, body: { ready: false, serving: null } });
 
-  const v1 = await storeExample(pool, 'hotel-ops-v1');
-  await setLane(pool, lane, { snapshotId: v1.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
   await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 15_000, 'ready');
   await fetch(`${evaluator!.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(guestInput(7)) });
   const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
@@ -163,15 +145,15 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
 
 test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like the native one', async () => {
   const lane = randomLane();
-  const wasm = await storeExample(pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'wasm');
-  const native = await storeExample(pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'native');
-  await setLane(pool, lane, { snapshotId: wasm.snapshotId });
+  const wasm = await storeExample(services.pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'wasm');
+  const native = await storeExample(services.pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'native');
+  await setLane(services.pool, lane, { snapshotId: wasm.snapshotId });
   const [evaluator] = await twoEvaluators(lane);
   const first = await evaluate(evaluator!, guestInput(3));
   expect(first).toMatchObject({ status: 200, body: { ok: true, snapshot: wasm.version, meta: { engine: 'wasm' } } });
 
-  await setLane(pool, lane, { snapshotId: native.snapshotId });
-  await redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', native.version));
+  await setLane(services.pool, lane, { snapshotId: native.snapshotId });
+  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', native.version));
   await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 15_000, 'native to serve');
   const second = await evaluate(evaluator!, guestInput(3));
   expect(second).toMatchObject({ status: 200, body: { ok: true, meta: { engine: 'native' } } });
