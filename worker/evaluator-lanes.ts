@@ -1,6 +1,6 @@
 import type { Lane } from '../policy/evaluation-input';
 import { sameDesiredState, type DesiredLaneState } from '../activities/lane-state';
-import type { CanarySplit } from './evaluator-routing';
+import type { CanarySplit } from '../policy/canary-routing';
 import type { LoadedSnapshot, SnapshotRegistry } from './evaluator-registry';
 
 /**

@@ -4,7 +4,7 @@ import { routingKeyOf, type EvaluationRequest, type Lane } from '../policy/evalu
 import type { FactCache } from '../policy/fact-cache';
 import type { LaneMetricsRecorder } from '../activities/lane-metrics';
 import { laneLabel } from '../activities/lane-state';
-import { chooseArm, decisionsDiffer, shouldShadow } from './evaluator-routing';
+import { chooseArm, decisionsDiffer, shouldShadow } from '../policy/canary-routing';
 import type { LaneTable, ServingLane } from './evaluator-lanes';
 import type { LoadedSnapshot } from './evaluator-registry';
 import type { EvaluatorProm } from './evaluator-prom';

@@ -4,7 +4,7 @@ import { loadBundle } from '../../policy/bundle';
 import { compileSnapshot } from '../../policy/bundle-compile';
 import { createNativeEngine } from '../../policy/native-engine';
 import type { Engine } from '../../policy/evaluation';
-import { decisionsDiffer } from '../../worker/evaluator-routing';
+import { decisionsDiffer } from '../../policy/canary-routing';
 import { hotelOpsInput, hotelOpsRequest } from '../../examples/hotel-ops-traffic';
 
 // The demo's story rests on these numbers: v2's intended change stays within the default

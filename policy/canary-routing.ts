@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
-import { routesToCandidate } from '../policy/bucketing';
-import type { Decision } from '../policy/evaluation';
+import { routesToCandidate } from './bucketing';
+import type { Decision } from './evaluation';
 
 /**
  * Which version of a lane answers a request, and whether two versions decided alike. Pure: the

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { chooseArm, decisionsDiffer, shouldShadow } from '../../worker/evaluator-routing';
+import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary-routing';
 import type { Decision } from '../../policy/evaluation';
 
 const split = (canaryPercent: number, salt = 'rollout-1') => ({ hasCandidate: true, canaryPercent, salt });
