@@ -1,39 +1,53 @@
 import { edgeKey, planRules, type CompiledSnapshot, type RulePlan } from './compiled-snapshot';
 
 /**
- * The data document the wasm engine loads once (setData) next to the generated Rego: per rule in
- * evaluation order, what it contributes when matched. `first_subtask`/`first_edge` give the first
- * position of each subtask name / edge key inside the rule, so the Rego can tell "emitted earlier"
- * by looking only at the matched rules (cost follows the decision, not the snapshot size);
- * `unique_subtasks`/`unique_edges` are the entries at those first positions, in order, so the
- * generated Rego never checks a rule against itself.
- * Hand-written Rego may read it too.
+ * The data document the wasm engine loads once (setData) next to the generated Rego.
+ *
+ * `rules`, `subtasks` and `edges` hold every value a decision can contain, in evaluation order:
+ * a rule's summary at its position, and each rule's subtasks and edges (the first of each name /
+ * key within the rule) numbered one after another. The generated Rego answers with those numbers (rego-decision.ts turns them back into
+ * values), so OPA never copies or hashes the values themselves, and because numbering follows
+ * evaluation order, sorting numbers sorts entries by (rule, emission).
+ *
+ * `rule_table` has per rule, in evaluation order, what the Rego needs to deduplicate: `emits` /
+ * `draws` (the subtask names / edge keys the rule produces) and `subtask_entries` /
+ * `edge_entries` (the first entry of each name / key inside the rule, with its number), so the
+ * Rego never checks a rule against itself. Hand-written Rego may read it too.
  */
 export const REGO_DATA_ROOT = 'pkg_snapshot';
 
-export function regoData(snapshot: CompiledSnapshot): Record<string, unknown> {
-  return { [REGO_DATA_ROOT]: { version: snapshot.version, rule_table: planRules(snapshot).map(tableRow) } };
+export interface RegoData {
+  version: string;
+  rules: RulePlan['summary'][];
+  subtasks: RulePlan['subtasks'];
+  edges: NonNullable<RulePlan['edges'][number]>[];
+  rule_table: RuleTableRow[];
 }
 
-function tableRow(plan: RulePlan) {
-  const edges = plan.edges.flatMap((edge) => (edge ? [{ edge, key: edgeKey(edge) }] : []));
-  const firstSubtask = firstPositions(plan.subtasks.map((subtask) => subtask.name));
-  const firstEdge = firstPositions(edges.map((entry) => entry.key));
-  return {
-    summary: plan.summary,
-    subtasks: plan.subtasks,
-    first_subtask: firstSubtask,
-    edges,
-    first_edge: firstEdge,
-    unique_subtasks: plan.subtasks.filter((subtask, position) => firstSubtask[subtask.name] === position),
-    unique_edges: edges.filter((entry, position) => firstEdge[entry.key] === position),
-  };
+interface RuleTableRow {
+  emits: Record<string, true>;
+  draws: Record<string, true>;
+  subtask_entries: { name: string; id: number }[];
+  edge_entries: { key: string; from: string; id: number }[];
 }
 
-function firstPositions(keys: readonly string[]): Record<string, number> {
-  const first: Record<string, number> = {};
-  keys.forEach((key, position) => {
-    if (!(key in first)) first[key] = position;
-  });
-  return first;
+export function regoData(snapshot: CompiledSnapshot): Record<string, RegoData> {
+  const document: RegoData = { version: snapshot.version, rules: [], subtasks: [], edges: [], rule_table: [] };
+  for (const plan of planRules(snapshot)) {
+    const emits: Record<string, true> = {};
+    const draws: Record<string, true> = {};
+    const row: RuleTableRow = { emits, draws, subtask_entries: [], edge_entries: [] };
+    plan.subtasks.forEach((subtask, position) => {
+      if (!emits[subtask.name]) row.subtask_entries.push({ name: subtask.name, id: document.subtasks.push(subtask) - 1 });
+      emits[subtask.name] = true;
+      const edge = plan.edges[position];
+      const key = edge && edgeKey(edge);
+      if (!edge || !key || draws[key]) return;
+      row.edge_entries.push({ key, from: edge.from, id: document.edges.push(edge) - 1 });
+      draws[key] = true;
+    });
+    document.rules.push(plan.summary);
+    document.rule_table.push(row);
+  }
+  return { [REGO_DATA_ROOT]: document };
 }

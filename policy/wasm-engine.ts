@@ -5,6 +5,7 @@ import { toEngineInput, isRecord } from './engine-input';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
 import { storedWasmData, verifyArtifact, type OpaArtifacts } from './opa-artifacts';
+import { decisionOf, REF_LISTS } from './rego-decision';
 
 /**
  * The OPA engine: the compiled wasm module, loaded once and reused for every decision (the
@@ -20,12 +21,12 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, artifacts: Op
   if (!(entrypoint in policy.entrypoints)) {
     throw new PkgError('RegoCompileFailed', `wasm artifact of ${snapshot.version} has no entrypoint ${entrypoint}`);
   }
-  const run = resultSetReader(policy, entrypoint, data);
+  const run = resultSetReader(policy, entrypoint);
   return {
     kind: 'wasm',
     version: snapshot.version,
     evaluate(input: EvaluationInput, facts: readonly Fact[]): Decision {
-      return decisionOf(evaluateOnce(run, input, facts), snapshot.version);
+      return decisionOf(evaluateOnce(run, input, facts), data, snapshot.version);
     },
   };
 }
@@ -60,23 +61,20 @@ interface OpaExports {
 
 /**
  * Evaluates through the module's exports rather than the SDK's evaluate(), which rebuilds a
- * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. A generated decision
- * only holds values of the data document (table rows, subtasks, edges), so when every entry of the
- * three lists is such a value the lists are read back by address (mirrorData, Memory) instead
- * of being dumped by the module and parsed again; anything else goes through JSON as before.
+ * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. An answer by number
+ * (rego-decision.ts: three lists of integers, what the generated Rego returns) is read straight
+ * from the module's memory (Memory); anything else goes through JSON.
  * The heap is not reset before every evaluation, only once it has grown by HEAP_BUDGET (or after
  * an evaluation failed midway): a reset also empties the module's builtin caches, and recompiling
  * every MATCHES pattern (re2) on every evaluation cost more than the whole rest of a decision.
  */
-function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown): (input: unknown) => unknown {
+function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unknown) => unknown {
   const id = policy.entrypoints[entrypoint]!;
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
   const opa = instance.exports as unknown as OpaExports;
   if (typeof opa.opa_eval_ctx_new !== 'function') return (input) => policy.evaluate(input, id);
   const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  const mirror = new Map<number, unknown>();
-  if (!mirrorData(new Memory(policy.mem, decoder), policy.dataAddr, data, mirror)) mirror.clear();
+  const memory = new Memory(policy.mem, new TextDecoder());
   let clean = false;
   return (input) => {
     if (!clean || opa.opa_heap_ptr_get() - policy.dataHeapPtr > HEAP_BUDGET) opa.opa_heap_ptr_set(policy.dataHeapPtr);
@@ -92,97 +90,121 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string, data: unknown
     opa.opa_eval_ctx_set_entrypoint(ctx, id);
     opa.eval(ctx);
     const results = opa.opa_eval_ctx_get_result(ctx);
-    const memory = new Memory(policy.mem, decoder);
-    const decision = mirroredResultSet(memory, results, mirror) ?? memory.json(opa.opa_json_dump(results));
+    const answer = refsResultSet(memory.refresh(), results) ?? memory.refresh().json(opa.opa_json_dump(results));
     clean = true;
-    return decision;
+    return answer;
   };
 }
 
 /** Bytes an instance's heap may grow by across evaluations before it is reset. */
 const HEAP_BUDGET = 4 * 1024 * 1024;
 
-const SHORT_ASCII = 24;
-const OPA_NULL = 1;
-const OPA_BOOLEAN = 2;
 const OPA_NUMBER = 3;
 const OPA_STRING = 4;
 const OPA_ARRAY = 5;
 const OPA_OBJECT = 6;
 const OPA_SET = 7;
 const OPA_STRING_INTERNED = 8;
-const OPA_BOOLEAN_INTERNED = 9;
-const SCALAR_TYPES: Record<string, number[]> = { number: [OPA_NUMBER], boolean: [OPA_BOOLEAN, OPA_BOOLEAN_INTERNED], object: [OPA_NULL] };
+const OPA_NUMBER_REPR_INT = 1;
+const OPA_NUMBER_REPR_REF = 2;
 
 /**
  * Values in the module's linear memory, laid out as OPA's wasm/src/value.h (wasm32): a type byte,
- * then for a string its length at +4 and bytes at +8; an array its elements at +4 ({index, value}
- * pairs) and length at +8; an object/set its buckets at +4 and bucket count at +8, each bucket a
- * chain of {key, value, next} / {value, next}.
+ * then for a number its representation at +1 and an int64 at +8 (or the digits' address at +8 and
+ * length at +12); a string its length at +4 and bytes at +8; an array its elements at +4
+ * ({index, value} pairs) and length at +8; an object/set its buckets at +4, bucket count at +8
+ * and size at +12, each bucket a chain of {key, value, next} / {value, next}. A value of another
+ * type or representation than expected makes a reader return undefined.
  */
 class Memory {
-  private readonly view: DataView;
-  private readonly bytes: Uint8Array;
-  constructor(memory: LoadedPolicy['mem'], private readonly decoder: TextDecoder) {
+  private view: DataView;
+  private bytes: Uint8Array;
+  constructor(private readonly memory: LoadedPolicy['mem'], private readonly decoder: TextDecoder) {
     this.view = new DataView(memory.buffer);
     this.bytes = new Uint8Array(memory.buffer);
   }
 
+  /** Growing the module's memory replaces its buffer; views of the old one read nothing. */
+  refresh(): this {
+    if (this.bytes.buffer !== this.memory.buffer) {
+      this.view = new DataView(this.memory.buffer);
+      this.bytes = new Uint8Array(this.memory.buffer);
+    }
+    return this;
+  }
+
   type(value: number): number {
-    return this.view.getUint8(value);
+    return this.bytes[value]!;
   }
 
-  string(value: number): string | undefined {
+  /** The one element of a set of one, else undefined. */
+  only(set: number): number | undefined {
+    if (this.type(set) !== OPA_SET || this.word(set + 12) !== 1) return undefined;
+    const buckets = this.word(set + 4);
+    for (let b = 0; b < this.word(set + 8); b++) {
+      const element = this.word(buckets + 4 * b);
+      if (element !== 0) return this.word(element);
+    }
+    return undefined;
+  }
+
+  /** The value under an ASCII key of an object with exactly `size` keys, else undefined. */
+  field(object: number, size: number, key: Uint8Array): number | undefined {
+    if (this.type(object) !== OPA_OBJECT || this.word(object + 12) !== size) return undefined;
+    const buckets = this.word(object + 4);
+    for (let b = 0; b < this.word(object + 8); b++) {
+      for (let element = this.word(buckets + 4 * b); element !== 0; element = this.word(element + 8)) {
+        if (this.isString(this.word(element), key)) return this.word(element + 4);
+      }
+    }
+    return undefined;
+  }
+
+  private isString(value: number, text: Uint8Array): boolean {
     const type = this.type(value);
-    if (type !== OPA_STRING && type !== OPA_STRING_INTERNED) return undefined;
+    if ((type !== OPA_STRING && type !== OPA_STRING_INTERNED) || this.word(value + 4) !== text.length) return false;
     const start = this.word(value + 8);
-    const end = start + this.word(value + 4);
-    return end - start <= SHORT_ASCII ? this.shortAscii(start, end) ?? this.decoder.decode(this.bytes.subarray(start, end)) : this.decoder.decode(this.bytes.subarray(start, end));
+    for (let at = 0; at < text.length; at++) if (this.bytes[start + at] !== text[at]) return false;
+    return true;
   }
 
-  /** Object keys are short ASCII; building them directly skips TextDecoder's per-call overhead. */
-  private shortAscii(start: number, end: number): string | undefined {
-    let text = '';
-    for (let at = start; at < end; at++) {
-      const byte = this.bytes[at]!;
-      if (byte >= 0x80) return undefined;
-      text += String.fromCharCode(byte);
+  /** An array of safe integers, else undefined. */
+  integers(array: number | undefined): number[] | undefined {
+    if (array === undefined || this.type(array) !== OPA_ARRAY) return undefined;
+    const elements = this.word(array + 4);
+    const length = this.word(array + 8);
+    const integers: number[] = [];
+    for (let k = 0; k < length; k++) {
+      const integer = this.integer(this.word(elements + 8 * k + 4));
+      if (integer === undefined) return undefined;
+      integers.push(integer);
     }
-    return text;
+    return integers;
   }
 
-  array(value: number): number[] | undefined {
-    if (this.type(value) !== OPA_ARRAY) return undefined;
-    const elements = this.word(value + 4);
-    return Array.from({ length: this.word(value + 8) }, (_, k) => this.word(elements + 8 * k + 4));
-  }
-
-  object(value: number): Map<string, number> | undefined {
-    if (this.type(value) !== OPA_OBJECT) return undefined;
-    const entries = new Map<string, number>();
-    for (const element of this.chains(value, 8)) {
-      const key = this.string(this.word(element));
-      if (key === undefined) return undefined;
-      entries.set(key, this.word(element + 4));
+  /** A safe integer, or undefined for anything else (a fraction, an exponent, a huge value). */
+  private integer(value: number): number | undefined {
+    if (this.type(value) !== OPA_NUMBER) return undefined;
+    const repr = this.bytes[value + 1];
+    if (repr === OPA_NUMBER_REPR_INT) {
+      const integer = this.view.getInt32(value + 12, true) * 2 ** 32 + this.word(value + 8);
+      return Number.isSafeInteger(integer) ? integer : undefined;
     }
-    return entries;
-  }
-
-  set(value: number): number[] | undefined {
-    return this.type(value) === OPA_SET ? this.chains(value, 4).map((element) => this.word(element)) : undefined;
+    if (repr !== OPA_NUMBER_REPR_REF) return undefined;
+    const start = this.word(value + 8);
+    const length = this.word(value + 12);
+    if (length === 0 || length > 15) return undefined;
+    let integer = 0;
+    for (let at = start; at < start + length; at++) {
+      const digit = this.bytes[at]! - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      integer = integer * 10 + digit;
+    }
+    return integer;
   }
 
   json(text: number): unknown {
     return JSON.parse(this.decoder.decode(this.bytes.subarray(text, this.bytes.indexOf(0, text))));
-  }
-
-  private chains(value: number, nextOffset: number): number[] {
-    const buckets = this.word(value + 4);
-    const elements: number[] = [];
-    for (let b = 0; b < this.word(value + 8); b++) {
-      for (let element = this.word(buckets + 4 * b); element !== 0; element = this.word(element + nextOffset)) elements.push(element);
-    }
-    return elements;
   }
 
   private word(address: number): number {
@@ -190,50 +212,21 @@ class Memory {
   }
 }
 
-/**
- * Walks the data document in memory alongside the JS value it was loaded from, recording the
- * address of every array and object. Any disagreement (a layout this reader does not know) makes
- * the caller drop the mirror, so decisions then always come back through JSON.
- */
-function mirrorData(memory: Memory, address: number, value: unknown, mirror: Map<number, unknown>): boolean {
-  if (Array.isArray(value)) {
-    const items = memory.array(address);
-    if (!items || items.length !== value.length) return false;
-    mirror.set(address, value);
-    return items.every((item, k) => mirrorData(memory, item, value[k], mirror));
-  }
-  if (isRecord(value)) {
-    const entries = memory.object(address);
-    const keys = Object.keys(value);
-    if (!entries || entries.size !== keys.length) return false;
-    mirror.set(address, value);
-    return keys.every((key) => entries.has(key) && mirrorData(memory, entries.get(key)!, value[key], mirror));
-  }
-  if (typeof value === 'string') return memory.string(address) === value;
-  return (SCALAR_TYPES[typeof value] ?? []).includes(memory.type(address));
-}
+const RESULT_KEY = new TextEncoder().encode('result');
+const REF_KEYS = REF_LISTS.map(([, key]) => [key, new TextEncoder().encode(key)] as const);
 
-/** The result set `[{"result": {subtasks, dag, rules}}]` when every list entry is a mirrored value. */
-function mirroredResultSet(memory: Memory, results: number, mirror: Map<number, unknown>): unknown[] | undefined {
-  const set = mirror.size > 0 ? memory.set(results) : undefined;
-  if (!set || set.length !== 1) return undefined;
-  const result = memory.object(set[0]!)?.get('result');
-  const decision = result === undefined ? undefined : memory.object(result);
-  if (!decision || decision.size !== 3) return undefined;
-  const lists = ['subtasks', 'dag', 'rules'].map((key) => {
-    const items = decision.has(key) ? memory.array(decision.get(key)!) : undefined;
-    return items?.every((item) => mirror.has(item)) ? items.map((item) => mirror.get(item)) : undefined;
-  });
-  if (lists.some((list) => list === undefined)) return undefined;
-  return [{ result: { subtasks: lists[0], dag: lists[1], rules: lists[2] } }];
-}
-
-/** A hand-written policy may return anything; only the three §4 lists are accepted as a decision. */
-function decisionOf(result: unknown, version: string): Decision {
-  if (!isRecord(result) || !Array.isArray(result.subtasks) || !Array.isArray(result.dag) || !Array.isArray(result.rules)) {
-    throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules})`);
+/** The result set `[{"result": {subtask_refs, edge_refs, rule_refs}}]` when the lists hold only integers. */
+function refsResultSet(memory: Memory, results: number): [{ result: Record<string, number[]> }] | undefined {
+  const element = memory.only(results);
+  const answer = element === undefined ? undefined : memory.field(element, 1, RESULT_KEY);
+  if (answer === undefined) return undefined;
+  const lists: Record<string, number[]> = {};
+  for (const [key, bytes] of REF_KEYS) {
+    const integers = memory.integers(memory.field(answer, REF_KEYS.length, bytes));
+    if (!integers) return undefined;
+    lists[key] = integers;
   }
-  return { subtasks: result.subtasks, dag: result.dag, rules: result.rules } as Decision;
+  return [{ result: lists }];
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

@@ -10,7 +10,7 @@ import { loadConfig } from '../../policy/config';
 import type { Engine } from '../../policy/evaluation';
 import { runFixtures } from '../../policy/fixtures';
 import { createNativeEngine } from '../../policy/native-engine';
-import { regoData } from '../../policy/rego-data';
+import { regoData, REGO_DATA_ROOT, type RegoData } from '../../policy/rego-data';
 import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego-generate';
 import { createWasmEngine } from '../../policy/wasm-engine';
 import { inputsFor } from './compile-inputs';
@@ -121,25 +121,39 @@ describe('random snapshots', () => {
 });
 
 /**
- * A generated decision is read back from the module's memory by address (its entries are values of
- * the data document); a hand-written policy may build its own values, and those must still come
- * back exactly, through JSON.
+ * A generated decision answers by number and is read straight from the module's memory; a
+ * hand-written policy may answer with its own values, by number too, or with both mixed with data
+ * values, and every form must come back exactly.
  */
 describe('wasm engine decisions a hand-written policy builds', () => {
   const own = '{"rule_id": "r-1", "rule_name": "handmade ✓", "rule_priority": 1.5, "matched_conditions": 0, "emissions_count": 0}';
   it.each([
-    ['only its own values', `result := {"subtasks": [], "dag": [], "rules": [${own}]}`, () => [JSON.parse(own)]],
-    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0].summary, ${own}]}`, (first: unknown) => [first, JSON.parse(own)]],
-    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0].summary], "note": 1}', (first: unknown) => [first]],
-    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0]]}', (_: unknown, row: unknown) => [row]],
+    ['only its own values', `result := {"subtasks": [], "dag": [], "rules": [${own}]}`, () => ({ subtasks: [], dag: [], rules: [JSON.parse(own)] })],
+    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0], ${own}]}`, (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0], JSON.parse(own)] })],
+    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0]], "note": 1}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]] })],
+    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0]]}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rule_table[0]] })],
+    ['entries by number', 'result := {"subtask_refs": [1, 0], "edge_refs": [0], "rule_refs": [2, 0]}', (t: RegoData) => ({ subtasks: [t.subtasks[1], t.subtasks[0]], dag: [t.edges[0]], rules: [t.rules[2], t.rules[0]] })],
+    ['entries by number under an extra key', 'result := {"subtask_refs": [0], "edge_refs": [], "rule_refs": [0], "note": 1}', (t: RegoData) => ({ subtasks: [t.subtasks[0]], dag: [], rules: [t.rules[0]] })],
   ])('returns %s exactly', async (_, rule, expected) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
     const artifacts = await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled);
     const wasm = await createWasmEngine(compiled, artifacts);
-    const row = (regoData(compiled).pkg_snapshot as { rule_table: { summary: unknown }[] }).rule_table[0]!;
+    const tables = regoData(compiled)[REGO_DATA_ROOT]!;
+    expect(tables.edges.length).toBeGreaterThan(0);
     for (let run = 0; run < 3; run++) {
-      expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: expected(row.summary, row) });
+      expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual(expected(tables));
     }
+  });
+
+  it.each([
+    ['past the end of its table', '"subtask_refs": [], "edge_refs": [], "rule_refs": [0, 99]', /rule_refs\[1\] = 99, which names no entry of data.pkg_snapshot.rules/],
+    ['not an integer', '"subtask_refs": [0.5], "edge_refs": [], "rule_refs": []', /subtask_refs\[0\] = 0.5, which names no entry/],
+    ['negative', '"subtask_refs": [], "edge_refs": [-1], "rule_refs": []', /edge_refs\[0\] = -1, which names no entry/],
+    ['a string', '"subtask_refs": [], "edge_refs": [], "rule_refs": ["0"]', /rule_refs\[0\] = "0", which names no entry/],
+  ])('refuses an answer by a number %s', async (_, lists, message) => {
+    const { compiled } = await enginesFor('hotel-ops-v1');
+    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\nresult := {${lists}}\n`]]), compiled));
+    expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(message);
   });
 
   it('refuses a policy whose entrypoint is undefined for the input', async () => {
