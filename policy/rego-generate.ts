@@ -69,7 +69,9 @@ function matchRules(snapshot: CompiledSnapshot): string[] {
     if (!key) return void unfiled.push(matchBody('matched', position, plan.rule.conditions));
     const id = `${key.kind}\u0000${key.value}`;
     const group = groups.get(id) ?? { name: `by_${key.kind}_${groups.size}`, guard: GROUP_GUARD[key.kind](key.value), bodies: [] };
-    group.bodies.push(matchBody(group.name, position, plan.rule.conditions));
+    // The group's guard already checked its tag (TAG is always EXISTS); the body need not again.
+    const conditions = key.kind === 'tag' ? plan.rule.conditions.filter((c) => !(c.type === 'TAG' && c.key === key.value)) : plan.rule.conditions;
+    group.bodies.push(matchBody(group.name, position, conditions));
     groups.set(id, group);
   });
   const grouped = [...groups.values()].flatMap((group) => [`matched contains i if {\n\t${group.guard}\n\tsome i in ${group.name}\n}\n`, ...group.bodies]);
