@@ -1,10 +1,11 @@
-import { TextDecoder, TextEncoder } from 'node:util';
+import { TextEncoder } from 'node:util';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { CompiledSnapshot } from './compiled-snapshot';
 import { toEngineInput, isRecord } from './engine-input';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
 import { storedWasmData, verifyArtifact, type OpaArtifacts } from './opa-artifacts';
+import { OpaMemory, OpaWriter } from './opa-memory';
 import { decisionOf, REF_LISTS } from './rego-decision';
 
 /**
@@ -63,7 +64,8 @@ interface OpaExports {
  * Evaluates through the module's exports rather than the SDK's evaluate(), which rebuilds a
  * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. An answer by number
  * (rego-decision.ts: three lists of integers, what the generated Rego returns) is read straight
- * from the module's memory (Memory); anything else goes through JSON.
+ * from the module's memory (opa-memory.ts); anything else goes through JSON, and so does an input
+ * OpaWriter cannot lay out in memory itself.
  * The heap is not reset before every evaluation, only once it has grown by HEAP_BUDGET (or after
  * an evaluation failed midway): a reset also empties the module's builtin caches, and recompiling
  * every MATCHES pattern (re2) on every evaluation cost more than the whole rest of a decision.
@@ -74,16 +76,23 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unkn
   const opa = instance.exports as unknown as OpaExports;
   if (typeof opa.opa_eval_ctx_new !== 'function') return (input) => policy.evaluate(input, id);
   const encoder = new TextEncoder();
-  const memory = new Memory(policy.mem, new TextDecoder());
-  let clean = false;
-  return (input) => {
-    if (!clean || opa.opa_heap_ptr_get() - policy.dataHeapPtr > HEAP_BUDGET) opa.opa_heap_ptr_set(policy.dataHeapPtr);
-    clean = false;
+  const parse = (input: unknown) => {
     const text = JSON.stringify(input);
     const address = opa.opa_malloc(text.length * 3);
     const { written } = encoder.encodeInto(text, new Uint8Array(policy.mem.buffer, address, text.length * 3));
     const value = opa.opa_json_parse(address, written);
     if (value === 0) throw new Error('the module could not parse the input as JSON');
+    return value;
+  };
+  const memory = new OpaMemory(policy.mem);
+  const writer = checkedWriter(opa, policy, memory, parse);
+  // Resets return the heap to just above the data document and the writer's arena.
+  const base = opa.opa_heap_ptr_get();
+  let clean = false;
+  return (input) => {
+    if (!clean || opa.opa_heap_ptr_get() - base > HEAP_BUDGET) opa.opa_heap_ptr_set(base);
+    clean = false;
+    const value = writer?.write(input) ?? parse(input);
     const ctx = opa.opa_eval_ctx_new();
     opa.opa_eval_ctx_set_input(ctx, value);
     opa.opa_eval_ctx_set_data(ctx, policy.dataAddr);
@@ -99,124 +108,11 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unkn
 /** Bytes an instance's heap may grow by across evaluations before it is reset. */
 const HEAP_BUDGET = 4 * 1024 * 1024;
 
-const OPA_NUMBER = 3;
-const OPA_STRING = 4;
-const OPA_ARRAY = 5;
-const OPA_OBJECT = 6;
-const OPA_SET = 7;
-const OPA_STRING_INTERNED = 8;
-const OPA_NUMBER_REPR_INT = 1;
-const OPA_NUMBER_REPR_REF = 2;
-
-/**
- * Values in the module's linear memory, laid out as OPA's wasm/src/value.h (wasm32): a type byte,
- * then for a number its representation at +1 and an int64 at +8 (or the digits' address at +8 and
- * length at +12); a string its length at +4 and bytes at +8; an array its elements at +4
- * ({index, value} pairs) and length at +8; an object/set its buckets at +4, bucket count at +8
- * and size at +12, each bucket a chain of {key, value, next} / {value, next}. A value of another
- * type or representation than expected makes a reader return undefined.
- */
-class Memory {
-  private view: DataView;
-  private bytes: Uint8Array;
-  constructor(private readonly memory: LoadedPolicy['mem'], private readonly decoder: TextDecoder) {
-    this.view = new DataView(memory.buffer);
-    this.bytes = new Uint8Array(memory.buffer);
-  }
-
-  /** Growing the module's memory replaces its buffer; views of the old one read nothing. */
-  refresh(): this {
-    if (this.bytes.buffer !== this.memory.buffer) {
-      this.view = new DataView(this.memory.buffer);
-      this.bytes = new Uint8Array(this.memory.buffer);
-    }
-    return this;
-  }
-
-  type(value: number): number {
-    return this.bytes[value]!;
-  }
-
-  /** The one element of a set of one, else undefined. */
-  only(set: number): number | undefined {
-    if (this.type(set) !== OPA_SET || this.word(set + 12) !== 1) return undefined;
-    const buckets = this.word(set + 4);
-    for (let b = 0; b < this.word(set + 8); b++) {
-      const element = this.word(buckets + 4 * b);
-      if (element !== 0) return this.word(element);
-    }
-    return undefined;
-  }
-
-  /** The value under an ASCII key of an object with exactly `size` keys, else undefined. */
-  field(object: number, size: number, key: Uint8Array): number | undefined {
-    if (this.type(object) !== OPA_OBJECT || this.word(object + 12) !== size) return undefined;
-    const buckets = this.word(object + 4);
-    for (let b = 0; b < this.word(object + 8); b++) {
-      for (let element = this.word(buckets + 4 * b); element !== 0; element = this.word(element + 8)) {
-        if (this.isString(this.word(element), key)) return this.word(element + 4);
-      }
-    }
-    return undefined;
-  }
-
-  private isString(value: number, text: Uint8Array): boolean {
-    const type = this.type(value);
-    if ((type !== OPA_STRING && type !== OPA_STRING_INTERNED) || this.word(value + 4) !== text.length) return false;
-    const start = this.word(value + 8);
-    for (let at = 0; at < text.length; at++) if (this.bytes[start + at] !== text[at]) return false;
-    return true;
-  }
-
-  /** An array of safe integers, else undefined. */
-  integers(array: number | undefined): number[] | undefined {
-    if (array === undefined || this.type(array) !== OPA_ARRAY) return undefined;
-    const elements = this.word(array + 4);
-    const length = this.word(array + 8);
-    const integers: number[] = [];
-    for (let k = 0; k < length; k++) {
-      const integer = this.integer(this.word(elements + 8 * k + 4));
-      if (integer === undefined) return undefined;
-      integers.push(integer);
-    }
-    return integers;
-  }
-
-  /** A safe integer, or undefined for anything else (a fraction, an exponent, a huge value). */
-  private integer(value: number): number | undefined {
-    if (this.type(value) !== OPA_NUMBER) return undefined;
-    const repr = this.bytes[value + 1];
-    if (repr === OPA_NUMBER_REPR_INT) {
-      const integer = this.view.getInt32(value + 12, true) * 2 ** 32 + this.word(value + 8);
-      return Number.isSafeInteger(integer) ? integer : undefined;
-    }
-    if (repr !== OPA_NUMBER_REPR_REF) return undefined;
-    const start = this.word(value + 8);
-    const length = this.word(value + 12);
-    if (length === 0 || length > 15) return undefined;
-    let integer = 0;
-    for (let at = start; at < start + length; at++) {
-      const digit = this.bytes[at]! - 0x30;
-      if (digit < 0 || digit > 9) return undefined;
-      integer = integer * 10 + digit;
-    }
-    return integer;
-  }
-
-  json(text: number): unknown {
-    return JSON.parse(this.decoder.decode(this.bytes.subarray(text, this.bytes.indexOf(0, text))));
-  }
-
-  private word(address: number): number {
-    return this.view.getUint32(address, true);
-  }
-}
-
 const RESULT_KEY = new TextEncoder().encode('result');
 const REF_KEYS = REF_LISTS.map(([, key]) => [key, new TextEncoder().encode(key)] as const);
 
 /** The result set `[{"result": {subtask_refs, edge_refs, rule_refs}}]` when the lists hold only integers. */
-function refsResultSet(memory: Memory, results: number): [{ result: Record<string, number[]> }] | undefined {
+function refsResultSet(memory: OpaMemory, results: number): [{ result: Record<string, number[]> }] | undefined {
   const element = memory.only(results);
   const answer = element === undefined ? undefined : memory.field(element, 1, RESULT_KEY);
   if (answer === undefined) return undefined;
@@ -228,6 +124,34 @@ function refsResultSet(memory: Memory, results: number): [{ result: Record<strin
   }
   return [{ result: lists }];
 }
+
+/**
+ * An input shaped like every evaluation's, with what could be laid out wrongly: multi-byte and
+ * empty strings, NUL, integers at the int64 edges, fractions, exponents, nesting, and enough keys
+ * to make an object grow its buckets twice.
+ */
+const LAYOUT_PROBE = {
+  tags: ['vip', 'ünïcødé ✓ 🏨', '', 'a\u0000b'],
+  signals: { x2: 0.8, n: -3, zero: 0, negative: -0.5, tiny: 5e-324, huge: 12345678901234567890, exponent: 1e21, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER, big: 2 ** 40 + 5 },
+  context: { ...Object.fromEntries(Array.from({ length: 13 }, (_, k) => [`key${k}`, k])), area: { zone: 'a', list: [true, false, null, [], {}] }, 'ü': 'é' },
+  facts: [{ predicate: 'p', object: { level: 2 } }],
+};
+
+/**
+ * The writer is only used once what it lays out for LAYOUT_PROBE matches, value for value and
+ * bucket for bucket, what the module's own JSON parser builds; otherwise every input goes
+ * through JSON, as a module whose layout this code does not know must.
+ */
+function checkedWriter(opa: OpaExports, policy: LoadedPolicy, memory: OpaMemory, parse: (input: unknown) => number): OpaWriter | undefined {
+  const arena = opa.opa_malloc(INPUT_ARENA);
+  const writer = new OpaWriter(policy.mem, arena, arena + INPUT_ARENA);
+  const written = writer.write(LAYOUT_PROBE);
+  const parsed = parse(LAYOUT_PROBE);
+  return written !== undefined && memory.refresh().sameLayout(written, parsed) ? writer : undefined;
+}
+
+/** Bytes set aside once per instance for the input; a larger input goes through JSON. */
+const INPUT_ARENA = 64 * 1024;
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
