@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../policy/config';
 import { regoData } from '../policy/rego-data';
+import { decisionOf } from '../policy/rego-decision';
+import type { Decision } from '../policy/evaluation';
 import { createPool } from '../activities/connections';
 import { freePort, randomLane, setLane, startEvaluator, storeExample, waitFor } from '../test/integration/evaluator-harness';
 
@@ -45,7 +47,8 @@ async function main(): Promise<void> {
     const { rows } = await pool.query<{ input: Record<string, unknown> }>('SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [native.snapshotId]);
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
 
-    const opa = await startOpa(config.OPA_PATH, work, native.rego, regoData(native.compiled));
+    const data = regoData(native.compiled);
+    const opa = await startOpa(config.OPA_PATH, work, native.rego, data);
     stops.push(opa.stop);
     const targets = [{ name: 'opa run --server', url: opa.url }];
     for (const snapshot of [native, wasm]) {
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
       stops.push(() => evaluator.stop());
       targets.push({ name: `POST /v1/evaluate (${snapshot.compiled.engine})`, url: `${evaluator.url}/v1/evaluate` });
-      await compareDecisions(inputs, targets.at(-1)!.url, opa.url);
+      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) => decisionOf(answer, data, native.compiled.version));
     }
 
     const script = path.join(work, 'bodies.lua');
@@ -88,12 +91,13 @@ async function startOpa(opaPath: string, work: string, rego: Map<string, string>
 }
 
 /** Same policy, same answers: the comparison is only fair if both decide identically. */
-async function compareDecisions(inputs: unknown[], evaluatorUrl: string, opaUrl: string): Promise<void> {
+/** OPA answers as the generated Rego does (by number into the data document); `decide` reads that as §4 lists. */
+async function compareDecisions(inputs: unknown[], evaluatorUrl: string, opaUrl: string, decide: (answer: unknown) => Decision): Promise<void> {
   const post = (url: string, input: unknown) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) }).then((r) => r.json());
   for (const [i, input] of inputs.entries()) {
     const ours = (await post(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
-    const theirs = ((await post(opaUrl, input)) as { result: { subtasks: unknown; dag: unknown; rules: unknown } }).result;
+    const theirs = decide(((await post(opaUrl, input)) as { result: unknown }).result);
     const same = canonicalize(withoutRuleIds([ours.subtasks, ours.dag, ours.rules])) === canonicalize(withoutRuleIds([theirs.subtasks, theirs.dag, theirs.rules]));
     if (!ours.ok || !same) throw new Error(`input ${i}: evaluator and OPA decide differently:\n${JSON.stringify(ours)}\n${JSON.stringify(theirs)}`);
   }
