@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { runFactCleanup } from '../activities/facts';
 import { loadConfigOrExit } from '../policy/config';
@@ -17,9 +18,16 @@ const BASELINE_MS = 5000;
 
 const percentile = (sorted: number[], q: number) => sorted[Math.floor(sorted.length * q)] ?? 0;
 
-function option(name: string, fallback: number, min = 1): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
+type Flags = ReturnType<typeof parseFlags>;
+
+function parseFlags() {
+  return parseArgs({
+    options: { facts: { type: 'string' }, batch: { type: 'string' }, pause: { type: 'string' }, 'same-expiry': { type: 'boolean', default: false } },
+  }).values;
+}
+
+function option(flags: Flags, name: 'facts' | 'batch' | 'pause', fallback: number, min = 1): number {
+  const value = flags[name] === undefined ? fallback : Number(flags[name]);
   if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   return value;
 }
@@ -63,16 +71,17 @@ async function count(pool: Pool, table: string, namespace: string): Promise<numb
 }
 
 async function main(): Promise<void> {
-  const total = option('facts', 1_000_000);
-  const batchSize = option('batch', DEFAULT_CLEANUP_BATCH);
-  const batchPauseMs = option('pause', 0, 0);
+  const flags = parseFlags();
+  const total = option(flags, 'facts', 1_000_000);
+  const batchSize = option(flags, 'batch', DEFAULT_CLEANUP_BATCH);
+  const batchPauseMs = option(flags, 'pause', 0, 0);
   const config = loadConfigOrExit();
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
   const writerPool = new Pool({ connectionString: config.DATABASE_URL, max: 1, application_name: 'fact-cleanup-bench-writer' });
   const namespace = `bench-cleanup-${randomUUID().slice(0, 8)}`;
   try {
     const seeding = performance.now();
-    await seed(pool, namespace, total, process.argv.includes('--same-expiry'));
+    await seed(pool, namespace, total, flags['same-expiry']!);
     await pool.query('ANALYZE pkg_facts');
     process.stderr.write(`seeded ${total} expired facts in ${((performance.now() - seeding) / 1000).toFixed(1)} s\n`);
 

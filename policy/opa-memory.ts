@@ -110,8 +110,10 @@ export class OpaMemory {
         return true;
       case OPA_BOOLEAN:
         return this.bytes[a + 1] === this.bytes[b + 1];
-      case OPA_NUMBER:
-        return this.number(a) !== undefined && this.number(a) === this.number(b);
+      case OPA_NUMBER: {
+        const number = this.number(a);
+        return number !== undefined && number === this.number(b);
+      }
       case OPA_STRING:
         return this.text(a) === this.text(b);
       case OPA_ARRAY: {
@@ -281,7 +283,7 @@ export class OpaWriter {
       const code = value.charCodeAt(k);
       if (code >= 0x80) return this.wideString(at, value, hashing);
       this.u8[start + k] = code;
-      hash = Math.imul(hash, FNV_PRIME) ^ code;
+      hash = fnvStep(hash, code);
     }
     if (hashing) this.hash = hash >>> 0;
     return this.stringHeader(at, start, value.length);
@@ -374,6 +376,18 @@ export class OpaWriter {
   }
 }
 
+/**
+ * An input shaped like every evaluation's, with what could be laid out wrongly: multi-byte and
+ * empty strings, NUL, integers at the int64 edges, fractions, exponents, nesting, and enough keys
+ * to make an object grow its buckets twice.
+ */
+export const LAYOUT_PROBE = {
+  tags: ['vip', 'ünïcødé ✓ 🏨', '', 'a\u0000b'],
+  signals: { x2: 0.8, n: -3, zero: 0, negative: -0.5, tiny: 5e-324, huge: 12345678901234567890, exponent: 1e21, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER, big: 2 ** 40 + 5 },
+  context: { ...Object.fromEntries(Array.from({ length: 13 }, (_, k) => [`key${k}`, k])), area: { zone: 'a', list: [true, false, null, [], {}] }, 'ü': 'é' },
+  facts: [{ predicate: 'p', object: { level: 2 } }],
+};
+
 /** Thrown inside OpaWriter when a value cannot be written; `write` turns it into undefined. */
 const UNWRITABLE = Symbol('unwritable');
 const NUMBER_SIZE = 24;
@@ -392,11 +406,15 @@ function bucketCount(keys: number): number {
   return count;
 }
 
-/** value.c's fnv1a32: per byte, multiply by the FNV prime then xor, in 32-bit arithmetic. */
 function fnv1a(bytes: Uint8Array): number {
   let hash = FNV_OFFSET;
-  for (let k = 0; k < bytes.length; k++) hash = Math.imul(hash, FNV_PRIME) ^ bytes[k]!;
+  for (let k = 0; k < bytes.length; k++) hash = fnvStep(hash, bytes[k]!);
   return hash >>> 0;
+}
+
+/** value.c's fnv1a32, one byte: multiply by the FNV prime, then xor, in 32-bit arithmetic. */
+function fnvStep(hash: number, byte: number): number {
+  return Math.imul(hash, FNV_PRIME) ^ byte;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

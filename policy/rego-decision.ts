@@ -10,15 +10,14 @@ import { REGO_DATA_ROOT } from './rego-data';
  * number naming no entry, is refused: a malformed answer never becomes a decision.
  */
 export const REF_LISTS = [
-  ['subtasks', 'subtask_refs'],
-  ['dag', 'edge_refs'],
-  ['rules', 'rule_refs'],
+  { list: 'subtasks', refs: 'subtask_refs', table: 'subtasks' },
+  { list: 'dag', refs: 'edge_refs', table: 'edges' },
+  { list: 'rules', refs: 'rule_refs', table: 'rules' },
 ] as const;
-const TABLES: Record<(typeof REF_LISTS)[number][1], string> = { subtask_refs: 'subtasks', edge_refs: 'edges', rule_refs: 'rules' };
 
 export function decisionOf(answer: unknown, data: unknown, version: string): Decision {
-  if (isRecord(answer) && REF_LISTS.every(([, refs]) => Array.isArray(answer[refs]))) return fromRefs(answer, data, version);
-  if (!isRecord(answer) || !REF_LISTS.every(([list]) => Array.isArray(answer[list]))) {
+  if (isRecord(answer) && REF_LISTS.every(({ refs }) => Array.isArray(answer[refs]))) return fromRefs(answer, data, version);
+  if (!isRecord(answer) || !REF_LISTS.every(({ list }) => Array.isArray(answer[list]))) {
     throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {subtask_refs, edge_refs, rule_refs})`);
   }
   return { subtasks: answer.subtasks, dag: answer.dag, rules: answer.rules } as Decision;
@@ -26,11 +25,11 @@ export function decisionOf(answer: unknown, data: unknown, version: string): Dec
 
 function fromRefs(answer: Record<string, unknown>, data: unknown, version: string): Decision {
   const document = isRecord(data) && isRecord(data[REGO_DATA_ROOT]) ? data[REGO_DATA_ROOT] : {};
-  const [subtasks, dag, rules] = REF_LISTS.map(([, refs]) => {
-    const table = document[TABLES[refs]];
+  const [subtasks, dag, rules] = REF_LISTS.map(({ refs, table: name }) => {
+    const table = document[name];
     return (answer[refs] as unknown[]).map((ref, at) => {
       if (!Array.isArray(table) || !Number.isInteger(ref) || (ref as number) < 0 || (ref as number) >= table.length) {
-        throw new Error(`wasm policy of ${version} returned ${refs}[${at}] = ${JSON.stringify(ref)}, which names no entry of data.${REGO_DATA_ROOT}.${TABLES[refs]}`);
+        throw new Error(`wasm policy of ${version} returned ${refs}[${at}] = ${JSON.stringify(ref)}, which names no entry of data.${REGO_DATA_ROOT}.${name}`);
       }
       return table[ref as number] as unknown;
     });

@@ -5,7 +5,7 @@ import { toEngineInput, isRecord } from './engine-input';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
 import { storedWasmData, verifyArtifact, type OpaArtifacts } from './opa-artifacts';
-import { OpaMemory, OpaWriter } from './opa-memory';
+import { LAYOUT_PROBE, OpaMemory, OpaWriter } from './opa-memory';
 import { decisionOf, REF_LISTS } from './rego-decision';
 
 /**
@@ -109,7 +109,7 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unkn
 const HEAP_BUDGET = 4 * 1024 * 1024;
 
 const RESULT_KEY = new TextEncoder().encode('result');
-const REF_KEYS = REF_LISTS.map(([, key]) => [key, new TextEncoder().encode(key)] as const);
+const REF_KEYS = REF_LISTS.map(({ refs }) => [refs, new TextEncoder().encode(refs)] as const);
 
 /** The result set `[{"result": {subtask_refs, edge_refs, rule_refs}}]` when the lists hold only integers. */
 function refsResultSet(memory: OpaMemory, results: number): [{ result: Record<string, number[]> }] | undefined {
@@ -124,18 +124,6 @@ function refsResultSet(memory: OpaMemory, results: number): [{ result: Record<st
   }
   return [{ result: lists }];
 }
-
-/**
- * An input shaped like every evaluation's, with what could be laid out wrongly: multi-byte and
- * empty strings, NUL, integers at the int64 edges, fractions, exponents, nesting, and enough keys
- * to make an object grow its buckets twice.
- */
-const LAYOUT_PROBE = {
-  tags: ['vip', 'ünïcødé ✓ 🏨', '', 'a\u0000b'],
-  signals: { x2: 0.8, n: -3, zero: 0, negative: -0.5, tiny: 5e-324, huge: 12345678901234567890, exponent: 1e21, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER, big: 2 ** 40 + 5 },
-  context: { ...Object.fromEntries(Array.from({ length: 13 }, (_, k) => [`key${k}`, k])), area: { zone: 'a', list: [true, false, null, [], {}] }, 'ü': 'é' },
-  facts: [{ predicate: 'p', object: { level: 2 } }],
-};
 
 /**
  * The writer is only used once what it lays out for LAYOUT_PROBE matches, value for value and

@@ -59,12 +59,18 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
   expect(diverged / compared).toBeLessThan(0.6);
 }, 240_000);
 
-test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
+/** One evaluator on a fresh lane serving hotel-ops v1. */
+async function exampleEvaluator() {
   const lane = randomLane();
   const snapshot = await storeExample(services.pool, 'hotel-ops-v1');
   await setLane(services.pool, lane, { snapshotId: snapshot.snapshotId });
   const evaluator = await startEvaluator(lane);
   services.running.push(evaluator);
+  return { lane, snapshot, evaluator };
+}
+
+test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
+  const { lane, snapshot, evaluator } = await exampleEvaluator();
   const post = (body: string, contentType = 'application/json') => () => rawPost(evaluator.port, body, contentType);
   const cases: [string, () => Promise<{ status: number; body: { ok: boolean; reason: string } }>, number, RegExp][] = [
     ['non-JSON', post('{"input": {"tags": [', 'application/json'), 400, /^body: not valid JSON/],
@@ -108,11 +114,7 @@ function rawPost(port: number, body: string, contentType: string): Promise<{ sta
 }
 
 test('ADVISORY ignores unknown fields; a lane with no snapshot answers ok:false, never an empty allow', async () => {
-  const lane = randomLane();
-  const snapshot = await storeExample(services.pool, 'hotel-ops-v1');
-  await setLane(services.pool, lane, { snapshotId: snapshot.snapshotId });
-  const evaluator = await startEvaluator(lane);
-  services.running.push(evaluator);
+  const { lane, snapshot, evaluator } = await exampleEvaluator();
   const advisory = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 }, mode: 'advisory' });
   expect(advisory).toMatchObject({ status: 200, body: { ok: true, meta: { mode: 'advisory' } } });
 

@@ -27,6 +27,15 @@ async function twoEvaluators(lane: ReturnType<typeof randomLane>, env: Record<st
   return pair;
 }
 
+/** Two versions stored, a fresh lane serving the first, and two evaluators on it. */
+async function twoEvaluatorsOnV1() {
+  const lane = randomLane();
+  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
+  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
+  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
+  return { lane, v1, v2, evaluators: await twoEvaluators(lane) };
+}
+
 const serving = async (evaluator: RunningEvaluator) => (await readyz(evaluator)).body.serving as string | null;
 
 const guestInput = (i: number) => ({
@@ -34,11 +43,7 @@ const guestInput = (i: number) => ({
 });
 
 test('an activation published on Redis makes both evaluators serve the new version, with no failed request under load', async () => {
-  const lane = randomLane();
-  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
-  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
-  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
-  const evaluators = await twoEvaluators(lane);
+  const { lane, v1, v2, evaluators } = await twoEvaluatorsOnV1();
   for (const evaluator of evaluators) expect(await serving(evaluator)).toBe(v1.version);
 
   const load = startLoad(evaluators, guestInput);
@@ -58,11 +63,7 @@ test('an activation published on Redis makes both evaluators serve the new versi
 });
 
 test('the seed plain activate:<version> message is followed too', async () => {
-  const lane = randomLane();
-  const v1 = await storeExample(services.pool, 'hotel-ops-v1');
-  const v2 = await storeExample(services.pool, 'hotel-ops-v1');
-  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
-  const evaluators = await twoEvaluators(lane);
+  const { lane, v1, v2, evaluators } = await twoEvaluatorsOnV1();
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
   for (const evaluator of evaluators) {
