@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../policy/config';
-import { regoData } from '../policy/rego-data';
+import { regoData, REGO_DATA_ROOT } from '../policy/rego-data';
 import { decisionOf } from '../policy/rego-decision';
 import type { Decision } from '../policy/evaluation';
 import { createPool } from '../activities/connections';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
       stops.push(() => evaluator.stop());
       targets.push({ name: `POST /v1/evaluate (${snapshot.compiled.engine})`, url: `${evaluator.url}/v1/evaluate` });
-      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) => decisionOf(answer, data, native.compiled.version));
+      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) => decisionOf(answer, data[REGO_DATA_ROOT]!.rules, native.compiled.version));
     }
 
     const script = path.join(work, 'bodies.lua');

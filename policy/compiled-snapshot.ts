@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DagEdge, EmittedSubtask, EngineKind, MatchedRule } from './evaluation';
+import type { DagEdge, Decision, EmittedSubtask, EngineKind, MatchedRule } from './evaluation';
 
 /**
  * The compiled form of a policy that both engines and the Rego generator read. It has the same
@@ -71,13 +71,16 @@ export function orderRules(rules: readonly CompiledRule[]): CompiledRule[] {
 }
 
 /** What one matched rule contributes, precomputed once so engines only select and deduplicate. */
-export interface RulePlan {
-  rule: CompiledRule;
+export interface RuleOutput {
   summary: MatchedRule;
   /** One per emission, in emission order. */
   subtasks: EmittedSubtask[];
   /** One per emission: the edge an ORDERS/GATE emission draws, null for EMITS. */
   edges: (DagEdge | null)[];
+}
+
+export interface RulePlan extends RuleOutput {
+  rule: CompiledRule;
 }
 
 export function planRules(snapshot: CompiledSnapshot): RulePlan[] {
@@ -112,6 +115,38 @@ function edgeOf(rule: CompiledRule, emission: Emission): DagEdge | null {
   return { from: after, to: emission.subtask, type, rule: rule.id };
 }
 
-export function edgeKey(edge: DagEdge): string {
+/**
+ * The decision (design §4) the matched rules make, given in evaluation order; both engines end
+ * here, so they cannot differ in how a decision is put together: every matched rule in order; a
+ * subtask once, as emitted by the first matched rule that emits it (a higher-priority rule's
+ * params win); an edge once per (from, to, type), credited to the first rule that draws it, and
+ * only when its `from` subtask is in the decision.
+ */
+export function decide(matched: readonly RuleOutput[]): Decision {
+  const subtasks: EmittedSubtask[] = [];
+  const names = new Set<string>();
+  const edges: DagEdge[] = [];
+  const drawn = new Set<string>();
+  for (const output of matched) {
+    output.subtasks.forEach((subtask, position) => {
+      if (!names.has(subtask.name)) {
+        names.add(subtask.name);
+        subtasks.push(subtask);
+      }
+      const edge = output.edges[position];
+      if (edge && !drawn.has(edgeKey(edge))) {
+        drawn.add(edgeKey(edge));
+        edges.push(edge);
+      }
+    });
+  }
+  return {
+    subtasks,
+    dag: edges.filter((edge) => names.has(edge.from)),
+    rules: matched.map((output) => output.summary),
+  };
+}
+
+function edgeKey(edge: DagEdge): string {
   return `${edge.from}\u0000${edge.to}\u0000${edge.type}`;
 }

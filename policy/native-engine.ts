@@ -1,14 +1,12 @@
-import { edgeKey, planRules, type CompiledSnapshot, type RulePlan } from './compiled-snapshot';
+import { decide, planRules, type CompiledSnapshot, type RulePlan } from './compiled-snapshot';
 import { toEngineInput, type EngineInput } from './engine-input';
-import type { DagEdge, Decision, EmittedSubtask, Engine, EvaluationInput, Fact } from './evaluation';
+import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { compileCondition, type Check } from './native-engine-conditions';
 import { createRuleIndex, type RuleIndex } from './native-engine-index';
 
 /**
- * The in-process engine. Output rules (mirrored by the generated Rego, see rego-generate.ts):
- * matched rules in evaluation order; a subtask appears once, as emitted by the first matched rule
- * that emits it (so a higher-priority rule's params win); an edge appears once per (from, to, type),
- * credited to the first rule that draws it, and only when its `from` subtask is in the decision.
+ * The in-process engine: the rules whose conditions hold (checked in JavaScript, looking only at
+ * the rules the input's keys file), made into a decision by `decide`, as the wasm engine's are.
  */
 interface CompiledPlan {
   plan: RulePlan;
@@ -39,29 +37,4 @@ export function createNativeEngine(snapshot: CompiledSnapshot): Engine {
 function holds(checks: readonly Check[], input: EngineInput): boolean {
   for (const check of checks) if (!check(input)) return false;
   return true;
-}
-
-function decide(matched: readonly RulePlan[]): Decision {
-  const subtasks: EmittedSubtask[] = [];
-  const names = new Set<string>();
-  const edges: DagEdge[] = [];
-  const drawn = new Set<string>();
-  for (const plan of matched) {
-    plan.subtasks.forEach((subtask, position) => {
-      if (!names.has(subtask.name)) {
-        names.add(subtask.name);
-        subtasks.push(subtask);
-      }
-      const edge = plan.edges[position];
-      if (edge && !drawn.has(edgeKey(edge))) {
-        drawn.add(edgeKey(edge));
-        edges.push(edge);
-      }
-    });
-  }
-  return {
-    subtasks,
-    dag: edges.filter((edge) => names.has(edge.from)),
-    rules: matched.map((plan) => plan.summary),
-  };
 }

@@ -1,53 +1,39 @@
-import { edgeKey, planRules, type CompiledSnapshot, type RulePlan } from './compiled-snapshot';
+import { planRules, type CompiledSnapshot, type RuleOutput } from './compiled-snapshot';
+import { isRecord } from './engine-input';
+import { PkgError } from './errors';
 
 /**
- * The data document the wasm engine loads once (setData) next to the generated Rego.
- *
- * `rules`, `subtasks` and `edges` hold every value a decision can contain, in evaluation order:
- * a rule's summary at its position, and each rule's subtasks and edges (the first of each name /
- * key within the rule) numbered one after another. The generated Rego answers with those numbers (rego-decision.ts turns them back into
- * values), so OPA never copies or hashes the values themselves, and because numbering follows
- * evaluation order, sorting numbers sorts entries by (rule, emission).
- *
- * `rule_table` has per rule, in evaluation order, what the Rego needs to deduplicate: `emits` /
- * `draws` (the subtask names / edge keys the rule produces) and `subtask_entries` /
- * `edge_entries` (the first entry of each name / key inside the rule, with its number), so the
- * Rego never checks a rule against itself. Hand-written Rego may read it too.
+ * The data document the wasm engine loads once (setData) next to the generated Rego, stored with
+ * the module it was built for (opa-artifacts.ts). `rules` holds, in evaluation order, what each
+ * rule contributes when it matches: its summary, subtasks and edges (compiled-snapshot.ts
+ * RuleOutput). The generated Rego answers with the positions of the rules it matched, and the
+ * engine makes those rules' outputs into the decision; hand-written Rego may read the table too.
  */
 export const REGO_DATA_ROOT = 'pkg_snapshot';
 
 export interface RegoData {
   version: string;
-  rules: RulePlan['summary'][];
-  subtasks: RulePlan['subtasks'];
-  edges: NonNullable<RulePlan['edges'][number]>[];
-  rule_table: RuleTableRow[];
-}
-
-interface RuleTableRow {
-  emits: Record<string, true>;
-  draws: Record<string, true>;
-  subtask_entries: { name: string; id: number }[];
-  edge_entries: { key: string; from: string; id: number }[];
+  rules: RuleOutput[];
 }
 
 export function regoData(snapshot: CompiledSnapshot): Record<string, RegoData> {
-  const document: RegoData = { version: snapshot.version, rules: [], subtasks: [], edges: [], rule_table: [] };
-  for (const plan of planRules(snapshot)) {
-    const emits: Record<string, true> = {};
-    const draws: Record<string, true> = {};
-    const row: RuleTableRow = { emits, draws, subtask_entries: [], edge_entries: [] };
-    plan.subtasks.forEach((subtask, position) => {
-      if (!emits[subtask.name]) row.subtask_entries.push({ name: subtask.name, id: document.subtasks.push(subtask) - 1 });
-      emits[subtask.name] = true;
-      const edge = plan.edges[position];
-      const key = edge && edgeKey(edge);
-      if (!edge || !key || draws[key]) return;
-      row.edge_entries.push({ key, from: edge.from, id: document.edges.push(edge) - 1 });
-      draws[key] = true;
-    });
-    document.rules.push(plan.summary);
-    document.rule_table.push(row);
+  const rules = planRules(snapshot).map(({ summary, subtasks, edges }) => ({ summary, subtasks, edges }));
+  return { [REGO_DATA_ROOT]: { version: snapshot.version, rules } };
+}
+
+/**
+ * The rule table of a stored data document. A document laid out otherwise was written by an
+ * earlier pipeline for a module that answers differently; it is refused, never half-read.
+ */
+export function storedRuleOutputs(version: string, data: unknown): RuleOutput[] {
+  const document = isRecord(data) ? data[REGO_DATA_ROOT] : undefined;
+  const rules = isRecord(document) ? document.rules : undefined;
+  if (!Array.isArray(rules) || !rules.every(isRuleOutput)) {
+    throw new PkgError('NotFound', `snapshot ${version}: its data document has no data.${REGO_DATA_ROOT}.rules table of rule outputs (compiled by an older pipeline); publish the bundle again under a new version`);
   }
-  return { [REGO_DATA_ROOT]: document };
+  return rules;
+}
+
+function isRuleOutput(entry: unknown): entry is RuleOutput {
+  return isRecord(entry) && isRecord(entry.summary) && Array.isArray(entry.subtasks) && Array.isArray(entry.edges) && entry.edges.length === entry.subtasks.length;
 }

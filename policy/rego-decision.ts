@@ -1,38 +1,35 @@
+import { decide, type RuleOutput } from './compiled-snapshot';
 import { isRecord } from './engine-input';
 import type { Decision } from './evaluation';
 import { REGO_DATA_ROOT } from './rego-data';
 
 /**
  * What a wasm policy answers, as a §4 decision. A policy may answer with the three lists
- * themselves (`{subtasks, dag, rules}`, as hand-written Rego usually does) or by number into its
- * data document (`{subtask_refs, edge_refs, rule_refs}`, as the generated Rego does): each number
- * names an entry of `data.pkg_snapshot.subtasks`, `.edges` or `.rules`. Anything else, or a
- * number naming no entry, is refused: a malformed answer never becomes a decision.
+ * themselves (`{subtasks, dag, rules}`, as hand-written Rego usually does) or with the rules it
+ * matched (`{rule_refs}`, as the generated Rego does): their positions in `data.pkg_snapshot.rules`,
+ * ascending, each once, made into the decision by `decide` exactly as the native engine's matched
+ * rules are. Anything else, or a position naming no rule or out of order, is refused: a malformed
+ * answer never becomes a decision.
  */
-export const REF_LISTS = [
-  { list: 'subtasks', refs: 'subtask_refs', table: 'subtasks' },
-  { list: 'dag', refs: 'edge_refs', table: 'edges' },
-  { list: 'rules', refs: 'rule_refs', table: 'rules' },
-] as const;
+export const RULE_REFS = 'rule_refs';
 
-export function decisionOf(answer: unknown, data: unknown, version: string): Decision {
-  if (isRecord(answer) && REF_LISTS.every(({ refs }) => Array.isArray(answer[refs]))) return fromRefs(answer, data, version);
-  if (!isRecord(answer) || !REF_LISTS.every(({ list }) => Array.isArray(answer[list]))) {
-    throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {subtask_refs, edge_refs, rule_refs})`);
+export function decisionOf(answer: unknown, rules: readonly RuleOutput[], version: string): Decision {
+  if (isRecord(answer) && Array.isArray(answer[RULE_REFS])) return decide(matchedRules(answer[RULE_REFS], rules, version));
+  if (!isRecord(answer) || !Array.isArray(answer.subtasks) || !Array.isArray(answer.dag) || !Array.isArray(answer.rules)) {
+    throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {${RULE_REFS}})`);
   }
   return { subtasks: answer.subtasks, dag: answer.dag, rules: answer.rules } as Decision;
 }
 
-function fromRefs(answer: Record<string, unknown>, data: unknown, version: string): Decision {
-  const document = isRecord(data) && isRecord(data[REGO_DATA_ROOT]) ? data[REGO_DATA_ROOT] : {};
-  const [subtasks, dag, rules] = REF_LISTS.map(({ refs, table: name }) => {
-    const table = document[name];
-    return (answer[refs] as unknown[]).map((ref, at) => {
-      if (!Array.isArray(table) || !Number.isInteger(ref) || (ref as number) < 0 || (ref as number) >= table.length) {
-        throw new Error(`wasm policy of ${version} returned ${refs}[${at}] = ${JSON.stringify(ref)}, which names no entry of data.${REGO_DATA_ROOT}.${name}`);
-      }
-      return table[ref as number] as unknown;
-    });
+function matchedRules(refs: readonly unknown[], rules: readonly RuleOutput[], version: string): RuleOutput[] {
+  return refs.map((ref, at) => {
+    const where = `wasm policy of ${version} returned ${RULE_REFS}[${at}] = ${JSON.stringify(ref)}`;
+    if (typeof ref !== 'number' || !Number.isInteger(ref) || ref < 0 || ref >= rules.length) {
+      throw new Error(`${where}, which names no entry of data.${REGO_DATA_ROOT}.rules (${rules.length} rules)`);
+    }
+    if (at > 0 && ref <= (refs[at - 1] as number)) {
+      throw new Error(`${where}, not after ${JSON.stringify(refs[at - 1])}: ${RULE_REFS} must name rules in evaluation order, each once`);
+    }
+    return rules[ref]!;
   });
-  return { subtasks, dag, rules } as Decision;
 }

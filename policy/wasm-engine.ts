@@ -6,7 +6,8 @@ import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from './errors';
 import { storedWasmData, verifyArtifact, type OpaArtifacts } from './opa-artifacts';
 import { LAYOUT_PROBE, OpaMemory, OpaWriter } from './opa-memory';
-import { decisionOf, REF_LISTS } from './rego-decision';
+import { storedRuleOutputs } from './rego-data';
+import { decisionOf, RULE_REFS } from './rego-decision';
 
 /**
  * The OPA engine: the compiled wasm module, loaded once and reused for every decision (the
@@ -16,6 +17,7 @@ import { decisionOf, REF_LISTS } from './rego-decision';
 export async function createWasmEngine(snapshot: CompiledSnapshot, artifacts: OpaArtifacts): Promise<Engine> {
   verifyArtifact(snapshot.version, 'wasm', artifacts.wasm);
   const data = storedWasmData(snapshot.version, artifacts.rego);
+  const rules = storedRuleOutputs(snapshot.version, data);
   const policy = await loadPolicy(toArrayBuffer(artifacts.wasm.bytes));
   policy.setData(data);
   const entrypoint = snapshot.entrypoint;
@@ -27,7 +29,7 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, artifacts: Op
     kind: 'wasm',
     version: snapshot.version,
     evaluate(input: EvaluationInput, facts: readonly Fact[]): Decision {
-      return decisionOf(evaluateOnce(run, input, facts), data, snapshot.version);
+      return decisionOf(evaluateOnce(run, input, facts), rules, snapshot.version);
     },
   };
 }
@@ -62,8 +64,8 @@ interface OpaExports {
 
 /**
  * Evaluates through the module's exports rather than the SDK's evaluate(), which rebuilds a
- * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. An answer by number
- * (rego-decision.ts: three lists of integers, what the generated Rego returns) is read straight
+ * TextEncoder/TextDecoder per call and always dumps the whole result to JSON. An answer of matched
+ * rules (rego-decision.ts: a list of integers, what the generated Rego returns) is read straight
  * from the module's memory (opa-memory.ts); anything else goes through JSON, and so does an input
  * OpaWriter cannot lay out in memory itself.
  * The heap is not reset before every evaluation, only once it has grown by HEAP_BUDGET (or after
@@ -99,7 +101,7 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unkn
     opa.opa_eval_ctx_set_entrypoint(ctx, id);
     opa.eval(ctx);
     const results = opa.opa_eval_ctx_get_result(ctx);
-    const answer = refsResultSet(memory.refresh(), results) ?? memory.refresh().json(opa.opa_json_dump(results));
+    const answer = ruleRefsResultSet(memory.refresh(), results) ?? memory.refresh().json(opa.opa_json_dump(results));
     clean = true;
     return answer;
   };
@@ -109,20 +111,14 @@ function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unkn
 const HEAP_BUDGET = 4 * 1024 * 1024;
 
 const RESULT_KEY = new TextEncoder().encode('result');
-const REF_KEYS = REF_LISTS.map(({ refs }) => [refs, new TextEncoder().encode(refs)] as const);
+const RULE_REFS_KEY = new TextEncoder().encode(RULE_REFS);
 
-/** The result set `[{"result": {subtask_refs, edge_refs, rule_refs}}]` when the lists hold only integers. */
-function refsResultSet(memory: OpaMemory, results: number): [{ result: Record<string, number[]> }] | undefined {
+/** The result set `[{"result": {"rule_refs": [...]}}]` when the list holds only integers. */
+function ruleRefsResultSet(memory: OpaMemory, results: number): [{ result: Record<string, number[]> }] | undefined {
   const element = memory.only(results);
   const answer = element === undefined ? undefined : memory.field(element, 1, RESULT_KEY);
-  if (answer === undefined) return undefined;
-  const lists: Record<string, number[]> = {};
-  for (const [key, bytes] of REF_KEYS) {
-    const integers = memory.integers(memory.field(answer, REF_KEYS.length, bytes));
-    if (!integers) return undefined;
-    lists[key] = integers;
-  }
-  return [{ result: lists }];
+  const refs = answer === undefined ? undefined : memory.integers(memory.field(answer, 1, RULE_REFS_KEY));
+  return refs && [{ result: { [RULE_REFS]: refs } }];
 }
 
 /**

@@ -5,7 +5,7 @@ import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts, buildRegoArtifacts } from '../../activities/compile';
 import { loadBundle, type Bundle } from '../../policy/bundle';
 import { compileSnapshot } from '../../policy/bundle-compile';
-import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
+import type { CompiledSnapshot, RuleOutput } from '../../policy/compiled-snapshot';
 import { loadConfig } from '../../policy/config';
 import type { Engine } from '../../policy/evaluation';
 import { runFixtures } from '../../policy/fixtures';
@@ -121,38 +121,46 @@ describe('random snapshots', () => {
 });
 
 /**
- * A generated decision answers by number and is read straight from the module's memory; a
- * hand-written policy may answer with its own values, by number too, or with both mixed with data
- * values, and every form must come back exactly.
+ * A generated decision answers with the rules it matched, by number, read straight from the
+ * module's memory; a hand-written policy may answer that way too, or with its own values, or with
+ * them mixed with data values, and every form must come back exactly.
  */
 describe('wasm engine decisions a hand-written policy builds', () => {
   const own = '{"rule_id": "r-1", "rule_name": "handmade ✓", "rule_priority": 1.5, "matched_conditions": 0, "emissions_count": 0}';
+  // Rules 0 and 4 of hotel-ops-v1 both emit `escalate`; rule 0 draws escalate -> notify_manager.
+  const byNumber = (first: RuleOutput, fifth: RuleOutput) => ({
+    subtasks: [...first.subtasks, fifth.subtasks[0]],
+    dag: [first.edges[1]],
+    rules: [first.summary, fifth.summary],
+  });
   it.each([
     ['only its own values', `result := {"subtasks": [], "dag": [], "rules": [${own}]}`, () => ({ subtasks: [], dag: [], rules: [JSON.parse(own)] })],
-    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0], ${own}]}`, (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0], JSON.parse(own)] })],
-    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0]], "note": 1}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]] })],
-    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rule_table[0]]}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rule_table[0]] })],
-    ['entries by number', 'result := {"subtask_refs": [1, 0], "edge_refs": [0], "rule_refs": [2, 0]}', (t: RegoData) => ({ subtasks: [t.subtasks[1], t.subtasks[0]], dag: [t.edges[0]], rules: [t.rules[2], t.rules[0]] })],
-    ['entries by number under an extra key', 'result := {"subtask_refs": [0], "edge_refs": [], "rule_refs": [0], "note": 1}', (t: RegoData) => ({ subtasks: [t.subtasks[0]], dag: [], rules: [t.rules[0]] })],
+    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary, ${own}]}`, (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary, JSON.parse(own)] })],
+    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary], "note": 1}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary] })],
+    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0]]}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]] })],
+    ['matched rules by number', 'result := {"rule_refs": [0, 4]}', (t: RegoData) => byNumber(t.rules[0]!, t.rules[4]!)],
+    ['matched rules by number under an extra key', 'result := {"rule_refs": [0, 4], "note": 1}', (t: RegoData) => byNumber(t.rules[0]!, t.rules[4]!)],
   ])('returns %s exactly', async (_, rule, expected) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
     const artifacts = await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled);
     const wasm = await createWasmEngine(compiled, artifacts);
     const tables = regoData(compiled)[REGO_DATA_ROOT]!;
-    expect(tables.edges.length).toBeGreaterThan(0);
+    expect(tables.rules[4]!.subtasks.map((s) => s.name)).toContain(tables.rules[0]!.subtasks[0]!.name);
     for (let run = 0; run < 3; run++) {
       expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual(expected(tables));
     }
   });
 
   it.each([
-    ['past the end of its table', '"subtask_refs": [], "edge_refs": [], "rule_refs": [0, 99]', /rule_refs\[1\] = 99, which names no entry of data.pkg_snapshot.rules/],
-    ['not an integer', '"subtask_refs": [0.5], "edge_refs": [], "rule_refs": []', /subtask_refs\[0\] = 0.5, which names no entry/],
-    ['negative', '"subtask_refs": [], "edge_refs": [-1], "rule_refs": []', /edge_refs\[0\] = -1, which names no entry/],
-    ['a string', '"subtask_refs": [], "edge_refs": [], "rule_refs": ["0"]', /rule_refs\[0\] = "0", which names no entry/],
-  ])('refuses an answer by a number %s', async (_, lists, message) => {
+    ['past the end of its table', '[0, 99]', /rule_refs\[1\] = 99, which names no entry of data.pkg_snapshot.rules \(14 rules\)/],
+    ['not an integer', '[0.5]', /rule_refs\[0\] = 0.5, which names no entry/],
+    ['negative', '[-1]', /rule_refs\[0\] = -1, which names no entry/],
+    ['a string', '["0"]', /rule_refs\[0\] = "0", which names no entry/],
+    ['out of evaluation order', '[2, 0]', /rule_refs\[1\] = 0, not after 2: rule_refs must name rules in evaluation order, each once/],
+    ['twice', '[1, 3, 3]', /rule_refs\[2\] = 3, not after 3/],
+  ])('refuses matched rules by a number %s', async (_, refs, message) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
-    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\nresult := {${lists}}\n`]]), compiled));
+    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\nresult := {"rule_refs": ${refs}}\n`]]), compiled));
     expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(message);
   });
 

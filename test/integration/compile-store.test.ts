@@ -116,9 +116,14 @@ describe('compile and store', () => {
     const vip = { tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } };
     expect((await createWasmEngine(stored.compiled, stored)).evaluate(vip, []).subtasks.length).toBeGreaterThan(0);
     const rego = new Map([...files].filter(([file]) => file !== DATA_FILE).map(([file, bytes]) => [file, bytes.toString()]));
-    // The same module over a data document without the tables: its answer names entries that do not exist, so it is refused.
-    const withOtherData = await createWasmEngine(stored.compiled, { ...stored, rego: packRegoArtifact(rego, {}) });
-    expect(() => withOtherData.evaluate(vip, [])).toThrow(/rule_refs\[0\] = \d+, which names no entry of data.pkg_snapshot.rules/);
+    // The same module over no data document, or one laid out as an earlier pipeline did (a rule's summary where its outputs belong), is refused.
+    const summariesOnly = { pkg_snapshot: { version: stored.compiled.version, rules: regoData(stored.compiled).pkg_snapshot!.rules.map((rule) => rule.summary) } };
+    for (const otherData of [{}, summariesOnly]) {
+      await expect(createWasmEngine(stored.compiled, { ...stored, rego: packRegoArtifact(rego, otherData) })).rejects.toMatchObject({
+        type: 'NotFound',
+        message: expect.stringMatching(/no data.pkg_snapshot.rules table of rule outputs \(compiled by an older pipeline\); publish the bundle again under a new version/),
+      });
+    }
   });
 
   it('compiles a wasm bundle with its own Rego', async () => {
