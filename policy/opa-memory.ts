@@ -351,21 +351,27 @@ export class OpaWriter {
   private insertSorted(slot: number, element: number): void {
     let previous = slot;
     let current = this.u32[slot >> 2]!;
-    if (current !== 0) {
-      const key = this.keyBytes(element);
-      while (current !== 0 && compareBytes(this.keyBytes(current), key) < 0) {
-        previous = current + 8;
-        current = this.u32[previous >> 2]!;
-      }
+    while (current !== 0 && this.compareKeys(current, element) < 0) {
+      previous = current + 8;
+      current = this.u32[previous >> 2]!;
     }
     this.u32[(element + 8) >> 2] = current;
     this.u32[previous >> 2] = element;
   }
 
-  private keyBytes(element: number): Uint8Array {
-    const name = this.u32[element >> 2]!;
-    const start = this.u32[(name + 8) >> 2]!;
-    return this.u8.subarray(start, start + this.u32[(name + 4) >> 2]!);
+  /** Compares two elements' keys in place: a subarray per comparison cost more than the compare. */
+  private compareKeys(a: number, b: number): number {
+    const keyA = this.u32[a >> 2]!;
+    const keyB = this.u32[b >> 2]!;
+    const lengthA = this.u32[(keyA + 4) >> 2]!;
+    const lengthB = this.u32[(keyB + 4) >> 2]!;
+    const startA = this.u32[(keyA + 8) >> 2]!;
+    const startB = this.u32[(keyB + 8) >> 2]!;
+    for (let k = 0, shared = Math.min(lengthA, lengthB); k < shared; k++) {
+      const difference = this.u8[startA + k]! - this.u8[startB + k]!;
+      if (difference !== 0) return difference;
+    }
+    return lengthA - lengthB;
   }
 
   private take(size: number): number {
@@ -415,10 +421,4 @@ function fnv1a(bytes: Uint8Array): number {
 /** value.c's fnv1a32, one byte: multiply by the FNV prime, then xor, in 32-bit arithmetic. */
 function fnvStep(hash: number, byte: number): number {
   return Math.imul(hash, FNV_PRIME) ^ byte;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const shared = Math.min(a.length, b.length);
-  for (let k = 0; k < shared; k++) if (a[k] !== b[k]) return a[k]! - b[k]!;
-  return a.length - b.length;
 }
