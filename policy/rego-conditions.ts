@@ -20,8 +20,8 @@ export function regoCondition(condition: Condition, variable: string): string[] 
 }
 
 function factStatements(condition: Condition, variable: string, predicate: string, path: string[]): string[] {
-  const lookup = [`fact_predicates[${literal(predicate)}]`, `some f_${variable} in input.facts`, `f_${variable}.predicate == ${literal(predicate)}`];
-  if (condition.op === 'EXISTS' && path.length === 0) return lookup.slice(0, 1);
+  const lookup = [`some f_${variable} in input.facts`, `f_${variable}.predicate == ${literal(predicate)}`];
+  if (condition.op === 'EXISTS' && path.length === 0) return lookup;
   return [...lookup, `${variable} := f_${variable}.object${ref(path)}`, ...comparison(condition, variable)];
 }
 
