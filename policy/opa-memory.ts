@@ -57,25 +57,14 @@ export class OpaMemory {
 
   /** The one element of a set of one, else undefined. */
   only(set: number): number | undefined {
-    if (this.type(set) !== OPA_SET || this.word(set + 12) !== 1) return undefined;
-    const buckets = this.word(set + 4);
-    for (let b = 0; b < this.word(set + 8); b++) {
-      const element = this.word(buckets + 4 * b);
-      if (element !== 0) return this.word(element);
-    }
-    return undefined;
+    const element = this.soleElement(set, OPA_SET);
+    return element === undefined ? undefined : this.word(element);
   }
 
-  /** The value under an ASCII key of an object with exactly `size` keys, else undefined. */
-  field(object: number, size: number, key: Uint8Array): number | undefined {
-    if (this.type(object) !== OPA_OBJECT || this.word(object + 12) !== size) return undefined;
-    const buckets = this.word(object + 4);
-    for (let bucket = 0; bucket < this.word(object + 8); bucket++) {
-      for (let element = this.word(buckets + 4 * bucket); element !== 0; element = this.word(element + 8)) {
-        if (this.isString(this.word(element), key)) return this.word(element + 4);
-      }
-    }
-    return undefined;
+  /** The value of an object whose only key is `key` (ASCII), else undefined. */
+  soleField(object: number, key: Uint8Array): number | undefined {
+    const element = this.soleElement(object, OPA_OBJECT);
+    return element !== undefined && this.isString(this.word(element), key) ? this.word(element + 4) : undefined;
   }
 
   /** An array of safe integers, else undefined. */
@@ -178,6 +167,17 @@ export class OpaMemory {
     const start = this.word(value + 8);
     for (let at = 0; at < text.length; at++) if (this.bytes[start + at] !== text[at]) return false;
     return true;
+  }
+
+  /** The bucket element of a set or object holding exactly one, if `value` is one of `type`. */
+  private soleElement(value: number, type: typeof OPA_SET | typeof OPA_OBJECT): number | undefined {
+    if (this.type(value) !== type || this.word(value + 12) !== 1) return undefined;
+    const buckets = this.word(value + 4);
+    for (let bucket = 0; bucket < this.word(value + 8); bucket++) {
+      const element = this.word(buckets + 4 * bucket);
+      if (element !== 0) return element;
+    }
+    return undefined;
   }
 
   private bucketChain(object: number, bucket: number): number[] {

@@ -22,14 +22,17 @@ export function decisionOf(answer: unknown, rules: readonly RuleOutput[], versio
 }
 
 function matchedRules(refs: readonly unknown[], rules: readonly RuleOutput[], version: string): RuleOutput[] {
-  const refused = (at: number, why: string) => new Error(`wasm policy of ${version} returned ${RULE_REFS}[${at}] = ${JSON.stringify(refs[at])}, ${why}`);
   return refs.map((ref, at) => {
     if (typeof ref !== 'number' || !Number.isInteger(ref) || ref < 0 || ref >= rules.length) {
-      throw refused(at, `which names no entry of data.${REGO_DATA_ROOT}.rules (${rules.length} rules)`);
+      throw refused(version, refs, at, `which names no entry of data.${REGO_DATA_ROOT}.rules (${rules.length} rules)`);
     }
     if (at > 0 && ref <= (refs[at - 1] as number)) {
-      throw refused(at, `not after ${JSON.stringify(refs[at - 1])}: ${RULE_REFS} must name rules in evaluation order, each once`);
+      throw refused(version, refs, at, `not after ${JSON.stringify(refs[at - 1])}: ${RULE_REFS} must name rules in evaluation order, each once`);
     }
     return rules[ref]!;
   });
+}
+
+function refused(version: string, refs: readonly unknown[], at: number, why: string): Error {
+  return new Error(`wasm policy of ${version} returned ${RULE_REFS}[${at}] = ${JSON.stringify(refs[at])}, ${why}`);
 }

@@ -116,8 +116,8 @@ const RULE_REFS_KEY = new TextEncoder().encode(RULE_REFS);
 /** The result set `[{"result": {"rule_refs": [...]}}]` when the list holds only integers. */
 function ruleRefsResultSet(memory: OpaMemory, results: number): [{ result: Record<string, number[]> }] | undefined {
   const element = memory.only(results);
-  const answer = element === undefined ? undefined : memory.field(element, 1, RESULT_KEY);
-  const refs = answer === undefined ? undefined : memory.integers(memory.field(answer, 1, RULE_REFS_KEY));
+  const answer = element === undefined ? undefined : memory.soleField(element, RESULT_KEY);
+  const refs = answer === undefined ? undefined : memory.integers(memory.soleField(answer, RULE_REFS_KEY));
   return refs && [{ result: { [RULE_REFS]: refs } }];
 }
 
