@@ -59,10 +59,10 @@ export interface LaneUpdate {
 }
 
 export async function insertOutboxMessage(db: Queryable, dedupeKey: string, update: LaneUpdate): Promise<void> {
-  await db.query(
-    `INSERT INTO pkg_outbox (dedupe_key, payload) VALUES ($1, $2) ON CONFLICT (dedupe_key) DO NOTHING`,
-    [dedupeKey, JSON.stringify(update)],
-  );
+  await db.query(`INSERT INTO pkg_outbox (dedupe_key, payload) VALUES ($1, $2) ON CONFLICT (dedupe_key) DO NOTHING`, [
+    dedupeKey,
+    JSON.stringify(update),
+  ]);
 }
 
 export function createAuditActivities(deps: { pool: Pool }) {

@@ -18,7 +18,10 @@ export async function readBundleDir(dir: string): Promise<BundleFiles> {
   for (const relative of await listFiles(dir, '')) {
     total += (await stat(path.join(dir, relative))).size;
     if (total > BUNDLE_LIMITS.totalBytes || files.size >= BUNDLE_LIMITS.files) {
-      throw new PkgError('BundleTooLarge', `bundle ${dir} is over the limit of ${BUNDLE_LIMITS.totalBytes} bytes / ${BUNDLE_LIMITS.files} files`);
+      throw new PkgError(
+        'BundleTooLarge',
+        `bundle ${dir} is over the limit of ${BUNDLE_LIMITS.totalBytes} bytes / ${BUNDLE_LIMITS.files} files`,
+      );
     }
     files.set(relative, await readFile(path.join(dir, relative)));
   }

@@ -51,18 +51,38 @@ export function createCompileActivities(deps: CompileDeps) {
         const signing = deps.signing ?? signingPolicyFromConfig(loadConfig());
         return await compileBundleFiles({ ...deps, signing }, files, request.digest, request.actor);
       } catch (error) {
-        throw error instanceof PkgError ? ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true, details: [error.problems] }) : error;
+        throw error instanceof PkgError
+          ? ApplicationFailure.create({
+              type: error.type,
+              message: error.message,
+              nonRetryable: true,
+              details: [error.problems],
+            })
+          : error;
       }
     },
   };
 }
 
 /** Load, verify, build, store: shared by the activity, the CLI and tests. */
-export async function compileBundleFiles(deps: Required<CompileDeps>, files: BundleFiles, digest: string | null, actor: string): Promise<CompileResult> {
+export async function compileBundleFiles(
+  deps: Required<CompileDeps>,
+  files: BundleFiles,
+  digest: string | null,
+  actor: string,
+): Promise<CompileResult> {
   const bundle = loadBundle(files);
   verifyBundleSignature(files, bundle.manifest.env, deps.signing);
   const compiled = compileSnapshot(bundle);
-  const stored = (await reuseStored(deps.pool, bundle)) ?? (await storeSnapshot(deps.pool, { bundle, compiled, artifacts: await buildArtifacts(deps.opaPath, bundle, compiled), bundleDigest: digest, actor }));
+  const stored =
+    (await reuseStored(deps.pool, bundle)) ??
+    (await storeSnapshot(deps.pool, {
+      bundle,
+      compiled,
+      artifacts: await buildArtifacts(deps.opaPath, bundle, compiled),
+      bundleDigest: digest,
+      actor,
+    }));
   return {
     ...stored,
     env: bundle.manifest.env,
@@ -77,17 +97,28 @@ async function reuseStored(pool: Pool, bundle: Bundle): Promise<StoredSnapshot |
   const existing = await findSnapshotChecksum(pool, version);
   if (!existing) return null;
   if (existing.checksum !== bundle.checksum) {
-    throw new PkgError('VersionConflict', `${version} is already compiled with different content (checksum ${existing.checksum}, this bundle ${bundle.checksum}); bump the version`);
+    throw new PkgError(
+      'VersionConflict',
+      `${version} is already compiled with different content (checksum ${existing.checksum}, this bundle ${bundle.checksum}); bump the version`,
+    );
   }
   return { snapshotId: existing.snapshotId, version, checksum: existing.checksum, created: false };
 }
 
-export async function buildArtifacts(opaPath: string, bundle: Bundle, compiled: CompiledSnapshot): Promise<SnapshotArtifacts> {
+export async function buildArtifacts(
+  opaPath: string,
+  bundle: Bundle,
+  compiled: CompiledSnapshot,
+): Promise<SnapshotArtifacts> {
   return buildRegoArtifacts(opaPath, regoSourcesOf(bundle, compiled), compiled);
 }
 
 /** Compiles Rego to wasm and keeps it beside the data document the module reads. */
-export async function buildRegoArtifacts(opaPath: string, rego: ReadonlyMap<string, string>, compiled: CompiledSnapshot): Promise<SnapshotArtifacts> {
+export async function buildRegoArtifacts(
+  opaPath: string,
+  rego: ReadonlyMap<string, string>,
+  compiled: CompiledSnapshot,
+): Promise<SnapshotArtifacts> {
   const wasm = await buildWasm(opaPath, rego, compiled.entrypoint);
   return { wasm, rego: packRegoArtifact(rego, regoData(compiled)) };
 }
@@ -97,6 +128,7 @@ async function readUploadedBundle(pool: Pool, digest: string): Promise<BundleFil
   const row = rows[0];
   if (!row) throw new PkgError('NotFound', `no uploaded bundle with digest ${digest}`);
   const actual = sha256Hex(row.bytes);
-  if (actual !== digest) throw new PkgError('ChecksumMismatch', `uploaded bundle ${digest}: stored bytes hash to ${actual}`);
+  if (actual !== digest)
+    throw new PkgError('ChecksumMismatch', `uploaded bundle ${digest}: stored bytes hash to ${actual}`);
   return unpackBundle(row.bytes);
 }

@@ -76,7 +76,9 @@ async function chainHead(client: PoolClient, env: string): Promise<string | null
 async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Promise<string> {
   const signingKey = deps.signingKeyPath ? readFileSync(deps.signingKeyPath, 'utf8') : null;
   return inTransaction(deps.pool, async (client) => {
-    const existing = await client.query<{ id: string }>('SELECT id FROM pkg_decision_records WHERE rollout_id = $1', [input.rolloutId]);
+    const existing = await client.query<{ id: string }>('SELECT id FROM pkg_decision_records WHERE rollout_id = $1', [
+      input.rolloutId,
+    ]);
     if (existing.rows[0]) return existing.rows[0].id;
     const previousId = await chainHead(client, input.lane.env);
     const events = await rolloutEvents(client, input.rolloutId);
@@ -87,7 +89,11 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
       rollout_id: input.rolloutId,
       outcome: input.outcome,
       reason: input.reason,
-      snapshot: input.snapshot && { id: input.snapshot.snapshotId, version: input.snapshot.version, checksum: input.snapshot.checksum },
+      snapshot: input.snapshot && {
+        id: input.snapshot.snapshotId,
+        version: input.snapshot.version,
+        checksum: input.snapshot.checksum,
+      },
       previous_snapshot: input.baseline && { id: input.baseline.snapshotId, version: input.baseline.version },
       validation: input.validation,
       verdicts: input.verdicts,
@@ -101,7 +107,17 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
     await client.query(
       `INSERT INTO pkg_decision_records (id, env, rollout_id, snapshot_id, outcome, previous_id, canonical, signature, narrative)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [id, record.env, input.rolloutId, input.snapshot?.snapshotId ?? null, input.outcome, previousId, canonical, signingKey ? signDecision(canonical, signingKey) : null, narrateDecision(record)],
+      [
+        id,
+        record.env,
+        input.rolloutId,
+        input.snapshot?.snapshotId ?? null,
+        input.outcome,
+        previousId,
+        canonical,
+        signingKey ? signDecision(canonical, signingKey) : null,
+        narrateDecision(record),
+      ],
     );
     return id;
   });
@@ -120,7 +136,10 @@ export interface StoredDecisionRow {
 }
 
 export async function readDecision(pool: Pool, id: string): Promise<StoredDecisionRow> {
-  const { rows } = await pool.query<StoredDecisionRow>('SELECT * FROM pkg_decision_records WHERE id = $1 OR rollout_id = $1', [id]);
+  const { rows } = await pool.query<StoredDecisionRow>(
+    'SELECT * FROM pkg_decision_records WHERE id = $1 OR rollout_id = $1',
+    [id],
+  );
   if (!rows[0]) throw new PkgError('NotFound', `no decision record ${id}`);
   return rows[0];
 }

@@ -64,7 +64,8 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
     },
 
     async evaluateBatch({ version, inputs, mode = 'control' }: BatchInput): Promise<EvaluationOutput[]> {
-      if (inputs.length > MAX_BATCH) throw failure(new PkgError('InputInvalid', `batch of ${inputs.length} inputs exceeds ${MAX_BATCH}`));
+      if (inputs.length > MAX_BATCH)
+        throw failure(new PkgError('InputInvalid', `batch of ${inputs.length} inputs exceeds ${MAX_BATCH}`));
       const snapshotId = await snapshotIdOf(deps.pool, version);
       const snapshot = await nonRetryable(() => deps.snapshots.load(snapshotId));
       const outputs: EvaluationOutput[] = [];
@@ -74,7 +75,8 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
         if (!factsBySubject.has(subject)) factsBySubject.set(subject, loadFactsForSubject(deps.pool, subject));
         return factsBySubject.get(subject)!;
       };
-      for (const [index, raw] of inputs.entries()) outputs.push(await evaluateOne(snapshot, raw, mode, index, factsFor));
+      for (const [index, raw] of inputs.entries())
+        outputs.push(await evaluateOne(snapshot, raw, mode, index, factsFor));
       return outputs;
     },
   };
@@ -113,19 +115,27 @@ export function combineReports(native: FixtureReport, wasm: FixtureReport): Fixt
       result.ok ? null : `native: ${result.message ?? 'failed'}`,
       other?.ok ? null : `wasm: ${other?.message ?? 'not run'}`,
     ].filter((problem): problem is string => problem !== null);
-    return problems.length === 0 ? { name: result.name, ok: true } : { name: result.name, ok: false, message: problems.join('; ') };
+    return problems.length === 0
+      ? { name: result.name, ok: true }
+      : { name: result.name, ok: false, message: problems.join('; ') };
   });
   const passed = results.filter((result) => result.ok).length;
   return {
     passed,
     failed: results.length - passed,
     results,
-    engines: { native: { passed: native.passed, failed: native.failed }, wasm: { passed: wasm.passed, failed: wasm.failed } },
+    engines: {
+      native: { passed: native.passed, failed: native.failed },
+      wasm: { passed: wasm.passed, failed: wasm.failed },
+    },
   };
 }
 
 async function findRun(pool: Pool, runKey: string): Promise<FixtureRunReport | null> {
-  const { rows } = await pool.query<{ report: FixtureRunReport }>('SELECT report FROM pkg_validation_runs WHERE run_key = $1', [runKey]);
+  const { rows } = await pool.query<{ report: FixtureRunReport }>(
+    'SELECT report FROM pkg_validation_runs WHERE run_key = $1',
+    [runKey],
+  );
   return rows[0]?.report ?? null;
 }
 

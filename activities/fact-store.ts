@@ -37,10 +37,9 @@ interface FactRow {
  * rule in one place, shared with `facts list`.
  */
 export async function loadFactsForSubject(db: FactQueryable, subject: string): Promise<StoredFact[]> {
-  const { rows } = await db.query<FactRow>(
-    `SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, NULL, false)`,
-    [subject],
-  );
+  const { rows } = await db.query<FactRow>(`SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, NULL, false)`, [
+    subject,
+  ]);
   return rows.map(toStoredFact);
 }
 
@@ -52,12 +51,23 @@ export async function addFact(db: FactQueryable, fact: NewFact): Promise<StoredF
        SELECT $1, $2, $3, $4, start, coalesce($6, start + $7::bigint * interval '1 millisecond')
          FROM (SELECT coalesce($5::timestamptz, now()) AS start) s
        RETURNING ${FACT_COLUMNS}`,
-      [fact.namespace, fact.subject, fact.predicate, fact.object, fact.validFrom ?? null, fact.validTo ?? null, fact.ttl ?? null],
+      [
+        fact.namespace,
+        fact.subject,
+        fact.predicate,
+        fact.object,
+        fact.validFrom ?? null,
+        fact.validTo ?? null,
+        fact.ttl ?? null,
+      ],
     );
     return toStoredFact(rows[0] as FactRow);
   } catch (error) {
     if (error instanceof DatabaseError && error.constraint === 'pkg_facts_valid_range') {
-      throw new PkgError('InputInvalid', `fact for ${fact.subject}: valid_to ${fact.validTo?.toISOString()} is before valid_from (${fact.validFrom?.toISOString() ?? 'now'})`);
+      throw new PkgError(
+        'InputInvalid',
+        `fact for ${fact.subject}: valid_to ${fact.validTo?.toISOString()} is before valid_from (${fact.validFrom?.toISOString() ?? 'now'})`,
+      );
     }
     throw error;
   }
@@ -71,10 +81,11 @@ export interface FactQuery {
 
 /** A subject's facts, valid now unless expired (and not-yet-valid) ones are asked for too. */
 export async function listFacts(db: FactQueryable, query: FactQuery): Promise<StoredFact[]> {
-  const { rows } = await db.query<FactRow>(
-    `SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, $2, $3)`,
-    [query.subject, query.namespace ?? null, query.includeExpired ?? false],
-  );
+  const { rows } = await db.query<FactRow>(`SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, $2, $3)`, [
+    query.subject,
+    query.namespace ?? null,
+    query.includeExpired ?? false,
+  ]);
   return rows.map(toStoredFact);
 }
 

@@ -1,6 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { PkgError } from '../policy/errors';
-import { factCleanupRequestSchema, parseInput, type FactCleanupOptions, type FactCleanupRequest } from '../policy/fact-input';
+import {
+  factCleanupRequestSchema,
+  parseInput,
+  type FactCleanupOptions,
+  type FactCleanupRequest,
+} from '../policy/fact-input';
 import type { FactQueryable } from './fact-store';
 
 /**
@@ -56,7 +61,9 @@ export async function runFactCleanup(
   hooks: CleanupHooks = {},
 ): Promise<FactCleanupResult> {
   if (options.dryRun) return countExpired(db, options);
-  const progress = hooks.resumeFrom ? await catchUp(db, options, hooks.resumeFrom) : await startProgress(db, options.grace);
+  const progress = hooks.resumeFrom
+    ? await catchUp(db, options, hooks.resumeFrom)
+    : await startProgress(db, options.grace);
   await hooks.onBatch?.(progress);
   for (const namespace of await namespacesToClean(db, options.namespace, progress.namespace)) {
     if (namespace !== progress.namespace) Object.assign(progress, { namespace, fromValidTo: null });
@@ -65,7 +72,12 @@ export async function runFactCleanup(
   return summarise(options, progress, false);
 }
 
-async function cleanNamespace(db: FactQueryable, options: FactCleanupOptions, progress: FactCleanupProgress, hooks: CleanupHooks) {
+async function cleanNamespace(
+  db: FactQueryable,
+  options: FactCleanupOptions,
+  progress: FactCleanupProgress,
+  hooks: CleanupHooks,
+) {
   const pause = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (;;) {
     hooks.signal?.throwIfAborted();
@@ -74,7 +86,11 @@ async function cleanNamespace(db: FactQueryable, options: FactCleanupOptions, pr
     const count = (progress.counts[progress.namespace as string] ??= { expired: 0, archived: 0 });
     count.expired += batch.deleted;
     count.archived += batch.archived;
-    Object.assign(progress, { fromValidTo: batch.lastValidTo, countedUntil: batch.archivedAt, batches: progress.batches + 1 });
+    Object.assign(progress, {
+      fromValidTo: batch.lastValidTo,
+      countedUntil: batch.archivedAt,
+      batches: progress.batches + 1,
+    });
     await hooks.onBatch?.(progress);
     // A short batch means no unlocked candidate is left; another query would only confirm it.
     if (batch.deleted < options.batchSize) return;
@@ -115,9 +131,19 @@ const ARCHIVE_BATCH_SQL = `
          (SELECT ${isoMicros('max(valid_to)')} FROM moved) AS last_valid_to, ${isoMicros('now()')} AS archived_at`;
 
 async function archiveBatch(db: FactQueryable, progress: FactCleanupProgress, batchSize: number) {
-  const { rows } = await db.query<BatchRow>(ARCHIVE_BATCH_SQL, [progress.namespace, progress.cutoff, progress.fromValidTo, batchSize]);
+  const { rows } = await db.query<BatchRow>(ARCHIVE_BATCH_SQL, [
+    progress.namespace,
+    progress.cutoff,
+    progress.fromValidTo,
+    batchSize,
+  ]);
   const row = rows[0] as BatchRow;
-  return { deleted: Number(row.deleted), archived: Number(row.archived), lastValidTo: row.last_valid_to, archivedAt: row.archived_at };
+  return {
+    deleted: Number(row.deleted),
+    archived: Number(row.archived),
+    lastValidTo: row.last_valid_to,
+    archivedAt: row.archived_at,
+  };
 }
 
 /** Timestamps cross the heartbeat as text with microseconds, so the cursor is exact. */
@@ -132,7 +158,14 @@ async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCl
     [graceMs],
   );
   const row = rows[0] as { cutoff: string; started_at: string };
-  return { cutoff: row.cutoff, countedUntil: row.started_at, namespace: null, fromValidTo: null, batches: 0, counts: {} };
+  return {
+    cutoff: row.cutoff,
+    countedUntil: row.started_at,
+    namespace: null,
+    fromValidTo: null,
+    batches: 0,
+    counts: {},
+  };
 }
 
 /**
@@ -142,7 +175,11 @@ async function startProgress(db: FactQueryable, graceMs: number): Promise<FactCl
  * the run's counts stay exact. (A second cleanup running at that very moment would be counted
  * too; the schedule's overlap SKIP keeps scheduled runs apart.)
  */
-async function catchUp(db: FactQueryable, options: FactCleanupOptions, received: FactCleanupProgress): Promise<FactCleanupProgress> {
+async function catchUp(
+  db: FactQueryable,
+  options: FactCleanupOptions,
+  received: FactCleanupProgress,
+): Promise<FactCleanupProgress> {
   const progress: FactCleanupProgress = structuredClone(received);
   const { rows } = await db.query<{ namespace: string; archived: string; last_valid_to: string; archived_at: string }>(
     `SELECT namespace, count(*) AS archived, ${isoMicros('max(valid_to)')} AS last_valid_to, ${isoMicros('max(archived_at)')} AS archived_at

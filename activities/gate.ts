@@ -51,12 +51,17 @@ export interface RolloutPlan extends RolloutConfig {
  * layer: a bad bundle, a wrong env or a loosened gate is refused here, non-retryable, by type.
  */
 async function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
-  const { rows } = await pool.query<{ bytes: Buffer }>('SELECT bytes FROM pkg_bundles WHERE digest = $1', [input.digest]);
+  const { rows } = await pool.query<{ bytes: Buffer }>('SELECT bytes FROM pkg_bundles WHERE digest = $1', [
+    input.digest,
+  ]);
   try {
     if (!rows[0]) throw new PkgError('NotFound', `no uploaded bundle with digest ${input.digest}`);
     const { manifest } = loadBundle(unpackBundle(rows[0].bytes));
     if (manifest.env !== input.lane.env) {
-      throw new PkgError('InputInvalid', `manifest.yaml: env is ${manifest.env}, but the rollout targets ${input.lane.env}`);
+      throw new PkgError(
+        'InputInvalid',
+        `manifest.yaml: env is ${manifest.env}, but the rollout targets ${input.lane.env}`,
+      );
     }
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
     const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);

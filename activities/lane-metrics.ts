@@ -134,7 +134,12 @@ export async function readVersionMetrics(
   for (let t = window.fromMs - (window.fromMs % METRICS_BUCKET_MS); t < window.toMs; t += METRICS_BUCKET_MS) {
     keys.push(metricsKey(lane, version, t));
   }
-  const metrics: VersionMetrics = { requests: 0, errors: 0, latencyBuckets: emptyHistogram(), shadow: { compared: 0, diverged: 0 } };
+  const metrics: VersionMetrics = {
+    requests: 0,
+    errors: 0,
+    latencyBuckets: emptyHistogram(),
+    shadow: { compared: 0, diverged: 0 },
+  };
   for (let i = 0; i < keys.length; i += READ_CHUNK) {
     const pipeline = redis.pipeline();
     for (const key of keys.slice(i, i + READ_CHUNK)) pipeline.hgetall(key);
@@ -155,7 +160,8 @@ function addHash(metrics: VersionMetrics, hash: Record<string, string>): void {
     else if (field === FIELD.diverged) metrics.shadow.diverged += value;
     else if (field.startsWith('l')) {
       const index = Number(field.slice(1));
-      if (Number.isInteger(index) && index >= 0 && index < LATENCY_BUCKET_COUNT) metrics.latencyBuckets[index]! += value;
+      if (Number.isInteger(index) && index >= 0 && index < LATENCY_BUCKET_COUNT)
+        metrics.latencyBuckets[index]! += value;
     }
   }
 }

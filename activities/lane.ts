@@ -55,7 +55,9 @@ const laneParams = (lane: LaneRef) => [lane.env, lane.target, lane.region];
 
 async function baselineOf(client: PoolClient, snapshotId: string | null): Promise<BaselineRef | null> {
   if (snapshotId === null) return null;
-  const { rows } = await client.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [snapshotId]);
+  const { rows } = await client.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [
+    snapshotId,
+  ]);
   return rows[0] ? { snapshotId, version: rows[0].version } : null;
 }
 
@@ -73,8 +75,24 @@ async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<BaselineRe
       [...laneParams(lane), candidate.snapshotId, percent, rolloutId, actor],
     );
     const key = `${rolloutId}:step:${step}`;
-    await insertOutboxMessage(client, key, { type: 'canary', ...lane, version: candidate.version, snapshot_id: candidate.snapshotId, checksum: candidate.checksum, percent });
-    await insertRolloutEvent(client, { rolloutId, eventKey: key, lane, snapshotId: candidate.snapshotId, event: 'step', step, percent, actor });
+    await insertOutboxMessage(client, key, {
+      type: 'canary',
+      ...lane,
+      version: candidate.version,
+      snapshot_id: candidate.snapshotId,
+      checksum: candidate.checksum,
+      percent,
+    });
+    await insertRolloutEvent(client, {
+      rolloutId,
+      eventKey: key,
+      lane,
+      snapshotId: candidate.snapshotId,
+      event: 'step',
+      step,
+      percent,
+      actor,
+    });
     return baselineOf(client, rows[0]?.snapshot_id ?? null);
   });
 }
@@ -86,7 +104,12 @@ async function promoteCandidate(pool: Pool, input: LaneChangeInput): Promise<voi
   await inTransaction(pool, async (client) => {
     const done = await client.query('SELECT 1 FROM pkg_promotions WHERE idempotency_key = $1', [key]);
     if (done.rowCount === 0) {
-      const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [candidate.snapshotId, lane.env, actor, reason]);
+      const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [
+        candidate.snapshotId,
+        lane.env,
+        actor,
+        reason,
+      ]);
       await client.query('UPDATE pkg_promotions SET idempotency_key = $1 WHERE id = $2', [key, rows[0]!.id]);
     }
     await client.query(
@@ -95,8 +118,25 @@ async function promoteCandidate(pool: Pool, input: LaneChangeInput): Promise<voi
         WHERE env = $1 AND target = $2 AND region = $3`,
       [...laneParams(lane), candidate.snapshotId, rolloutId, actor],
     );
-    await insertOutboxMessage(client, key, { type: 'activate', ...lane, version: candidate.version, snapshot_id: candidate.snapshotId, checksum: candidate.checksum, percent: 0 });
-    await insertRolloutEvent(client, { rolloutId, eventKey: key, lane, snapshotId: candidate.snapshotId, event: 'promoted', percent: 100, actor, reason, details: input.details });
+    await insertOutboxMessage(client, key, {
+      type: 'activate',
+      ...lane,
+      version: candidate.version,
+      snapshot_id: candidate.snapshotId,
+      checksum: candidate.checksum,
+      percent: 0,
+    });
+    await insertRolloutEvent(client, {
+      rolloutId,
+      eventKey: key,
+      lane,
+      snapshotId: candidate.snapshotId,
+      event: 'promoted',
+      percent: 100,
+      actor,
+      reason,
+      details: input.details,
+    });
   });
 }
 
@@ -117,9 +157,27 @@ async function rollbackLane(pool: Pool, input: LaneChangeInput): Promise<void> {
       [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
     );
     if (rows.length > 0) {
-      await insertOutboxMessage(client, key, { type: 'rollback', ...lane, version: candidate.version, snapshot_id: candidate.snapshotId, checksum: candidate.checksum, percent: 0 });
+      await insertOutboxMessage(client, key, {
+        type: 'rollback',
+        ...lane,
+        version: candidate.version,
+        snapshot_id: candidate.snapshotId,
+        checksum: candidate.checksum,
+        percent: 0,
+      });
     }
-    await insertRolloutEvent(client, { rolloutId, eventKey: key, lane, snapshotId: candidate.snapshotId, event: 'rolled_back', percent: 0, isRollback: true, actor, reason, details: input.details });
+    await insertRolloutEvent(client, {
+      rolloutId,
+      eventKey: key,
+      lane,
+      snapshotId: candidate.snapshotId,
+      event: 'rolled_back',
+      percent: 0,
+      isRollback: true,
+      actor,
+      reason,
+      details: input.details,
+    });
   });
 }
 

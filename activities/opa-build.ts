@@ -26,7 +26,11 @@ export function opaWasmCapabilitiesPath(): string {
 }
 
 /** `regoFiles`: bundle-relative path → source; opa's messages name those same paths. */
-export async function buildWasm(opaPath: string, regoFiles: ReadonlyMap<string, string>, entrypoint: string): Promise<WasmArtifact> {
+export async function buildWasm(
+  opaPath: string,
+  regoFiles: ReadonlyMap<string, string>,
+  entrypoint: string,
+): Promise<WasmArtifact> {
   const work = await mkdtemp(path.join(tmpdir(), 'pkg-opa-'));
   try {
     const source = path.join(work, 'bundle');
@@ -36,7 +40,22 @@ export async function buildWasm(opaPath: string, regoFiles: ReadonlyMap<string, 
     }
     const capabilities = path.join(work, 'capabilities.json');
     await writeFile(capabilities, await capabilitiesText());
-    await runOpa(opaPath, ['build', '-t', 'wasm', '-e', entrypoint, '--capabilities', capabilities, '-o', path.join(work, 'out.tar.gz'), '.'], source);
+    await runOpa(
+      opaPath,
+      [
+        'build',
+        '-t',
+        'wasm',
+        '-e',
+        entrypoint,
+        '--capabilities',
+        capabilities,
+        '-o',
+        path.join(work, 'out.tar.gz'),
+        '.',
+      ],
+      source,
+    );
     await run('tar', ['-xzf', path.join(work, 'out.tar.gz'), '-C', work, '/policy.wasm'], { timeout: OPA_TIMEOUT_MS });
     const bytes = await readFile(path.join(work, 'policy.wasm'));
     return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
@@ -53,7 +72,11 @@ async function capabilitiesText(): Promise<string> {
 async function runOpa(opaPath: string, args: string[], cwd: string): Promise<void> {
   try {
     // opa runs inside the work directory, so a relative OPA_PATH must be resolved first.
-    await run(opaPath.includes('/') ? path.resolve(opaPath) : opaPath, args, { cwd, timeout: OPA_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
+    await run(opaPath.includes('/') ? path.resolve(opaPath) : opaPath, args, {
+      cwd,
+      timeout: OPA_TIMEOUT_MS,
+      maxBuffer: 4 * 1024 * 1024,
+    });
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (failure.code === 'ENOENT') {
@@ -61,7 +84,9 @@ async function runOpa(opaPath: string, args: string[], cwd: string): Promise<voi
     }
     // opa prints compile errors on stdout, operational failures on stderr.
     const detail = [failure.stdout, failure.stderr].filter(Boolean).join('\n').trim() || failure.message;
-    throw new PkgError('RegoCompileFailed', `opa build refused the policy: ${detail.replace(/^error: /, '').replace(/\s*\n\s*/g, '; ')}`);
+    throw new PkgError(
+      'RegoCompileFailed',
+      `opa build refused the policy: ${detail.replace(/^error: /, '').replace(/\s*\n\s*/g, '; ')}`,
+    );
   }
 }
-

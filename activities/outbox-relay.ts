@@ -50,7 +50,9 @@ export function createOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
         await deps.redis.publish(row.channel, JSON.stringify({ ...row.payload, seq: Number(row.seq) }));
       }
       if (rows.length > 0) {
-        await client.query('UPDATE pkg_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => r.seq)]);
+        await client.query('UPDATE pkg_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [
+          rows.map((r) => r.seq),
+        ]);
       }
       return rows.length;
     });
@@ -63,7 +65,10 @@ export function createOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
 
   const tick = () => {
     running = publishPending()
-      .then(() => undefined, (error: unknown) => deps.onError?.(error))
+      .then(
+        () => undefined,
+        (error: unknown) => deps.onError?.(error),
+      )
       .finally(() => {
         running = null;
         if (timer !== null) timer = setTimeout(tick, deps.intervalMs ?? 100);

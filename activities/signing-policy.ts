@@ -4,10 +4,13 @@ import type { Env } from '../policy/evaluation-input';
 import type { SigningPolicy } from '../policy/signing';
 
 /** The signing policy from config: the key may be given inline (PEM) or as a path to a PEM file. */
-export function signingPolicyFromConfig(config: Pick<Config, 'PKG_SIGNING_PUBLIC_KEY' | 'PKG_SIGNED_ENVS'>): SigningPolicy {
+export function signingPolicyFromConfig(
+  config: Pick<Config, 'PKG_SIGNING_PUBLIC_KEY' | 'PKG_SIGNED_ENVS'>,
+): SigningPolicy {
   const key = config.PKG_SIGNING_PUBLIC_KEY;
   const publicKeyPem = key === undefined ? null : key.includes('-----BEGIN') ? key : readFileSync(key, 'utf8');
   const listed = config.PKG_SIGNED_ENVS;
-  const signedEnvs: Env[] = listed === undefined ? (publicKeyPem ? ['prod'] : []) : listed === 'none' ? [] : (listed.split(',') as Env[]);
+  const signedEnvs: Env[] =
+    listed === undefined ? (publicKeyPem ? ['prod'] : []) : listed === 'none' ? [] : (listed.split(',') as Env[]);
   return { publicKeyPem, signedEnvs };
 }

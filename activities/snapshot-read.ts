@@ -49,9 +49,15 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
   const row = found.rows[0];
   if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
   const [types, rules, fixtures, artifacts] = await Promise.all([
-    pool.query<{ name: string; default_params: Record<string, unknown> }>('SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name', [row.id]),
+    pool.query<{ name: string; default_params: Record<string, unknown> }>(
+      'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name',
+      [row.id],
+    ),
     pool.query<RuleRow>(RULES_SQL, [row.id]),
-    pool.query<RunnableFixture>('SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [row.id]),
+    pool.query<RunnableFixture>(
+      'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+      [row.id],
+    ),
     pool.query<ArtifactRow>('SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1', [row.id]),
   ]);
   const artifact = (type: ArtifactRow['type']) => {

@@ -5,9 +5,14 @@ import type { StoreSnapshotRequest } from './snapshot-store';
  * The child rows of a snapshot, each table in one statement (jsonb_to_recordset), so a 500-rule
  * snapshot is a handful of round trips inside its transaction rather than thousands.
  */
-export async function insertSnapshotRows(client: PoolClient, snapshotId: string, request: StoreSnapshotRequest): Promise<void> {
+export async function insertSnapshotRows(
+  client: PoolClient,
+  snapshotId: string,
+  request: StoreSnapshotRequest,
+): Promise<void> {
   const { compiled, bundle, artifacts } = request;
-  const insert = (sql: string, rows: unknown[]) => (rows.length ? client.query(sql, [snapshotId, JSON.stringify(rows)]) : Promise.resolve());
+  const insert = (sql: string, rows: unknown[]) =>
+    rows.length ? client.query(sql, [snapshotId, JSON.stringify(rows)]) : Promise.resolve();
   await insert(
     `INSERT INTO pkg_subtask_types (snapshot_id, name, default_params)
      SELECT $1, name, default_params FROM jsonb_to_recordset($2::jsonb) AS t(name text, default_params jsonb)`,
@@ -17,13 +22,32 @@ export async function insertSnapshotRows(client: PoolClient, snapshotId: string,
     `INSERT INTO pkg_policy_rules (id, snapshot_id, name, priority, enabled, description)
      SELECT id, $1, name, priority, enabled, description
      FROM jsonb_to_recordset($2::jsonb) AS t(id text, name text, priority integer, enabled boolean, description text)`,
-    compiled.rules.map(({ id, name, priority, enabled, description }) => ({ id, name, priority, enabled, description: description ?? null })),
+    compiled.rules.map(({ id, name, priority, enabled, description }) => ({
+      id,
+      name,
+      priority,
+      enabled,
+      description: description ?? null,
+    })),
   );
   await client.query(
     `INSERT INTO pkg_rule_conditions (rule_id, position, type, key, op, value)
      SELECT rule_id, position, type::pkg_condition_type, key, op::pkg_operator, value
      FROM jsonb_to_recordset($1::jsonb) AS t(rule_id text, position integer, type text, key text, op text, value jsonb)`,
-    [JSON.stringify(compiled.rules.flatMap((rule) => rule.conditions.map((c, position) => ({ rule_id: rule.id, position, type: c.type, key: c.key, op: c.op, value: c.value ?? null }))))],
+    [
+      JSON.stringify(
+        compiled.rules.flatMap((rule) =>
+          rule.conditions.map((c, position) => ({
+            rule_id: rule.id,
+            position,
+            type: c.type,
+            key: c.key,
+            op: c.op,
+            value: c.value ?? null,
+          })),
+        ),
+      ),
+    ],
   );
   await insert(
     `INSERT INTO pkg_rule_emissions (rule_id, position, snapshot_id, subtask, relationship, params)
@@ -36,13 +60,13 @@ export async function insertSnapshotRows(client: PoolClient, snapshotId: string,
      SELECT $1, name, input, expect FROM jsonb_to_recordset($2::jsonb) AS t(name text, input jsonb, expect jsonb)`,
     bundle.fixtures.map((f) => ({ name: f.name, input: f.input, expect: f.expect })),
   );
-  for (const [type, artifact] of [['wasm', artifacts.wasm], ['rego', artifacts.rego]] as const) {
-    await client.query('INSERT INTO pkg_snapshot_artifacts (snapshot_id, type, bytes, sha256, size) VALUES ($1, $2, $3, $4, $5)', [
-      snapshotId,
-      type,
-      artifact.bytes,
-      artifact.sha256,
-      artifact.bytes.byteLength,
-    ]);
+  for (const [type, artifact] of [
+    ['wasm', artifacts.wasm],
+    ['rego', artifacts.rego],
+  ] as const) {
+    await client.query(
+      'INSERT INTO pkg_snapshot_artifacts (snapshot_id, type, bytes, sha256, size) VALUES ($1, $2, $3, $4, $5)',
+      [snapshotId, type, artifact.bytes, artifact.sha256, artifact.bytes.byteLength],
+    );
   }
 }

@@ -72,23 +72,50 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
 
 function snapshotValues({ bundle, compiled, bundleDigest, actor }: StoreSnapshotRequest): unknown[] {
   const { manifest } = bundle;
-  return [compiled.version, manifest.env, compiled.engine, compiled.entrypoint, manifest.schema_version, manifest.notes ?? null, bundle.checksum, bundleDigest, JSON.stringify(manifest), actor];
+  return [
+    compiled.version,
+    manifest.env,
+    compiled.engine,
+    compiled.entrypoint,
+    manifest.schema_version,
+    manifest.notes ?? null,
+    bundle.checksum,
+    bundleDigest,
+    JSON.stringify(manifest),
+    actor,
+  ];
 }
 
 /** Same version already stored: the same snapshot if the content matches, a conflict if not. */
-async function existingSnapshot(client: PoolClient, version: string, checksum: string): Promise<{ snapshotId: string }> {
-  const found = await client.query<{ id: string; checksum: string }>('SELECT id, checksum FROM pkg_snapshots WHERE version = $1', [version]);
+async function existingSnapshot(
+  client: PoolClient,
+  version: string,
+  checksum: string,
+): Promise<{ snapshotId: string }> {
+  const found = await client.query<{ id: string; checksum: string }>(
+    'SELECT id, checksum FROM pkg_snapshots WHERE version = $1',
+    [version],
+  );
   const row = found.rows[0];
   if (!row) throw new Error(`snapshot ${version} vanished while storing it`);
   if (row.checksum !== checksum) {
-    throw new PkgError('VersionConflict', `${version} is already compiled with different content (checksum ${row.checksum}, this bundle ${checksum}); bump the version`);
+    throw new PkgError(
+      'VersionConflict',
+      `${version} is already compiled with different content (checksum ${row.checksum}, this bundle ${checksum}); bump the version`,
+    );
   }
   return { snapshotId: row.id };
 }
 
 /** The stored checksum of a version, or null: lets a compile skip the opa build for a known version. */
-export async function findSnapshotChecksum(pool: Pool, version: string): Promise<{ snapshotId: string; checksum: string } | null> {
-  const found = await pool.query<{ id: string; checksum: string }>('SELECT id, checksum FROM pkg_snapshots WHERE version = $1', [version]);
+export async function findSnapshotChecksum(
+  pool: Pool,
+  version: string,
+): Promise<{ snapshotId: string; checksum: string } | null> {
+  const found = await pool.query<{ id: string; checksum: string }>(
+    'SELECT id, checksum FROM pkg_snapshots WHERE version = $1',
+    [version],
+  );
   const row = found.rows[0];
   return row ? { snapshotId: row.id, checksum: row.checksum } : null;
 }

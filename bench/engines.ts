@@ -3,7 +3,13 @@ import { readBundleDir } from '../activities/bundle-dir';
 import { buildArtifacts, buildRegoArtifacts } from '../activities/compile';
 import { loadBundle } from '../policy/bundle';
 import { compileSnapshot } from '../policy/bundle-compile';
-import { ruleIdOf, type CompiledRule, type CompiledSnapshot, type Condition, type Emission } from '../policy/compiled-snapshot';
+import {
+  ruleIdOf,
+  type CompiledRule,
+  type CompiledSnapshot,
+  type Condition,
+  type Emission,
+} from '../policy/compiled-snapshot';
 import { loadConfig } from '../policy/config';
 import type { Engine, EvaluationInput, Fact } from '../policy/evaluation';
 import { createNativeEngine } from '../policy/native-engine';
@@ -25,7 +31,10 @@ interface Case {
   facts: Fact[];
 }
 
-function measure(engine: Engine, cases: readonly Case[]): { perSecond: number; p50: number; p99: number; matched: number } {
+function measure(
+  engine: Engine,
+  cases: readonly Case[],
+): { perSecond: number; p50: number; p99: number; matched: number } {
   for (let i = 0; i < WARMUP; i++) engine.evaluate(cases[i % cases.length]!.input, cases[i % cases.length]!.facts);
   const samples = new Float64Array(EVALUATIONS);
   let matched = 0;
@@ -56,12 +65,18 @@ export function generatedSnapshot(count: number): CompiledSnapshot {
   const rules: CompiledRule[] = Array.from({ length: count }, (_, i) => {
     const conditions: Condition[] = [{ type: 'TAG', key: `tag${next(60)}`, op: 'EXISTS' }];
     if (next(2)) conditions.push({ type: 'SIGNAL', key: `s${next(20)}`, op: '>=', value: next(100) / 100 });
-    if (next(2)) conditions.push({ type: 'VALUE', key: `context.area.zone${next(5)}`, op: 'IN', value: ['a', 'b', 'c'] });
+    if (next(2))
+      conditions.push({ type: 'VALUE', key: `context.area.zone${next(5)}`, op: 'IN', value: ['a', 'b', 'c'] });
     if (next(4) === 0) conditions.push({ type: 'FACT', key: `p${next(5)}.level`, op: '>', value: next(3) });
     if (next(8) === 0) conditions.push({ type: 'VALUE', key: 'context.subject', op: 'MATCHES', value: '^guest:[A-M]' });
     const subtask = `task${next(20)}`;
     const emissions: Emission[] = [{ subtask, relationship: 'EMITS', params: { rule: i } }];
-    if (next(3) === 0) emissions.push({ subtask: `task${(Number(subtask.slice(4)) + 1) % 20}`, relationship: 'ORDERS', params: { after: subtask } });
+    if (next(3) === 0)
+      emissions.push({
+        subtask: `task${(Number(subtask.slice(4)) + 1) % 20}`,
+        relationship: 'ORDERS',
+        params: { after: subtask },
+      });
     const name = `rule_${String(i).padStart(3, '0')}`;
     return { id: ruleIdOf(version, name), name, priority: next(50), enabled: next(20) !== 0, conditions, emissions };
   });
@@ -73,8 +88,13 @@ export function generatedCases(): Case[] {
   return Array.from({ length: 64 }, (_, i) => ({
     input: {
       tags: [`tag${i % 60}`, `tag${(i * 7) % 60}`, `tag${(i * 13) % 60}`],
-      signals: Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`s${(i + k * 3) % 20}`, ((i * 37 + k * 11) % 100) / 100])),
-      context: { subject: i % 2 ? 'guest:Ben' : 'guest:Zoe', area: { zone0: 'a', zone1: 'b', zone2: 'x', zone3: 'c', zone4: 'z' } },
+      signals: Object.fromEntries(
+        Array.from({ length: 6 }, (_, k) => [`s${(i + k * 3) % 20}`, ((i * 37 + k * 11) % 100) / 100]),
+      ),
+      context: {
+        subject: i % 2 ? 'guest:Ben' : 'guest:Zoe',
+        area: { zone0: 'a', zone1: 'b', zone2: 'x', zone3: 'c', zone4: 'z' },
+      },
     },
     facts: [{ predicate: `p${i % 5}`, object: { level: i % 4 } }],
   }));
@@ -88,7 +108,12 @@ async function main(): Promise<void> {
   const large = generatedSnapshot(500);
   const largeArtifacts = await buildRegoArtifacts(opa, new Map([[GENERATED_REGO_PATH, generateRego(large)]]), large);
   const suites: [string, CompiledSnapshot, OpaArtifacts, Case[]][] = [
-    ['hotel-ops-v1 (15 rules)', example, exampleArtifacts, bundle.fixtures.map((f) => ({ input: f.input, facts: f.input.facts ?? [] }))],
+    [
+      'hotel-ops-v1 (15 rules)',
+      example,
+      exampleArtifacts,
+      bundle.fixtures.map((f) => ({ input: f.input, facts: f.input.facts ?? [] })),
+    ],
     ['generated (500 rules)', large, largeArtifacts, generatedCases()],
   ];
   console.log(`${EVALUATIONS} evaluations per row after ${WARMUP} warm-up, node ${process.version}`);
@@ -97,7 +122,9 @@ async function main(): Promise<void> {
     const engines = [createNativeEngine(snapshot), await createWasmEngine(snapshot, artifacts)];
     const rows = engines.map((engine) => ({ engine, result: measure(engine, cases) }));
     for (const { engine, result } of rows) {
-      console.log(`${name.padEnd(26)}${engine.kind.padEnd(9)}${Math.round(result.perSecond).toString().padStart(8)}   ${result.p50.toFixed(1).padStart(7)}  ${result.p99.toFixed(1).padStart(7)}   ${result.matched.toFixed(1)}`);
+      console.log(
+        `${name.padEnd(26)}${engine.kind.padEnd(9)}${Math.round(result.perSecond).toString().padStart(8)}   ${result.p50.toFixed(1).padStart(7)}  ${result.p99.toFixed(1).padStart(7)}   ${result.matched.toFixed(1)}`,
+      );
     }
     console.log(`${''.padEnd(26)}wasm/native p99: ${(rows[1]!.result.p99 / rows[0]!.result.p99).toFixed(1)}×`);
   }

@@ -10,7 +10,14 @@ import { regoData, REGO_DATA_ROOT } from '../policy/rego-data';
 import { decisionOf } from '../policy/rego-decision';
 import type { Decision } from '../policy/evaluation';
 import { createPool } from '../activities/connections';
-import { freePort, randomLane, setLane, startEvaluator, storeExample, waitFor } from '../test/integration/evaluator-harness';
+import {
+  freePort,
+  randomLane,
+  setLane,
+  startEvaluator,
+  storeExample,
+  waitFor,
+} from '../test/integration/evaluator-harness';
 
 /**
  * `npx tsx bench/evaluator.ts [--duration 10] [--connections 64] [--rounds 2]`
@@ -34,7 +41,11 @@ interface WrkResult {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } },
+    options: {
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '64' },
+      rounds: { type: 'string', default: '2' },
+    },
   });
   const config = loadConfig();
   const pool = createPool(config);
@@ -44,7 +55,10 @@ async function main(): Promise<void> {
     const tag = `bench${Date.now()}`;
     const native = await storeExample(pool, 'hotel-ops-v1', `${tag}n`, 'native');
     const wasm = await storeExample(pool, 'hotel-ops-v1', `${tag}w`, 'wasm');
-    const { rows } = await pool.query<{ input: Record<string, unknown> }>('SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name', [native.snapshotId]);
+    const { rows } = await pool.query<{ input: Record<string, unknown> }>(
+      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+      [native.snapshotId],
+    );
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
 
     const data = regoData(native.compiled);
@@ -57,7 +71,9 @@ async function main(): Promise<void> {
       const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
       stops.push(() => evaluator.stop());
       targets.push({ name: `POST /v1/evaluate (${snapshot.compiled.engine})`, url: `${evaluator.url}/v1/evaluate` });
-      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) => decisionOf(answer, data[REGO_DATA_ROOT]!.rules, native.compiled.version));
+      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) =>
+        decisionOf(answer, data[REGO_DATA_ROOT]!.rules, native.compiled.version),
+      );
     }
 
     const script = path.join(work, 'bodies.lua');
@@ -85,27 +101,52 @@ async function startOpa(opaPath: string, work: string, rego: Map<string, string>
   }
   await writeFile(path.join(dir, 'data.json'), JSON.stringify(data));
   const port = await freePort();
-  const child = spawn(opaPath, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', dir], { stdio: 'ignore' });
-  await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok).catch(() => false)) || null), 20_000, 'opa to listen');
+  const child = spawn(opaPath, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', dir], {
+    stdio: 'ignore',
+  });
+  await waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/health`)
+        .then((r) => r.ok)
+        .catch(() => false)) || null,
+    20_000,
+    'opa to listen',
+  );
   return { url: `http://127.0.0.1:${port}/v1/data/pkg/result`, stop: () => void child.kill('SIGTERM') };
 }
 
 /** Same policy, same answers: the comparison is only fair if both decide identically. */
 /** OPA answers as the generated Rego does (by number into the data document); `decide` reads that as §4 lists. */
-async function compareDecisions(inputs: unknown[], evaluatorUrl: string, opaUrl: string, decide: (answer: unknown) => Decision): Promise<void> {
+async function compareDecisions(
+  inputs: unknown[],
+  evaluatorUrl: string,
+  opaUrl: string,
+  decide: (answer: unknown) => Decision,
+): Promise<void> {
   const post = (url: string, input: unknown) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) }).then((r) => r.json());
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input }),
+    }).then((r) => r.json());
   for (const [i, input] of inputs.entries()) {
     const ours = (await post(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
     const theirs = decide(((await post(opaUrl, input)) as { result: unknown }).result);
-    const same = canonicalize(withoutRuleIds([ours.subtasks, ours.dag, ours.rules])) === canonicalize(withoutRuleIds([theirs.subtasks, theirs.dag, theirs.rules]));
-    if (!ours.ok || !same) throw new Error(`input ${i}: evaluator and OPA decide differently:\n${JSON.stringify(ours)}\n${JSON.stringify(theirs)}`);
+    const same =
+      canonicalize(withoutRuleIds([ours.subtasks, ours.dag, ours.rules])) ===
+      canonicalize(withoutRuleIds([theirs.subtasks, theirs.dag, theirs.rules]));
+    if (!ours.ok || !same)
+      throw new Error(
+        `input ${i}: evaluator and OPA decide differently:\n${JSON.stringify(ours)}\n${JSON.stringify(theirs)}`,
+      );
   }
 }
 
 /** Rule ids hash the snapshot version; the wasm-engine snapshot is stored under a version of its own. */
 function withoutRuleIds(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (key, inner: unknown) => (key === 'rule_id' || key === 'rule' ? undefined : inner)));
+  return JSON.parse(
+    JSON.stringify(value, (key, inner: unknown) => (key === 'rule_id' || key === 'rule' ? undefined : inner)),
+  );
 }
 
 function wrkScript(bodies: string[]): string {
@@ -123,7 +164,9 @@ end
 }
 
 async function runWrk(url: string, script: string, seconds: string, connections: string): Promise<WrkResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { timeout: 120_000 });
+  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], {
+    timeout: 120_000,
+  });
   const number = (pattern: RegExp) => Number(stdout.match(pattern)?.[1] ?? NaN);
   const ms = (label: string) => {
     const match = stdout.match(new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)`, 'm'));
@@ -139,12 +182,21 @@ async function runWrk(url: string, script: string, seconds: string, connections:
   };
 }
 
-function report(results: Map<string, WrkResult[]>, inputCount: number, values: Record<string, string | undefined>): void {
+function report(
+  results: Map<string, WrkResult[]>,
+  inputCount: number,
+  values: Record<string, string | undefined>,
+): void {
   const mean = (list: WrkResult[], key: keyof WrkResult) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
   const [opaName, opa] = [...results][0]!;
-  console.log(`wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback, means over rounds`);
+  console.log(
+    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback, means over rounds`,
+  );
   for (const [name, list] of results) {
-    const ratio = name === opaName ? '' : `   = ${(mean(list, 'rps') / mean(opa, 'rps')).toFixed(2)}x OPA req/s, p99 ${(mean(list, 'p99ms') / mean(opa, 'p99ms')).toFixed(2)}x OPA's`;
+    const ratio =
+      name === opaName
+        ? ''
+        : `   = ${(mean(list, 'rps') / mean(opa, 'rps')).toFixed(2)}x OPA req/s, p99 ${(mean(list, 'p99ms') / mean(opa, 'p99ms')).toFixed(2)}x OPA's`;
     console.log(
       `${name.padEnd(28)} ${mean(list, 'rps').toFixed(0).padStart(7)} req/s   p50 ${mean(list, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(list, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(list, 'bad')}${ratio}`,
     );

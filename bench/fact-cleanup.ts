@@ -22,7 +22,12 @@ type Flags = ReturnType<typeof parseFlags>;
 
 function parseFlags() {
   return parseArgs({
-    options: { facts: { type: 'string' }, batch: { type: 'string' }, pause: { type: 'string' }, 'same-expiry': { type: 'boolean', default: false } },
+    options: {
+      facts: { type: 'string' },
+      batch: { type: 'string' },
+      pause: { type: 'string' },
+      'same-expiry': { type: 'boolean', default: false },
+    },
   }).values;
 }
 
@@ -52,7 +57,10 @@ function startWriter(pool: Pool, namespace: string) {
   const done = (async () => {
     while (running) {
       const started = performance.now();
-      await pool.query(`INSERT INTO pkg_facts (namespace, subject, predicate, valid_to) VALUES ($1, 'writer', 'live', now() + interval '1 day')`, [namespace]);
+      await pool.query(
+        `INSERT INTO pkg_facts (namespace, subject, predicate, valid_to) VALUES ($1, 'writer', 'live', now() + interval '1 day')`,
+        [namespace],
+      );
       waits.push(performance.now() - started);
     }
   })();
@@ -66,7 +74,9 @@ function startWriter(pool: Pool, namespace: string) {
 }
 
 async function count(pool: Pool, table: string, namespace: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE namespace = $1`, [namespace]);
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE namespace = $1`, [
+    namespace,
+  ]);
   return Number(rows[0]?.n);
 }
 
@@ -77,7 +87,11 @@ async function main(): Promise<void> {
   const batchPauseMs = option(flags, 'pause', 0, 0);
   const config = loadConfigOrExit();
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
-  const writerPool = new Pool({ connectionString: config.DATABASE_URL, max: 1, application_name: 'fact-cleanup-bench-writer' });
+  const writerPool = new Pool({
+    connectionString: config.DATABASE_URL,
+    max: 1,
+    application_name: 'fact-cleanup-bench-writer',
+  });
   const namespace = `bench-cleanup-${randomUUID().slice(0, 8)}`;
   try {
     const seeding = performance.now();
@@ -96,7 +110,10 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const waits = (await writer.stop()).sort((a, b) => a - b);
 
-    const [archived, left] = [await count(pool, 'pkg_facts_archive', namespace), await count(pool, 'pkg_facts', namespace)];
+    const [archived, left] = [
+      await count(pool, 'pkg_facts_archive', namespace),
+      await count(pool, 'pkg_facts', namespace),
+    ];
     const p99 = percentile(waits, 0.99);
     const lines = [
       `cleanup: ${result.totalArchived} facts archived and deleted in ${seconds.toFixed(1)} s (${Math.round(result.totalArchived / seconds)}/s, ${result.batches} batches of ${batchSize}, pause ${batchPauseMs} ms) — target ≤ 60 s`,

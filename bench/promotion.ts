@@ -68,11 +68,15 @@ async function rollout(taskQueue: string, lane: LaneRef, overrides: { steps: num
   return { lane, result, ms, events: history.events?.length ?? 0, bytes };
 }
 
-async function withLanes<T>(count: number, work: (lanes: LaneRef[], evaluators: RunningEvaluator[]) => Promise<T>): Promise<T> {
+async function withLanes<T>(
+  count: number,
+  work: (lanes: LaneRef[], evaluators: RunningEvaluator[]) => Promise<T>,
+): Promise<T> {
   const lanes = Array.from({ length: count }, () => randomLane('staging') as LaneRef);
   const evaluators: RunningEvaluator[] = [];
   try {
-    for (const [i, lane] of lanes.entries()) evaluators.push(await startEvaluator(lane, { EVALUATOR_TEMPORAL: i === 0 ? 'on' : 'off' }));
+    for (const [i, lane] of lanes.entries())
+      evaluators.push(await startEvaluator(lane, { EVALUATOR_TEMPORAL: i === 0 ? 'on' : 'off' }));
     return await work(lanes, evaluators);
   } finally {
     await Promise.all(evaluators.map((e) => e.stop()));
@@ -85,8 +89,10 @@ async function overhead(taskQueue: string): Promise<void> {
     const run = await rollout(taskQueue, lane!, { steps: [20, 40, 60, 80, 100], bake: '0s' });
     await traffic.stop();
     const sent = traffic.sent();
-    console.log(`overhead: ${run.result.outcome} in ${(run.ms / 1000).toFixed(2)} s over 5 steps, zero bake ` +
-      `(${run.result.verdicts.length} gate reads incl. ${SETTLE_MS} ms settle each; ${run.events} history events, ${run.bytes} bytes; ${sent} requests sent)`);
+    console.log(
+      `overhead: ${run.result.outcome} in ${(run.ms / 1000).toFixed(2)} s over 5 steps, zero bake ` +
+        `(${run.result.verdicts.length} gate reads incl. ${SETTLE_MS} ms settle each; ${run.events} history events, ${run.bytes} bytes; ${sent} requests sent)`,
+    );
   });
 }
 
@@ -98,15 +104,22 @@ async function concurrent(taskQueue: string, count: number): Promise<void> {
   await withLanes(count, async (lanes, evaluators) => {
     const traffic = startGuestTraffic(evaluators, 0, count);
     const started = performance.now();
-    const runs = await Promise.all(lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: CONCURRENT_BAKE })));
+    const runs = await Promise.all(
+      lanes.map((lane) => rollout(taskQueue, lane, { steps: [20, 50, 100], bake: CONCURRENT_BAKE })),
+    );
     const total = performance.now() - started;
     await traffic.stop();
-    const outcomes = runs.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.result.outcome]: (acc[r.result.outcome] ?? 0) + 1 }), {});
+    const outcomes = runs.reduce<Record<string, number>>(
+      (acc, r) => ({ ...acc, [r.result.outcome]: (acc[r.result.outcome] ?? 0) + 1 }),
+      {},
+    );
     const events = runs.map((r) => r.events).sort((a, b) => a - b);
     const bytes = runs.map((r) => r.bytes).sort((a, b) => a - b);
-    console.log(`concurrent: ${count} rollouts on ${count} lanes, all complete in ${(total / 1000).toFixed(1)} s: ${JSON.stringify(outcomes)}; ` +
-      `per rollout ${(Math.min(...runs.map((r) => r.ms)) / 1000).toFixed(1)}–${(Math.max(...runs.map((r) => r.ms)) / 1000).toFixed(1)} s; ` +
-      `history events ${events[0]}–${events[events.length - 1]}, bytes ${bytes[0]}–${bytes[bytes.length - 1]}`);
+    console.log(
+      `concurrent: ${count} rollouts on ${count} lanes, all complete in ${(total / 1000).toFixed(1)} s: ${JSON.stringify(outcomes)}; ` +
+        `per rollout ${(Math.min(...runs.map((r) => r.ms)) / 1000).toFixed(1)}–${(Math.max(...runs.map((r) => r.ms)) / 1000).toFixed(1)} s; ` +
+        `history events ${events[0]}–${events[events.length - 1]}, bytes ${bytes[0]}–${bytes[bytes.length - 1]}`,
+    );
   });
 }
 

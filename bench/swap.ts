@@ -3,7 +3,15 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../policy/config';
 import { UPDATES_CHANNEL } from '../policy/constants';
 import { createPool, createRedis } from '../activities/connections';
-import { laneMessage, randomLane, setLane, startEvaluator, storeExample, waitFor, type RunningEvaluator } from '../test/integration/evaluator-harness';
+import {
+  laneMessage,
+  randomLane,
+  setLane,
+  startEvaluator,
+  storeExample,
+  waitFor,
+  type RunningEvaluator,
+} from '../test/integration/evaluator-harness';
 
 /**
  * `npx tsx bench/swap.ts [--swaps 50] [--evaluators 2]`
@@ -14,7 +22,9 @@ import { laneMessage, randomLane, setLane, startEvaluator, storeExample, waitFor
  * warm swaps alternate between two kept versions (the LRU: a rollback is a pointer swap).
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { swaps: { type: 'string', default: '50' }, evaluators: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({
+    options: { swaps: { type: 'string', default: '50' }, evaluators: { type: 'string', default: '2' } },
+  });
   const swaps = Number(values.swaps);
   const config = loadConfig();
   const pool = createPool(config);
@@ -28,7 +38,9 @@ async function main(): Promise<void> {
     const lane = randomLane(snapshots[0]!.env);
     await setLane(pool, lane, { snapshotId: snapshots[0]!.snapshotId });
     const env = { EVALUATOR_RECONCILE_MS: '600000', EVALUATOR_LOADED_MAX: String(swaps + 2) };
-    evaluators.push(...(await Promise.all(Array.from({ length: Number(values.evaluators) }, () => startEvaluator(lane, env)))));
+    evaluators.push(
+      ...(await Promise.all(Array.from({ length: Number(values.evaluators) }, () => startEvaluator(lane, env)))),
+    );
 
     const swapTo = async (snapshot: { snapshotId: string; version: string }) => {
       await setLane(pool, lane, { snapshotId: snapshot.snapshotId });

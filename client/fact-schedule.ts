@@ -1,4 +1,9 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptionsStartWorkflowAction,
+} from '@temporalio/client';
 import { z } from 'zod';
 import { FACT_CLEANUP_SCHEDULE_ID, PIPELINE_TASK_QUEUE } from '../policy/constants';
 import { durationSchema } from '../policy/fact-duration';
@@ -27,7 +32,10 @@ const everySchema = z.object({ every: durationSchema(1000) });
  * running the command twice is not an error. Overlap SKIP: a slow run is never doubled up. An
  * update keeps the schedule's state, so a schedule an operator paused stays paused.
  */
-export async function ensureFactCleanupSchedule(client: Client, schedule: FactCleanupSchedule): Promise<ScheduleOutcome> {
+export async function ensureFactCleanupSchedule(
+  client: Client,
+  schedule: FactCleanupSchedule,
+): Promise<ScheduleOutcome> {
   const { every: everyMs } = parseInput(everySchema, { every: schedule.every }, 'invalid schedule', flagName);
   const request = schedule.request ?? {};
   parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup request', flagName);

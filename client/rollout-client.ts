@@ -54,7 +54,10 @@ export async function startPromotion(
     });
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    throw new PkgError('LaneBusy', `lane ${laneName(input.lane)} is busy: ${await describeRunning(client, workflowId)}`);
+    throw new PkgError(
+      'LaneBusy',
+      `lane ${laneName(input.lane)} is busy: ${await describeRunning(client, workflowId)}`,
+    );
   }
 }
 
@@ -70,7 +73,10 @@ async function describeRunning(client: Client, workflowId: string): Promise<stri
 /** Refuses when a rollout is running on the lane (revert must not race a ramp). */
 export async function assertLaneIdle(client: Client, lane: LaneRef): Promise<void> {
   const workflowId = rolloutWorkflowId(lane);
-  const description = await client.workflow.getHandle(workflowId).describe().catch(() => null);
+  const description = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => null);
   if (description?.status.name === 'RUNNING') {
     throw new PkgError('LaneBusy', `lane ${laneName(lane)} is busy: ${await describeRunning(client, workflowId)}`);
   }

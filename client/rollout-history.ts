@@ -35,14 +35,27 @@ export interface DecisionVerification extends DecisionCheck {
 }
 
 /** Hash and signature of the record, plus its link: the previous record exists in the same env. */
-export async function verifyStoredDecision(pool: Pool, id: string, publicKeyPem?: string): Promise<DecisionVerification> {
+export async function verifyStoredDecision(
+  pool: Pool,
+  id: string,
+  publicKeyPem?: string,
+): Promise<DecisionVerification> {
   const stored = await readDecision(pool, id);
   const check = verifyDecision(stored, publicKeyPem);
   if (stored.previous_id !== null) {
-    const previous = await pool.query<{ env: string }>('SELECT env FROM pkg_decision_records WHERE id = $1', [stored.previous_id]);
-    if (previous.rows[0]?.env !== stored.env) check.problems.push(`previous record ${stored.previous_id} is missing from env ${stored.env}`);
+    const previous = await pool.query<{ env: string }>('SELECT env FROM pkg_decision_records WHERE id = $1', [
+      stored.previous_id,
+    ]);
+    if (previous.rows[0]?.env !== stored.env)
+      check.problems.push(`previous record ${stored.previous_id} is missing from env ${stored.env}`);
   }
   const recorded = JSON.parse(stored.canonical) as { previous_id: string | null };
-  if (recorded.previous_id !== stored.previous_id) check.problems.push('stored previous_id differs from the one inside the record');
-  return { id: stored.id, signed: stored.signature !== null, ok: check.problems.length === 0, problems: check.problems };
+  if (recorded.previous_id !== stored.previous_id)
+    check.problems.push('stored previous_id differs from the one inside the record');
+  return {
+    id: stored.id,
+    signed: stored.signature !== null,
+    ok: check.problems.length === 0,
+    problems: check.problems,
+  };
 }

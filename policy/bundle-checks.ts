@@ -11,16 +11,26 @@ const RULES_FILE = 'rules.yaml';
 
 export function checkRules(rules: RulesFile, parsed: ParsedYaml, problems: Problem[]): void {
   const at = (path: PropertyKey[], message: string) => problems.push(locate(RULES_FILE, parsed, path, message));
-  duplicates(rules.subtask_types.map((t) => t.name)).forEach((i) => at(['subtask_types', i, 'name'], `duplicate subtask type "${rules.subtask_types[i]!.name}"`));
-  duplicates(rules.rules.map((r) => r.name)).forEach((i) => at(['rules', i, 'name'], `duplicate rule name "${rules.rules[i]!.name}"`));
+  duplicates(rules.subtask_types.map((t) => t.name)).forEach((i) =>
+    at(['subtask_types', i, 'name'], `duplicate subtask type "${rules.subtask_types[i]!.name}"`),
+  );
+  duplicates(rules.rules.map((r) => r.name)).forEach((i) =>
+    at(['rules', i, 'name'], `duplicate rule name "${rules.rules[i]!.name}"`),
+  );
   const declared = new Set(rules.subtask_types.map((t) => t.name));
   rules.rules.forEach((rule, r) =>
     rule.emissions.forEach((emission, e) => {
-      if (!declared.has(emission.subtask)) at(['rules', r, 'emissions', e, 'subtask'], `emits undeclared subtask type "${emission.subtask}" (declare it under subtask_types)`);
+      if (!declared.has(emission.subtask))
+        at(
+          ['rules', r, 'emissions', e, 'subtask'],
+          `emits undeclared subtask type "${emission.subtask}" (declare it under subtask_types)`,
+        );
       const after = emission.params[AFTER_PARAM];
       if (emission.relationship === 'EMITS' || typeof after !== 'string') return;
-      if (!declared.has(after)) at(['rules', r, 'emissions', e, 'params', AFTER_PARAM], `after names undeclared subtask type "${after}"`);
-      if (after === emission.subtask) at(['rules', r, 'emissions', e, 'params', AFTER_PARAM], `"${after}" cannot follow itself`);
+      if (!declared.has(after))
+        at(['rules', r, 'emissions', e, 'params', AFTER_PARAM], `after names undeclared subtask type "${after}"`);
+      if (after === emission.subtask)
+        at(['rules', r, 'emissions', e, 'params', AFTER_PARAM], `"${after}" cannot follow itself`);
     }),
   );
   const cycle = findCycle(rules);
@@ -52,7 +62,12 @@ function findCycle(rules: RulesFile): Cycle | null {
   const visit = (node: string, trail: string[]): Cycle | null => {
     state.set(node, 'open');
     for (const edge of next.get(node) ?? []) {
-      if (state.get(edge.to) === 'open') return { path: [...trail.slice(trail.indexOf(edge.to)), node, edge.to], rule: edge.rule, emission: edge.emission };
+      if (state.get(edge.to) === 'open')
+        return {
+          path: [...trail.slice(trail.indexOf(edge.to)), node, edge.to],
+          rule: edge.rule,
+          emission: edge.emission,
+        };
       const found = state.get(edge.to) ? null : visit(edge.to, [...trail, node]);
       if (found) return found;
     }
@@ -77,7 +92,8 @@ export interface LocatedFixture {
 export function checkFixtures(fixtures: readonly LocatedFixture[], rules: RulesFile | null, problems: Problem[]): void {
   const names = new Map<string, string>();
   for (const { fixture, file, parsed, base } of fixtures) {
-    const at = (path: PropertyKey[], message: string) => problems.push(locate(file, parsed, [...base, ...path], message));
+    const at = (path: PropertyKey[], message: string) =>
+      problems.push(locate(file, parsed, [...base, ...path], message));
     const earlier = names.get(fixture.name);
     if (earlier) at(['name'], `duplicate fixture name "${fixture.name}" (also in ${earlier})`);
     names.set(fixture.name, file);
@@ -90,7 +106,11 @@ export function checkFixtures(fixtures: readonly LocatedFixture[], rules: RulesF
     unknown(expect.subtasks, subtasks, 'subtasks', 'subtask');
     unknown(expect.not_subtasks, subtasks, 'not_subtasks', 'subtask');
     unknown(expect.rules, ruleNames, 'rules', 'rule');
-    Object.keys(expect.params ?? {}).forEach((name) => subtasks.has(name) || at(['expect', 'params', name], `unknown subtask "${name}"`));
-    expect.dag?.forEach((edge, i) => [edge.from, edge.to].forEach((end) => subtasks.has(end) || at(['expect', 'dag', i], `unknown subtask "${end}"`)));
+    Object.keys(expect.params ?? {}).forEach(
+      (name) => subtasks.has(name) || at(['expect', 'params', name], `unknown subtask "${name}"`),
+    );
+    expect.dag?.forEach((edge, i) =>
+      [edge.from, edge.to].forEach((end) => subtasks.has(end) || at(['expect', 'dag', i], `unknown subtask "${end}"`)),
+    );
   }
 }

@@ -16,8 +16,17 @@ export function compileSnapshot(bundle: Bundle): CompiledSnapshot {
       priority: rule.priority,
       enabled: rule.enabled,
       ...(rule.description === undefined ? {} : { description: rule.description }),
-      conditions: rule.conditions.map((c): Condition => ({ type: c.type, key: c.key, op: c.op, ...(c.value === undefined ? {} : { value: c.value }) })),
-      emissions: rule.emissions.map((e) => ({ subtask: e.subtask, relationship: e.relationship, params: e.params as Record<string, unknown> })),
+      conditions: rule.conditions.map((c): Condition => ({
+        type: c.type,
+        key: c.key,
+        op: c.op,
+        ...(c.value === undefined ? {} : { value: c.value }),
+      })),
+      emissions: rule.emissions.map((e) => ({
+        subtask: e.subtask,
+        relationship: e.relationship,
+        params: e.params as Record<string, unknown>,
+      })),
     })),
   };
 }

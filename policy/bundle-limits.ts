@@ -13,9 +13,19 @@ export const BUNDLE_LIMITS = {
 } as const;
 
 export function checkBundleSize(files: ReadonlyMap<string, Uint8Array>): void {
-  const problems = [...files].filter(([, bytes]) => bytes.byteLength > BUNDLE_LIMITS.fileBytes).map(([file, bytes]) => ({ file, message: `${bytes.byteLength} bytes, over the ${BUNDLE_LIMITS.fileBytes}-byte per-file limit` }));
+  const problems = [...files]
+    .filter(([, bytes]) => bytes.byteLength > BUNDLE_LIMITS.fileBytes)
+    .map(([file, bytes]) => ({
+      file,
+      message: `${bytes.byteLength} bytes, over the ${BUNDLE_LIMITS.fileBytes}-byte per-file limit`,
+    }));
   const total = [...files.values()].reduce((sum, bytes) => sum + bytes.byteLength, 0);
-  if (total > BUNDLE_LIMITS.totalBytes) problems.push({ file: '(bundle)', message: `${total} bytes in total, over the ${BUNDLE_LIMITS.totalBytes}-byte limit` });
-  if (files.size > BUNDLE_LIMITS.files) problems.push({ file: '(bundle)', message: `${files.size} files, over the ${BUNDLE_LIMITS.files}-file limit` });
+  if (total > BUNDLE_LIMITS.totalBytes)
+    problems.push({
+      file: '(bundle)',
+      message: `${total} bytes in total, over the ${BUNDLE_LIMITS.totalBytes}-byte limit`,
+    });
+  if (files.size > BUNDLE_LIMITS.files)
+    problems.push({ file: '(bundle)', message: `${files.size} files, over the ${BUNDLE_LIMITS.files}-file limit` });
   if (problems.length > 0) throw PkgError.fromProblems('BundleTooLarge', 'bundle is too large', problems);
 }

@@ -23,7 +23,10 @@ export function bundleDigest(packed: Uint8Array): string {
 
 export function unpackBundle(packed: Uint8Array): BundleFiles {
   if (packed.byteLength > MAX_PACKED_BYTES) {
-    throw new PkgError('BundleTooLarge', `packed bundle is ${packed.byteLength} bytes, over the ${MAX_PACKED_BYTES}-byte limit`);
+    throw new PkgError(
+      'BundleTooLarge',
+      `packed bundle is ${packed.byteLength} bytes, over the ${MAX_PACKED_BYTES}-byte limit`,
+    );
   }
   let parsed: unknown;
   try {

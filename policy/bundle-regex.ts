@@ -13,7 +13,11 @@ export function regexProblem(pattern: string): string[] {
   try {
     new RegExp(pattern, 'u');
   } catch (error) {
-    return [`MATCHES has an invalid regex ${JSON.stringify(pattern)}: ${error instanceof Error ? error.message : String(error)}`];
+    return [
+      `MATCHES has an invalid regex ${JSON.stringify(pattern)}: ${error instanceof Error ? error.message : String(error)}`,
+    ];
   }
-  return RE2_UNSUPPORTED.filter(([construct]) => construct.test(pattern)).map(([, why]) => `MATCHES regex ${JSON.stringify(pattern)}: ${why}`);
+  return RE2_UNSUPPORTED.filter(([construct]) => construct.test(pattern)).map(
+    ([, why]) => `MATCHES regex ${JSON.stringify(pattern)}: ${why}`,
+  );
 }

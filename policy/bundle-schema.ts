@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { CONDITION_TYPES, NUMERIC_OPERATORS, OPERATORS, RELATIONSHIPS, AFTER_PARAM, type Operator } from './compiled-snapshot';
+import {
+  CONDITION_TYPES,
+  NUMERIC_OPERATORS,
+  OPERATORS,
+  RELATIONSHIPS,
+  AFTER_PARAM,
+  type Operator,
+} from './compiled-snapshot';
 import { ENVS, controlInputSchema } from './evaluation-input';
 import { rolloutOverridesSchema } from './rollout-config';
 import { regexProblem } from './bundle-regex';
@@ -13,14 +20,19 @@ export const VERSION_PATTERN = /^[a-z0-9][a-z0-9_.-]*@[0-9]+\.[0-9]+\.[0-9]+(-[0
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const KEY_SEGMENT = /^[^.\s]+$/;
 
-const name = (what: string) => z.string().regex(NAME, `${what} must be letters, digits, _ or - (starting with a letter or _)`);
+const name = (what: string) =>
+  z.string().regex(NAME, `${what} must be letters, digits, _ or - (starting with a letter or _)`);
 const listOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
 const jsonObject = z.record(z.string(), z.json());
 
 export const manifestSchema = z.strictObject({
-  version: z.string({ error: 'version is required' }).regex(VERSION_PATTERN, 'version must be name@semver, e.g. hotel-ops@1.0.0'),
+  version: z
+    .string({ error: 'version is required' })
+    .regex(VERSION_PATTERN, 'version must be name@semver, e.g. hotel-ops@1.0.0'),
   env: z.enum(ENVS, { error: (issue) => `unknown env ${JSON.stringify(issue.input)} (expected ${listOf(ENVS)})` }),
-  engine: z.enum(['native', 'wasm'], { error: (issue) => `unknown engine ${JSON.stringify(issue.input)} (expected "native", "wasm")` }),
+  engine: z.enum(['native', 'wasm'], {
+    error: (issue) => `unknown engine ${JSON.stringify(issue.input)} (expected "native", "wasm")`,
+  }),
   entrypoint: z
     .string()
     .regex(/^pkg(\/[A-Za-z_][A-Za-z0-9_]*)+$/, 'entrypoint must be a path under pkg, e.g. pkg/result')
@@ -32,10 +44,16 @@ export const manifestSchema = z.strictObject({
 
 const conditionSchema = z
   .strictObject({
-    type: z.enum(CONDITION_TYPES, { error: (i) => `unknown condition type ${JSON.stringify(i.input)} (expected ${listOf(CONDITION_TYPES)})` }),
+    type: z.enum(CONDITION_TYPES, {
+      error: (i) => `unknown condition type ${JSON.stringify(i.input)} (expected ${listOf(CONDITION_TYPES)})`,
+    }),
     key: z.string().min(1, 'key must not be empty'),
-    op: z.enum(OPERATORS, { error: (i) => `unknown operator ${JSON.stringify(i.input)} (expected ${listOf(OPERATORS)})` }).default('EXISTS'),
-    value: z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]).optional(),
+    op: z
+      .enum(OPERATORS, { error: (i) => `unknown operator ${JSON.stringify(i.input)} (expected ${listOf(OPERATORS)})` })
+      .default('EXISTS'),
+    value: z
+      .union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))])
+      .optional(),
   })
   .superRefine((condition, ctx) => {
     for (const message of conditionProblems(condition)) ctx.addIssue({ code: 'custom', message });
@@ -45,32 +63,50 @@ const conditionSchema = z
 function conditionProblems(c: { type: string; key: string; op: Operator; value?: unknown }): string[] {
   const problems: string[] = [];
   const value = c.value;
-  if (!c.key.split('.').every((segment) => KEY_SEGMENT.test(segment))) problems.push(`key "${c.key}" has an empty or blank path segment`);
+  if (!c.key.split('.').every((segment) => KEY_SEGMENT.test(segment)))
+    problems.push(`key "${c.key}" has an empty or blank path segment`);
   if (c.type === 'TAG' && c.op !== 'EXISTS') problems.push(`TAG only supports EXISTS, not ${c.op}`);
-  if (c.type === 'VALUE' && !c.key.startsWith('context.')) problems.push(`VALUE key must be a dotted path into context, e.g. context.domain (got "${c.key}")`);
-  if (c.type === 'SIGNAL' && c.op === 'MATCHES') problems.push('SIGNAL values are numbers; MATCHES needs a string value');
+  if (c.type === 'VALUE' && !c.key.startsWith('context.'))
+    problems.push(`VALUE key must be a dotted path into context, e.g. context.domain (got "${c.key}")`);
+  if (c.type === 'SIGNAL' && c.op === 'MATCHES')
+    problems.push('SIGNAL values are numbers; MATCHES needs a string value');
   if (c.op === 'EXISTS' && value !== undefined) problems.push('EXISTS takes no value');
   if (c.op !== 'EXISTS' && value === undefined) problems.push(`${c.op} needs a value`);
   if (value === undefined || c.op === 'EXISTS') return problems;
   if (c.op === 'IN' && !Array.isArray(value)) problems.push(`IN needs a list value, got ${JSON.stringify(value)}`);
   if (c.op === 'IN' && Array.isArray(value) && value.length === 0) problems.push('IN needs a non-empty list');
   if (c.op !== 'IN' && Array.isArray(value)) problems.push(`${c.op} needs a single value, not a list`);
-  if (NUMERIC_OPERATORS.includes(c.op) && typeof value !== 'number') problems.push(`numeric operator ${c.op} needs a number, got ${JSON.stringify(value)}`);
-  if (c.op === 'MATCHES') problems.push(...(typeof value === 'string' ? regexProblem(value) : [`MATCHES needs a regex string, got ${JSON.stringify(value)}`]));
-  if (c.type === 'SIGNAL' && !NUMERIC_OPERATORS.includes(c.op) && [value].flat().some((v) => typeof v !== 'number')) problems.push(`SIGNAL values are numbers, got ${JSON.stringify(value)}`);
+  if (NUMERIC_OPERATORS.includes(c.op) && typeof value !== 'number')
+    problems.push(`numeric operator ${c.op} needs a number, got ${JSON.stringify(value)}`);
+  if (c.op === 'MATCHES')
+    problems.push(
+      ...(typeof value === 'string'
+        ? regexProblem(value)
+        : [`MATCHES needs a regex string, got ${JSON.stringify(value)}`]),
+    );
+  if (c.type === 'SIGNAL' && !NUMERIC_OPERATORS.includes(c.op) && [value].flat().some((v) => typeof v !== 'number'))
+    problems.push(`SIGNAL values are numbers, got ${JSON.stringify(value)}`);
   return problems;
 }
 
 const emissionSchema = z
   .strictObject({
     subtask: name('subtask'),
-    relationship: z.enum(RELATIONSHIPS, { error: (i) => `unknown relationship ${JSON.stringify(i.input)} (expected ${listOf(RELATIONSHIPS)})` }).default('EMITS'),
+    relationship: z
+      .enum(RELATIONSHIPS, {
+        error: (i) => `unknown relationship ${JSON.stringify(i.input)} (expected ${listOf(RELATIONSHIPS)})`,
+      })
+      .default('EMITS'),
     params: jsonObject.default({}),
   })
   .superRefine((emission, ctx) => {
     const after = emission.params[AFTER_PARAM];
     if (emission.relationship !== 'EMITS' && typeof after !== 'string') {
-      ctx.addIssue({ code: 'custom', path: ['params', AFTER_PARAM], message: `${emission.relationship} needs params.after naming the subtask it follows` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['params', AFTER_PARAM],
+        message: `${emission.relationship} needs params.after naming the subtask it follows`,
+      });
     }
   });
 
@@ -84,7 +120,13 @@ const ruleSchema = z.strictObject({
 });
 
 export const rulesFileSchema = z.strictObject({
-  subtask_types: z.array(z.strictObject({ name: name('subtask type name'), default_params: jsonObject.default({}), description: z.string().optional() })),
+  subtask_types: z.array(
+    z.strictObject({
+      name: name('subtask type name'),
+      default_params: jsonObject.default({}),
+      description: z.string().optional(),
+    }),
+  ),
   rules: z.array(ruleSchema).min(1, 'rules must not be empty: a snapshot needs at least one rule'),
 });
 

@@ -36,14 +36,25 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
 }
 
-export function locate(file: string, parsed: ParsedYaml | null, path: readonly PropertyKey[], message: string): Problem {
+export function locate(
+  file: string,
+  parsed: ParsedYaml | null,
+  path: readonly PropertyKey[],
+  message: string,
+): Problem {
   const line = parsed?.lineOf(path) ?? (path.length > 1 ? parsed?.lineOf(path.slice(0, -1)) : undefined);
   const where = [formatPath(path), line ? `(line ${line})` : ''].filter(Boolean).join(' ');
   return { file, path: where || undefined, message };
 }
 
 /** Validates with a schema; every issue becomes a located problem. */
-export function validate<S extends z.ZodType>(schema: S, file: string, parsed: ParsedYaml, problems: Problem[], base: PropertyKey[] = []): z.output<S> | null {
+export function validate<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  parsed: ParsedYaml,
+  problems: Problem[],
+  base: PropertyKey[] = [],
+): z.output<S> | null {
   const result = schema.safeParse(parsed.value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {

@@ -3,7 +3,15 @@ import { PkgError } from './errors';
 import { checkBundleSize } from './bundle-limits';
 import { fileChecksums, snapshotChecksum, SIGNATURES_FILE } from './bundle-checksum';
 import { checkFixtures, checkRules, type LocatedFixture } from './bundle-checks';
-import { fixtureListSchema, fixtureSchema, manifestSchema, rulesFileSchema, type Fixture, type Manifest, type RulesFile } from './bundle-schema';
+import {
+  fixtureListSchema,
+  fixtureSchema,
+  manifestSchema,
+  rulesFileSchema,
+  type Fixture,
+  type Manifest,
+  type RulesFile,
+} from './bundle-schema';
 import { parseYaml, validate, type ParsedYaml } from './bundle-yaml';
 import { GENERATED_REGO_NAMES } from './rego-generate';
 
@@ -43,7 +51,11 @@ export function loadBundle(files: BundleFiles): Bundle {
   const problems: Problem[] = [];
   for (const file of files.keys()) {
     if (!KNOWN_FILES.some(([pattern]) => pattern.test(file))) {
-      problems.push({ file, message: 'unexpected file (allowed: manifest.yaml, rules.yaml, policy/*.rego, fixtures/*.yaml, .signatures.json, README.md)' });
+      problems.push({
+        file,
+        message:
+          'unexpected file (allowed: manifest.yaml, rules.yaml, policy/*.rego, fixtures/*.yaml, .signatures.json, README.md)',
+      });
     }
   }
   const manifest = readManifest(files, problems);
@@ -55,7 +67,11 @@ export function loadBundle(files: BundleFiles): Bundle {
   const fixtures = readFixtures(files, problems);
   checkFixtures(fixtures, rules, problems);
   if (problems.length > 0 || !manifest) {
-    throw PkgError.fromProblems('BundleInvalid', `bundle is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    throw PkgError.fromProblems(
+      'BundleInvalid',
+      `bundle is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      problems,
+    );
   }
   const checksums = fileChecksums(files);
   return {
@@ -109,13 +125,28 @@ function readRego(files: BundleFiles, problems: Problem[]): Map<string, string> 
   return rego;
 }
 
-function checkEngineSources(manifest: Manifest, hasRules: boolean, rego: Map<string, string>, problems: Problem[]): void {
+function checkEngineSources(
+  manifest: Manifest,
+  hasRules: boolean,
+  rego: Map<string, string>,
+  problems: Problem[],
+): void {
   if (!hasRules && (manifest.engine === 'native' || rego.size === 0)) {
-    problems.push({ file: 'rules.yaml', message: 'missing: required unless engine is wasm and the bundle has its own policy/*.rego' });
+    problems.push({
+      file: 'rules.yaml',
+      message: 'missing: required unless engine is wasm and the bundle has its own policy/*.rego',
+    });
   }
   const output = manifest.entrypoint.split('/').slice(1);
-  if (rego.size === 0 && (output.length !== 1 || GENERATED_REGO_NAMES.includes(output[0]!) || output[0]!.startsWith('by_'))) {
-    problems.push({ file: 'manifest.yaml', path: 'entrypoint', message: `generated Rego needs an entrypoint pkg/<name>, <name> not in ${GENERATED_REGO_NAMES.join(', ')} nor by_*, e.g. pkg/result` });
+  if (
+    rego.size === 0 &&
+    (output.length !== 1 || GENERATED_REGO_NAMES.includes(output[0]!) || output[0]!.startsWith('by_'))
+  ) {
+    problems.push({
+      file: 'manifest.yaml',
+      path: 'entrypoint',
+      message: `generated Rego needs an entrypoint pkg/<name>, <name> not in ${GENERATED_REGO_NAMES.join(', ')} nor by_*, e.g. pkg/result`,
+    });
   }
 }
 

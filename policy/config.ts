@@ -9,16 +9,23 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '..');
 
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
 
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233');
-const port = z.coerce.number({ error: 'a port number 1-65535' }).int('a port number 1-65535').min(1, 'a port number 1-65535').max(65535, 'a port number 1-65535');
+const port = z.coerce
+  .number({ error: 'a port number 1-65535' })
+  .int('a port number 1-65535')
+  .min(1, 'a port number 1-65535')
+  .max(65535, 'a port number 1-65535');
 
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
@@ -29,7 +36,10 @@ export const configSchema = z.object({
   TEMPORAL_TLS_CERT: z.string().min(1).optional(),
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS_CA: z.string().min(1).optional(),
-  OPA_PATH: z.string().min(1).default(path.join(root, '.tools', 'bin', 'opa')),
+  OPA_PATH: z
+    .string()
+    .min(1)
+    .default(path.join(root, '.tools', 'bin', 'opa')),
   EVALUATOR_PORT: port.default(8181),
   // The lane an evaluator serves when a request names none; requests may name another lane.
   EVALUATOR_ENV: z.enum(['prod', 'staging', 'dev'], { error: 'prod, staging or dev' }).default('dev'),

@@ -73,7 +73,14 @@ export function verifyDecision(stored: StoredDecision, publicKeyPem?: string): D
   if (recomputed !== stored.id) problems.push(`content hash ${recomputed} does not match id ${stored.id}`);
   if (publicKeyPem !== undefined) {
     if (stored.signature === null) problems.push('record is unsigned');
-    else if (!verify(null, Buffer.from(stored.canonical, 'utf8'), publicKeyOf(publicKeyPem), Buffer.from(stored.signature, 'base64'))) {
+    else if (
+      !verify(
+        null,
+        Buffer.from(stored.canonical, 'utf8'),
+        publicKeyOf(publicKeyPem),
+        Buffer.from(stored.signature, 'base64'),
+      )
+    ) {
       problems.push('signature does not verify with the given key');
     }
   }
@@ -91,7 +98,8 @@ export function narrateDecision(record: DecisionRecord): string {
   const lane = `${record.lane.env}/${record.lane.target}/${record.lane.region}`;
   const version = record.snapshot?.version ?? 'the candidate';
   const lines = [`${version} ${OUTCOME_TEXT[record.outcome]} on lane ${lane}: ${record.reason}.`];
-  if (record.validation) lines.push(`Fixtures: ${record.validation.passed} passed, ${record.validation.failed} failed.`);
+  if (record.validation)
+    lines.push(`Fixtures: ${record.validation.passed} passed, ${record.validation.failed} failed.`);
   const passed = record.verdicts.filter((v) => v.verdict === 'pass').length;
   if (record.verdicts.length > 0) lines.push(`Gates: ${passed} of ${record.verdicts.length} verdict(s) passed.`);
   const last = record.verdicts[record.verdicts.length - 1];

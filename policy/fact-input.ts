@@ -25,7 +25,10 @@ const jsonObject = z.union([z.string(), z.record(z.string(), z.unknown())]).tran
     return z.NEVER;
   }
   if (parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
-    ctx.addIssue({ code: 'custom', message: `must be a JSON object like {"service":"lounge"}, got ${kindOf(parsed.value)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a JSON object like {"service":"lounge"}, got ${kindOf(parsed.value)}`,
+    });
     return z.NEVER;
   }
   return parsed.value as Record<string, unknown>;
@@ -61,7 +64,9 @@ export type NewFact = z.output<typeof factInputSchema>;
 
 export const factCleanupRequestSchema = z
   .object({
-    namespace: name().nullish().transform((value) => value ?? null),
+    namespace: name()
+      .nullish()
+      .transform((value) => value ?? null),
     dryRun: z.boolean().default(false),
     grace: durationSchema(0).default(DEFAULT_CLEANUP_GRACE_MS),
     batchSize: z.number().int().min(1).max(MAX_CLEANUP_BATCH).default(DEFAULT_CLEANUP_BATCH),

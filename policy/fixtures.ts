@@ -33,7 +33,9 @@ export function runFixtures(engine: Engine, fixtures: readonly RunnableFixture[]
     } catch (error) {
       failures = [`evaluation failed: ${error instanceof Error ? error.message : String(error)}`];
     }
-    return failures.length === 0 ? { name: fixture.name, ok: true } : { name: fixture.name, ok: false, message: failures.join('; ') };
+    return failures.length === 0
+      ? { name: fixture.name, ok: true }
+      : { name: fixture.name, ok: false, message: failures.join('; ') };
   });
   const passed = results.filter((result) => result.ok).length;
   return { passed, failed: results.length - passed, results };
@@ -43,18 +45,22 @@ export function runFixtures(engine: Engine, fixtures: readonly RunnableFixture[]
 export function compareDecision(decision: Decision, expect: FixtureExpectation): string[] {
   const failures: string[] = [];
   const subtasks = decision.subtasks.map((s) => s.name);
-  if (!sameList(subtasks, expect.subtasks, expect.ordered)) failures.push(`subtasks ${show(subtasks)}, expected ${show(expect.subtasks)}`);
+  if (!sameList(subtasks, expect.subtasks, expect.ordered))
+    failures.push(`subtasks ${show(subtasks)}, expected ${show(expect.subtasks)}`);
   const rules = decision.rules.map((r) => r.rule_name);
-  if (expect.rules && !sameList(rules, expect.rules, expect.ordered)) failures.push(`rules ${show(rules)}, expected ${show(expect.rules)}`);
+  if (expect.rules && !sameList(rules, expect.rules, expect.ordered))
+    failures.push(`rules ${show(rules)}, expected ${show(expect.rules)}`);
   const unwanted = (expect.not_subtasks ?? []).filter((name) => subtasks.includes(name));
   if (unwanted.length > 0) failures.push(`unexpected subtasks ${show(unwanted)}`);
   const edges = decision.dag.map((e) => `${e.from}->${e.to}:${e.type}`);
   const wantedEdges = expect.dag?.map((e) => `${e.from}->${e.to}:${e.type}`);
-  if (wantedEdges && !sameList(edges, wantedEdges, false)) failures.push(`dag ${show(edges)}, expected ${show(wantedEdges)}`);
+  if (wantedEdges && !sameList(edges, wantedEdges, false))
+    failures.push(`dag ${show(edges)}, expected ${show(wantedEdges)}`);
   for (const [name, wanted] of Object.entries(expect.params ?? {})) {
     const params = decision.subtasks.find((s) => s.name === name)?.params;
     for (const [key, value] of Object.entries(wanted)) {
-      if (!params || !isDeepStrictEqual(params[key], value)) failures.push(`${name}.params.${key} is ${JSON.stringify(params?.[key])}, expected ${JSON.stringify(value)}`);
+      if (!params || !isDeepStrictEqual(params[key], value))
+        failures.push(`${name}.params.${key} is ${JSON.stringify(params?.[key])}, expected ${JSON.stringify(value)}`);
     }
   }
   return failures;

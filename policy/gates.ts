@@ -70,14 +70,26 @@ export function errorRateZ(candidate: VersionMetrics, baseline: VersionMetrics):
   return (candidate.errors / nc - baseline.errors / nb) / se;
 }
 
-function check(gate: GateName, verdict: Verdict, value: number | null, limit: number | null, message: string): GateCheck {
+function check(
+  gate: GateName,
+  verdict: Verdict,
+  value: number | null,
+  limit: number | null,
+  message: string,
+): GateCheck {
   return { gate, verdict, value, limit, message };
 }
 
 function samplesCheck({ candidate, gates }: JudgeInput): GateCheck {
   const enough = candidate.requests >= gates.minRequests;
   const message = enough ? REASONS.samplesOk : REASONS.samplesShort;
-  return check('samples', enough ? 'pass' : 'inconclusive', candidate.requests, gates.minRequests, message(candidate.requests, gates.minRequests));
+  return check(
+    'samples',
+    enough ? 'pass' : 'inconclusive',
+    candidate.requests,
+    gates.minRequests,
+    message(candidate.requests, gates.minRequests),
+  );
 }
 
 /** Below min samples a rate is noise, unless the errors alone already break the budget. */
@@ -86,18 +98,28 @@ function errorRateCheck({ candidate, gates }: JudgeInput): GateCheck {
   const rate = requests === 0 ? 0 : errors / requests;
   if (requests < gates.minRequests) {
     const doomed = errors > gates.maxErrorRate * gates.minRequests;
-    const message = doomed ? REASONS.errorRateDoomed(errors, gates.maxErrorRate, gates.minRequests) : REASONS.samplesShort(requests, gates.minRequests);
+    const message = doomed
+      ? REASONS.errorRateDoomed(errors, gates.maxErrorRate, gates.minRequests)
+      : REASONS.samplesShort(requests, gates.minRequests);
     return check('error_rate', doomed ? 'fail' : 'inconclusive', rate, gates.maxErrorRate, message);
   }
   const over = rate > gates.maxErrorRate;
-  const message = over ? REASONS.errorRateOver(rate, gates.maxErrorRate) : REASONS.errorRateOk(rate, gates.maxErrorRate);
+  const message = over
+    ? REASONS.errorRateOver(rate, gates.maxErrorRate)
+    : REASONS.errorRateOk(rate, gates.maxErrorRate);
   return check('error_rate', over ? 'fail' : 'pass', rate, gates.maxErrorRate, message);
 }
 
 function errorRateVsBaselineCheck(input: JudgeInput, baseline: VersionMetrics): GateCheck {
   const { candidate, gates } = input;
   if (candidate.requests < gates.minRequests) {
-    return check('error_rate_vs_baseline', 'inconclusive', null, Z_CRITICAL, REASONS.samplesShort(candidate.requests, gates.minRequests));
+    return check(
+      'error_rate_vs_baseline',
+      'inconclusive',
+      null,
+      Z_CRITICAL,
+      REASONS.samplesShort(candidate.requests, gates.minRequests),
+    );
   }
   const z = errorRateZ(candidate, baseline);
   const [rate, base] = [candidate.errors / candidate.requests, baseline.errors / baseline.requests];
@@ -114,7 +136,13 @@ function p99Check({ candidate, gates }: JudgeInput, baseline: VersionMetrics | n
   const limit = Math.min(absolute, relative);
   if (p99 === null) return check('p99', 'inconclusive', null, limit, REASONS.p99Unknown);
   const over = p99 > limit;
-  return check('p99', over ? 'fail' : 'pass', p99, limit, over ? REASONS.p99Over(p99, limit) : REASONS.p99Ok(p99, limit));
+  return check(
+    'p99',
+    over ? 'fail' : 'pass',
+    p99,
+    limit,
+    over ? REASONS.p99Over(p99, limit) : REASONS.p99Ok(p99, limit),
+  );
 }
 
 function divergenceCheck({ candidate, gates }: JudgeInput): GateCheck {
@@ -122,7 +150,9 @@ function divergenceCheck({ candidate, gates }: JudgeInput): GateCheck {
   if (compared === 0) return check('divergence', 'inconclusive', null, gates.maxDivergence, REASONS.divergenceUnknown);
   const rate = diverged / compared;
   const over = rate > gates.maxDivergence;
-  const message = over ? REASONS.divergenceOver(rate, gates.maxDivergence) : REASONS.divergenceOk(rate, gates.maxDivergence);
+  const message = over
+    ? REASONS.divergenceOver(rate, gates.maxDivergence)
+    : REASONS.divergenceOk(rate, gates.maxDivergence);
   return check('divergence', over ? 'fail' : 'pass', rate, gates.maxDivergence, message);
 }
 
@@ -150,12 +180,30 @@ export function judgeStep(input: JudgeInput): StepVerdict {
   if (use !== 'none') checks.push(divergenceCheck(input));
   checks.push(coverageCheck(input));
   const verdict = worstVerdict(checks.map((c) => c.verdict));
-  return { step: input.step, stepCount: input.stepCount, percent: input.percent, verdict, baseline: use, checks, message: verdictMessage(input, verdict, checks, use) };
+  return {
+    step: input.step,
+    stepCount: input.stepCount,
+    percent: input.percent,
+    verdict,
+    baseline: use,
+    checks,
+    message: verdictMessage(input, verdict, checks, use),
+  };
 }
 
-function verdictMessage(input: JudgeInput, verdict: Verdict, checks: GateCheck[], use: StepVerdict['baseline']): string {
+function verdictMessage(
+  input: JudgeInput,
+  verdict: Verdict,
+  checks: GateCheck[],
+  use: StepVerdict['baseline'],
+): string {
   const decisive = verdict === 'pass' ? checks : checks.filter((c) => c.verdict === verdict);
-  const notes = use === 'none' ? [REASONS.noBaseline] : use === 'quiet' ? [REASONS.baselineQuiet(input.baseline?.requests ?? 0)] : [];
+  const notes =
+    use === 'none'
+      ? [REASONS.noBaseline]
+      : use === 'quiet'
+        ? [REASONS.baselineQuiet(input.baseline?.requests ?? 0)]
+        : [];
   const detail = [...new Set([...decisive.map((c) => c.message), ...notes])].join('; ');
   return REASONS.stepVerdict(input.step, input.stepCount, input.percent, verdict, detail);
 }

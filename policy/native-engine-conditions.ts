@@ -21,7 +21,8 @@ export function compileCondition(condition: Condition): Check {
     case 'VALUE':
       return (input) => test(valueAt(input.context, path));
     case 'FACT':
-      return (input) => input.facts.some((fact) => isRecord(fact) && fact.predicate === head && test(factValue(fact, path)));
+      return (input) =>
+        input.facts.some((fact) => isRecord(fact) && fact.predicate === head && test(factValue(fact, path)));
   }
 }
 

@@ -33,7 +33,10 @@ export function packRegoArtifact(rego: ReadonlyMap<string, string>, data: unknow
 export function verifyArtifact(version: string, type: keyof OpaArtifacts, artifact: StoredArtifact): void {
   const actual = sha256Hex(artifact.bytes);
   if (actual === artifact.sha256) return;
-  throw new PkgError('ChecksumMismatch', `snapshot ${version}: ${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}; refusing to load it`);
+  throw new PkgError(
+    'ChecksumMismatch',
+    `snapshot ${version}: ${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}; refusing to load it`,
+  );
 }
 
 /** The data document stored with a snapshot's Rego, after verifying the artifact. */
@@ -41,7 +44,10 @@ export function storedWasmData(version: string, rego: StoredArtifact): object {
   verifyArtifact(version, 'rego', rego);
   const data = unpackBundle(rego.bytes).get(DATA_FILE);
   if (!data) {
-    throw new PkgError('NotFound', `snapshot ${version}: its rego artifact carries no ${DATA_FILE} (compiled by an older pipeline); publish the bundle again under a new version`);
+    throw new PkgError(
+      'NotFound',
+      `snapshot ${version}: its rego artifact carries no ${DATA_FILE} (compiled by an older pipeline); publish the bundle again under a new version`,
+    );
   }
   return JSON.parse(data.toString('utf8')) as object;
 }

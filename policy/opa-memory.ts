@@ -110,7 +110,8 @@ export class OpaMemory {
         if (length !== this.word(b + 8)) return false;
         for (let k = 0; k < length; k++) {
           const [x, y] = [this.word(a + 4) + 8 * k, this.word(b + 4) + 8 * k];
-          if (!this.sameLayout(this.word(x), this.word(y)) || !this.sameLayout(this.word(x + 4), this.word(y + 4))) return false;
+          if (!this.sameLayout(this.word(x), this.word(y)) || !this.sameLayout(this.word(x + 4), this.word(y + 4)))
+            return false;
         }
         return true;
       }
@@ -119,7 +120,14 @@ export class OpaMemory {
         for (let bucket = 0; bucket < this.word(a + 8); bucket++) {
           const [x, y] = [this.bucketChain(a, bucket), this.bucketChain(b, bucket)];
           if (x.length !== y.length) return false;
-          if (x.some((element, k) => !this.sameLayout(this.word(element), this.word(y[k]!)) || !this.sameLayout(this.word(element + 4), this.word(y[k]! + 4)))) return false;
+          if (
+            x.some(
+              (element, k) =>
+                !this.sameLayout(this.word(element), this.word(y[k]!)) ||
+                !this.sameLayout(this.word(element + 4), this.word(y[k]! + 4)),
+            )
+          )
+            return false;
         }
         return true;
       }
@@ -131,7 +139,11 @@ export class OpaMemory {
   private number(value: number): number | undefined {
     const repr = this.bytes[value + 1];
     if (repr === OPA_NUMBER_REPR_INT) return this.int64(value + 8);
-    return repr === OPA_NUMBER_REPR_REF ? Number(this.decoder.decode(this.bytes.subarray(this.word(value + 8), this.word(value + 8) + this.word(value + 12)))) : undefined;
+    return repr === OPA_NUMBER_REPR_REF
+      ? Number(
+          this.decoder.decode(this.bytes.subarray(this.word(value + 8), this.word(value + 8) + this.word(value + 12))),
+        )
+      : undefined;
   }
 
   /** A safe integer, or undefined for anything else (a fraction, an exponent, a huge value). */
@@ -182,7 +194,8 @@ export class OpaMemory {
 
   private bucketChain(object: number, bucket: number): number[] {
     const elements: number[] = [];
-    for (let element = this.word(this.word(object + 4) + 4 * bucket); element !== 0; element = this.word(element + 8)) elements.push(element);
+    for (let element = this.word(this.word(object + 4) + 4 * bucket); element !== 0; element = this.word(element + 8))
+      elements.push(element);
     return elements;
   }
 
@@ -260,7 +273,7 @@ export class OpaWriter {
     this.u8[at] = OPA_NUMBER;
     if ((value | 0) === value || Number.isSafeInteger(value)) {
       this.u8[at + 1] = OPA_NUMBER_REPR_INT;
-      this.u32[(at + 8) >> 2] = value % 2 ** 32 >>> 0;
+      this.u32[(at + 8) >> 2] = (value % 2 ** 32) >>> 0;
       this.i32[(at + 12) >> 2] = Math.floor(value / 2 ** 32);
       return at;
     }
@@ -389,8 +402,23 @@ export class OpaWriter {
  */
 export const LAYOUT_PROBE = {
   tags: ['vip', 'ünïcødé ✓ 🏨', '', 'a\u0000b'],
-  signals: { x2: 0.8, n: -3, zero: 0, negative: -0.5, tiny: 5e-324, huge: 12345678901234567890, exponent: 1e21, max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER, big: 2 ** 40 + 5 },
-  context: { ...Object.fromEntries(Array.from({ length: 13 }, (_, k) => [`key${k}`, k])), area: { zone: 'a', list: [true, false, null, [], {}] }, 'ü': 'é' },
+  signals: {
+    x2: 0.8,
+    n: -3,
+    zero: 0,
+    negative: -0.5,
+    tiny: 5e-324,
+    huge: 12345678901234567890,
+    exponent: 1e21,
+    max: Number.MAX_SAFE_INTEGER,
+    min: Number.MIN_SAFE_INTEGER,
+    big: 2 ** 40 + 5,
+  },
+  context: {
+    ...Object.fromEntries(Array.from({ length: 13 }, (_, k) => [`key${k}`, k])),
+    area: { zone: 'a', list: [true, false, null, [], {}] },
+    ü: 'é',
+  },
   facts: [{ predicate: 'p', object: { level: 2 } }],
 };
 

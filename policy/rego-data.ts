@@ -29,11 +29,20 @@ export function storedRuleOutputs(version: string, data: unknown): RuleOutput[] 
   const document = isRecord(data) ? data[REGO_DATA_ROOT] : undefined;
   const rules = isRecord(document) ? document.rules : undefined;
   if (!Array.isArray(rules) || !rules.every(isRuleOutput)) {
-    throw new PkgError('NotFound', `snapshot ${version}: its data document has no data.${REGO_DATA_ROOT}.rules table of rule outputs (compiled by an older pipeline); publish the bundle again under a new version`);
+    throw new PkgError(
+      'NotFound',
+      `snapshot ${version}: its data document has no data.${REGO_DATA_ROOT}.rules table of rule outputs (compiled by an older pipeline); publish the bundle again under a new version`,
+    );
   }
   return rules;
 }
 
 function isRuleOutput(entry: unknown): entry is RuleOutput {
-  return isRecord(entry) && isRecord(entry.summary) && Array.isArray(entry.subtasks) && Array.isArray(entry.edges) && entry.edges.length === entry.subtasks.length;
+  return (
+    isRecord(entry) &&
+    isRecord(entry.summary) &&
+    Array.isArray(entry.subtasks) &&
+    Array.isArray(entry.edges) &&
+    entry.edges.length === entry.subtasks.length
+  );
 }

@@ -14,9 +14,17 @@ import { REGO_DATA_ROOT } from './rego-data';
 export const RULE_REFS = 'rule_refs';
 
 export function decisionOf(answer: unknown, rules: readonly RuleOutput[], version: string): Decision {
-  if (isRecord(answer) && Array.isArray(answer[RULE_REFS])) return decide(matchedRules(answer[RULE_REFS], rules, version));
-  if (!isRecord(answer) || !Array.isArray(answer.subtasks) || !Array.isArray(answer.dag) || !Array.isArray(answer.rules)) {
-    throw new Error(`wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {${RULE_REFS}})`);
+  if (isRecord(answer) && Array.isArray(answer[RULE_REFS]))
+    return decide(matchedRules(answer[RULE_REFS], rules, version));
+  if (
+    !isRecord(answer) ||
+    !Array.isArray(answer.subtasks) ||
+    !Array.isArray(answer.dag) ||
+    !Array.isArray(answer.rules)
+  ) {
+    throw new Error(
+      `wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {${RULE_REFS}})`,
+    );
   }
   return { subtasks: answer.subtasks, dag: answer.dag, rules: answer.rules } as Decision;
 }
@@ -27,7 +35,12 @@ function matchedRules(refs: readonly unknown[], rules: readonly RuleOutput[], ve
       throw refused(version, refs, at, `which names no entry of data.${REGO_DATA_ROOT}.rules (${rules.length} rules)`);
     }
     if (at > 0 && ref <= (refs[at - 1] as number)) {
-      throw refused(version, refs, at, `not after ${JSON.stringify(refs[at - 1])}: ${RULE_REFS} must name rules in evaluation order, each once`);
+      throw refused(
+        version,
+        refs,
+        at,
+        `not after ${JSON.stringify(refs[at - 1])}: ${RULE_REFS} must name rules in evaluation order, each once`,
+      );
     }
     return rules[ref]!;
   });

@@ -59,7 +59,9 @@ function matchRules(snapshot: CompiledSnapshot): string[] {
     const conditions = plan.rule.conditions.filter((condition) => !provenByLookup(condition, key));
     filed.push(matchBody(`by_${key.kind}[${JSON.stringify(key.value)}]`, position, conditions));
   });
-  const lookups = [...kinds].map((kind) => `matched contains i if {\n\t${INPUT_KEYS[kind]}\n\tsome i in by_${kind}[key]\n}\n`);
+  const lookups = [...kinds].map(
+    (kind) => `matched contains i if {\n\t${INPUT_KEYS[kind]}\n\tsome i in by_${kind}[key]\n}\n`,
+  );
   const lines = [...unfiled, ...lookups, ...filed];
   // With every rule disabled nothing defines `matched`; the set must still exist.
   return lines.length > 0 ? lines : ['matched := set()', ''];

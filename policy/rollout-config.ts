@@ -159,12 +159,20 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
     rest.approve_at?.forEach((p) => approveAt.add(p));
     merged = { ...merged, ...rest };
   }
-  const config = toRolloutConfig(merged, gates, [...approveAt].sort((a, b) => a - b));
+  const config = toRolloutConfig(
+    merged,
+    gates,
+    [...approveAt].sort((a, b) => a - b),
+  );
   if (config.bakeMs < config.gates.minBakeMs) {
     problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
   }
   if (problems.length > 0) {
-    throw PkgError.fromProblems('GateConfigLoosened', 'rollout settings may only tighten the environment defaults', problems);
+    throw PkgError.fromProblems(
+      'GateConfigLoosened',
+      'rollout settings may only tighten the environment defaults',
+      problems,
+    );
   }
   return config;
 }
@@ -184,11 +192,19 @@ export function mergeRolloutConfig(
   ]);
 }
 
-export function rolloutConfigFor(env: Env, bundle: RolloutOverrides = {}, commandLine: RolloutOverrides = {}): RolloutConfig {
+export function rolloutConfigFor(
+  env: Env,
+  bundle: RolloutOverrides = {},
+  commandLine: RolloutOverrides = {},
+): RolloutConfig {
   return mergeRolloutConfig(GLOBAL_ROLLOUT_DEFAULTS, ENV_ROLLOUT_DEFAULTS[env], bundle, commandLine);
 }
 
-function toRolloutConfig(merged: RolloutOverrides, gates: Record<string, number | string>, approveAt: number[]): RolloutConfig {
+function toRolloutConfig(
+  merged: RolloutOverrides,
+  gates: Record<string, number | string>,
+  approveAt: number[],
+): RolloutConfig {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
     return value;
@@ -215,8 +231,6 @@ function toRolloutConfig(merged: RolloutOverrides, gates: Record<string, number 
 
 /** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */
 export function approvalStepIndexes(config: Pick<RolloutConfig, 'steps' | 'approveAt'>): number[] {
-  const indexes = config.approveAt
-    .map((p) => config.steps.findIndex((step) => step >= p))
-    .filter((i) => i >= 0);
+  const indexes = config.approveAt.map((p) => config.steps.findIndex((step) => step >= p)).filter((i) => i >= 0);
   return [...new Set(indexes)].sort((a, b) => a - b);
 }

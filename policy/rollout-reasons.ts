@@ -34,7 +34,8 @@ export const REASONS = {
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,
   ramping: (index: number, count: number, percent: number) => `ramping to ${stepLabel(index, count, percent)}`,
   baking: (index: number, count: number, percent: number) => `baking ${stepLabel(index, count, percent)}`,
-  waitingApproval: (index: number, count: number, percent: number) => `waiting for approval before ${stepLabel(index, count, percent)}`,
+  waitingApproval: (index: number, count: number, percent: number) =>
+    `waiting for approval before ${stepLabel(index, count, percent)}`,
   paused: (actor: string, reason: string) => `paused by ${actor}${reason ? `: ${reason}` : ''}`,
   manualRollback: (actor: string, reason: string) => `rolled back by ${actor}${reason ? `: ${reason}` : ''}`,
   cancelled: 'workflow cancelled: canary rolled back',

@@ -43,7 +43,10 @@ function evaluateOnce(run: (input: unknown) => unknown, input: EvaluationInput, 
   try {
     results = run(toEngineInput(input, facts));
   } catch (error) {
-    throw new PkgError('InputInvalid', `the wasm engine refused the input: ${error instanceof Error ? error.message : String(error)}`);
+    throw new PkgError(
+      'InputInvalid',
+      `the wasm engine refused the input: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return Array.isArray(results) && isRecord(results[0]) ? results[0].result : undefined;
 }
@@ -126,7 +129,12 @@ function ruleRefsResultSet(memory: OpaMemory, results: number): [{ result: Recor
  * bucket for bucket, what the module's own JSON parser builds; otherwise every input goes
  * through JSON, as a module whose layout this code does not know must.
  */
-function checkedWriter(opa: OpaExports, policy: LoadedPolicy, memory: OpaMemory, parse: (input: unknown) => number): OpaWriter | undefined {
+function checkedWriter(
+  opa: OpaExports,
+  policy: LoadedPolicy,
+  memory: OpaMemory,
+  parse: (input: unknown) => number,
+): OpaWriter | undefined {
   const arena = opa.opa_malloc(INPUT_ARENA);
   const writer = new OpaWriter(policy.mem, arena, arena + INPUT_ARENA);
   const written = writer.write(LAYOUT_PROBE);

@@ -50,7 +50,10 @@ function startProcess(name: string, script: string, env: Record<string, string>)
 async function waitHealthy(url: string, seconds: number): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -60,7 +63,16 @@ async function waitHealthy(url: string, seconds: number): Promise<void> {
 /** Runs `pkgctl promote --wait --json`, echoing its progress lines, and returns its JSON result. */
 function promote(stage: Stage, laneArgs: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const args = ['promote', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, ...stage.args, '--wait', '--json', '--actor', 'demo'];
+    const args = [
+      'promote',
+      path.join(ROOT, 'examples', stage.bundle),
+      ...laneArgs,
+      ...stage.args,
+      '--wait',
+      '--json',
+      '--actor',
+      'demo',
+    ];
     const child = spawn(PKGCTL, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let last = '';
@@ -104,19 +116,39 @@ async function main(): Promise<number> {
   const ports = [await freePort(), await freePort()];
   say(`\n== lane ${lane.env}/${lane.target}/${lane.region}: pipeline worker + evaluators on :${ports.join(', :')}`);
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
-  ports.forEach((port, i) => children.push(startProcess(`evaluator-${i + 1}`, 'worker/evaluator.ts', { ...laneEnv, EVALUATOR_PORT: String(port) })));
+  ports.forEach((port, i) =>
+    children.push(
+      startProcess(`evaluator-${i + 1}`, 'worker/evaluator.ts', { ...laneEnv, EVALUATOR_PORT: String(port) }),
+    ),
+  );
   writeFileSync(path.join(DEMO_DIR, 'pids'), children.map((c) => c.pid).join('\n'));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   await Promise.all(urls.map((url) => waitHealthy(url, 60)));
 
-  const sendTraffic = () => startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false });
+  const sendTraffic = () =>
+    startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false });
   // Until the bootstrap's first step the lane has nothing to serve and answers 503: expected, not counted.
   let traffic = sendTraffic();
   say('== live traffic: hotel-ops requests from 5,000 guests, routed by guest');
   const stages: Stage[] = [
-    { title: 'bootstrap the lane with hotel-ops v1 (first promotion: no baseline, absolute budgets only)', bundle: 'hotel-ops-v1', args: ['--steps', '100', '--bake', BAKE], expect: 'promoted' },
-    { title: 'promote hotel-ops v2: behaviour changed on purpose, within its divergence budget', bundle: 'hotel-ops-v2', args: ['--bake', BAKE], expect: 'promoted' },
-    { title: 'promote hotel-ops v3: broken (escalates every guest), far beyond its 10% budget', bundle: 'hotel-ops-v3-broken', args: ['--bake', BAKE], expect: 'rolled_back' },
+    {
+      title: 'bootstrap the lane with hotel-ops v1 (first promotion: no baseline, absolute budgets only)',
+      bundle: 'hotel-ops-v1',
+      args: ['--steps', '100', '--bake', BAKE],
+      expect: 'promoted',
+    },
+    {
+      title: 'promote hotel-ops v2: behaviour changed on purpose, within its divergence budget',
+      bundle: 'hotel-ops-v2',
+      args: ['--bake', BAKE],
+      expect: 'promoted',
+    },
+    {
+      title: 'promote hotel-ops v3: broken (escalates every guest), far beyond its 10% budget',
+      bundle: 'hotel-ops-v3-broken',
+      args: ['--bake', BAKE],
+      expect: 'rolled_back',
+    },
   ];
   let asExpected = true;
   for (const stage of stages) {
@@ -128,16 +160,27 @@ async function main(): Promise<number> {
     asExpected &&= ok;
     say(`   => ${outcome} (expected ${stage.expect}) ${ok ? 'ok' : 'UNEXPECTED'}: ${String(result.reason ?? '')}`);
     say(`   Temporal UI: ${String(result.url)}`);
-    if (typeof result.decisionId === 'string') say(`   decision record ${pkgctl('decision', 'show', result.decisionId).split('\n\n')[0]!.replace(/\n/g, '\n     ')}`);
+    if (typeof result.decisionId === 'string')
+      say(
+        `   decision record ${pkgctl('decision', 'show', result.decisionId).split('\n\n')[0]!.replace(/\n/g, '\n     ')}`,
+      );
     if (stage === stages[0]) {
       await traffic.stop();
       traffic = sendTraffic();
     }
   }
   const report = await traffic.stop();
-  say(`\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`);
-  say(`== Temporal UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`PkgLane="${lane.env}/${lane.target}/${lane.region}"`)}`);
-  say(asExpected ? '== demo: one promotion and one automatic rollback, as expected' : '== demo: an outcome was not as expected');
+  say(
+    `\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`,
+  );
+  say(
+    `== Temporal UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`PkgLane="${lane.env}/${lane.target}/${lane.region}"`)}`,
+  );
+  say(
+    asExpected
+      ? '== demo: one promotion and one automatic rollback, as expected'
+      : '== demo: an outcome was not as expected',
+  );
   return asExpected && report.failed === 0 ? 0 : 1;
 }
 

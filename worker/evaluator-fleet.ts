@@ -61,7 +61,12 @@ export interface FleetReporter {
 }
 
 /** `onBeat` hears every outcome (null = written), so readiness can report Postgres going and coming back. */
-export function createFleetReporter(pool: Pool, periodMs: number, entry: () => FleetEntry, onBeat: (error: unknown) => void): FleetReporter {
+export function createFleetReporter(
+  pool: Pool,
+  periodMs: number,
+  entry: () => FleetEntry,
+  onBeat: (error: unknown) => void,
+): FleetReporter {
   let timer: NodeJS.Timeout | undefined;
   let beats = 0;
   const beat = async () => {

@@ -39,10 +39,21 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
   const resolveLane = (request: EvaluationRequest): Lane => {
     const { env, target, region } = request.lane;
     if (env === undefined && target === undefined && region === undefined) return deps.defaultLane;
-    return { env: env ?? deps.defaultLane.env, target: target ?? deps.defaultLane.target, region: region ?? deps.defaultLane.region };
+    return {
+      env: env ?? deps.defaultLane.env,
+      target: target ?? deps.defaultLane.target,
+      region: region ?? deps.defaultLane.region,
+    };
   };
 
-  const shadow = async (lane: Lane, state: ServingLane, chosen: 'serving' | 'candidate', input: EvaluationInput, facts: readonly Fact[], decision: Decision) => {
+  const shadow = async (
+    lane: Lane,
+    state: ServingLane,
+    chosen: 'serving' | 'candidate',
+    input: EvaluationInput,
+    facts: readonly Fact[],
+    decision: Decision,
+  ) => {
     const other = chosen === 'candidate' ? state.serving : state.candidate;
     const candidate = state.candidate;
     if (!other || !candidate) return;
@@ -82,8 +93,14 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       }
       const done = performance.now();
       record(deps, lane, snapshot, false, done - started, done - evalStart);
-      if (shouldShadow(state.split, deps.shadowRate, random())) await shadow(lane, state, arm, request.input, facts.facts, decision);
-      const meta = { engine: snapshot.engine.kind, mode: request.mode, canary: arm === 'candidate', eval_us: Math.round((done - evalStart) * 1000) };
+      if (shouldShadow(state.split, deps.shadowRate, random()))
+        await shadow(lane, state, arm, request.input, facts.facts, decision);
+      const meta = {
+        engine: snapshot.engine.kind,
+        mode: request.mode,
+        canary: arm === 'candidate',
+        eval_us: Math.round((done - evalStart) * 1000),
+      };
       return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta } };
     },
   };
@@ -108,7 +125,14 @@ async function factsFor(cache: FactCache, snapshot: LoadedSnapshot, request: Eva
  * shared by both versions, and their misses would make a 1% canary's p99 measure Postgres, not the
  * policy. Prometheus still sees the whole request.
  */
-function record(deps: EvaluatorServiceDeps, lane: Lane, snapshot: LoadedSnapshot, error: boolean, requestMs: number, engineMs: number): void {
+function record(
+  deps: EvaluatorServiceDeps,
+  lane: Lane,
+  snapshot: LoadedSnapshot,
+  error: boolean,
+  requestMs: number,
+  engineMs: number,
+): void {
   deps.metrics.recordRequest(lane, snapshot.version, { error, micros: engineMs * 1000 });
   deps.prom.requests.labels(laneLabel(lane), snapshot.version, error ? 'error' : 'ok').inc();
   deps.prom.latency.labels(snapshot.version).observe(requestMs / 1000);
@@ -131,7 +155,10 @@ function failed(
 }
 
 function unavailable(mode: Mode, reason: string): EvaluationReply {
-  return { status: 503, body: { ok: false, snapshot: null, reason, meta: { engine: 'native', mode, canary: false, eval_us: 0 } } };
+  return {
+    status: 503,
+    body: { ok: false, snapshot: null, reason, meta: { engine: 'native', mode, canary: false, eval_us: 0 } },
+  };
 }
 
 export function oneLine(error: unknown): string {

@@ -15,7 +15,10 @@ export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<Loa
   const stored = await loadSnapshot(pool, { id: snapshotId });
   verifyArtifact(stored.version, 'wasm', stored.wasm);
   verifyArtifact(stored.version, 'rego', stored.rego);
-  const engine = stored.compiled.engine === 'wasm' ? await createWasmEngine(stored.compiled, stored) : createNativeEngine(stored.compiled);
+  const engine =
+    stored.compiled.engine === 'wasm'
+      ? await createWasmEngine(stored.compiled, stored)
+      : createNativeEngine(stored.compiled);
   return {
     snapshotId: stored.snapshotId,
     version: stored.compiled.version,

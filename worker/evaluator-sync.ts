@@ -38,7 +38,8 @@ export function createLaneSync(lanes: LaneTable, reconcileMs: number, log: (line
       return true;
     } catch (error) {
       const reason = oneLine(error);
-      if (status.laneErrors[laneLabel(lane)] !== reason) log(`lane ${laneLabel(lane)}: keeping last good state: ${reason}`);
+      if (status.laneErrors[laneLabel(lane)] !== reason)
+        log(`lane ${laneLabel(lane)}: keeping last good state: ${reason}`);
       status.laneErrors[laneLabel(lane)] = reason;
       return false;
     }

@@ -60,7 +60,12 @@ function assemble(config: Config) {
   const prom = createEvaluatorProm();
   const postgres = createPostgresHealth();
   const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
-  const fleetEntry = () => ({ instanceId, lane, state: lanes.current(lane), loadedVersions: registry.loadedVersions() });
+  const fleetEntry = () => ({
+    instanceId,
+    lane,
+    state: lanes.current(lane),
+    loadedVersions: registry.loadedVersions(),
+  });
   const fleet = createFleetReporter(pool, config.EVALUATOR_HEARTBEAT_MS, fleetEntry, (error) => {
     if (error !== null && postgres.up) log(`heartbeat failed: ${oneLine(error)}`);
     postgres.up = error === null;
@@ -83,7 +88,14 @@ function assemble(config: Config) {
     maxSubjects: config.FACT_CACHE_MAX,
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
-  const service = createEvaluatorService({ lanes, defaultLane: lane, facts, metrics, prom, shadowRate: config.EVALUATOR_SHADOW_RATE });
+  const service = createEvaluatorService({
+    lanes,
+    defaultLane: lane,
+    facts,
+    metrics,
+    prom,
+    shadowRate: config.EVALUATOR_SHADOW_RATE,
+  });
   const http = buildEvaluatorHttp({
     service,
     prom,
@@ -108,7 +120,8 @@ async function main(): Promise<void> {
   fleet.start();
   await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
   log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneLabel(lane)} as ${instanceId}`);
-  const temporal = config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
+  const temporal =
+    config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
 
   // Order matters: stop taking requests, finish activities, send the last counts, leave the fleet.
   const shutdown = async (signal: string) => {

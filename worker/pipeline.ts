@@ -35,7 +35,9 @@ export async function runPipelineWorker(config: Config): Promise<void> {
       }),
     });
     relay.start();
-    process.stderr.write(`pipeline worker polling ${config.PIPELINE_TASK_QUEUE}; outbox relay every ${config.OUTBOX_RELAY_MS} ms\n`);
+    process.stderr.write(
+      `pipeline worker polling ${config.PIPELINE_TASK_QUEUE}; outbox relay every ${config.OUTBOX_RELAY_MS} ms\n`,
+    );
     await worker.run();
   } finally {
     await relay.stop();

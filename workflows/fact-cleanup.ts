@@ -12,7 +12,10 @@ export interface FactCleanupTuning {
  * Scheduled expired-fact cleanup (design §8): one heartbeating activity that archives and deletes
  * in bounded batches. Its retries resume from the last reported batch; bad input is not retried.
  */
-export async function factCleanup(request: FactCleanupRequest = {}, tuning: FactCleanupTuning = {}): Promise<FactCleanupResult> {
+export async function factCleanup(
+  request: FactCleanupRequest = {},
+  tuning: FactCleanupTuning = {},
+): Promise<FactCleanupResult> {
   const { cleanupExpiredFacts } = proxyActivities<ReturnType<typeof createFactActivities>>({
     startToCloseTimeout: '6h',
     heartbeatTimeout: tuning.heartbeatTimeout ?? '1m',

@@ -57,9 +57,10 @@ async function awaitApproval(ctx: RampContext, step: number): Promise<void> {
 async function setStep(ctx: RampContext, step: number, percent: number): Promise<void> {
   const { input, state, rolloutId } = ctx;
   state.enter('ramping', { stepIndex: step, percent, extensions: 0 });
-  const baseline = await control.setLaneStep.executeWithOptions({ ...CONTROL, summary: `set ${laneName(input.lane)} to ${percent}%` }, [
-    { rolloutId, lane: input.lane, candidate: ctx.candidate!, step, percent, actor: input.actor },
-  ]);
+  const baseline = await control.setLaneStep.executeWithOptions(
+    { ...CONTROL, summary: `set ${laneName(input.lane)} to ${percent}%` },
+    [{ rolloutId, lane: input.lane, candidate: ctx.candidate!, step, percent, actor: input.actor }],
+  );
   if (step === 0) ctx.baseline = baseline;
 }
 
@@ -73,7 +74,12 @@ async function awaitCoverage(ctx: RampContext, percent: number): Promise<Coverag
 }
 
 /** Bakes, then judges; inconclusive extends the bake (same window start, more samples). */
-async function bakeAndJudge(ctx: RampContext, step: number, percent: number, fromMs: number): Promise<StepVerdict | typeof STOPPED> {
+async function bakeAndJudge(
+  ctx: RampContext,
+  step: number,
+  percent: number,
+  fromMs: number,
+): Promise<StepVerdict | typeof STOPPED> {
   const { state } = ctx;
   const plan = ctx.plan!;
   for (;;) {
@@ -82,9 +88,21 @@ async function bakeAndJudge(ctx: RampContext, step: number, percent: number, fro
     await holdWhilePaused(ctx);
     if (state.stopping) return STOPPED;
     state.enter('gating');
-    const verdict = await gate.judgeLaneStep.executeWithOptions({ ...GATE, summary: `judge step ${step + 1} (${percent}%)` }, [
-      { lane: ctx.input.lane, candidateVersion: ctx.candidate!.version, baselineVersion: ctx.baseline?.version ?? null, fromMs, step, stepCount: plan.steps.length, percent, gates: plan.gates },
-    ]);
+    const verdict = await gate.judgeLaneStep.executeWithOptions(
+      { ...GATE, summary: `judge step ${step + 1} (${percent}%)` },
+      [
+        {
+          lane: ctx.input.lane,
+          candidateVersion: ctx.candidate!.version,
+          baselineVersion: ctx.baseline?.version ?? null,
+          fromMs,
+          step,
+          stepCount: plan.steps.length,
+          percent,
+          gates: plan.gates,
+        },
+      ],
+    );
     state.facts.verdicts.push(verdict);
     await recordVerdict(ctx, verdict);
     if (actionFor(verdict.verdict, state.facts.extensions, plan.gates.maxExtensions) !== 'extend') return verdict;
@@ -119,7 +137,8 @@ export async function rampCandidate(ctx: RampContext, finish: Finish): Promise<E
     if (coverage === STOPPED) return finish.rollBack();
     const verdict = await bakeAndJudge(ctx, step, percent, coverage.atMs);
     if (verdict === STOPPED) return finish.rollBack();
-    if (verdict.verdict === 'inconclusive') return finish.rollBack(REASONS.extensionsExhausted(plan.gates.maxExtensions, verdict.message));
+    if (verdict.verdict === 'inconclusive')
+      return finish.rollBack(REASONS.extensionsExhausted(plan.gates.maxExtensions, verdict.message));
     if (verdict.verdict === 'fail') return finish.rollBack(verdict.message);
   }
   return finish.promote();

@@ -1,5 +1,12 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { currentDetails, describeRollout, initialFacts, type Hold, type RolloutFacts, type Stage } from '../policy/rollout-status';
+import {
+  currentDetails,
+  describeRollout,
+  initialFacts,
+  type Hold,
+  type RolloutFacts,
+  type Stage,
+} from '../policy/rollout-status';
 import { laneName, searchAttributeKeys, type LaneRef } from './definitions';
 
 /**

@@ -37,7 +37,19 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
   const audits: Promise<void>[] = [];
   const audit = (event: string, actor: string, reason?: string) => {
     const key = `${rolloutId}:signal:${audits.length}`;
-    audits.push(control.recordRolloutEvent({ rolloutId, eventKey: key, lane: input.lane, snapshotId: null, event, step: state.facts.stepIndex, percent: state.facts.percent, actor, reason }));
+    audits.push(
+      control.recordRolloutEvent({
+        rolloutId,
+        eventKey: key,
+        lane: input.lane,
+        snapshotId: null,
+        event,
+        step: state.facts.stepIndex,
+        percent: state.facts.percent,
+        actor,
+        reason,
+      }),
+    );
   };
   registerHandlers(state, audit);
   state.publish();
@@ -78,7 +90,11 @@ function registerHandlers(state: RolloutState, audit: (event: string, actor: str
   });
   setHandler(approveSignal, ({ actor }) => {
     const step = state.approveNext();
-    audit(step === null ? 'approve_ignored' : 'approved', actor, step === null ? 'no step waits for approval' : `step ${step + 1}`);
+    audit(
+      step === null ? 'approve_ignored' : 'approved',
+      actor,
+      step === null ? 'no step waits for approval' : `step ${step + 1}`,
+    );
   });
 }
 
@@ -92,7 +108,9 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
     ctx.plan = plan;
     state.approvalSteps = plan.approvalSteps;
     state.enter('compiling', { version: plan.version, steps: plan.steps });
-    compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [{ digest: input.digest, actor: input.actor }]);
+    compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [
+      { digest: input.digest, actor: input.actor },
+    ]);
     ctx.candidate = { snapshotId: compiled.snapshotId, version: compiled.version, checksum: compiled.checksum };
   } catch (error) {
     return reject(ctx, refusal(error));
@@ -106,7 +124,10 @@ async function runPromotion(ctx: RampContext): Promise<Ending> {
     return reject(ctx, `validation could not run: ${refusal(error, true)}`);
   }
   ctx.validation = { passed: report.passed, failed: report.failed };
-  if (report.failed > 0) return reject(ctx, REASONS.fixturesFailed(report.failed, report.passed + report.failed), { results: report.results });
+  if (report.failed > 0)
+    return reject(ctx, REASONS.fixturesFailed(report.failed, report.passed + report.failed), {
+      results: report.results,
+    });
   await event(ctx, 'validated', { passed: report.passed });
   if (state.stopping) return rollBack(ctx);
   return rampCandidate(ctx, { rollBack: (reason) => rollBack(ctx, reason), promote: () => promote(ctx) });
@@ -146,7 +167,14 @@ async function reject(ctx: RampContext, reason: string, details: Record<string, 
 async function withdraw(ctx: RampContext, hold: { actor: string; reason: string }): Promise<void> {
   if (ctx.candidate !== null) {
     await control.rollbackLane.executeWithOptions({ ...CONTROL, summary: `roll back ${laneName(ctx.input.lane)}` }, [
-    { rolloutId: ctx.rolloutId, lane: ctx.input.lane, candidate: ctx.candidate, actor: hold.actor, reason: hold.reason, details: { verdict: ctx.state.facts.verdicts.at(-1) ?? null } },
+      {
+        rolloutId: ctx.rolloutId,
+        lane: ctx.input.lane,
+        candidate: ctx.candidate,
+        actor: hold.actor,
+        reason: hold.reason,
+        details: { verdict: ctx.state.facts.verdicts.at(-1) ?? null },
+      },
     ]);
   }
   ctx.state.enter('rolled_back', { outcomeReason: hold.reason, percent: 0 });
@@ -154,7 +182,9 @@ async function withdraw(ctx: RampContext, hold: { actor: string; reason: string 
 
 async function rollBack(ctx: RampContext, reason?: string): Promise<Ending> {
   const request = ctx.state.rollbackRequest;
-  const hold = request ? { actor: request.actor, reason: REASONS.manualRollback(request.actor, request.reason) } : { actor: 'gate', reason: reason ?? 'gate failed' };
+  const hold = request
+    ? { actor: request.actor, reason: REASONS.manualRollback(request.actor, request.reason) }
+    : { actor: 'gate', reason: reason ?? 'gate failed' };
   await withdraw(ctx, hold);
   return { outcome: 'rolled_back', reason: hold.reason };
 }

@@ -55,7 +55,9 @@ export function registerBundleCommands(program: Command): void {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       await writeFile(`${options.out}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       await writeFile(`${options.out}.pub`, publicKey.export({ type: 'spki', format: 'pem' }));
-      process.stdout.write(`key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)\n`);
+      process.stdout.write(
+        `key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)\n`,
+      );
     });
 }
 
@@ -91,7 +93,9 @@ export async function validateBundle(dir: string): Promise<ValidationReport> {
 }
 
 function describeValidation(report: ValidationReport): string {
-  const lines = [`${report.version} (${report.env}, checksum ${report.checksum.slice(0, 12)}, ${report.rules} rules, ${report.signed ? 'signed' : 'unsigned'})`];
+  const lines = [
+    `${report.version} (${report.env}, checksum ${report.checksum.slice(0, 12)}, ${report.rules} rules, ${report.signed ? 'signed' : 'unsigned'})`,
+  ];
   for (const engine of ['native', 'wasm'] as const) {
     const { passed, failed, results } = report[engine];
     lines.push(`  ${engine}: ${passed} fixtures passed, ${failed} failed`);

@@ -45,16 +45,22 @@ export function registerEvaluateCommands(program: Command): void {
     .requiredOption('--input <file>', 'JSON or YAML evaluation input')
     .option('--engine <engine>', 'native or wasm (default: the snapshot manifest engine)')
     .action(async (options: EvaluateOptions) => {
-      if (Boolean(options.bundle) === Boolean(options.version)) throw new PkgError('InputInvalid', 'give exactly one of --bundle DIR or --version V');
+      if (Boolean(options.bundle) === Boolean(options.version))
+        throw new PkgError('InputInvalid', 'give exactly one of --bundle DIR or --version V');
       if (options.engine !== undefined && options.engine !== 'native' && options.engine !== 'wasm') {
         throw new PkgError('InputInvalid', `--engine: expected native or wasm, got ${JSON.stringify(options.engine)}`);
       }
       const input = await readInput(options.input);
       const loaded = options.bundle ? await fromBundle(options.bundle) : await fromStore(options.version!);
       try {
-        const facts = input.facts ?? (typeof input.context?.subject === 'string' ? await loaded.lookupFacts(input.context.subject) : []);
+        const facts =
+          input.facts ??
+          (typeof input.context?.subject === 'string' ? await loaded.lookupFacts(input.context.subject) : []);
         const kind = (options.engine as EngineKind | undefined) ?? loaded.compiled.engine;
-        const engine = kind === 'wasm' ? await createWasmEngine(loaded.compiled, loaded.artifacts) : createNativeEngine(loaded.compiled);
+        const engine =
+          kind === 'wasm'
+            ? await createWasmEngine(loaded.compiled, loaded.artifacts)
+            : createNativeEngine(loaded.compiled);
         process.stdout.write(`${JSON.stringify(decide(engine, input, facts), null, 2)}\n`);
       } finally {
         await loaded.close();
@@ -66,7 +72,12 @@ function decide(engine: Engine, input: EvaluationInput, facts: readonly Fact[]):
   const started = process.hrtime.bigint();
   const decision = engine.evaluate(input, facts);
   const evalUs = Number((process.hrtime.bigint() - started) / 1000n);
-  return { ok: true, snapshot: engine.version, ...decision, meta: { engine: engine.kind, mode: 'control', canary: false, eval_us: evalUs } };
+  return {
+    ok: true,
+    snapshot: engine.version,
+    ...decision,
+    meta: { engine: engine.kind, mode: 'control', canary: false, eval_us: evalUs },
+  };
 }
 
 async function readInput(file: string): Promise<EvaluationInput> {
@@ -77,7 +88,10 @@ async function readInput(file: string): Promise<EvaluationInput> {
   try {
     value = parseYamlText(text);
   } catch (error) {
-    throw new PkgError('InputInvalid', `${file}: not JSON or YAML (${error instanceof Error ? error.message : String(error)})`);
+    throw new PkgError(
+      'InputInvalid',
+      `${file}: not JSON or YAML (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   const parsed = parseEvaluationInput(value, 'control');
   if (!parsed.ok) throw new PkgError('InputInvalid', `${file}: ${parsed.reason}`);
@@ -95,7 +109,12 @@ async function fromStore(version: string): Promise<Loaded> {
   const pool = createPool(loadConfig(), 2);
   try {
     const stored = await loadSnapshot(pool, { version });
-    return { compiled: stored.compiled, artifacts: stored, lookupFacts: (subject) => loadFactsForSubject(pool, subject), close: () => pool.end() };
+    return {
+      compiled: stored.compiled,
+      artifacts: stored,
+      lookupFacts: (subject) => loadFactsForSubject(pool, subject),
+      close: () => pool.end(),
+    };
   } catch (error) {
     await pool.end();
     throw error;

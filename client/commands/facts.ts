@@ -36,7 +36,9 @@ export function registerFactsCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action(async (options: { subject: string; namespace?: string; includeExpired?: boolean; json?: boolean }) => {
       const found = await withPool((pool) => listFacts(pool, options));
-      print(options.json, found, () => (found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`));
+      print(options.json, found, () =>
+        found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`,
+      );
     });
   registerStatsCommand(facts);
   registerCleanupCommand(facts);
@@ -52,7 +54,12 @@ function registerStatsCommand(facts: Command): void {
       const stats = await withPool((pool) => getFactStatistics(pool, options.namespace ?? null));
       print(options.json, stats, () =>
         stats.length
-          ? stats.map((s) => `${s.namespace}: total ${s.total}, temporal ${s.temporal}, expired ${s.expired}, active ${s.active}`).join('\n')
+          ? stats
+              .map(
+                (s) =>
+                  `${s.namespace}: total ${s.total}, temporal ${s.temporal}, expired ${s.expired}, active ${s.active}`,
+              )
+              .join('\n')
           : 'no facts',
       );
     });
@@ -67,18 +74,20 @@ function registerCleanupCommand(facts: Command): void {
     .option('--grace <duration>', 'keep facts this long after they expire, e.g. 1h (default 1h)')
     .option('--batch-size <n>', 'rows per batch transaction (default 5000)')
     .option('--json', 'print one JSON result')
-    .action(async (options: { namespace?: string; dryRun?: boolean; grace?: string; batchSize?: string; json?: boolean }) => {
-      const request = {
-        namespace: options.namespace,
-        dryRun: options.dryRun ?? false,
-        grace: options.grace,
-        batchSize: options.batchSize === undefined ? undefined : Number(options.batchSize),
-      };
-      const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
-      const onBatch = options.json ? undefined : reportBatch;
-      const result = await withPool((pool) => runFactCleanup(pool, cleanup, { onBatch }));
-      print(options.json, result, () => describeCleanup(result));
-    });
+    .action(
+      async (options: { namespace?: string; dryRun?: boolean; grace?: string; batchSize?: string; json?: boolean }) => {
+        const request = {
+          namespace: options.namespace,
+          dryRun: options.dryRun ?? false,
+          grace: options.grace,
+          batchSize: options.batchSize === undefined ? undefined : Number(options.batchSize),
+        };
+        const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
+        const onBatch = options.json ? undefined : reportBatch;
+        const result = await withPool((pool) => runFactCleanup(pool, cleanup, { onBatch }));
+        print(options.json, result, () => describeCleanup(result));
+      },
+    );
 }
 
 async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {

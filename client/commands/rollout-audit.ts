@@ -24,7 +24,11 @@ export function registerAuditCommands(program: Command): void {
         const lane = laneOf(options);
         await assertLaneIdle(temporal, lane);
         const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
-        print(options.json, result, () => `${lane.env}/${lane.target}/${lane.region} now serves ${result.version} (${result.revertId})`);
+        print(
+          options.json,
+          result,
+          () => `${lane.env}/${lane.target}/${lane.region} now serves ${result.version} (${result.revertId})`,
+        );
       }),
     );
   program
@@ -37,7 +41,11 @@ export function registerAuditCommands(program: Command): void {
       withSession(async ({ pool }) => {
         const entries = await envHistory(pool, options.env, options.limit);
         print(options.json, entries, () =>
-          entries.length ? entries.map((e) => `${e.at} ${e.outcome.padEnd(11)} ${e.version ?? '-'}  ${e.id}\n    ${e.summary}`).join('\n') : `no history for ${options.env}`,
+          entries.length
+            ? entries
+                .map((e) => `${e.at} ${e.outcome.padEnd(11)} ${e.version ?? '-'}  ${e.id}\n    ${e.summary}`)
+                .join('\n')
+            : `no history for ${options.env}`,
         );
       }),
     );
@@ -54,7 +62,10 @@ function registerDecisionCommands(program: Command): void {
       withSession(async ({ pool }) => {
         const stored = await readDecision(pool, id);
         if (options.json) process.stdout.write(`${stored.canonical}\n`);
-        else process.stdout.write(`${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}\n`);
+        else
+          process.stdout.write(
+            `${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}\n`,
+          );
       }),
     );
   decision
@@ -67,7 +78,11 @@ function registerDecisionCommands(program: Command): void {
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
         const result = await verifyStoredDecision(pool, id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
         if (!result.ok) process.exitCode = EXIT.error;
-        print(options.json, result, () => (result.ok ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})` : `NOT OK: ${result.id}\n  - ${result.problems.join('\n  - ')}`));
+        print(options.json, result, () =>
+          result.ok
+            ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})`
+            : `NOT OK: ${result.id}\n  - ${result.problems.join('\n  - ')}`,
+        );
       }),
     );
 }

@@ -11,7 +11,10 @@ export const ENV_CHOICES: Env[] = ['prod', 'staging', 'dev'];
 
 export function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => Number(part.trim()));
-  if (steps.some((p) => !Number.isFinite(p) || p <= 0 || p > 100) || steps.some((p, i) => i > 0 && p <= steps[i - 1]!)) {
+  if (
+    steps.some((p) => !Number.isFinite(p) || p <= 0 || p > 100) ||
+    steps.some((p, i) => i > 0 && p <= steps[i - 1]!)
+  ) {
     throw new InvalidArgumentError('expected rising percents in (0, 100], e.g. 1,5,25,100');
   }
   return steps;
@@ -37,7 +40,11 @@ export interface LaneOptions {
   region: string;
 }
 
-export const laneOf = (options: LaneOptions): LaneRef => ({ env: options.env, target: options.target, region: options.region });
+export const laneOf = (options: LaneOptions): LaneRef => ({
+  env: options.env,
+  target: options.target,
+  region: options.region,
+});
 
 export function commandLineOverrides(options: { steps?: number[]; bake?: string }): RolloutOverrides {
   return { ...(options.steps ? { steps: options.steps } : {}), ...(options.bake ? { bake: options.bake } : {}) };

@@ -3,7 +3,13 @@ import { EXIT } from '../cli';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
 import type { RolloutStatus } from '../../policy/rollout-status';
-import { approveSignal, pauseSignal, resumeSignal, rollbackSignal, type PromotionResult } from '../../workflows/definitions';
+import {
+  approveSignal,
+  pauseSignal,
+  resumeSignal,
+  rollbackSignal,
+  type PromotionResult,
+} from '../../workflows/definitions';
 import {
   ENV_CHOICES,
   commandLineOverrides,
@@ -71,7 +77,13 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
     await uploadBundle(pool, prepared, options.actor);
     const input = { digest: prepared.digest, lane, overrides, actor: options.actor };
     const handle = await startPromotion(temporal, config.PIPELINE_TASK_QUEUE, input, version);
-    const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: workflowLink(config, handle.workflowId), version, digest: prepared.digest };
+    const started = {
+      workflowId: handle.workflowId,
+      runId: handle.firstExecutionRunId,
+      url: workflowLink(config, handle.workflowId),
+      version,
+      digest: prepared.digest,
+    };
     if (!options.json) process.stdout.write(`started ${started.workflowId} (${version})\n${started.url}\n`);
     if (!options.wait) {
       if (options.json) print(true, started, () => '');
@@ -83,16 +95,28 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
   });
 }
 
-function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult | { error: string }): void {
+function reportOutcome(
+  json: boolean | undefined,
+  started: Record<string, string>,
+  result: PromotionResult | { error: string },
+): void {
   if ('error' in result) {
     // A cancelled workflow rolled its canary back before ending.
     const cancelled = /cancel/i.test(result.error);
     process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
-    print(json, { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error }, () => `ended: ${result.error}`);
+    print(
+      json,
+      { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error },
+      () => `ended: ${result.error}`,
+    );
     return;
   }
   process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
-  print(json, { ...started, ...result }, () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`);
+  print(
+    json,
+    { ...started, ...result },
+    () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`,
+  );
 }
 
 export function describeStatus(status: RolloutStatus): string {
@@ -109,7 +133,11 @@ function registerSignalCommands(program: Command): void {
     { name: 'approve', description: 'let a step listed in approve_at proceed', signal: approveSignal, reason: false },
   ] as const;
   for (const { name, description, signal, reason } of signals) {
-    const command = program.command(name).description(description).argument('<id>', 'workflow id').addOption(actorOption());
+    const command = program
+      .command(name)
+      .description(description)
+      .argument('<id>', 'workflow id')
+      .addOption(actorOption());
     if (reason) command.option('--reason <text>', 'why (audited)', '');
     command.action((id: string, options: { actor: string; reason?: string }) =>
       withSession(async ({ temporal, config }) => {

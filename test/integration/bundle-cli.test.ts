@@ -20,9 +20,14 @@ interface Run {
 
 function pkgctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', [path.join(ROOT, 'bin', 'pkgctl'), ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [path.join(ROOT, 'bin', 'pkgctl'), ...args],
+      { cwd: ROOT, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -63,37 +68,74 @@ describe('pkgctl bundle sign', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const keyFile = path.join(work, 'signer.key');
     await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const env = { PKG_SIGNING_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), PKG_SIGNED_ENVS: 'dev' };
+    const env = {
+      PKG_SIGNING_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      PKG_SIGNED_ENVS: 'dev',
+    };
     const dir = await writeBundle('signed', await readBundleDir(EXAMPLE));
     expect((await pkgctl(['bundle', 'validate', dir], env)).stderr).toMatch(/SIGNATURES|\.signatures\.json: missing/);
     expect((await pkgctl(['bundle', 'sign', dir, '--key', keyFile])).code).toBe(0);
     expect((await pkgctl(['bundle', 'validate', dir], env)).stdout).toMatch(/, signed\)/);
 
     const signature = await readFile(path.join(dir, SIGNATURES_FILE), 'utf8');
-    await writeFile(path.join(dir, SIGNATURES_FILE), signature.replace(/"signature": "(.)/, (_, c: string) => `"signature": "${c === 'A' ? 'B' : 'A'}`));
-    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/does not verify/) });
+    await writeFile(
+      path.join(dir, SIGNATURES_FILE),
+      signature.replace(/"signature": "(.)/, (_, c: string) => `"signature": "${c === 'A' ? 'B' : 'A'}`),
+    );
+    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/does not verify/),
+    });
 
     await writeFile(path.join(dir, SIGNATURES_FILE), signature);
-    await writeFile(path.join(dir, 'rules.yaml'), `${await readFile(path.join(dir, 'rules.yaml'), 'utf8')}# late edit\n`);
-    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/rules\.yaml: sha256 is [0-9a-f]{64}, signed as/) });
+    await writeFile(
+      path.join(dir, 'rules.yaml'),
+      `${await readFile(path.join(dir, 'rules.yaml'), 'utf8')}# late edit\n`,
+    );
+    expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/rules\.yaml: sha256 is [0-9a-f]{64}, signed as/),
+    });
   });
 });
 
 describe('pkgctl evaluate', () => {
   it('prints the §4 decision of a bundle on the chosen engine', async () => {
     const input = path.join(work, 'input.json');
-    await writeFile(input, JSON.stringify({ tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } }));
-    const runs = await Promise.all(['native', 'wasm'].map((engine) => pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', engine])));
+    await writeFile(
+      input,
+      JSON.stringify({ tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } }),
+    );
+    const runs = await Promise.all(
+      ['native', 'wasm'].map((engine) =>
+        pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', engine]),
+      ),
+    );
     const [native, wasm] = runs.map((run) => JSON.parse(run.stdout));
-    expect(native).toMatchObject({ ok: true, snapshot: 'hotel-ops@1.0.0', meta: { engine: 'native', mode: 'control' } });
-    expect(native.subtasks.map((s: { name: string }) => s.name)).toEqual(['escalate', 'notify_manager', 'compensation_offer', 'concierge_callback']);
+    expect(native).toMatchObject({
+      ok: true,
+      snapshot: 'hotel-ops@1.0.0',
+      meta: { engine: 'native', mode: 'control' },
+    });
+    expect(native.subtasks.map((s: { name: string }) => s.name)).toEqual([
+      'escalate',
+      'notify_manager',
+      'compensation_offer',
+      'concierge_callback',
+    ]);
     expect({ ...wasm, meta: null }).toEqual({ ...native, meta: null });
   });
 
   it('refuses an input with an unknown top-level key, and an unknown engine', async () => {
     const input = path.join(work, 'bad-input.json');
     await writeFile(input, JSON.stringify({ tagz: ['vip'] }));
-    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input])).toMatchObject({ code: 1, stderr: expect.stringMatching(/tagz/) });
-    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', 'lua'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/--engine/) });
+    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/tagz/),
+    });
+    expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', 'lua'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/--engine/),
+    });
   });
 });

@@ -67,12 +67,19 @@ describe.each(EXAMPLES)('example %s', (example) => {
 describe('wasm engine input', () => {
   it('refuses text that is not valid Unicode (a lone surrogate) as InputInvalid', async () => {
     const { wasm } = await enginesFor('hotel-ops-v1');
-    expect(() => wasm.evaluate({ context: { room: 'suite-1\ud800' } }, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
+    expect(() => wasm.evaluate({ context: { room: 'suite-1\ud800' } }, [])).toThrow(
+      expect.objectContaining({ type: 'InputInvalid' }),
+    );
   });
 
   it('decides as native again after refusing an input, with MATCHES patterns compiled in earlier evaluations', async () => {
     const { native, wasm } = await enginesFor('hotel-ops-v1');
-    const inputs = [{ context: { room: 'suite-12' } }, { context: { room: 'suite-1\ud800' } }, { context: { room: 'suite-7' } }, { context: { room: 'room-7' } }];
+    const inputs = [
+      { context: { room: 'suite-12' } },
+      { context: { room: 'suite-1\ud800' } },
+      { context: { room: 'suite-7' } },
+      { context: { room: 'room-7' } },
+    ];
     for (const input of [...inputs, ...inputs]) {
       if (input.context.room.includes('\ud800')) {
         expect(() => wasm.evaluate(input, [])).toThrow(expect.objectContaining({ type: 'InputInvalid' }));
@@ -85,7 +92,11 @@ describe('wasm engine input', () => {
 
   it('decides on an input larger than the instance memory, with multi-byte text, then on a small one again', async () => {
     const { native, wasm } = await enginesFor('hotel-ops-v1');
-    const big = { tags: ['vip', 'allergen'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops', note: 'é🛎'.repeat(400_000), request: 'late_checkout' } };
+    const big = {
+      tags: ['vip', 'allergen'],
+      signals: { complaint_score: 0.9 },
+      context: { domain: 'hotel_ops', note: 'é🛎'.repeat(400_000), request: 'late_checkout' },
+    };
     const small = { tags: ['vip'], signals: { complaint_score: 0.75 }, context: { domain: 'hotel_ops' } };
     for (const input of [big, small, big, small]) {
       const decision = wasm.evaluate(input, []);
@@ -99,8 +110,19 @@ describe('hotel-ops v2', () => {
   it('changes behaviour on purpose: v1 fixtures whose expectations v2 changed fail on v2, on both engines', async () => {
     const [v1, v2] = await Promise.all([enginesFor('hotel-ops-v1'), enginesFor('hotel-ops-v2')]);
     for (const engine of [v2.native, v2.wasm]) {
-      const failed = runFixtures(engine, v1.bundle.fixtures).results.filter((r) => !r.ok).map((r) => r.name).sort();
-      expect(failed).toEqual(['lounge_with_temporary_pass', 'warm_room_gets_a_normal_ticket', 'exactly_28_degrees_is_not_overheated', 'overheated_room_gets_an_urgent_ticket', 'vip_gets_escalated'].sort());
+      const failed = runFixtures(engine, v1.bundle.fixtures)
+        .results.filter((r) => !r.ok)
+        .map((r) => r.name)
+        .sort();
+      expect(failed).toEqual(
+        [
+          'lounge_with_temporary_pass',
+          'warm_room_gets_a_normal_ticket',
+          'exactly_28_degrees_is_not_overheated',
+          'overheated_room_gets_an_urgent_ticket',
+          'vip_gets_escalated',
+        ].sort(),
+      );
     }
   });
 });
@@ -109,10 +131,18 @@ describe('random snapshots', () => {
   it('decide identically on both engines', async () => {
     const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
     for (const snapshot of snapshots) {
-      const engines = { native: createNativeEngine(snapshot), wasm: await createWasmEngine(snapshot, await buildRegoArtifacts(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot)) };
+      const engines = {
+        native: createNativeEngine(snapshot),
+        wasm: await createWasmEngine(
+          snapshot,
+          await buildRegoArtifacts(OPA, new Map([[GENERATED_REGO_PATH, generateRego(snapshot)]]), snapshot),
+        ),
+      };
       fc.assert(
         fc.property(inputsFor(snapshot), ({ input, facts }) => {
-          expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(canonicalize(engines.native.evaluate(input, facts)));
+          expect(canonicalize(engines.wasm.evaluate(input, facts))).toBe(
+            canonicalize(engines.native.evaluate(input, facts)),
+          );
         }),
         { numRuns: 400 },
       );
@@ -126,7 +156,8 @@ describe('random snapshots', () => {
  * them mixed with data values, and every form must come back exactly.
  */
 describe('wasm engine decisions a hand-written policy builds', () => {
-  const own = '{"rule_id": "r-1", "rule_name": "handmade ✓", "rule_priority": 1.5, "matched_conditions": 0, "emissions_count": 0}';
+  const own =
+    '{"rule_id": "r-1", "rule_name": "handmade ✓", "rule_priority": 1.5, "matched_conditions": 0, "emissions_count": 0}';
   // Rules 0 and 4 of hotel-ops-v1 both emit `escalate`; rule 0 draws escalate -> notify_manager.
   const byNumber = (first: RuleOutput, fifth: RuleOutput) => ({
     subtasks: [...first.subtasks, fifth.subtasks[0]],
@@ -134,15 +165,39 @@ describe('wasm engine decisions a hand-written policy builds', () => {
     rules: [first.summary, fifth.summary],
   });
   it.each([
-    ['only its own values', `result := {"subtasks": [], "dag": [], "rules": [${own}]}`, () => ({ subtasks: [], dag: [], rules: [JSON.parse(own)] })],
-    ['data values mixed with its own', `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary, ${own}]}`, (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary, JSON.parse(own)] })],
-    ['data values under an extra key', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary], "note": 1}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary] })],
-    ['a whole table row as a rule', 'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0]]}', (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]] })],
+    [
+      'only its own values',
+      `result := {"subtasks": [], "dag": [], "rules": [${own}]}`,
+      () => ({ subtasks: [], dag: [], rules: [JSON.parse(own)] }),
+    ],
+    [
+      'data values mixed with its own',
+      `result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary, ${own}]}`,
+      (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary, JSON.parse(own)] }),
+    ],
+    [
+      'data values under an extra key',
+      'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0].summary], "note": 1}',
+      (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]!.summary] }),
+    ],
+    [
+      'a whole table row as a rule',
+      'result := {"subtasks": [], "dag": [], "rules": [data.pkg_snapshot.rules[0]]}',
+      (t: RegoData) => ({ subtasks: [], dag: [], rules: [t.rules[0]] }),
+    ],
     ['matched rules by number', 'result := {"rule_refs": [0, 4]}', (t: RegoData) => byNumber(t.rules[0]!, t.rules[4]!)],
-    ['matched rules by number under an extra key', 'result := {"rule_refs": [0, 4], "note": 1}', (t: RegoData) => byNumber(t.rules[0]!, t.rules[4]!)],
+    [
+      'matched rules by number under an extra key',
+      'result := {"rule_refs": [0, 4], "note": 1}',
+      (t: RegoData) => byNumber(t.rules[0]!, t.rules[4]!),
+    ],
   ])('returns %s exactly', async (_, rule, expected) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
-    const artifacts = await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]), compiled);
+    const artifacts = await buildRegoArtifacts(
+      OPA,
+      new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]),
+      compiled,
+    );
     const wasm = await createWasmEngine(compiled, artifacts);
     const tables = regoData(compiled)[REGO_DATA_ROOT]!;
     expect(tables.rules[4]!.subtasks.map((s) => s.name)).toContain(tables.rules[0]!.subtasks[0]!.name);
@@ -152,22 +207,41 @@ describe('wasm engine decisions a hand-written policy builds', () => {
   });
 
   it.each([
-    ['past the end of its table', '[0, 99]', /rule_refs\[1\] = 99, which names no entry of data.pkg_snapshot.rules \(14 rules\)/],
+    [
+      'past the end of its table',
+      '[0, 99]',
+      /rule_refs\[1\] = 99, which names no entry of data.pkg_snapshot.rules \(14 rules\)/,
+    ],
     ['not an integer', '[0.5]', /rule_refs\[0\] = 0.5, which names no entry/],
     ['negative', '[-1]', /rule_refs\[0\] = -1, which names no entry/],
     ['a string', '["0"]', /rule_refs\[0\] = "0", which names no entry/],
-    ['out of evaluation order', '[2, 0]', /rule_refs\[1\] = 0, not after 2: rule_refs must name rules in evaluation order, each once/],
+    [
+      'out of evaluation order',
+      '[2, 0]',
+      /rule_refs\[1\] = 0, not after 2: rule_refs must name rules in evaluation order, each once/,
+    ],
     ['twice', '[1, 3, 3]', /rule_refs\[2\] = 3, not after 3/],
   ])('refuses matched rules by a number %s', async (_, refs, message) => {
     const { compiled } = await enginesFor('hotel-ops-v1');
-    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\nresult := {"rule_refs": ${refs}}\n`]]), compiled));
+    const wasm = await createWasmEngine(
+      compiled,
+      await buildRegoArtifacts(
+        OPA,
+        new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\nresult := {"rule_refs": ${refs}}\n`]]),
+        compiled,
+      ),
+    );
     expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(message);
   });
 
   it('refuses a policy whose entrypoint is undefined for the input', async () => {
     const { compiled } = await enginesFor('hotel-ops-v1');
-    const rego = 'package pkg\n\nimport rego.v1\n\nresult := {"subtasks": [], "dag": [], "rules": []} if input.tags[0] == "never"\n';
-    const wasm = await createWasmEngine(compiled, await buildRegoArtifacts(OPA, new Map([['policy/main.rego', rego]]), compiled));
+    const rego =
+      'package pkg\n\nimport rego.v1\n\nresult := {"subtasks": [], "dag": [], "rules": []} if input.tags[0] == "never"\n';
+    const wasm = await createWasmEngine(
+      compiled,
+      await buildRegoArtifacts(OPA, new Map([['policy/main.rego', rego]]), compiled),
+    );
     expect(() => wasm.evaluate({ tags: ['vip'] }, [])).toThrow(/returned no decision/);
   });
 });

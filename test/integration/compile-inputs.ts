@@ -14,12 +14,25 @@ interface Vocabulary {
   facts: Map<string, Map<string, fc.Arbitrary<unknown>[]>>;
 }
 
-const JUNK: fc.Arbitrary<unknown>[] = [fc.constant(null), fc.boolean(), fc.string({ maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 4 }), fc.integer({ min: -5, max: 5 }), fc.constant({ nested: 1 }), fc.constant([1, 'a'])];
+const JUNK: fc.Arbitrary<unknown>[] = [
+  fc.constant(null),
+  fc.boolean(),
+  fc.string({ maxLength: 6 }),
+  fc.string({ unit: 'binary', maxLength: 4 }),
+  fc.integer({ min: -5, max: 5 }),
+  fc.constant({ nested: 1 }),
+  fc.constant([1, 'a']),
+];
 
 function candidates(condition: Condition): fc.Arbitrary<unknown>[] {
   const values = [condition.value ?? []].flat();
-  const near: fc.Arbitrary<unknown>[] = values.flatMap((v) => (typeof v === 'number' ? [v, v + 0.01, v - 0.01, v + 1, v - 1] : [v]).map((n) => fc.constant(n)));
-  const matching: fc.Arbitrary<unknown>[] = condition.op === 'MATCHES' && typeof condition.value === 'string' ? [fc.stringMatching(new RegExp(condition.value, 'u'))] : [];
+  const near: fc.Arbitrary<unknown>[] = values.flatMap((v) =>
+    (typeof v === 'number' ? [v, v + 0.01, v - 0.01, v + 1, v - 1] : [v]).map((n) => fc.constant(n)),
+  );
+  const matching: fc.Arbitrary<unknown>[] =
+    condition.op === 'MATCHES' && typeof condition.value === 'string'
+      ? [fc.stringMatching(new RegExp(condition.value, 'u'))]
+      : [];
   return [...near, ...matching, fc.double({ noNaN: true, noDefaultInfinity: true }), ...JUNK];
 }
 
@@ -45,7 +58,9 @@ export function vocabularyOf(snapshot: CompiledSnapshot): Vocabulary {
 
 /** An object with some of the given dotted paths set (a path blocked by an earlier scalar is skipped). */
 function objectWith(paths: Map<string, fc.Arbitrary<unknown>[]>): fc.Arbitrary<Record<string, unknown>> {
-  const entries = [...paths].filter(([path]) => path !== '').map(([path, values]) => fc.option(fc.tuple(fc.constant(path), fc.oneof(...values)), { nil: undefined }));
+  const entries = [...paths]
+    .filter(([path]) => path !== '')
+    .map(([path, values]) => fc.option(fc.tuple(fc.constant(path), fc.oneof(...values)), { nil: undefined }));
   return fc.tuple(...entries).map((chosen) => {
     const root: Record<string, unknown> = {};
     for (const entry of chosen) if (entry) setPath(root, entry[0].split('.'), entry[1]);
@@ -67,9 +82,14 @@ function setPath(root: Record<string, unknown>, path: string[], value: unknown):
 export function inputsFor(snapshot: CompiledSnapshot): fc.Arbitrary<{ input: EvaluationInput; facts: Fact[] }> {
   const vocabulary = vocabularyOf(snapshot);
   const signalKeys = [...vocabulary.signals.keys(), 'unrelated'];
-  const signals = fc.dictionary(fc.constantFrom(...signalKeys), fc.oneof(...[...vocabulary.signals.values()].flat(), fc.double({ noNaN: true, noDefaultInfinity: true })));
+  const signals = fc.dictionary(
+    fc.constantFrom(...signalKeys),
+    fc.oneof(...[...vocabulary.signals.values()].flat(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+  );
   const fact = fc.oneof(
-    ...[...vocabulary.facts].map(([predicate, paths]) => fc.record({ predicate: fc.constant(predicate), object: objectWith(paths) })),
+    ...[...vocabulary.facts].map(([predicate, paths]) =>
+      fc.record({ predicate: fc.constant(predicate), object: objectWith(paths) }),
+    ),
     fc.record({ predicate: fc.constant('unrelated'), object: fc.constant({}) }),
   );
   const input = fc.record(

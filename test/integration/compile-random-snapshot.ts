@@ -9,22 +9,72 @@ import { ruleIdOf, type CompiledSnapshot, type Condition, type Emission } from '
 const TYPES = ['a', 'b', 'c', 'd'];
 const VERSION = 'random@1.0.0';
 
-const condition: fc.Arbitrary<Condition> = fc.oneof(
-  fc.record({ type: fc.constant('TAG' as const), key: fc.constantFrom('t1', 't2', 't3'), op: fc.constant('EXISTS' as const) }),
-  fc.record({ type: fc.constant('SIGNAL' as const), key: fc.constantFrom('s1', 's2'), op: fc.constantFrom('>=', '<=', '>', '<', '=', '!=' as const), value: fc.constantFrom(0, 0.5, 1) }),
-  fc.record({ type: fc.constant('SIGNAL' as const), key: fc.constantFrom('s1', 's2'), op: fc.constant('EXISTS' as const) }),
-  fc.record({ type: fc.constant('VALUE' as const), key: fc.constantFrom('context.v', 'context.o.v'), op: fc.constantFrom('=', '!=' as const), value: fc.constantFrom('x', 'y', 1, true) }),
-  fc.record({ type: fc.constant('VALUE' as const), key: fc.constantFrom('context.v', 'context.o.v'), op: fc.constant('IN' as const), value: fc.constant(['x', 1, false]) }),
-  fc.record({ type: fc.constant('VALUE' as const), key: fc.constantFrom('context.v', 'context.o.v'), op: fc.constant('MATCHES' as const), value: fc.constantFrom('^x', 'y$', '[0-9]+') }),
-  fc.record({ type: fc.constant('VALUE' as const), key: fc.constantFrom('context.v', 'context.o'), op: fc.constant('EXISTS' as const) }),
-  fc.record({ type: fc.constant('FACT' as const), key: fc.constantFrom('p', 'q'), op: fc.constant('EXISTS' as const) }),
-  fc.record({ type: fc.constant('FACT' as const), key: fc.constantFrom('p.k', 'q.k'), op: fc.constantFrom('=', '>', 'IN' as const), value: fc.constant(1) }),
-).map((c) => (c.op === 'IN' && !Array.isArray(c.value) ? { ...c, value: [c.value ?? 1] } : c) as Condition);
+const condition: fc.Arbitrary<Condition> = fc
+  .oneof(
+    fc.record({
+      type: fc.constant('TAG' as const),
+      key: fc.constantFrom('t1', 't2', 't3'),
+      op: fc.constant('EXISTS' as const),
+    }),
+    fc.record({
+      type: fc.constant('SIGNAL' as const),
+      key: fc.constantFrom('s1', 's2'),
+      op: fc.constantFrom('>=', '<=', '>', '<', '=', '!=' as const),
+      value: fc.constantFrom(0, 0.5, 1),
+    }),
+    fc.record({
+      type: fc.constant('SIGNAL' as const),
+      key: fc.constantFrom('s1', 's2'),
+      op: fc.constant('EXISTS' as const),
+    }),
+    fc.record({
+      type: fc.constant('VALUE' as const),
+      key: fc.constantFrom('context.v', 'context.o.v'),
+      op: fc.constantFrom('=', '!=' as const),
+      value: fc.constantFrom('x', 'y', 1, true),
+    }),
+    fc.record({
+      type: fc.constant('VALUE' as const),
+      key: fc.constantFrom('context.v', 'context.o.v'),
+      op: fc.constant('IN' as const),
+      value: fc.constant(['x', 1, false]),
+    }),
+    fc.record({
+      type: fc.constant('VALUE' as const),
+      key: fc.constantFrom('context.v', 'context.o.v'),
+      op: fc.constant('MATCHES' as const),
+      value: fc.constantFrom('^x', 'y$', '[0-9]+'),
+    }),
+    fc.record({
+      type: fc.constant('VALUE' as const),
+      key: fc.constantFrom('context.v', 'context.o'),
+      op: fc.constant('EXISTS' as const),
+    }),
+    fc.record({
+      type: fc.constant('FACT' as const),
+      key: fc.constantFrom('p', 'q'),
+      op: fc.constant('EXISTS' as const),
+    }),
+    fc.record({
+      type: fc.constant('FACT' as const),
+      key: fc.constantFrom('p.k', 'q.k'),
+      op: fc.constantFrom('=', '>', 'IN' as const),
+      value: fc.constant(1),
+    }),
+  )
+  .map((c) => (c.op === 'IN' && !Array.isArray(c.value) ? { ...c, value: [c.value ?? 1] } : c) as Condition);
 
 const emission: fc.Arbitrary<Emission> = fc
-  .tuple(fc.constantFrom(...TYPES), fc.constantFrom('EMITS', 'ORDERS', 'GATE' as const), fc.constantFrom(...TYPES), fc.constantFrom({}, { level: 'high' }, { n: 2 }))
+  .tuple(
+    fc.constantFrom(...TYPES),
+    fc.constantFrom('EMITS', 'ORDERS', 'GATE' as const),
+    fc.constantFrom(...TYPES),
+    fc.constantFrom({}, { level: 'high' }, { n: 2 }),
+  )
   .map(([subtask, relationship, after, params]) =>
-    relationship === 'EMITS' || after === subtask ? { subtask, relationship: 'EMITS', params } : { subtask, relationship, params: { ...params, after } },
+    relationship === 'EMITS' || after === subtask
+      ? { subtask, relationship: 'EMITS', params }
+      : { subtask, relationship, params: { ...params, after } },
   );
 
 export const randomSnapshot: fc.Arbitrary<CompiledSnapshot> = fc

@@ -93,10 +93,18 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
     logs: () => output,
     stop: () => stopChild(child),
   };
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`evaluator exited ${child.exitCode}: ${output}`);
-    return (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || null;
-  }, 60_000, `evaluator on ${port} to listen`).catch(async (error: Error) => {
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`evaluator exited ${child.exitCode}: ${output}`);
+      return (
+        (await fetch(`${url}/healthz`)
+          .then((r) => r.ok)
+          .catch(() => false)) || null
+      );
+    },
+    60_000,
+    `evaluator on ${port} to listen`,
+  ).catch(async (error: Error) => {
     await running.stop();
     throw new Error(`${error.message}; its output:\n${output}`);
   });
@@ -113,7 +121,12 @@ export function evaluate(evaluator: RunningEvaluator, body: unknown): Promise<Ev
 }
 
 /** Polls until `check` returns a non-null value, or fails naming what it waited for. */
-export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number, what: string, pollMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null>,
+  timeoutMs: number,
+  what: string,
+  pollMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   while (Date.now() < deadline) {
@@ -126,7 +139,9 @@ export async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: numb
     }
     await sleep(pollMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+  );
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -146,7 +161,15 @@ export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise
      ON CONFLICT (env, target, region) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
        candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
        salt = EXCLUDED.salt, updated_at = now()`,
-    [lane.env, lane.target, lane.region, state.snapshotId, state.candidateSnapshotId ?? null, state.canaryPercent ?? 0, state.salt ?? ''],
+    [
+      lane.env,
+      lane.target,
+      lane.region,
+      state.snapshotId,
+      state.candidateSnapshotId ?? null,
+      state.canaryPercent ?? 0,
+      state.salt ?? '',
+    ],
   );
 }
 
@@ -179,7 +202,13 @@ export async function storeExample(
   const bundle = loadBundle(files);
   const compiled = compileSnapshot(bundle);
   const artifacts = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
-  const stored = await storeSnapshot(pool, { bundle, compiled, artifacts, bundleDigest: null, actor: 'evaluator-test' });
+  const stored = await storeSnapshot(pool, {
+    bundle,
+    compiled,
+    artifacts,
+    bundleDigest: null,
+    actor: 'evaluator-test',
+  });
   const rego = regoSourcesOf(bundle, compiled);
   return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
 }

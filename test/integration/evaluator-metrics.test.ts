@@ -35,7 +35,12 @@ test('two recorders (two evaluators) add up per version and lane within the wind
   await Promise.all([a.flush(), b.flush()]);
 
   const window = { fromMs: 1_700_000_000_000, toMs: 1_700_000_002_000 };
-  const { candidate, baseline } = await readLaneMetrics(redis, where, { candidate: 'rules@2.0.0', baseline: 'rules@1.0.0' }, window);
+  const { candidate, baseline } = await readLaneMetrics(
+    redis,
+    where,
+    { candidate: 'rules@2.0.0', baseline: 'rules@1.0.0' },
+    window,
+  );
   expect(candidate.requests).toBe(3);
   expect(candidate.errors).toBe(1);
   expect(candidate.shadow).toEqual({ compared: 2, diverged: 1 });
@@ -51,7 +56,12 @@ test('without a baseline the reader returns null for it; keys carry a TTL', asyn
   const now = Date.now();
   recorder.recordRequest(where, 'rules@3.0.0', { error: false, micros: 10 });
   await recorder.flush();
-  const result = await readLaneMetrics(redis, where, { candidate: 'rules@3.0.0', baseline: null }, { fromMs: now - 1000, toMs: now + 1000 });
+  const result = await readLaneMetrics(
+    redis,
+    where,
+    { candidate: 'rules@3.0.0', baseline: null },
+    { fromMs: now - 1000, toMs: now + 1000 },
+  );
   expect(result.baseline).toBeNull();
   expect(result.candidate.requests).toBe(1);
   const keys = await redis.keys(`pkg:metrics:v1:dev:${encodeURIComponent(where.target)}:*`);

@@ -3,7 +3,18 @@ import type { Pool } from 'pg';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../policy/config';
 import { createPool } from '../../activities/connections';
-import { freePort, randomLane, readyz, setLane, sleep, startEvaluator, startLoad, storeExample, waitFor, type RunningEvaluator } from './evaluator-harness';
+import {
+  freePort,
+  randomLane,
+  readyz,
+  setLane,
+  sleep,
+  startEvaluator,
+  startLoad,
+  storeExample,
+  waitFor,
+  type RunningEvaluator,
+} from './evaluator-harness';
 
 /**
  * Redis goes away for 20 s under load. The shared Redis is never touched: this test runs its own
@@ -23,10 +34,24 @@ afterAll(async () => {
 });
 
 async function startRedis(port: number): Promise<void> {
-  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  redisServer = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => undefined);
-  await waitFor(async () => ((await probe.connect().then(() => probe.ping()).catch(() => null)) === 'PONG' ? true : null), 10_000, `redis-server on ${port}`);
+  await waitFor(
+    async () =>
+      (await probe
+        .connect()
+        .then(() => probe.ping())
+        .catch(() => null)) === 'PONG'
+        ? true
+        : null,
+    10_000,
+    `redis-server on ${port}`,
+  );
   probe.disconnect();
 }
 
@@ -38,7 +63,9 @@ async function stopRedis(): Promise<void> {
   await exited;
 }
 
-const guestInput = (i: number) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` } } });
+const guestInput = (i: number) => ({
+  input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` } },
+});
 
 test('Redis down for 20 s under load: no failed request, last good served, a change made meanwhile is reconciled on reconnect', async () => {
   const port = await freePort();
@@ -60,10 +87,14 @@ test('Redis down for 20 s under load: no failed request, last good served, a cha
   await stopRedis();
   const downAt = Date.now();
   for (const evaluator of evaluators) {
-    const { status, body } = await waitFor(async () => {
-      const reply = await readyz(evaluator);
-      return reply.body.redis === 'down' ? reply : null;
-    }, 15_000, 'redis reported down');
+    const { status, body } = await waitFor(
+      async () => {
+        const reply = await readyz(evaluator);
+        return reply.body.redis === 'down' ? reply : null;
+      },
+      15_000,
+      'redis reported down',
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ ready: true, degraded: true, serving: v1.version });
   }
@@ -74,7 +105,11 @@ test('Redis down for 20 s under load: no failed request, last good served, a cha
 
   await startRedis(port);
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null), 10_000, `${evaluator.port} to reconcile to ${v2.version}`);
+    await waitFor(
+      async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null),
+      10_000,
+      `${evaluator.port} to reconcile to ${v2.version}`,
+    );
   }
   const report = await load.stop();
   expect(report.failures).toEqual([]);

@@ -72,7 +72,10 @@ async function relayedEvaluator(lane: Lane) {
   await relay.open();
   const throughRelay = new URL(loadConfig().DATABASE_URL);
   throughRelay.port = String(relayPort);
-  const evaluator = await startEvaluator(lane, { DATABASE_URL: throughRelay.toString(), EVALUATOR_RECONCILE_MS: '1000' });
+  const evaluator = await startEvaluator(lane, {
+    DATABASE_URL: throughRelay.toString(),
+    EVALUATOR_RECONCILE_MS: '1000',
+  });
   services.running.push(evaluator);
   return { relay, evaluator };
 }
@@ -84,7 +87,9 @@ async function servingThroughRelay() {
   const v2 = await storeExample(services.pool, 'hotel-ops-v1');
   await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   const { relay, evaluator } = await relayedEvaluator(lane);
-  const load = startLoad([evaluator], (i) => ({ input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] } }));
+  const load = startLoad([evaluator], (i) => ({
+    input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: `guest:${i}` }, facts: [] },
+  }));
   return { lane, v1, v2, relay, evaluator, load };
 }
 
@@ -93,13 +98,20 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
   await sleep(300);
 
   await relay.cut();
-  await waitFor(async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null), 10_000, 'postgres reported down');
+  await waitFor(
+    async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null),
+    10_000,
+    'postgres reported down',
+  );
   expect((await readyz(evaluator)).body).toMatchObject({ ready: true, degraded: true, serving: v1.version });
   const needsFacts = { tags: [], context: { request: 'lounge_entry', subject: `guest:${randomUUID()}` } };
   const control = await evaluate(evaluator, { input: needsFacts });
   expect(control).toMatchObject({ status: 503, body: { ok: false, snapshot: v1.version } });
   expect(String(control.body.reason)).toMatch(/^facts for guest:.* unavailable/);
-  expect(await evaluate(evaluator, { input: needsFacts, mode: 'advisory' })).toMatchObject({ status: 200, body: { ok: true } });
+  expect(await evaluate(evaluator, { input: needsFacts, mode: 'advisory' })).toMatchObject({
+    status: 200,
+    body: { ok: true },
+  });
 
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
@@ -107,7 +119,11 @@ test('Postgres unreachable: last good keeps serving, CONTROL refuses what needs 
   expect((await readyz(evaluator)).body.serving).toBe(v1.version);
 
   await relay.open();
-  await waitFor(async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null), 10_000, 'the lane to catch up');
+  await waitFor(
+    async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null),
+    10_000,
+    'the lane to catch up',
+  );
   expect((await readyz(evaluator)).body).toMatchObject({ postgres: 'up', degraded: false });
   const report = await load.stop();
   expect(report.failures).toEqual([]);
@@ -120,11 +136,19 @@ test('Postgres that accepts but never answers: syncs time out instead of hanging
 
   relay.freeze();
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
-  await waitFor(async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null), 30_000, 'postgres reported down');
+  await waitFor(
+    async () => ((await readyz(evaluator)).body.postgres === 'down' ? true : null),
+    30_000,
+    'postgres reported down',
+  );
   expect((await readyz(evaluator)).body.serving).toBe(v1.version);
 
   relay.thaw();
-  await waitFor(async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null), 30_000, 'the lane to catch up');
+  await waitFor(
+    async () => ((await readyz(evaluator)).body.serving === v2.version ? true : null),
+    30_000,
+    'the lane to catch up',
+  );
   const report = await load.stop();
   expect(report.failures).toEqual([]);
   expect(report.failed).toBe(0);

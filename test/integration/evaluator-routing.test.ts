@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { readLaneMetrics } from '../../activities/lane-metrics';
-import { evaluate, randomLane, setLane, startEvaluator, storeExample, sleep, useEvaluatorServices, type RunningEvaluator } from './evaluator-harness';
+import {
+  evaluate,
+  randomLane,
+  setLane,
+  startEvaluator,
+  storeExample,
+  sleep,
+  useEvaluatorServices,
+  type RunningEvaluator,
+} from './evaluator-harness';
 
 const services = useEvaluatorServices();
 
@@ -17,7 +26,11 @@ async function routeAll(evaluators: RunningEvaluator[], keys: string[], offset: 
       const key = keys[i]!;
       const { status, body } = await evaluate(evaluators[(i + offset) % evaluators.length]!, {
         // Half the inputs are decided differently by v2 (VIP escalation level), half alike.
-        input: { tags: ['vip'], signals: { complaint_score: i % 2 ? 0.1 : 0.9 }, context: { domain: 'hotel_ops', subject: `guest:${i}` } },
+        input: {
+          tags: ['vip'],
+          signals: { complaint_score: i % 2 ? 0.1 : 0.9 },
+          context: { domain: 'hotel_ops', subject: `guest:${i}` },
+        },
         routing_key: key,
       });
       if (status !== 200 || body.ok !== true) throw new Error(`${key}: ${status} ${JSON.stringify(body)}`);
@@ -32,7 +45,12 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
   const lane = randomLane();
   const serving = await storeExample(services.pool, 'hotel-ops-v1');
   const candidate = await storeExample(services.pool, 'hotel-ops-v2');
-  await setLane(services.pool, lane, { snapshotId: serving.snapshotId, candidateSnapshotId: candidate.snapshotId, canaryPercent: 10, salt: randomUUID() });
+  await setLane(services.pool, lane, {
+    snapshotId: serving.snapshotId,
+    candidateSnapshotId: candidate.snapshotId,
+    canaryPercent: 10,
+    salt: randomUUID(),
+  });
   const env = { EVALUATOR_SHADOW_RATE: '0.05' };
   const evaluators = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
   services.running.push(...evaluators);
@@ -48,7 +66,12 @@ test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, th
   expect(keys.filter((key) => first.get(key) !== second.get(key))).toEqual([]);
 
   await sleep(1500); // one flush period
-  const metrics = await readLaneMetrics(services.redis, lane, { candidate: candidate.version, baseline: serving.version }, { fromMs, toMs: Date.now() });
+  const metrics = await readLaneMetrics(
+    services.redis,
+    lane,
+    { candidate: candidate.version, baseline: serving.version },
+    { fromMs, toMs: Date.now() },
+  );
   expect(metrics.candidate.requests).toBe(2 * onCandidate.length);
   expect(metrics.baseline?.requests).toBe(2 * (KEYS - onCandidate.length));
   expect(metrics.candidate.errors).toBe(0);
@@ -71,13 +94,26 @@ async function exampleEvaluator() {
 
 test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
   const { lane, snapshot, evaluator } = await exampleEvaluator();
-  const post = (body: string, contentType = 'application/json') => () => rawPost(evaluator.port, body, contentType);
+  const post =
+    (body: string, contentType = 'application/json') =>
+    () =>
+      rawPost(evaluator.port, body, contentType);
   const cases: [string, () => Promise<{ status: number; body: { ok: boolean; reason: string } }>, number, RegExp][] = [
     ['non-JSON', post('{"input": {"tags": [', 'application/json'), 400, /^body: not valid JSON/],
     ['not JSON at all', post('tags=vip', 'text/plain'), 415, /^body: expected Content-Type application\/json/],
     ['wrong type', post(JSON.stringify({ input: { tags: 'vip' } })), 400, /^input\.tags: /],
-    ['unknown field in CONTROL', post(JSON.stringify({ input: { tags: ['vip'], fcts: [] } })), 400, /^input: unknown field\(s\) fcts$/],
-    ['1 MB body', post(JSON.stringify({ input: { tags: ['x'.repeat(1_000_000)] } })), 413, /^body: larger than the \d+ byte limit$/],
+    [
+      'unknown field in CONTROL',
+      post(JSON.stringify({ input: { tags: ['vip'], fcts: [] } })),
+      400,
+      /^input: unknown field\(s\) fcts$/,
+    ],
+    [
+      '1 MB body',
+      post(JSON.stringify({ input: { tags: ['x'.repeat(1_000_000)] } })),
+      413,
+      /^body: larger than the \d+ byte limit$/,
+    ],
     ['missing input', post(JSON.stringify({ routing_key: 'k' })), 400, /^input: /],
     ['a JSON array', post('[1,2]'), 400, /^body: /],
     ['an empty body', post(''), 400, /^body: /],
@@ -90,7 +126,9 @@ test('bad requests get a 4xx with a one-line reason and never take the evaluator
     expect(body.reason).toMatch(reason);
     expect(body.reason).not.toContain('\n');
   }
-  const still = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: 'guest:Ben' } } });
+  const still = await evaluate(evaluator, {
+    input: { tags: ['vip'], context: { domain: 'hotel_ops', subject: 'guest:Ben' } },
+  });
   expect(still).toMatchObject({ status: 200, body: { ok: true, snapshot: snapshot.version } });
   expect(evaluator.process.exitCode).toBeNull();
 });
@@ -99,13 +137,22 @@ test('bad requests get a 4xx with a one-line reason and never take the evaluator
  * node:http rather than fetch: the evaluator answers 413 before reading a too-large body and closes
  * the connection, which fetch reports as a reset while a client that reads the response gets 413.
  */
-function rawPost(port: number, body: string, contentType: string): Promise<{ status: number; body: { ok: boolean; reason: string } }> {
+function rawPost(
+  port: number,
+  body: string,
+  contentType: string,
+): Promise<{ status: number; body: { ok: boolean; reason: string } }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/evaluate', method: 'POST', headers: { 'content-type': contentType } }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as { ok: boolean; reason: string } }));
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port, path: '/v1/evaluate', method: 'POST', headers: { 'content-type': contentType } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as { ok: boolean; reason: string } }),
+        );
+      },
+    );
     request.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
     });
@@ -115,7 +162,10 @@ function rawPost(port: number, body: string, contentType: string): Promise<{ sta
 
 test('ADVISORY ignores unknown fields; a lane with no snapshot answers ok:false, never an empty allow', async () => {
   const { lane, snapshot, evaluator } = await exampleEvaluator();
-  const advisory = await evaluate(evaluator, { input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 }, mode: 'advisory' });
+  const advisory = await evaluate(evaluator, {
+    input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 },
+    mode: 'advisory',
+  });
   expect(advisory).toMatchObject({ status: 200, body: { ok: true, meta: { mode: 'advisory' } } });
 
   const empty = randomLane();

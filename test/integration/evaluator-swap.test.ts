@@ -51,7 +51,11 @@ test('an activation published on Redis makes both evaluators serve the new versi
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v2.version));
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
+    await waitFor(
+      async () => ((await serving(evaluator)) === v2.version ? true : null),
+      15_000,
+      `${evaluator.port} to serve ${v2.version}`,
+    );
   }
   await sleep(500);
   const report = await load.stop();
@@ -67,7 +71,11 @@ test('the seed plain activate:<version> message is followed too', async () => {
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
   for (const evaluator of evaluators) {
-    await waitFor(async () => ((await serving(evaluator)) === v2.version ? true : null), 15_000, `${evaluator.port} to serve ${v2.version}`);
+    await waitFor(
+      async () => ((await serving(evaluator)) === v2.version ? true : null),
+      15_000,
+      `${evaluator.port} to serve ${v2.version}`,
+    );
   }
 });
 
@@ -86,10 +94,14 @@ test('a tampered artifact is refused and the previous version keeps serving', as
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
 
   for (const evaluator of evaluators) {
-    const details = await waitFor(async () => {
-      const { body } = await readyz(evaluator);
-      return Object.keys(body.lane_errors as object).length > 0 ? body : null;
-    }, 15_000, `${evaluator.port} to report the refused snapshot`);
+    const details = await waitFor(
+      async () => {
+        const { body } = await readyz(evaluator);
+        return Object.keys(body.lane_errors as object).length > 0 ? body : null;
+      },
+      15_000,
+      `${evaluator.port} to report the refused snapshot`,
+    );
     expect(JSON.stringify(details.lane_errors)).toContain(`snapshot ${tampered.version}: wasm artifact sha256`);
     expect(details).toMatchObject({ ready: true, degraded: true, serving: v1.version });
     const reply = await fetch(`${evaluator.url}/v1/evaluate`, {
@@ -121,9 +133,17 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
   expect(rows.map((row) => row.loaded_versions)).toEqual([[v1.version], [v1.version]]);
 
   second!.process.kill('SIGKILL');
-  await waitFor(async () => ((await coverage())?.evaluators === 1 ? true : null), 25_000, 'the killed evaluator to age out');
+  await waitFor(
+    async () => ((await coverage())?.evaluators === 1 ? true : null),
+    25_000,
+    'the killed evaluator to age out',
+  );
   await first!.stop();
-  await waitFor(async () => ((await coverage())?.evaluators === 0 ? true : null), 15_000, 'a stopped evaluator to leave');
+  await waitFor(
+    async () => ((await coverage())?.evaluators === 0 ? true : null),
+    15_000,
+    'a stopped evaluator to leave',
+  );
 }, 120_000);
 
 test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per version', async () => {
@@ -137,11 +157,17 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
   await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
   await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 15_000, 'ready');
-  await fetch(`${evaluator!.url}/v1/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(guestInput(7)) });
+  await fetch(`${evaluator!.url}/v1/evaluate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(guestInput(7)),
+  });
   const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
   const label = `lane="${lane.env}/${lane.target}/${lane.region}",version="${v1.version}",outcome="ok"`;
   expect(metrics).toContain(`pkg_evaluator_requests_total{${label}} 1`);
-  expect(metrics).toContain(`pkg_evaluator_serving_info{lane="${lane.env}/${lane.target}/${lane.region}",role="serving",version="${v1.version}"} 1`);
+  expect(metrics).toContain(
+    `pkg_evaluator_serving_info{lane="${lane.env}/${lane.target}/${lane.region}",role="serving",version="${v1.version}"} 1`,
+  );
 });
 
 test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like the native one', async () => {
@@ -158,6 +184,7 @@ test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like 
   await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 15_000, 'native to serve');
   const second = await evaluate(evaluator!, guestInput(3));
   expect(second).toMatchObject({ status: 200, body: { ok: true, meta: { engine: 'native' } } });
-  const names = (reply: { body: Record<string, unknown> }) => (reply.body.subtasks as { name: string }[]).map((s) => s.name);
+  const names = (reply: { body: Record<string, unknown> }) =>
+    (reply.body.subtasks as { name: string }[]).map((s) => s.name);
   expect(names(second)).toEqual(names(first));
 });

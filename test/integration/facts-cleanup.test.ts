@@ -41,11 +41,14 @@ async function count(sql: string, namespace: string): Promise<number> {
   return Number(rows[0]?.n);
 }
 const archivedCount = (ns: string) => count('SELECT count(*) AS n FROM pkg_facts_archive WHERE namespace = $1', ns);
-const expiredCount = (ns: string) => count('SELECT count(*) AS n FROM pkg_facts WHERE namespace = $1 AND valid_to <= now()', ns);
+const expiredCount = (ns: string) =>
+  count('SELECT count(*) AS n FROM pkg_facts WHERE namespace = $1 AND valid_to <= now()', ns);
 const liveCount = (ns: string) => count('SELECT count(*) AS n FROM pkg_facts WHERE namespace = $1', ns);
 
 async function archivedIds(namespace: string): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM pkg_facts_archive WHERE namespace = $1', [namespace]);
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM pkg_facts_archive WHERE namespace = $1', [
+    namespace,
+  ]);
   return rows.map((row) => row.id).sort();
 }
 
@@ -55,8 +58,14 @@ function startWriter(namespace: string) {
   const done = (async () => {
     while (state.running) {
       await pool
-        .query(`INSERT INTO pkg_facts (namespace, subject, predicate, valid_to) VALUES ($1, 'writer', 'live', now() + interval '1 hour')`, [namespace])
-        .then(() => (state.inserted += 1), (error: unknown) => state.errors.push(error));
+        .query(
+          `INSERT INTO pkg_facts (namespace, subject, predicate, valid_to) VALUES ($1, 'writer', 'live', now() + interval '1 hour')`,
+          [namespace],
+        )
+        .then(
+          () => (state.inserted += 1),
+          (error: unknown) => state.errors.push(error),
+        );
     }
   })();
   return { state, stop: async () => ((state.running = false), await done) };
@@ -65,7 +74,10 @@ function startWriter(namespace: string) {
 test('the schedule is created (twice without error), triggered, and its run archives exactly the expired rows', async () => {
   const namespace = unique();
   const expired = await seedExpired(namespace, 400);
-  await pool.query(`INSERT INTO pkg_facts (namespace, subject, predicate) SELECT $1, 's' || i, 'live' FROM generate_series(1, 20) i`, [namespace]);
+  await pool.query(
+    `INSERT INTO pkg_facts (namespace, subject, predicate) SELECT $1, 's' || i, 'live' FROM generate_series(1, 20) i`,
+    [namespace],
+  );
   const expiredBefore = await expiredCount(namespace);
   const worker = await createTestWorker(env, { activities: createFactActivities({ pool }) });
   const schedule = {
@@ -100,13 +112,15 @@ test('the schedule is created (twice without error), triggered, and its run arch
   }
 });
 
-test('re-running the schedule command updates the interval and keeps an operator\'s pause', async () => {
+test("re-running the schedule command updates the interval and keeps an operator's pause", async () => {
   const schedule = { every: '1h', scheduleId: `test-fact-cleanup-${randomUUID()}`, taskQueue: `test-${randomUUID()}` };
   await ensureFactCleanupSchedule(env.client, schedule);
   const handle = env.client.schedule.getHandle(schedule.scheduleId);
   try {
     await handle.pause('maintenance');
-    expect(await ensureFactCleanupSchedule(env.client, { ...schedule, every: '30m', request: { namespace: 'n1' } })).toMatchObject({ created: false });
+    expect(
+      await ensureFactCleanupSchedule(env.client, { ...schedule, every: '30m', request: { namespace: 'n1' } }),
+    ).toMatchObject({ created: false });
     const described = await handle.describe();
     expect(described.state.paused).toBe(true);
     expect(described.spec.intervals?.[0]?.every).toBe(1_800_000);
@@ -121,7 +135,11 @@ test('a bad cleanup request fails at once with type InputInvalid, not retried', 
   const worker = await createTestWorker(env, { activities: createFactActivities({ pool }) });
   const failure = await worker.runUntil(
     env.client.workflow
-      .execute('factCleanup', { taskQueue: worker.options.taskQueue, workflowId: `fact-cleanup-${randomUUID()}`, args: [{ batchSize: 0 }] })
+      .execute('factCleanup', {
+        taskQueue: worker.options.taskQueue,
+        workflowId: `fact-cleanup-${randomUUID()}`,
+        args: [{ batchSize: 0 }],
+      })
       .catch((error: unknown) => error),
   );
   expect(failure).toBeInstanceOf(WorkflowFailedError);
@@ -144,7 +162,9 @@ async function firstActionWorkflowId(handle: ReturnType<TestWorkflowEnvironment[
 async function startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
   // node itself with the tsx loader (not the tsx launcher), so SIGKILL hits the worker, not a wrapper.
   const script = path.join(__dirname, 'facts-worker-process.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, taskQueue], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, taskQueue], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());

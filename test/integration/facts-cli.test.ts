@@ -23,11 +23,28 @@ const namespace = `facts-cli-${randomUUID().slice(0, 8)}`;
 const subject = `guest:${namespace}`;
 
 test('facts add, list, stats and cleanup round trip through the CLI', async () => {
-  const added = await pkgctl(['facts', 'add', '--namespace', namespace, '--subject', subject, '--predicate', 'hasTemporaryAccess', '--object', '{"service":"lounge"}', '--ttl', '2h', '--json']);
+  const added = await pkgctl([
+    'facts',
+    'add',
+    '--namespace',
+    namespace,
+    '--subject',
+    subject,
+    '--predicate',
+    'hasTemporaryAccess',
+    '--object',
+    '{"service":"lounge"}',
+    '--ttl',
+    '2h',
+    '--json',
+  ]);
   expect(added).toMatchObject({ code: 0, stderr: '' });
   expect(JSON.parse(added.stdout)).toMatchObject({ namespace, subject, object: { service: 'lounge' } });
   const old = ['--valid-from', '2020-01-01T00:00:00Z', '--valid-to', '2020-01-02T00:00:00Z'];
-  expect((await pkgctl(['facts', 'add', '--namespace', namespace, '--subject', subject, '--predicate', 'hadAccess', ...old])).code).toBe(0);
+  expect(
+    (await pkgctl(['facts', 'add', '--namespace', namespace, '--subject', subject, '--predicate', 'hadAccess', ...old]))
+      .code,
+  ).toBe(0);
 
   const listed = await pkgctl(['facts', 'list', '--subject', subject, '--json']);
   expect(JSON.parse(listed.stdout).map((f: { predicate: string }) => f.predicate)).toEqual(['hasTemporaryAccess']);
@@ -37,13 +54,19 @@ test('facts add, list, stats and cleanup round trip through the CLI', async () =
   const dry = await pkgctl(['facts', 'cleanup', '--namespace', namespace, '--dry-run', '--json']);
   expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, namespaces: [{ namespace, expired: 1, archived: 0 }] });
   const real = await pkgctl(['facts', 'cleanup', '--namespace', namespace, '--grace', '0s', '--json']);
-  expect(JSON.parse(real.stdout)).toMatchObject({ dryRun: false, namespaces: [{ namespace, expired: 1, archived: 1 }] });
+  expect(JSON.parse(real.stdout)).toMatchObject({
+    dryRun: false,
+    namespaces: [{ namespace, expired: 1, archived: 1 }],
+  });
   const listedAll = await pkgctl(['facts', 'list', '--subject', subject, '--include-expired', '--json']);
   expect(JSON.parse(listedAll.stdout)).toHaveLength(1);
 });
 
 test.each([
-  [['--valid-from', '2026-01-02T00:00:00Z', '--valid-to', '2026-01-01T00:00:00Z'], '--valid-to: valid_from 2026-01-02T00:00:00.000Z is after valid_to'],
+  [
+    ['--valid-from', '2026-01-02T00:00:00Z', '--valid-to', '2026-01-01T00:00:00Z'],
+    '--valid-to: valid_from 2026-01-02T00:00:00.000Z is after valid_to',
+  ],
   [['--namespace', ''], '--namespace: must not be empty'],
   [['--object', '{lounge}'], '--object: is not JSON'],
   [['--object', '[1]'], '--object: must be a JSON object'],

@@ -31,12 +31,16 @@ async function seedExpired(namespace: string, count: number, base = '2020-01-01T
 }
 
 async function archivedIds(namespace: string): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM pkg_facts_archive WHERE namespace = $1', [namespace]);
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM pkg_facts_archive WHERE namespace = $1', [
+    namespace,
+  ]);
   return rows.map((row) => row.id).sort();
 }
 
 async function liveCount(namespace: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM pkg_facts WHERE namespace = $1', [namespace]);
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM pkg_facts WHERE namespace = $1', [
+    namespace,
+  ]);
   return Number(rows[0]?.n);
 }
 
@@ -44,14 +48,22 @@ test('list shows facts valid now unless expired ones are asked for; stats count 
   const namespace = unique();
   const subject = `guest:${namespace}`;
   await add({ namespace, subject, predicate: 'hasTemporaryAccess', object: '{"service":"lounge"}', ttl: '2h' });
-  await add({ namespace, subject, predicate: 'hadAccess', validFrom: '2020-01-01T00:00:00Z', validTo: '2020-01-02T00:00:00Z' });
+  await add({
+    namespace,
+    subject,
+    predicate: 'hadAccess',
+    validFrom: '2020-01-01T00:00:00Z',
+    validTo: '2020-01-02T00:00:00Z',
+  });
   await add({ namespace, subject, predicate: 'willHaveAccess', validFrom: '2999-01-01T00:00:00Z' });
 
   expect((await listFacts(pool, { subject })).map((f) => f.predicate)).toEqual(['hasTemporaryAccess']);
   const all = await listFacts(pool, { subject, includeExpired: true });
   expect(all.map((f) => f.predicate)).toEqual(['hadAccess', 'hasTemporaryAccess', 'willHaveAccess']);
   expect(all.find((f) => f.predicate === 'hasTemporaryAccess')?.object).toEqual({ service: 'lounge' });
-  expect(await getFactStatistics(pool, namespace)).toEqual([{ namespace, total: 3, temporal: 2, expired: 1, active: 1 }]);
+  expect(await getFactStatistics(pool, namespace)).toEqual([
+    { namespace, total: 3, temporal: 2, expired: 1, active: 1 },
+  ]);
 });
 
 test('a ttl counts from valid_from', async () => {
@@ -62,7 +74,9 @@ test('a ttl counts from valid_from', async () => {
 
 test('a valid_to already past with valid_from defaulting to now is refused and nothing is written', async () => {
   const namespace = unique();
-  const error = await add({ namespace, subject: 's', predicate: 'p', validTo: '2020-01-01T00:00:00Z' }).catch((e: unknown) => e);
+  const error = await add({ namespace, subject: 's', predicate: 'p', validTo: '2020-01-01T00:00:00Z' }).catch(
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(PkgError);
   expect((error as PkgError).type).toBe('InputInvalid');
   expect(await liveCount(namespace)).toBe(0);
@@ -71,7 +85,13 @@ test('a valid_to already past with valid_from defaulting to now is refused and n
 test('dry run counts expired facts past the grace period and changes nothing', async () => {
   const namespace = unique();
   await seedExpired(namespace, 7);
-  await add({ namespace, subject: 's', predicate: 'recent', validFrom: '2020-01-01T00:00:00Z', validTo: new Date(Date.now() - 60_000).toISOString() });
+  await add({
+    namespace,
+    subject: 's',
+    predicate: 'recent',
+    validFrom: '2020-01-01T00:00:00Z',
+    validTo: new Date(Date.now() - 60_000).toISOString(),
+  });
   const result = await runFactCleanup(pool, cleanup({ namespace, dryRun: true, grace: '1h' }));
   expect(result.namespaces).toEqual([{ namespace, expired: 7, archived: 0 }]);
   expect(await liveCount(namespace)).toBe(8);
@@ -82,7 +102,13 @@ test('cleanup archives exactly the expired rows, in batches, keeping live and in
   const namespace = unique();
   const expired = await seedExpired(namespace, 25);
   await add({ namespace, subject: 's', predicate: 'live', ttl: '1h' });
-  await add({ namespace, subject: 's', predicate: 'recent', validFrom: '2020-01-01T00:00:00Z', validTo: new Date(Date.now() - 60_000).toISOString() });
+  await add({
+    namespace,
+    subject: 's',
+    predicate: 'recent',
+    validFrom: '2020-01-01T00:00:00Z',
+    validTo: new Date(Date.now() - 60_000).toISOString(),
+  });
 
   const result = await runFactCleanup(pool, cleanup({ namespace, grace: '1h', batchSize: 4 }));
 
@@ -90,7 +116,10 @@ test('cleanup archives exactly the expired rows, in batches, keeping live and in
   expect(result.batches).toBe(7);
   expect(await archivedIds(namespace)).toEqual(expired);
   expect(await liveCount(namespace)).toBe(2);
-  const { rows } = await pool.query('SELECT subject, object FROM pkg_facts_archive WHERE namespace = $1 ORDER BY id LIMIT 1', [namespace]);
+  const { rows } = await pool.query(
+    'SELECT subject, object FROM pkg_facts_archive WHERE namespace = $1 ORDER BY id LIMIT 1',
+    [namespace],
+  );
   expect(rows[0]).toEqual({ subject: 'subject:1', object: { i: 1 } });
 });
 
@@ -126,9 +155,10 @@ test('without a namespace every namespace is cleaned and counted on its own', as
   const result = await runFactCleanup(pool, cleanup({ grace: '36500d', batchSize: 2 }));
   const mine = result.namespaces.filter((n) => n.namespace === first || n.namespace === second);
   expect(mine).toEqual(
-    [{ namespace: first, expired: 5, archived: 5 }, { namespace: second, expired: 3, archived: 3 }].sort((a, b) =>
-      a.namespace < b.namespace ? -1 : 1,
-    ),
+    [
+      { namespace: first, expired: 5, archived: 5 },
+      { namespace: second, expired: 3, archived: 3 },
+    ].sort((a, b) => (a.namespace < b.namespace ? -1 : 1)),
   );
   expect((await archivedIds(first)).length + (await archivedIds(second)).length).toBe(8);
 });

@@ -20,10 +20,21 @@ const ARENA = 64 * 1024;
 let policyModule: PolicyModule;
 
 beforeAll(async () => {
-  const wasm = await buildWasm(loadConfig().OPA_PATH, new Map([['policy/main.rego', 'package pkg\n\nimport rego.v1\n\nresult := input\n']]), 'pkg/result');
-  const policy: LoadedPolicy = await loadPolicy(wasm.bytes.buffer.slice(wasm.bytes.byteOffset, wasm.bytes.byteOffset + wasm.bytes.byteLength) as ArrayBuffer);
+  const wasm = await buildWasm(
+    loadConfig().OPA_PATH,
+    new Map([['policy/main.rego', 'package pkg\n\nimport rego.v1\n\nresult := input\n']]),
+    'pkg/result',
+  );
+  const policy: LoadedPolicy = await loadPolicy(
+    wasm.bytes.buffer.slice(wasm.bytes.byteOffset, wasm.bytes.byteOffset + wasm.bytes.byteLength) as ArrayBuffer,
+  );
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
-  const opa = instance.exports as unknown as { opa_malloc(size: number): number; opa_json_parse(address: number, length: number): number; opa_heap_ptr_get(): number; opa_heap_ptr_set(address: number): void };
+  const opa = instance.exports as unknown as {
+    opa_malloc(size: number): number;
+    opa_json_parse(address: number, length: number): number;
+    opa_heap_ptr_get(): number;
+    opa_heap_ptr_set(address: number): void;
+  };
   const arena = opa.opa_malloc(ARENA);
   const base = opa.opa_heap_ptr_get();
   policyModule = {
@@ -58,11 +69,36 @@ describe('OpaWriter', () => {
 
   it.each([
     ['objects that grow their buckets', Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`key${k}`, k]))],
-    ['keys sharing a bucket, in byte order', Object.fromEntries(Array.from({ length: 200 }, (_, k) => [String.fromCodePoint(0x41 + (k % 60), 0xe0 + k), k]))],
-    ['integers at the int64 and safe edges', [0, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53, -(2 ** 60)]],
+    [
+      'keys sharing a bucket, in byte order',
+      Object.fromEntries(Array.from({ length: 200 }, (_, k) => [String.fromCodePoint(0x41 + (k % 60), 0xe0 + k), k])),
+    ],
+    [
+      'integers at the int64 and safe edges',
+      [
+        0,
+        -1,
+        2 ** 31,
+        -(2 ** 31) - 1,
+        2 ** 32,
+        2 ** 40 + 5,
+        Number.MAX_SAFE_INTEGER,
+        Number.MIN_SAFE_INTEGER,
+        2 ** 53,
+        -(2 ** 60),
+      ],
+    ],
     ['fractions and exponents', [0.1, -0.5, 5e-324, 1e21, 1.7976931348623157e308, 123456789.123]],
-    ['multi-byte text, NUL and empty strings', { 'ü': 'ünïcødé ✓ 🏨', '': '', 'a\u0000b': ['\u0000', '\u{10ffff}'] }],
-    ['an input as evaluators pass it', { tags: ['vip'], signals: { x2: 0.8, temp: 28 }, context: { subject: 'guest:Ben', area: { zone: 'a' } }, facts: [{ predicate: 'p', object: { level: 2 } }] }],
+    ['multi-byte text, NUL and empty strings', { ü: 'ünïcødé ✓ 🏨', '': '', 'a\u0000b': ['\u0000', '\u{10ffff}'] }],
+    [
+      'an input as evaluators pass it',
+      {
+        tags: ['vip'],
+        signals: { x2: 0.8, temp: 28 },
+        context: { subject: 'guest:Ben', area: { zone: 'a' } },
+        facts: [{ predicate: 'p', object: { level: 2 } }],
+      },
+    ],
   ])('lays out %s as the module parses them', (_, value) => {
     expect(sameAsParsed(value)).toBe(true);
   });
@@ -71,8 +107,14 @@ describe('OpaWriter', () => {
     const differing: [unknown, unknown][] = [
       [{ a: 1 }, { a: 2 }],
       [{ a: 1 }, { b: 1 }],
-      [Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`k${k}`, k])), Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`k${k}`, k]))],
-      [[1, 2], [1, 2, 3]],
+      [
+        Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`k${k}`, k])),
+        Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`k${k}`, k])),
+      ],
+      [
+        [1, 2],
+        [1, 2, 3],
+      ],
       ['1', 1],
       [true, false],
       [null, false],
@@ -88,7 +130,14 @@ describe('OpaWriter', () => {
   it.each([
     ['a lone surrogate', { text: 'a\ud800b' }],
     ['a Date', { at: new Date(0) }],
-    ['a class instance', { at: new (class Point { x = 1 })() }],
+    [
+      'a class instance',
+      {
+        at: new (class Point {
+          x = 1;
+        })(),
+      },
+    ],
     ['a function value', { run: () => 1 }],
     ['an undefined value JSON would drop', { gone: undefined, kept: 1 }],
     ['a BigInt', { n: BigInt(1) }],

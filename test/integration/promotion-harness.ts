@@ -74,7 +74,14 @@ export async function writeBundle(spec: BundleSpec): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pkg-bundle-'));
   const kind = spec.kind ?? 'good';
   const engine = kind === 'faulty' ? 'wasm' : 'native';
-  const manifest = [`version: ${spec.version}`, `env: ${spec.env}`, `engine: ${engine}`, 'entrypoint: pkg/result', 'schema_version: "1"', spec.rollout ?? ''].join('\n');
+  const manifest = [
+    `version: ${spec.version}`,
+    `env: ${spec.env}`,
+    `engine: ${engine}`,
+    'entrypoint: pkg/result',
+    'schema_version: "1"',
+    spec.rollout ?? '',
+  ].join('\n');
   await mkdir(path.join(dir, 'fixtures'));
   await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
   await writeFile(path.join(dir, 'rules.yaml'), RULES);
@@ -97,7 +104,10 @@ export async function uploadSpec(pool: Pool, spec: BundleSpec, overrides: Rollou
 export async function uploadUnchecked(pool: Pool, spec: BundleSpec): Promise<string> {
   const packed = packBundle(await readBundleDir(await writeBundle(spec)));
   const digest = bundleDigest(packed);
-  await pool.query('INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [digest, packed, packed.byteLength, 'promotion-test']);
+  await pool.query(
+    'INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+    [digest, packed, packed.byteLength, 'promotion-test'],
+  );
   return digest;
 }
 
@@ -152,6 +162,8 @@ export async function laneRow(pool: Pool, lane: LaneRef): Promise<LaneRow | null
 
 export async function versionOf(pool: Pool, snapshotId: string | null): Promise<string | null> {
   if (snapshotId === null) return null;
-  const { rows } = await pool.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [snapshotId]);
+  const { rows } = await pool.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [
+    snapshotId,
+  ]);
   return rows[0]?.version ?? null;
 }

@@ -35,17 +35,31 @@ test('no traffic → inconclusive → bake extended → rolled back, never promo
   const spec = { version, env: 'staging' as const, rollout: 'rollout:\n  gates: { max_extensions: 1 }' };
   const overrides = { steps: [50, 100], bake: '1s' };
   const digest = await uploadSpec(pool, spec, overrides);
-  const handle = await startPromotion(env.client, pipeline.worker.options.taskQueue, { digest, lane, overrides, actor: 'ci' }, version);
+  const handle = await startPromotion(
+    env.client,
+    pipeline.worker.options.taskQueue,
+    { digest, lane, overrides, actor: 'ci' },
+    version,
+  );
   const result: PromotionResult = await pipeline.worker.runUntil(handle.result());
   expect(result.outcome).toBe('rolled_back');
   expect(result.verdicts.map((v) => [v.step, v.verdict])).toEqual([
     [0, 'inconclusive'],
     [0, 'inconclusive'],
   ]);
-  expect(result.verdicts[1]!.checks.find((c) => c.gate === 'samples')).toMatchObject({ verdict: 'inconclusive', value: 0, limit: 200 });
-  expect(result.reason).toMatch(/^still inconclusive after 1 extension\(s\): step 1\/2 \(50%\) inconclusive: only 0 candidate requests \(need 200\)/);
+  expect(result.verdicts[1]!.checks.find((c) => c.gate === 'samples')).toMatchObject({
+    verdict: 'inconclusive',
+    value: 0,
+    limit: 200,
+  });
+  expect(result.reason).toMatch(
+    /^still inconclusive after 1 extension\(s\): step 1\/2 \(50%\) inconclusive: only 0 candidate requests \(need 200\)/,
+  );
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
-  const promoted = await pool.query(`SELECT 1 FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id WHERE s.version = $1 AND p.action = 'promote'`, [version]);
+  const promoted = await pool.query(
+    `SELECT 1 FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id WHERE s.version = $1 AND p.action = 'promote'`,
+    [version],
+  );
   expect(promoted.rowCount).toBe(0);
   await saveHistory(handle, 'rolled-back-inconclusive');
 });

@@ -22,7 +22,9 @@ beforeAll(async () => {
   subscriber = createRedis(config);
   await Promise.all([publisher, subscriber].map(ready));
   await subscriber.subscribe(channel);
-  subscriber.on('message', (_channel, message: string) => received.push(JSON.parse(message) as { seq: number; n: number }));
+  subscriber.on('message', (_channel, message: string) =>
+    received.push(JSON.parse(message) as { seq: number; n: number }),
+  );
 });
 
 afterAll(async () => {
@@ -39,11 +41,10 @@ function ready(redis: Redis): Promise<void> {
 async function insertRows(count: number): Promise<number[]> {
   const seqs: number[] = [];
   for (let n = 0; n < count; n++) {
-    const { rows } = await pool.query<{ seq: string }>('INSERT INTO pkg_outbox (channel, dedupe_key, payload) VALUES ($1, $2, $3) RETURNING seq', [
-      channel,
-      `${channel}:${randomUUID()}`,
-      JSON.stringify({ n }),
-    ]);
+    const { rows } = await pool.query<{ seq: string }>(
+      'INSERT INTO pkg_outbox (channel, dedupe_key, payload) VALUES ($1, $2, $3) RETURNING seq',
+      [channel, `${channel}:${randomUUID()}`, JSON.stringify({ n })],
+    );
     seqs.push(Number(rows[0]!.seq));
   }
   return seqs;
@@ -51,7 +52,10 @@ async function insertRows(count: number): Promise<number[]> {
 
 async function awaitPublished(): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM pkg_outbox WHERE channel = $1 AND published_at IS NULL', [channel]);
+    const { rows } = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pkg_outbox WHERE channel = $1 AND published_at IS NULL',
+      [channel],
+    );
     if (rows[0]!.n === '0') break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -27,7 +27,13 @@ const signingKey = path.join(keyDir, 'decision.pem');
 const publicKey = path.join(keyDir, 'decision.pub.pem');
 writeFileSync(signingKey, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(publicKey, keys.publicKey.export({ type: 'spki', format: 'pem' }));
-const processEnv = { ...process.env, PIPELINE_TASK_QUEUE: taskQueue, GATE_SETTLE_MS: '1200', OUTBOX_RELAY_MS: '50', DECISION_SIGNING_KEY: signingKey };
+const processEnv = {
+  ...process.env,
+  PIPELINE_TASK_QUEUE: taskQueue,
+  GATE_SETTLE_MS: '1200',
+  OUTBOX_RELAY_MS: '50',
+  DECISION_SIGNING_KEY: signingKey,
+};
 const lane = randomLane('staging') as LaneRef;
 const name = uniqueName();
 
@@ -40,7 +46,11 @@ let traffic: Traffic;
 let worker: ChildProcess | null = null;
 
 function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/pipeline.ts'], { cwd: ROOT, env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/pipeline.ts'], {
+    cwd: ROOT,
+    env: processEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   return new Promise((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -95,11 +105,29 @@ afterAll(async () => {
 
 test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI link and the outcome', async () => {
   const dir = await writeBundle({ version: `${name}@1.0.0`, env: 'staging' });
-  const run = await pkgctl(['promote', dir, ...laneArgs, '--steps', '50,100', '--bake', '2s', '--wait', '--json', '--actor', 'ci-bot']);
+  const run = await pkgctl([
+    'promote',
+    dir,
+    ...laneArgs,
+    '--steps',
+    '50,100',
+    '--bake',
+    '2s',
+    '--wait',
+    '--json',
+    '--actor',
+    'ci-bot',
+  ]);
   expect(run.code).toBe(0);
   const result = JSON.parse(run.stdout) as Record<string, unknown>;
-  expect(result).toMatchObject({ outcome: 'promoted', version: `${name}@1.0.0`, workflowId: `rollout-${lane.env}/${lane.target}/${lane.region}` });
-  expect(result.url).toBe(`${loadConfig().TEMPORAL_UI_URL}/namespaces/default/workflows/${encodeURIComponent(String(result.workflowId))}`);
+  expect(result).toMatchObject({
+    outcome: 'promoted',
+    version: `${name}@1.0.0`,
+    workflowId: `rollout-${lane.env}/${lane.target}/${lane.region}`,
+  });
+  expect(result.url).toBe(
+    `${loadConfig().TEMPORAL_UI_URL}/namespaces/default/workflows/${encodeURIComponent(String(result.workflowId))}`,
+  );
   expect(run.stderr).toContain('[baking] step 1/2 50%');
 
   const verify = await pkgctl(['decision', 'verify', String(result.decisionId), '--key', publicKey]);
@@ -117,10 +145,17 @@ test('pkgctl rollback on a running rollout makes promote --wait exit 3', async (
   const dir = await writeBundle({ version: `${name}@1.1.0`, env: 'staging' });
   const promoting = pkgctl(['promote', dir, ...laneArgs, '--steps', '50,100', '--bake', '10m', '--wait']);
   const workflowId = `rollout-${lane.env}/${lane.target}/${lane.region}`;
-  await waitFor(async () => {
-    const status = await env.client.workflow.getHandle(workflowId).query(statusQuery).catch(() => null);
-    return status?.version === `${name}@1.1.0` && status.stage === 'baking' ? status : null;
-  }, 150_000, 'the bake');
+  await waitFor(
+    async () => {
+      const status = await env.client.workflow
+        .getHandle(workflowId)
+        .query(statusQuery)
+        .catch(() => null);
+      return status?.version === `${name}@1.1.0` && status.stage === 'baking' ? status : null;
+    },
+    150_000,
+    'the bake',
+  );
   const rollback = await pkgctl(['rollback', workflowId, '--reason', 'bad smell', '--actor', 'oncall']);
   expect(rollback.code).toBe(0);
   const run = await promoting;
@@ -130,7 +165,11 @@ test('pkgctl rollback on a running rollout makes promote --wait exit 3', async (
 
 test('pkgctl with a bad flag exits 2; a loosening bundle exits 1 before anything is uploaded', async () => {
   expect((await pkgctl(['promote', '/nonexistent', '--env', 'qa'])).code).toBe(2);
-  const dir = await writeBundle({ version: `${name}@1.2.0`, env: 'staging', rollout: 'rollout:\n  gates: { max_extensions: 9 }' });
+  const dir = await writeBundle({
+    version: `${name}@1.2.0`,
+    env: 'staging',
+    rollout: 'rollout:\n  gates: { max_extensions: 9 }',
+  });
   const run = await pkgctl(['promote', dir, ...laneArgs]);
   expect(run.code).toBe(1);
   expect(run.stderr).toContain('rollout.gates.max_extensions');
@@ -141,10 +180,14 @@ test('the pipeline worker is SIGKILLed mid-ramp and restarted: the rollout compl
   const digest = await uploadSpec(pool, { version, env: 'staging' });
   const overrides = { steps: [25, 50, 100], bake: '3s' };
   const handle = await startPromotion(env.client, taskQueue, { digest, lane, overrides, actor: 'ci' }, version);
-  await waitFor(async () => {
-    const status = await handle.query(statusQuery);
-    return status.stage === 'baking' && status.stepIndex === 1 ? status : null;
-  }, 90_000, 'the second step to bake');
+  await waitFor(
+    async () => {
+      const status = await handle.query(statusQuery);
+      return status.stage === 'baking' && status.stepIndex === 1 ? status : null;
+    },
+    90_000,
+    'the second step to bake',
+  );
   await stopWorkerProcess('SIGKILL');
   await new Promise((resolve) => setTimeout(resolve, 2000));
   worker = await startWorkerProcess();
@@ -152,7 +195,10 @@ test('the pipeline worker is SIGKILLed mid-ramp and restarted: the rollout compl
   expect(result.outcome).toBe('promoted');
 
   const rolloutId = `${handle.workflowId}:${handle.firstExecutionRunId}`;
-  const events = await pool.query<{ event: string; n: string }>('SELECT event, count(*) AS n FROM pkg_rollout_events WHERE rollout_id = $1 GROUP BY event', [rolloutId]);
+  const events = await pool.query<{ event: string; n: string }>(
+    'SELECT event, count(*) AS n FROM pkg_rollout_events WHERE rollout_id = $1 GROUP BY event',
+    [rolloutId],
+  );
   const counts = Object.fromEntries(events.rows.map((r) => [r.event, Number(r.n)]));
   expect(counts).toMatchObject({ compiled: 1, validated: 1, step: 3, promoted: 1, verdict_pass: 3 });
   const outbox = await pool.query<{ n: string; published: string }>(

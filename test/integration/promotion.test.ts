@@ -12,7 +12,17 @@ import { envHistory, verifyStoredDecision } from '../../client/rollout-history';
 import { rolloutWorkflowId, statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
-import { laneRow, startPipeline, startGuestTraffic, uniqueName, uploadSpec, uploadUnchecked, versionOf, type BundleSpec, type PipelineUnderTest } from './promotion-harness';
+import {
+  laneRow,
+  startPipeline,
+  startGuestTraffic,
+  uniqueName,
+  uploadSpec,
+  uploadUnchecked,
+  versionOf,
+  type BundleSpec,
+  type PipelineUnderTest,
+} from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
 
@@ -38,7 +48,12 @@ beforeAll(async () => {
   env = await connectTestEnvironment();
   pool = createPool(loadConfig(), 4);
   // A lane row that serves nothing yet: the first promotion has no baseline to compare with.
-  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [lane.env, lane.target, lane.region, 'promotion-test']);
+  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [
+    lane.env,
+    lane.target,
+    lane.region,
+    'promotion-test',
+  ]);
   pipeline = await startPipeline(env, pool);
   running = pipeline.worker.run();
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
@@ -64,7 +79,12 @@ afterAll(async () => {
 
 async function promote(spec: Omit<BundleSpec, 'env'>, overrides = fast) {
   const digest = await uploadSpec(pool, { ...spec, env: 'staging' }, overrides);
-  return startPromotion(env.client, pipeline.worker.options.taskQueue, { digest, lane, overrides, actor: 'ci' }, spec.version);
+  return startPromotion(
+    env.client,
+    pipeline.worker.options.taskQueue,
+    { digest, lane, overrides, actor: 'ci' },
+    spec.version,
+  );
 }
 
 async function eventsOf(rolloutId: string) {
@@ -98,9 +118,13 @@ test('a good candidate is compared with the baseline and promoted', async () => 
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('promoted');
   expect(result.verdicts[0]).toMatchObject({ verdict: 'pass', baseline: 'compared' });
-  expect(result.verdicts[0]!.checks.map((c) => c.gate)).toEqual(expect.arrayContaining(['error_rate_vs_baseline', 'divergence']));
+  expect(result.verdicts[0]!.checks.map((c) => c.gate)).toEqual(
+    expect.arrayContaining(['error_rate_vs_baseline', 'divergence']),
+  );
   expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.1.0`);
-  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [`${handle.workflowId}:${handle.firstExecutionRunId}:promote`]);
+  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [
+    `${handle.workflowId}:${handle.firstExecutionRunId}:promote`,
+  ]);
   expect(rows).toEqual([{ action: 'promote', actor: 'ci' }]);
 });
 
@@ -127,7 +151,10 @@ test('a candidate with a raised error rate is rolled back with the failing numbe
   expect(row).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   expect(await versionOf(pool, row!.snapshot_id)).toBe(`${name}@1.1.0`);
 
-  const record = await pool.query<{ canonical: string; outcome: string }>('SELECT canonical, outcome FROM pkg_decision_records WHERE id = $1', [result.decisionId]);
+  const record = await pool.query<{ canonical: string; outcome: string }>(
+    'SELECT canonical, outcome FROM pkg_decision_records WHERE id = $1',
+    [result.decisionId],
+  );
   expect(record.rows[0]!.outcome).toBe('rolled_back');
   expect(JSON.parse(record.rows[0]!.canonical).verdicts.at(-1).checks).toEqual(failing.checks);
   await saveHistory(handle, 'rolled-back-error-rate');
@@ -135,7 +162,7 @@ test('a candidate with a raised error rate is rolled back with the failing numbe
 
 test('pause holds the ramp past its bake, resume continues, approve_at waits for approval', async () => {
   const handle = await promote({ version: `${name}@1.3.0`, rollout: 'rollout:\n  approve_at: [100]' });
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the first bake');
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the first bake');
   await handle.signal('pause', { actor: 'oncall', reason: 'watching dashboards' });
   await new Promise((resolve) => setTimeout(resolve, 5000));
   const held = await handle.query(statusQuery);
@@ -144,11 +171,26 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
   expect(held.verdicts).toHaveLength(0);
   // Operators may signal from the temporal CLI (or the UI) with the same JSON payload.
   const cli = path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal');
-  await promisify(execFile)(cli, ['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'resume', '--input', '{"actor":"oncall"}', '--address', loadConfig().TEMPORAL_ADDRESS]);
-  const waiting = await waitFor(async () => {
-    const s = await handle.query(statusQuery);
-    return s.awaitingApproval ? s : null;
-  }, 150_000, 'the approval wait');
+  await promisify(execFile)(cli, [
+    'workflow',
+    'signal',
+    '--workflow-id',
+    handle.workflowId,
+    '--name',
+    'resume',
+    '--input',
+    '{"actor":"oncall"}',
+    '--address',
+    loadConfig().TEMPORAL_ADDRESS,
+  ]);
+  const waiting = await waitFor(
+    async () => {
+      const s = await handle.query(statusQuery);
+      return s.awaitingApproval ? s : null;
+    },
+    150_000,
+    'the approval wait',
+  );
   expect(waiting).toMatchObject({ stepIndex: 1, percent: 50 });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect((await handle.query(statusQuery)).awaitingApproval).toBe(true);
@@ -156,18 +198,22 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('promoted');
   const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
-  expect(events.map((e) => `${e.event}:${e.actor}`)).toEqual(expect.arrayContaining(['paused:oncall', 'resumed:oncall', 'approved:release-manager']));
+  expect(events.map((e) => `${e.event}:${e.actor}`)).toEqual(
+    expect.arrayContaining(['paused:oncall', 'resumed:oncall', 'approved:release-manager']),
+  );
   await saveHistory(handle, 'paused-approved');
 });
 
 test('a manual rollback during the bake withdraws the canary at once', async () => {
   const handle = await promote({ version: `${name}@1.4.0` }, { steps: [50, 100], bake: '10m' });
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the bake');
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
   await handle.signal('rollback', { actor: 'oncall', reason: 'customer report' });
   const result: PromotionResult = await handle.result();
   expect(result).toMatchObject({ outcome: 'rolled_back', reason: 'rolled back by oncall: customer report' });
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
-  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [`${handle.workflowId}:${handle.firstExecutionRunId}:rollback`]);
+  const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [
+    `${handle.workflowId}:${handle.firstExecutionRunId}:rollback`,
+  ]);
   expect(rows).toEqual([{ action: 'rollback', actor: 'oncall' }]);
   await saveHistory(handle, 'manual-rollback');
 });
@@ -181,7 +227,7 @@ test('a second rollout on a busy lane is refused naming the running one; cancell
   expect(refused).toBeInstanceOf(PkgError);
   expect((refused as PkgError).type).toBe('LaneBusy');
   expect((refused as PkgError).message).toContain(handle.workflowId);
-  await waitFor(async () => ((await handle.query(statusQuery)).stage === 'baking' || null), 150_000, 'the bake');
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
   await handle.cancel();
   await expect(handle.result()).rejects.toThrow();
   const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
@@ -200,14 +246,26 @@ test('a bundle whose fixtures fail is rejected and the lane is untouched', async
 });
 
 test('a bundle that loosens a gate is refused by the client and by the workflow before compile', async () => {
-  const spec = { version: `${name}@1.8.0`, env: 'staging' as const, rollout: 'rollout:\n  gates: { max_error_rate: 0.5, min_requests: 5 }' };
+  const spec = {
+    version: `${name}@1.8.0`,
+    env: 'staging' as const,
+    rollout: 'rollout:\n  gates: { max_error_rate: 0.5, min_requests: 5 }',
+  };
   const local = await uploadSpec(pool, spec).catch((error: PkgError) => error);
   expect(local).toBeInstanceOf(PkgError);
   expect((local as PkgError).type).toBe('GateConfigLoosened');
-  expect((local as PkgError).problems.map((p) => p.path).sort()).toEqual(['rollout.gates.max_error_rate', 'rollout.gates.min_requests']);
+  expect((local as PkgError).problems.map((p) => p.path).sort()).toEqual([
+    'rollout.gates.max_error_rate',
+    'rollout.gates.min_requests',
+  ]);
 
   const digest = await uploadUnchecked(pool, spec);
-  const handle = await startPromotion(env.client, pipeline.worker.options.taskQueue, { digest, lane, overrides: fast, actor: 'ci' }, spec.version);
+  const handle = await startPromotion(
+    env.client,
+    pipeline.worker.options.taskQueue,
+    { digest, lane, overrides: fast, actor: 'ci' },
+    spec.version,
+  );
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('rejected');
   expect(result.reason).toMatch(/^GateConfigLoosened: .*max_error_rate/s);
@@ -220,13 +278,23 @@ test('revert re-activates an earlier snapshot on the lane, audited, and the eval
   await assertLaneIdle(env.client, lane);
   const result = await revertLane(pool, lane, `${name}@1.0.0`, 'oncall', 'back to the known good');
   expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.0.0`);
-  const { rows } = await pool.query('SELECT action, actor, reason FROM pkg_promotions WHERE idempotency_key = $1', [result.revertId]);
+  const { rows } = await pool.query('SELECT action, actor, reason FROM pkg_promotions WHERE idempotency_key = $1', [
+    result.revertId,
+  ]);
   expect(rows).toEqual([{ action: 'revert', actor: 'oncall', reason: 'back to the known good' }]);
-  const served = await waitFor(async () => {
-    const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:1' });
-    return reply.body.snapshot === `${name}@1.0.0` ? reply : null;
-  }, 20_000, 'the evaluators to serve the reverted version');
+  const served = await waitFor(
+    async () => {
+      const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:1' });
+      return reply.body.snapshot === `${name}@1.0.0` ? reply : null;
+    },
+    20_000,
+    'the evaluators to serve the reverted version',
+  );
   expect(served.body.ok).toBe(true);
   const history = await envHistory(pool, 'staging', 500);
-  expect(history.find((e) => e.id === result.revertId)).toMatchObject({ kind: 'revert', version: `${name}@1.0.0`, actor: 'oncall' });
+  expect(history.find((e) => e.id === result.revertId)).toMatchObject({
+    kind: 'revert',
+    version: `${name}@1.0.0`,
+    actor: 'oncall',
+  });
 });

@@ -30,7 +30,10 @@ async function seed(db: Db) {
 
 test('pkg_facts refuses valid_from after valid_to and an empty namespace', () =>
   tx(async (db) => {
-    const backwards = await refusal(db, `INSERT INTO pkg_facts (subject, predicate, valid_from, valid_to) VALUES ('s', 'p', now(), now() - interval '1 second')`);
+    const backwards = await refusal(
+      db,
+      `INSERT INTO pkg_facts (subject, predicate, valid_from, valid_to) VALUES ('s', 'p', now(), now() - interval '1 second')`,
+    );
     expect(backwards).toMatchObject({ code: '23514', constraint: 'pkg_facts_valid_range' });
     const empty = await refusal(db, `INSERT INTO pkg_facts (namespace, subject, predicate) VALUES ('', 's', 'p')`);
     expect(empty).toMatchObject({ code: '23514', constraint: 'pkg_facts_namespace_check' });
@@ -46,10 +49,22 @@ test('active_temporal_facts holds exactly the facts valid now', () =>
 test('get_facts_by_subject: valid now by default, everything with include_expired, filtered by namespace', () =>
   tx(async (db) => {
     const { namespace, subject } = await seed(db);
-    await insertFact(db, { namespace: `${namespace}-other`, subject, predicate: 'e_elsewhere', validFrom: '-1 hour', validTo: null });
-    const predicates = (sql: string, params: unknown[]) => db.query(sql, params).then((r) => r.rows.map((row) => row.predicate));
-    expect(await predicates('SELECT predicate FROM get_facts_by_subject($1)', [subject])).toEqual(['b_active', 'e_elsewhere']);
-    expect(await predicates('SELECT predicate FROM get_facts_by_subject($1, $2)', [subject, namespace])).toEqual(['b_active']);
+    await insertFact(db, {
+      namespace: `${namespace}-other`,
+      subject,
+      predicate: 'e_elsewhere',
+      validFrom: '-1 hour',
+      validTo: null,
+    });
+    const predicates = (sql: string, params: unknown[]) =>
+      db.query(sql, params).then((r) => r.rows.map((row) => row.predicate));
+    expect(await predicates('SELECT predicate FROM get_facts_by_subject($1)', [subject])).toEqual([
+      'b_active',
+      'e_elsewhere',
+    ]);
+    expect(await predicates('SELECT predicate FROM get_facts_by_subject($1, $2)', [subject, namespace])).toEqual([
+      'b_active',
+    ]);
     expect(await predicates('SELECT predicate FROM get_facts_by_subject($1, $2, true)', [subject, namespace])).toEqual([
       'a_old',
       'b_active',

@@ -59,7 +59,11 @@ export async function insertSnapshot(
   return { id: rows[0]!.id, version };
 }
 
-export async function insertWasmArtifact(db: Db, snapshotId: string, bytes = Buffer.from(`wasm ${suffix()}`)): Promise<string> {
+export async function insertWasmArtifact(
+  db: Db,
+  snapshotId: string,
+  bytes = Buffer.from(`wasm ${suffix()}`),
+): Promise<string> {
   const digest = sha256(bytes);
   await db.query(
     `INSERT INTO pkg_snapshot_artifacts (snapshot_id, type, bytes, sha256, size) VALUES ($1, 'wasm', $2, $3, $4)`,

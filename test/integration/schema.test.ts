@@ -90,8 +90,12 @@ describe('migrations', () => {
 describe('snapshot constraints', () => {
   test('a checksum of 63 hex characters is refused', () =>
     tx(async (db) => {
-      const refused = await refusal(db, `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, checksum, manifest, created_by)
-        VALUES ($1, 'dev', 'native', 'pkg/result', '1', $2, '{}', 't')`, [`schema-test@1.0.0-${suffix()}`, 'a'.repeat(63)]);
+      const refused = await refusal(
+        db,
+        `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, checksum, manifest, created_by)
+        VALUES ($1, 'dev', 'native', 'pkg/result', '1', $2, '{}', 't')`,
+        [`schema-test@1.0.0-${suffix()}`, 'a'.repeat(63)],
+      );
       expect(refused).toMatchObject({ code: '23514', constraint: 'pkg_snapshots_checksum_check' });
       await insertSnapshot(db, 'dev', { checksum: 'a'.repeat(64) });
     }));
@@ -100,8 +104,12 @@ describe('snapshot constraints', () => {
     tx(async (db) => {
       await clearActive(db, 'prod');
       await insertSnapshot(db, 'prod', { active: true });
-      const refused = await refusal(db, `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, checksum, manifest, is_active, created_by)
-        VALUES ($1, 'prod', 'native', 'pkg/result', '1', $2, '{}', true, 't')`, [`schema-test@1.0.0-${suffix()}`, sha256(suffix())]);
+      const refused = await refusal(
+        db,
+        `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, checksum, manifest, is_active, created_by)
+        VALUES ($1, 'prod', 'native', 'pkg/result', '1', $2, '{}', true, 't')`,
+        [`schema-test@1.0.0-${suffix()}`, sha256(suffix())],
+      );
       expect(refused).toMatchObject({ code: '23505', constraint: 'pkg_snapshots_one_active_per_env' });
       await insertSnapshot(db, 'staging', { active: false });
     }));
@@ -109,7 +117,9 @@ describe('snapshot constraints', () => {
 
 describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
   const promote = (db: Db, id: string, env: string, actor = 'schema-test') =>
-    db.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [id, env, actor, 'test']).then((r) => r.rows[0]!.id);
+    db
+      .query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [id, env, actor, 'test'])
+      .then((r) => r.rows[0]!.id);
   const activeId = (db: Db, env: string) =>
     db.query<{ id: string | null }>('SELECT pkg_active_snapshot_id($1) AS id', [env]).then((r) => r.rows[0]!.id);
 
@@ -122,11 +132,23 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
       expect(await activeId(db, 'prod')).toBe(first.id);
       const promotionId = await promote(db, second.id, 'prod', 'alice');
       expect(await activeId(db, 'prod')).toBe(second.id);
-      const { rows } = await db.query('SELECT id, is_active, activated_at IS NOT NULL AS activated FROM pkg_snapshots WHERE id = ANY($1) ORDER BY created_at, id', [[first.id, second.id]]);
+      const { rows } = await db.query(
+        'SELECT id, is_active, activated_at IS NOT NULL AS activated FROM pkg_snapshots WHERE id = ANY($1) ORDER BY created_at, id',
+        [[first.id, second.id]],
+      );
       expect(rows.find((r) => r.id === first.id)?.is_active).toBe(false);
       expect(rows.find((r) => r.id === second.id)).toMatchObject({ is_active: true, activated: true });
-      const promotion = await db.query('SELECT snapshot_id, previous_snapshot_id, env, action, actor FROM pkg_promotions WHERE id = $1', [promotionId]);
-      expect(promotion.rows[0]).toEqual({ snapshot_id: second.id, previous_snapshot_id: first.id, env: 'prod', action: 'promote', actor: 'alice' });
+      const promotion = await db.query(
+        'SELECT snapshot_id, previous_snapshot_id, env, action, actor FROM pkg_promotions WHERE id = $1',
+        [promotionId],
+      );
+      expect(promotion.rows[0]).toEqual({
+        snapshot_id: second.id,
+        previous_snapshot_id: first.id,
+        env: 'prod',
+        action: 'promote',
+        actor: 'alice',
+      });
     }));
 
   test('a snapshot of another env is refused and nothing changes', () =>
@@ -135,7 +157,9 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
       const active = await insertSnapshot(db, 'prod');
       await promote(db, active.id, 'prod');
       const staging = await insertSnapshot(db, 'staging');
-      const refused = await refusal(db, `SELECT pkg_promote_snapshot($1, 'prod', 'mallory', 'wrong env')`, [staging.id]);
+      const refused = await refusal(db, `SELECT pkg_promote_snapshot($1, 'prod', 'mallory', 'wrong env')`, [
+        staging.id,
+      ]);
       expect(refused.code).toBe('22023');
       expect(refused.message).toContain('belongs to env staging, not prod');
       expect(await activeId(db, 'prod')).toBe(active.id);
@@ -146,7 +170,9 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
   test('an unknown snapshot and a missing actor are refused', () =>
     tx(async (db) => {
       const snapshot = await insertSnapshot(db, 'dev');
-      expect((await refusal(db, `SELECT pkg_promote_snapshot(gen_random_uuid(), 'dev', 'a', null)`)).code).toBe('P0002');
+      expect((await refusal(db, `SELECT pkg_promote_snapshot(gen_random_uuid(), 'dev', 'a', null)`)).code).toBe(
+        'P0002',
+      );
       expect((await refusal(db, `SELECT pkg_promote_snapshot($1, 'dev', '', null)`, [snapshot.id])).code).toBe('22023');
     }));
 });
@@ -159,16 +185,25 @@ describe('views', () => {
       const digest = await insertWasmArtifact(db, snapshot.id);
       expect((await db.query(`SELECT * FROM pkg_active_artifact WHERE env = 'prod'`)).rows).toEqual([]);
       await db.query(`SELECT pkg_promote_snapshot($1, 'prod', 'schema-test', null)`, [snapshot.id]);
-      const { rows } = await db.query(`SELECT snapshot_id, version, artifact_type, sha256 FROM pkg_active_artifact WHERE env = 'prod'`);
-      expect(rows).toEqual([{ snapshot_id: snapshot.id, version: snapshot.version, artifact_type: 'wasm', sha256: digest }]);
+      const { rows } = await db.query(
+        `SELECT snapshot_id, version, artifact_type, sha256 FROM pkg_active_artifact WHERE env = 'prod'`,
+      );
+      expect(rows).toEqual([
+        { snapshot_id: snapshot.id, version: snapshot.version, artifact_type: 'wasm', sha256: digest },
+      ]);
     }));
 
   test('pkg_rules_expanded lists conditions and emissions in position order', () =>
     tx(async (db) => {
       const snapshot = await insertSnapshot(db, 'dev');
       const ruleId = sha256(snapshot.version).slice(0, 32);
-      await db.query(`INSERT INTO pkg_subtask_types (snapshot_id, name) VALUES ($1, 'escalate'), ($1, 'notify')`, [snapshot.id]);
-      await db.query(`INSERT INTO pkg_policy_rules (id, snapshot_id, name, priority) VALUES ($1, $2, 'vip', 10)`, [ruleId, snapshot.id]);
+      await db.query(`INSERT INTO pkg_subtask_types (snapshot_id, name) VALUES ($1, 'escalate'), ($1, 'notify')`, [
+        snapshot.id,
+      ]);
+      await db.query(`INSERT INTO pkg_policy_rules (id, snapshot_id, name, priority) VALUES ($1, $2, 'vip', 10)`, [
+        ruleId,
+        snapshot.id,
+      ]);
       await db.query(
         `INSERT INTO pkg_rule_conditions (rule_id, position, type, key, op, value) VALUES
            ($1, 2, 'SIGNAL', 'x2', '>=', '0.7'), ($1, 1, 'TAG', 'vip', 'EXISTS', null)`,
@@ -179,7 +214,10 @@ describe('views', () => {
            ($1, 2, $2, 'notify', 'ORDERS', '{"after":"escalate"}'), ($1, 1, $2, 'escalate', 'EMITS', '{"level":"high"}')`,
         [ruleId, snapshot.id],
       );
-      const { rows } = await db.query('SELECT rule_name, priority, conditions, emissions FROM pkg_rules_expanded WHERE snapshot_id = $1', [snapshot.id]);
+      const { rows } = await db.query(
+        'SELECT rule_name, priority, conditions, emissions FROM pkg_rules_expanded WHERE snapshot_id = $1',
+        [snapshot.id],
+      );
       expect(rows).toEqual([
         {
           rule_name: 'vip',
@@ -200,7 +238,11 @@ describe('views', () => {
     tx(async (db) => {
       const [serving, other] = [await insertSnapshot(db, 'dev'), await insertSnapshot(db, 'dev')];
       const lane = { target: `t-${suffix()}`, region: `r-${suffix()}` };
-      await db.query(`INSERT INTO pkg_deployments (env, target, region, snapshot_id) VALUES ('dev', $1, $2, $3)`, [lane.target, lane.region, serving.id]);
+      await db.query(`INSERT INTO pkg_deployments (env, target, region, snapshot_id) VALUES ('dev', $1, $2, $3)`, [
+        lane.target,
+        lane.region,
+        serving.id,
+      ]);
       const beat = (instance: string, snapshotId: string, age: string) =>
         db.query(
           `INSERT INTO pkg_device_versions (instance_id, env, target, region, snapshot_id, last_seen) VALUES ($1, 'dev', $2, $3, $4, now() - $5::interval)`,
@@ -210,21 +252,30 @@ describe('views', () => {
       await beat('b', serving.id, '2 seconds');
       await beat('c', other.id, '1 second');
       await beat('stale', serving.id, '1 minute');
-      const { rows } = await db.query('SELECT evaluators, serving_intended, coverage FROM pkg_deployment_coverage WHERE target = $1', [lane.target]);
+      const { rows } = await db.query(
+        'SELECT evaluators, serving_intended, coverage FROM pkg_deployment_coverage WHERE target = $1',
+        [lane.target],
+      );
       expect(rows).toEqual([{ evaluators: '3', serving_intended: '2', coverage: '0.6667' }]);
     }));
 });
 
 describe('pkg_check_integrity', () => {
   const check = (db: Db, name: string) =>
-    db.query<{ ok: boolean; detail: string }>('SELECT ok, detail FROM pkg_check_integrity() WHERE check_name = $1', [name]).then((r) => r.rows[0]!);
+    db
+      .query<{ ok: boolean; detail: string }>('SELECT ok, detail FROM pkg_check_integrity() WHERE check_name = $1', [
+        name,
+      ])
+      .then((r) => r.rows[0]!);
 
   test('detects a tampered artifact, naming its snapshot', () =>
     tx(async (db) => {
       const snapshot = await insertSnapshot(db, 'dev');
       await insertWasmArtifact(db, snapshot.id);
       expect((await check(db, 'artifact_checksums')).detail).not.toContain(snapshot.version);
-      await db.query(`UPDATE pkg_snapshot_artifacts SET bytes = bytes || '\\x00'::bytea WHERE snapshot_id = $1`, [snapshot.id]);
+      await db.query(`UPDATE pkg_snapshot_artifacts SET bytes = bytes || '\\x00'::bytea WHERE snapshot_id = $1`, [
+        snapshot.id,
+      ]);
       const tampered = await check(db, 'artifact_checksums');
       expect(tampered.ok).toBe(false);
       expect(tampered.detail).toContain(`${snapshot.version} wasm`);

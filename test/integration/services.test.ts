@@ -25,7 +25,18 @@ test('a Rego file compiled to wasm by the real opa evaluates through @open-polic
   const work = await mkdtemp(path.join(os.tmpdir(), 'pkg-opa-smoke-'));
   try {
     await writeFile(path.join(work, 'smoke.rego'), REGO);
-    const args = ['build', '-t', 'wasm', '-e', 'smoke/allow', '-e', 'smoke/greeting', '-o', 'bundle.tar.gz', 'smoke.rego'];
+    const args = [
+      'build',
+      '-t',
+      'wasm',
+      '-e',
+      'smoke/allow',
+      '-e',
+      'smoke/greeting',
+      '-o',
+      'bundle.tar.gz',
+      'smoke.rego',
+    ];
     await run(path.resolve(config.OPA_PATH), args, { cwd: work });
     await run('tar', ['-xzf', 'bundle.tar.gz', '/policy.wasm'], { cwd: work });
     const policy = await loadPolicy(await readFile(path.join(work, 'policy.wasm')));
@@ -43,7 +54,9 @@ test('a message published on Redis reaches a subscriber', async () => {
   const subscriber = new Redis(config.REDIS_URL);
   const publisher = new Redis(config.REDIS_URL);
   try {
-    const received = new Promise<string>((resolve) => subscriber.on('message', (from, message) => from === channel && resolve(message)));
+    const received = new Promise<string>((resolve) =>
+      subscriber.on('message', (from, message) => from === channel && resolve(message)),
+    );
     await subscriber.subscribe(channel);
     const payload = JSON.stringify({ type: 'activate', version: `smoke@1.0.0-${randomUUID().slice(0, 8)}` });
     expect(await publisher.publish(channel, payload)).toBe(1);

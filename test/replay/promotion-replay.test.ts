@@ -9,7 +9,10 @@ import { loadHistories } from './record';
  */
 test('every recorded promotion history replays on the current workflow code', async () => {
   const results: { workflowId: string; error: string | null }[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, loadHistories())) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } },
+    loadHistories(),
+  )) {
     results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : null });
   }
   expect(results.length).toBeGreaterThanOrEqual(6);

@@ -33,10 +33,16 @@ export async function saveHistory(handle: WorkflowHandle, name: string): Promise
   await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(file, null, 2)}\n`);
 }
 
-export async function* loadHistories(): AsyncGenerator<{ workflowId: string; history: temporal.api.history.v1.History }> {
+export async function* loadHistories(): AsyncGenerator<{
+  workflowId: string;
+  history: temporal.api.history.v1.History;
+}> {
   for (const name of (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort()) {
     const file = JSON.parse(await readFile(path.join(HISTORIES_DIR, name), 'utf8')) as HistoryFile;
     if (file.format !== FORMAT) throw new Error(`${name}: unknown history format ${file.format}`);
-    yield { workflowId: name.replace(/\.json$/, ''), history: temporal.api.history.v1.History.decode(Buffer.from(file.history, 'base64')) };
+    yield {
+      workflowId: name.replace(/\.json$/, ''),
+      history: temporal.api.history.v1.History.decode(Buffer.from(file.history, 'base64')),
+    };
   }
 }

@@ -2,7 +2,14 @@ import type { BundleFiles } from '../../policy/bundle';
 import type { Problem } from '../../policy/errors';
 
 /** Small in-memory bundles for unit tests: a valid base, with files replaced or removed per test. */
-export const MANIFEST = ['version: test-policy@1.0.0', 'env: dev', 'engine: native', 'entrypoint: pkg/result', 'schema_version: "1"', ''].join('\n');
+export const MANIFEST = [
+  'version: test-policy@1.0.0',
+  'env: dev',
+  'engine: native',
+  'entrypoint: pkg/result',
+  'schema_version: "1"',
+  '',
+].join('\n');
 
 export const RULES = `subtask_types:
   - name: escalate
@@ -27,8 +34,17 @@ expect:
 `;
 
 export function bundleFiles(changes: Record<string, string | null> = {}): BundleFiles {
-  const base: Record<string, string | null> = { 'manifest.yaml': MANIFEST, 'rules.yaml': RULES, 'fixtures/vip.yaml': FIXTURE, ...changes };
-  return new Map(Object.entries(base).flatMap(([file, text]) => (text === null ? [] : [[file, Buffer.from(text)] as [string, Buffer]])));
+  const base: Record<string, string | null> = {
+    'manifest.yaml': MANIFEST,
+    'rules.yaml': RULES,
+    'fixtures/vip.yaml': FIXTURE,
+    ...changes,
+  };
+  return new Map(
+    Object.entries(base).flatMap(([file, text]) =>
+      text === null ? [] : [[file, Buffer.from(text)] as [string, Buffer]],
+    ),
+  );
 }
 
 export function describeProblems(problems: readonly Problem[]): string[] {

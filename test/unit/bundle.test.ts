@@ -21,7 +21,9 @@ describe('loadBundle', () => {
 
   it('gives the same checksum for the same content and another for a change', () => {
     expect(loadBundle(bundleFiles()).checksum).toBe(loadBundle(bundleFiles()).checksum);
-    expect(loadBundle(bundleFiles({ 'rules.yaml': RULES.replace('priority: 10', 'priority: 11') })).checksum).not.toBe(loadBundle(bundleFiles()).checksum);
+    expect(loadBundle(bundleFiles({ 'rules.yaml': RULES.replace('priority: 10', 'priority: 11') })).checksum).not.toBe(
+      loadBundle(bundleFiles()).checksum,
+    );
   });
 
   it('refuses malformed YAML naming the file and line', () => {
@@ -31,7 +33,9 @@ describe('loadBundle', () => {
   });
 
   it('refuses a bundle without manifest', () => {
-    expect(invalid({ 'manifest.yaml': null }).problems).toEqual(['manifest.yaml||missing: every bundle needs a manifest.yaml']);
+    expect(invalid({ 'manifest.yaml': null }).problems).toEqual([
+      'manifest.yaml||missing: every bundle needs a manifest.yaml',
+    ]);
   });
 
   it('refuses a bad version string, with the line', () => {
@@ -40,7 +44,9 @@ describe('loadBundle', () => {
   });
 
   it('refuses an unknown env and an unknown engine, both at once', () => {
-    const { problems } = invalid({ 'manifest.yaml': MANIFEST.replace('env: dev', 'env: qa').replace('engine: native', 'engine: lua') });
+    const { problems } = invalid({
+      'manifest.yaml': MANIFEST.replace('env: dev', 'env: qa').replace('engine: native', 'engine: lua'),
+    });
     expect(problems).toEqual([
       'manifest.yaml|env (line 2)|unknown env "qa" (expected "prod", "staging", "dev")',
       'manifest.yaml|engine (line 3)|unknown engine "lua" (expected "native", "wasm")',
@@ -49,17 +55,39 @@ describe('loadBundle', () => {
 
   it('refuses an unknown condition type and an unknown operator', () => {
     const type = invalid({ 'rules.yaml': rulesWith('- { type: WEATHER, key: rain }') });
-    expect(type.problems).toEqual([expect.stringMatching(/^rules\.yaml\|rules\[0\]\.conditions\[1\]\.type \(line 10\)\|unknown condition type "WEATHER"/)]);
+    expect(type.problems).toEqual([
+      expect.stringMatching(
+        /^rules\.yaml\|rules\[0\]\.conditions\[1\]\.type \(line 10\)\|unknown condition type "WEATHER"/,
+      ),
+    ]);
     const op = invalid({ 'rules.yaml': rulesWith('- { type: SIGNAL, key: x2, op: "~=", value: 1 }') });
-    expect(op.problems).toEqual([expect.stringMatching(/^rules\.yaml\|rules\[0\]\.conditions\[1\]\.op \(line 10\)\|unknown operator "~="/)]);
+    expect(op.problems).toEqual([
+      expect.stringMatching(/^rules\.yaml\|rules\[0\]\.conditions\[1\]\.op \(line 10\)\|unknown operator "~="/),
+    ]);
   });
 
   it.each([
-    ['IN with a non-list', '- { type: VALUE, key: context.room, op: IN, value: suite }', 'IN needs a list value, got "suite"'],
-    ['MATCHES with an invalid regex', '- { type: VALUE, key: context.room, op: MATCHES, value: "suite-(" }', 'MATCHES has an invalid regex "suite-("'],
+    [
+      'IN with a non-list',
+      '- { type: VALUE, key: context.room, op: IN, value: suite }',
+      'IN needs a list value, got "suite"',
+    ],
+    [
+      'MATCHES with an invalid regex',
+      '- { type: VALUE, key: context.room, op: MATCHES, value: "suite-(" }',
+      'MATCHES has an invalid regex "suite-("',
+    ],
     ['MATCHES with lookahead', '- { type: VALUE, key: context.room, op: MATCHES, value: "^(?=s)" }', 'lookaround'],
-    ['a numeric operator on a string', '- { type: SIGNAL, key: x2, op: ">=", value: high }', 'numeric operator >= needs a number, got "high"'],
-    ['a VALUE key outside context', '- { type: VALUE, key: domain, op: "=", value: x }', 'VALUE key must be a dotted path into context'],
+    [
+      'a numeric operator on a string',
+      '- { type: SIGNAL, key: x2, op: ">=", value: high }',
+      'numeric operator >= needs a number, got "high"',
+    ],
+    [
+      'a VALUE key outside context',
+      '- { type: VALUE, key: domain, op: "=", value: x }',
+      'VALUE key must be a dotted path into context',
+    ],
     ['EXISTS with a value', '- { type: FACT, key: hasAccess, op: EXISTS, value: 1 }', 'EXISTS takes no value'],
     ['TAG with a comparison', '- { type: TAG, key: vip, op: "=", value: yes }', 'TAG only supports EXISTS'],
   ])('refuses %s, naming the condition', (_, condition, message) => {
@@ -69,23 +97,35 @@ describe('loadBundle', () => {
   });
 
   it('refuses the emission of an undeclared subtask type', () => {
-    const { problems } = invalid({ 'rules.yaml': RULES.replace('- { subtask: escalate, params', '- { subtask: page_ceo, params') });
-    expect(problems).toContainEqual(expect.stringMatching(/^rules\.yaml\|rules\[0\]\.emissions\[0\]\.subtask \(line \d+\)\|emits undeclared subtask type "page_ceo"/));
+    const { problems } = invalid({
+      'rules.yaml': RULES.replace('- { subtask: escalate, params', '- { subtask: page_ceo, params'),
+    });
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^rules\.yaml\|rules\[0\]\.emissions\[0\]\.subtask \(line \d+\)\|emits undeclared subtask type "page_ceo"/,
+      ),
+    );
   });
 
   it('refuses duplicate rule names', () => {
     const twice = `${RULES}  - name: vip\n    emissions: [{ subtask: notify }]\n`;
-    expect(invalid({ 'rules.yaml': twice }).problems).toEqual(['rules.yaml|rules[1].name (line 14)|duplicate rule name "vip"']);
+    expect(invalid({ 'rules.yaml': twice }).problems).toEqual([
+      'rules.yaml|rules[1].name (line 14)|duplicate rule name "vip"',
+    ]);
   });
 
   it('refuses an ORDERS cycle, showing it', () => {
     const cycle = `${RULES}  - name: back\n    emissions: [{ subtask: escalate, relationship: ORDERS, params: { after: notify } }]\n`;
-    expect(invalid({ 'rules.yaml': cycle }).problems).toEqual([expect.stringMatching(/ORDERS\/GATE cycle: (escalate → notify → escalate|notify → escalate → notify)$/)]);
+    expect(invalid({ 'rules.yaml': cycle }).problems).toEqual([
+      expect.stringMatching(/ORDERS\/GATE cycle: (escalate → notify → escalate|notify → escalate → notify)$/),
+    ]);
   });
 
   it('refuses ORDERS without params.after', () => {
     const { problems } = invalid({ 'rules.yaml': RULES.replace('params: { after: escalate }', 'params: {}') });
-    expect(problems).toEqual([expect.stringMatching(/^rules\.yaml\|rules\[0\]\.emissions\[1\]\.params\.after.*ORDERS needs params\.after/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^rules\.yaml\|rules\[0\]\.emissions\[1\]\.params\.after.*ORDERS needs params\.after/),
+    ]);
   });
 
   it('refuses empty rules', () => {
@@ -103,7 +143,9 @@ describe('loadBundle', () => {
 
   it('refuses a fixture input with an unknown top-level key (closed world)', () => {
     const fixture = 'name: f\ninput: { tag: [vip] }\nexpect: { subtasks: [] }\n';
-    expect(invalid({ 'fixtures/vip.yaml': fixture }).problems).toEqual([expect.stringMatching(/^fixtures\/vip\.yaml\|input.*unknown key\(s\) tag/)]);
+    expect(invalid({ 'fixtures/vip.yaml': fixture }).problems).toEqual([
+      expect.stringMatching(/^fixtures\/vip\.yaml\|input.*unknown key\(s\) tag/),
+    ]);
   });
 
   it('reports every problem of every file at once', () => {
@@ -113,7 +155,12 @@ describe('loadBundle', () => {
       'fixtures/vip.yaml': 'name: f\ninput: {}\nexpect: { subtasks: nope }\n',
       'notes.txt': 'hello',
     });
-    expect(problems.map((p) => p.split('|')[0])).toEqual(['notes.txt', 'manifest.yaml', 'rules.yaml', 'fixtures/vip.yaml']);
+    expect(problems.map((p) => p.split('|')[0])).toEqual([
+      'notes.txt',
+      'manifest.yaml',
+      'rules.yaml',
+      'fixtures/vip.yaml',
+    ]);
     expect(message.split('\n')).toHaveLength(5);
   });
 
@@ -124,8 +171,15 @@ describe('loadBundle', () => {
   });
 
   it('needs rules.yaml unless the bundle is wasm with its own Rego', () => {
-    expect(invalid({ 'rules.yaml': null, 'fixtures/vip.yaml': null }).problems).toEqual([expect.stringMatching(/^rules\.yaml\|\|missing/)]);
-    const wasmOnly = bundleFiles({ 'rules.yaml': null, 'fixtures/vip.yaml': null, 'manifest.yaml': MANIFEST.replace('engine: native', 'engine: wasm'), 'policy/main.rego': 'package pkg\n' });
+    expect(invalid({ 'rules.yaml': null, 'fixtures/vip.yaml': null }).problems).toEqual([
+      expect.stringMatching(/^rules\.yaml\|\|missing/),
+    ]);
+    const wasmOnly = bundleFiles({
+      'rules.yaml': null,
+      'fixtures/vip.yaml': null,
+      'manifest.yaml': MANIFEST.replace('engine: native', 'engine: wasm'),
+      'policy/main.rego': 'package pkg\n',
+    });
     expect(loadBundle(wasmOnly).rego.get('policy/main.rego')).toBe('package pkg\n');
   });
 });

@@ -6,17 +6,26 @@ const split = (canaryPercent: number, salt = 'rollout-1') => ({ hasCandidate: tr
 
 test('a key on the candidate at a lower percent stays on it at every higher percent', () => {
   fc.assert(
-    fc.property(fc.string(), fc.string(), fc.integer({ min: 0, max: 10000 }), fc.integer({ min: 0, max: 10000 }), (key, salt, a, b) => {
-      const [low, high] = a <= b ? [a / 100, b / 100] : [b / 100, a / 100];
-      if (chooseArm(split(low, salt), key) === 'candidate') expect(chooseArm(split(high, salt), key)).toBe('candidate');
-    }),
+    fc.property(
+      fc.string(),
+      fc.string(),
+      fc.integer({ min: 0, max: 10000 }),
+      fc.integer({ min: 0, max: 10000 }),
+      (key, salt, a, b) => {
+        const [low, high] = a <= b ? [a / 100, b / 100] : [b / 100, a / 100];
+        if (chooseArm(split(low, salt), key) === 'candidate')
+          expect(chooseArm(split(high, salt), key)).toBe('candidate');
+      },
+    ),
   );
 });
 
 test('routing is sticky: the same key and salt always take the same arm', () => {
-  fc.assert(fc.property(fc.string(), fc.double({ min: 0, max: 100, noNaN: true }), (key, percent) => {
-    expect(chooseArm(split(percent), key)).toBe(chooseArm(split(percent), key));
-  }));
+  fc.assert(
+    fc.property(fc.string(), fc.double({ min: 0, max: 100, noNaN: true }), (key, percent) => {
+      expect(chooseArm(split(percent), key)).toBe(chooseArm(split(percent), key));
+    }),
+  );
 });
 
 test('0% and no candidate mean serving; 100% means candidate', () => {

@@ -19,7 +19,9 @@ const record: DecisionRecord = {
   previous_snapshot: { id: '7f1c0f9e-0000-4000-8000-000000000000', version: 'rules@1.1.0' },
   validation: { passed: 4, failed: 0 },
   verdicts: [],
-  events: [{ event: 'step', step: 0, percent: 10, actor: 'ci', reason: null, is_rollback: false, at: '2026-01-01T00:00:00Z' }],
+  events: [
+    { event: 'step', step: 0, percent: 10, actor: 'ci', reason: null, is_rollback: false, at: '2026-01-01T00:00:00Z' },
+  ],
   actors: ['ci'],
   previous_id: null,
   decided_at: '2026-01-01T00:01:00Z',
@@ -58,5 +60,7 @@ test('an unsigned record verifies by hash alone, and is flagged when a key is gi
 });
 
 test('the narrative names the version, outcome, lane and reason', () => {
-  expect(narrateDecision(record)).toContain('rules@1.2.0 was rolled back on lane staging/default/eu: error rate 5% > budget 1%.');
+  expect(narrateDecision(record)).toContain(
+    'rules@1.2.0 was rolled back on lane staging/default/eu: error rate 5% > budget 1%.',
+  );
 });

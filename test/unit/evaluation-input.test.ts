@@ -49,7 +49,10 @@ test('reasons are one line', () => {
 });
 
 test('an input alone is parsed with the mode and a root path', () => {
-  expect(parseEvaluationInput({ tags: [1] }, 'control')).toEqual({ ok: false, reason: expect.stringMatching(/^input\.tags\.0: /) });
+  expect(parseEvaluationInput({ tags: [1] }, 'control')).toEqual({
+    ok: false,
+    reason: expect.stringMatching(/^input\.tags\.0: /),
+  });
   expect(parseEvaluationInput(input, 'control')).toEqual({ ok: true, value: input });
 });
 

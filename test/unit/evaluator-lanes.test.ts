@@ -18,7 +18,12 @@ function snapshot(id: string): LoadedSnapshot {
 
 function setup() {
   let desired: Omit<DesiredLaneState, 'lane'> = {
-    snapshotId: 's1', candidateSnapshotId: null, canaryPercent: 0, salt: '', rolloutId: null, source: 'deployment',
+    snapshotId: 's1',
+    candidateSnapshotId: null,
+    canaryPercent: 0,
+    salt: '',
+    rolloutId: null,
+    source: 'deployment',
   };
   const broken = new Set<string>();
   const builds: string[] = [];
@@ -27,7 +32,12 @@ function setup() {
     if (broken.has(id)) throw new Error(`checksum mismatch for ${id}`);
     return snapshot(id);
   }, 4);
-  const table = createLaneTable({ readDesired: async (l) => ({ ...desired, lane: l }), registry, maxLanes: 2, pinned: lane });
+  const table = createLaneTable({
+    readDesired: async (l) => ({ ...desired, lane: l }),
+    registry,
+    maxLanes: 2,
+    pinned: lane,
+  });
   return { table, builds, broken, setDesired: (next: Partial<typeof desired>) => (desired = { ...desired, ...next }) };
 }
 
@@ -79,7 +89,9 @@ test('lanes beyond the limit are forgotten, the pinned lane never', async () => 
 });
 
 test('update hints name a lane, or mean re-read everything', () => {
-  expect(parseUpdateHint(JSON.stringify({ type: 'canary', env: 'prod', target: 't', region: 'r', percent: 5 }))).toEqual({
+  expect(
+    parseUpdateHint(JSON.stringify({ type: 'canary', env: 'prod', target: 't', region: 'r', percent: 5 })),
+  ).toEqual({
     kind: 'lane',
     lane: { env: 'prod', target: 't', region: 'r' },
   });

@@ -14,10 +14,19 @@ const decision = (level: string): Decision => ({
 });
 
 function snapshot(version: string, decide: () => Decision, usesFacts = false): LoadedSnapshot {
-  return { snapshotId: version, version, checksum: version, usesFacts, engine: { kind: 'native', version, evaluate: decide } };
+  return {
+    snapshotId: version,
+    version,
+    checksum: version,
+    usesFacts,
+    engine: { kind: 'native', version, evaluate: decide },
+  };
 }
 
-function setup(state: Partial<ServingLane> | undefined, options: { shadowRate?: number; facts?: () => Promise<never> } = {}) {
+function setup(
+  state: Partial<ServingLane> | undefined,
+  options: { shadowRate?: number; facts?: () => Promise<never> } = {},
+) {
   const recorded: string[] = [];
   const metrics: LaneMetricsRecorder = {
     recordRequest: (_lane, version, { error }) => void recorded.push(`${version}:${error ? 'error' : 'ok'}`),
@@ -26,7 +35,15 @@ function setup(state: Partial<ServingLane> | undefined, options: { shadowRate?: 
     pendingKeys: () => 0,
   };
   const full: ServingLane | undefined = state && {
-    desired: { lane, snapshotId: null, candidateSnapshotId: null, canaryPercent: 0, salt: '', rolloutId: null, source: 'deployment' },
+    desired: {
+      lane,
+      snapshotId: null,
+      candidateSnapshotId: null,
+      canaryPercent: 0,
+      salt: '',
+      rolloutId: null,
+      source: 'deployment',
+    },
     serving: null,
     candidate: null,
     split: { hasCandidate: false, canaryPercent: 0, salt: '' },
@@ -63,36 +80,62 @@ const request = (overrides: Partial<EvaluationRequest> = {}): EvaluationRequest 
 test('a decision from the serving snapshot is ok:true and counted for its version', async () => {
   const { service, recorded } = setup({ serving: snapshot('v1', () => decision('high')) });
   const reply = await service.evaluate(request());
-  expect(reply).toMatchObject({ status: 200, body: { ok: true, snapshot: 'v1', meta: { engine: 'native', mode: 'control', canary: false } } });
+  expect(reply).toMatchObject({
+    status: 200,
+    body: { ok: true, snapshot: 'v1', meta: { engine: 'native', mode: 'control', canary: false } },
+  });
   expect(recorded).toEqual(['v1:ok']);
 });
 
 test('no serving snapshot or no lane state: ok:false with a reason, never an empty allow', async () => {
-  expect(await setup({ serving: null }).service.evaluate(request())).toMatchObject({ status: 503, body: { ok: false, snapshot: null } });
+  expect(await setup({ serving: null }).service.evaluate(request())).toMatchObject({
+    status: 503,
+    body: { ok: false, snapshot: null },
+  });
   const missing = await setup(undefined).service.evaluate(request());
   expect(missing).toMatchObject({ status: 503, body: { ok: false, reason: expect.stringContaining('postgres down') } });
 });
 
 test('an engine that throws is an error for that version, not a crash', async () => {
-  const { service, recorded } = setup({ serving: snapshot('v1', () => { throw new Error('wasm trap'); }) });
-  expect(await service.evaluate(request())).toMatchObject({ status: 500, body: { ok: false, snapshot: 'v1', reason: 'evaluation failed: wasm trap' } });
+  const { service, recorded } = setup({
+    serving: snapshot('v1', () => {
+      throw new Error('wasm trap');
+    }),
+  });
+  expect(await service.evaluate(request())).toMatchObject({
+    status: 500,
+    body: { ok: false, snapshot: 'v1', reason: 'evaluation failed: wasm trap' },
+  });
   expect(recorded).toEqual(['v1:error']);
 });
 
 test('stored facts that cannot be read: CONTROL refuses, ADVISORY decides without them', async () => {
-  const down = async (): Promise<never> => { throw new Error('postgres down'); };
+  const down = async (): Promise<never> => {
+    throw new Error('postgres down');
+  };
   const { service } = setup({ serving: snapshot('v1', () => decision('high'), true) }, { facts: down });
-  expect(await service.evaluate(request())).toMatchObject({ status: 503, body: { ok: false, reason: 'facts for guest:Ben unavailable: postgres down' } });
+  expect(await service.evaluate(request())).toMatchObject({
+    status: 503,
+    body: { ok: false, reason: 'facts for guest:Ben unavailable: postgres down' },
+  });
   expect(await service.evaluate(request({ mode: 'advisory' }))).toMatchObject({ status: 200, body: { ok: true } });
-  expect(await service.evaluate(request({ input: { context: { subject: 'guest:Ben' }, facts: [] } }))).toMatchObject({ status: 200 });
+  expect(await service.evaluate(request({ input: { context: { subject: 'guest:Ben' }, facts: [] } }))).toMatchObject({
+    status: 200,
+  });
 });
 
 test('a canary lane routes by key and shadows the other version, counting divergence under the candidate', async () => {
   const { service, recorded } = setup(
-    { serving: snapshot('v1', () => decision('high')), candidate: snapshot('v2', () => decision('critical')), split: { hasCandidate: true, canaryPercent: 100, salt: 's' } },
+    {
+      serving: snapshot('v1', () => decision('high')),
+      candidate: snapshot('v2', () => decision('critical')),
+      split: { hasCandidate: true, canaryPercent: 100, salt: 's' },
+    },
     { shadowRate: 1 },
   );
   expect(await service.evaluate(request())).toMatchObject({ body: { snapshot: 'v2', meta: { canary: true } } });
-  expect(await service.evaluate(request({ input: {} }))).toMatchObject({ body: { snapshot: 'v1', meta: { canary: false } } });
+  expect(await service.evaluate(request({ input: {} }))).toMatchObject({
+    body: { snapshot: 'v1', meta: { canary: false } },
+  });
   expect(recorded).toEqual(['v2:ok', 'v2:shadow:true', 'v1:ok', 'v2:shadow:true']);
 });

@@ -1,5 +1,11 @@
 import { PkgError } from '../../policy/errors';
-import { factCleanupRequestSchema, factInputSchema, flagName, parseInput, DEFAULT_CLEANUP_GRACE_MS } from '../../policy/fact-input';
+import {
+  factCleanupRequestSchema,
+  factInputSchema,
+  flagName,
+  parseInput,
+  DEFAULT_CLEANUP_GRACE_MS,
+} from '../../policy/fact-input';
 
 const base = { subject: 'guest:Ben', predicate: 'hasTemporaryAccess' };
 
@@ -21,7 +27,9 @@ test('a fact from CLI strings: object parsed, ttl in ms, namespace defaulted', (
 
 test('valid_from after valid_to is refused, naming both instants', () => {
   const problems = problemsOf({ ...base, validFrom: '2026-01-02T00:00:00Z', validTo: '2026-01-01T00:00:00Z' });
-  expect(problems).toEqual(['--valid-to: valid_from 2026-01-02T00:00:00.000Z is after valid_to 2026-01-01T00:00:00.000Z']);
+  expect(problems).toEqual([
+    '--valid-to: valid_from 2026-01-02T00:00:00.000Z is after valid_to 2026-01-01T00:00:00.000Z',
+  ]);
 });
 
 test('an empty namespace is refused', () => {
@@ -40,7 +48,13 @@ test.each([
 });
 
 test('every problem is reported at once, and valid_to with ttl is ambiguous', () => {
-  const problems = problemsOf({ subject: '', predicate: 'p', validTo: '2026-01-01T00:00:00Z', ttl: '1h', validFrom: 'yesterday' });
+  const problems = problemsOf({
+    subject: '',
+    predicate: 'p',
+    validTo: '2026-01-01T00:00:00Z',
+    ttl: '1h',
+    validFrom: 'yesterday',
+  });
   expect(problems.map((p) => p.split(':')[0])).toEqual(['--subject', '--valid-from', '--ttl']);
 });
 

@@ -12,7 +12,14 @@ const decision: Decision = {
 
 describe('fixture comparison', () => {
   it('accepts a matching expectation, order-insensitive by default', () => {
-    expect(compareDecision(decision, { subtasks: ['notify', 'escalate'], ordered: false, rules: ['vip'], params: { escalate: { level: 'high' } } })).toEqual([]);
+    expect(
+      compareDecision(decision, {
+        subtasks: ['notify', 'escalate'],
+        ordered: false,
+        rules: ['vip'],
+        params: { escalate: { level: 'high' } },
+      }),
+    ).toEqual([]);
   });
 
   it('names every miss', () => {
@@ -44,6 +51,13 @@ describe('fixture comparison', () => {
       { name: 'ok', input: {}, expect: { subtasks: ['escalate', 'notify'], ordered: false } },
       { name: 'boom', input: { tags: ['boom'] }, expect: { subtasks: [], ordered: false } },
     ]);
-    expect(report).toEqual({ passed: 1, failed: 1, results: [{ name: 'ok', ok: true }, { name: 'boom', ok: false, message: 'evaluation failed: kaput' }] });
+    expect(report).toEqual({
+      passed: 1,
+      failed: 1,
+      results: [
+        { name: 'ok', ok: true },
+        { name: 'boom', ok: false, message: 'evaluation failed: kaput' },
+      ],
+    });
   });
 });

@@ -68,7 +68,9 @@ test('within budget but significantly worse than the baseline fails the two-prop
 test('the z statistic is 0 for equal rates and grows with the gap', () => {
   expect(errorRateZ(metrics(1000, 10), metrics(1000, 10))).toBe(0);
   expect(errorRateZ(metrics(1000, 0), metrics(1000, 0))).toBe(0);
-  expect(errorRateZ(metrics(1000, 30), metrics(1000, 10))).toBeGreaterThan(errorRateZ(metrics(1000, 20), metrics(1000, 10)));
+  expect(errorRateZ(metrics(1000, 30), metrics(1000, 10))).toBeGreaterThan(
+    errorRateZ(metrics(1000, 20), metrics(1000, 10)),
+  );
 });
 
 test('p99 above baseline × factor + slack fails; within passes', () => {
@@ -104,7 +106,13 @@ test('a quiet baseline (e.g. the 100% step) skips comparisons but keeps absolute
 });
 
 const metricsArb = fc
-  .record({ requests: fc.nat(5000), errors: fc.nat(5000), micros: fc.integer({ min: 1, max: 2_000_000 }), compared: fc.nat(500), diverged: fc.nat(500) })
+  .record({
+    requests: fc.nat(5000),
+    errors: fc.nat(5000),
+    micros: fc.integer({ min: 1, max: 2_000_000 }),
+    compared: fc.nat(500),
+    diverged: fc.nat(500),
+  })
   .map(({ requests, errors, micros, compared, diverged }) =>
     metrics(requests, Math.min(errors, requests), micros, compared, Math.min(diverged, compared)),
   );

@@ -24,6 +24,10 @@ test('changed bytes are refused before anything is read from them', () => {
   const artifact = packRegoArtifact(rego, data);
   const tampered = Buffer.from(artifact.bytes);
   tampered.writeUInt8(tampered.readUInt8(10) ^ 1, 10);
-  expect(pkgErrorOf(() => storedWasmData('p@1.0.0', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
-  expect(pkgErrorOf(() => verifyArtifact('p@1.0.0', 'wasm', { bytes: tampered, sha256: artifact.sha256 })).type).toBe('ChecksumMismatch');
+  expect(pkgErrorOf(() => storedWasmData('p@1.0.0', { bytes: tampered, sha256: artifact.sha256 })).type).toBe(
+    'ChecksumMismatch',
+  );
+  expect(pkgErrorOf(() => verifyArtifact('p@1.0.0', 'wasm', { bytes: tampered, sha256: artifact.sha256 })).type).toBe(
+    'ChecksumMismatch',
+  );
 });

@@ -53,13 +53,19 @@ test('a bundle that loosens is refused with every violation named', () => {
 });
 
 test('the command line is a layer too and may not loosen what the bundle tightened', () => {
-  const error = pkgErrorOf(() => rolloutConfigFor('dev', { gates: { max_divergence: 0.05 } }, { gates: { max_divergence: 0.2 } }));
+  const error = pkgErrorOf(() =>
+    rolloutConfigFor('dev', { gates: { max_divergence: 0.05 } }, { gates: { max_divergence: 0.2 } }),
+  );
   expect(error.type).toBe('GateConfigLoosened');
   expect(error.message).toContain('command line sets 0.2');
 });
 
 test('approve_at from every layer accumulates and maps to the first step reaching it', () => {
-  const config = mergeRolloutConfig(GLOBAL_ROLLOUT_DEFAULTS, { approve_at: [50] }, { steps: [10, 60, 100], approve_at: [100] });
+  const config = mergeRolloutConfig(
+    GLOBAL_ROLLOUT_DEFAULTS,
+    { approve_at: [50] },
+    { steps: [10, 60, 100], approve_at: [100] },
+  );
   expect(config.approveAt).toEqual([50, 100]);
   expect(approvalStepIndexes(config)).toEqual([1, 2]);
 });

@@ -6,7 +6,10 @@ import { pkgErrorOf } from '../support/pkg-error';
 
 const pair = () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 };
 const keys = pair();
 const policy: SigningPolicy = { publicKeyPem: keys.publicPem, signedEnvs: ['prod'] };
@@ -52,7 +55,9 @@ describe('bundle signatures', () => {
   it('refuses a signature by another key', () => {
     const files = bundleFiles();
     files.set(SIGNATURES_FILE, signBundle(files, pair().privatePem));
-    expect(pkgErrorOf(() => verifyBundleSignature(files, 'dev', policy)).message).toMatch(/no signature by the configured key/);
+    expect(pkgErrorOf(() => verifyBundleSignature(files, 'dev', policy)).message).toMatch(
+      /no signature by the configured key/,
+    );
   });
 
   it('requires a signature only in the envs that demand one', () => {
@@ -61,7 +66,9 @@ describe('bundle signatures', () => {
   });
 
   it('refuses a non-Ed25519 signing key', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     expect(pkgErrorOf(() => signBundle(bundleFiles(), rsa)).type).toBe('InputInvalid');
   });
 });
