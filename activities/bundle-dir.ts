@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { BundleFiles } from '../policy/bundle';
-import { SIGNATURES_FILE } from '../policy/bundle-checksum';
-import { BUNDLE_LIMITS } from '../policy/bundle-limits';
+import type { BundleFiles } from '../policy/bundle/bundle';
+import { SIGNATURES_FILE } from '../policy/bundle/checksum';
+import { BUNDLE_LIMITS } from '../policy/bundle/limits';
 import { PkgError } from '../policy/errors';
 
 /**

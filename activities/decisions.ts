@@ -8,8 +8,8 @@ import {
   type DecisionEvent,
   type DecisionRecord,
   type Outcome,
-} from '../policy/decision-record';
-import type { StepVerdict } from '../policy/gates';
+} from '../policy/rollout/decision-record';
+import type { StepVerdict } from '../policy/rollout/gates';
 import { PkgError } from '../policy/errors';
 import type { LaneRef } from '../workflows/definitions';
 import type { BaselineRef, SnapshotRef } from './lane';

@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { PkgError } from '../policy/errors';
-import type { Engine, EvaluationOutput, Fact, Mode } from '../policy/evaluation';
-import { parseEvaluationInput } from '../policy/evaluation-input';
-import { createNativeEngine } from '../policy/native-engine';
-import { createWasmEngine } from '../policy/wasm-engine';
-import { runFixtures, type FixtureReport } from '../policy/fixtures';
+import type { Engine, EvaluationOutput, Fact, Mode } from '../policy/engine/evaluation';
+import { parseEvaluationInput } from '../policy/engine/evaluation-request';
+import { createNativeEngine } from '../policy/engine/native';
+import { createWasmEngine } from '../policy/engine/wasm';
+import { runFixtures, type FixtureReport } from '../policy/bundle/fixtures';
 import { loadSnapshot } from './snapshot-store';
 import { loadFactsForSubject } from './fact-store';
 

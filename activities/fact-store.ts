@@ -1,7 +1,7 @@
 import { DatabaseError, type ClientBase, type Pool } from 'pg';
 import { PkgError } from '../policy/errors';
-import type { Fact } from '../policy/evaluation';
-import type { NewFact } from '../policy/fact-input';
+import type { Fact } from '../policy/engine/evaluation';
+import type { NewFact } from '../policy/facts/input';
 
 /** A pool or a client inside a transaction: both answer queries the same way. */
 export type FactQueryable = Pick<Pool, 'query'> | Pick<ClientBase, 'query'>;

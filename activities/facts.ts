@@ -5,7 +5,7 @@ import {
   parseInput,
   type FactCleanupOptions,
   type FactCleanupRequest,
-} from '../policy/fact-input';
+} from '../policy/facts/input';
 import type { FactQueryable } from './fact-store';
 
 /**

@@ -3,9 +3,9 @@ import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { ApplicationFailure } from '@temporalio/common';
 import { PkgError } from '../policy/errors';
-import { loadBundle } from '../policy/bundle';
-import { unpackBundle } from '../policy/bundle-pack';
-import { judgeStep, type StepVerdict } from '../policy/gates';
+import { loadBundle } from '../policy/bundle/bundle';
+import { unpackBundle } from '../policy/bundle/pack';
+import { judgeStep, type StepVerdict } from '../policy/rollout/gates';
 import {
   approvalStepIndexes,
   parseRolloutOverrides,
@@ -13,7 +13,7 @@ import {
   type GateConfig,
   type RolloutConfig,
   type RolloutOverrides,
-} from '../policy/rollout-config';
+} from '../policy/rollout/config';
 import type { LaneRef } from '../workflows/definitions';
 import { readLaneMetrics } from './lane-metrics';
 import { readCoverage } from './lane';

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { Lane } from '../policy/evaluation-input';
+import type { Lane } from '../policy/engine/evaluation-request';
 
 /**
  * What a lane should serve (design §5): the pkg_deployments row is the desired state, Redis

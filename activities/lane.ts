@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Pool, PoolClient } from 'pg';
-import type { Coverage } from '../policy/gates';
+import type { Coverage } from '../policy/rollout/gates';
 import type { LaneRef } from '../workflows/definitions';
 import { insertOutboxMessage, insertRolloutEvent } from './audit';
 import { inTransaction } from './transaction';

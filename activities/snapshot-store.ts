@@ -1,10 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Bundle } from '../policy/bundle';
-import type { CompiledSnapshot } from '../policy/compiled-snapshot';
-import type { Env } from '../policy/evaluation-input';
+import type { Bundle } from '../policy/bundle/bundle';
+import type { CompiledSnapshot } from '../policy/engine/compiled-snapshot';
+import type { Env } from '../policy/engine/evaluation-request';
 import { PkgError } from '../policy/errors';
-import type { RunnableFixture } from '../policy/fixtures';
-import type { OpaArtifacts, StoredArtifact } from '../policy/opa-artifacts';
+import type { RunnableFixture } from '../policy/bundle/fixtures';
+import type { OpaArtifacts, StoredArtifact } from '../policy/rego/artifacts';
 import { insertSnapshotRows } from './snapshot-rows';
 import { readSnapshot } from './snapshot-read';
 

@@ -1,21 +1,21 @@
 import path from 'node:path';
 import { readBundleDir } from '../activities/bundle-dir';
 import { buildArtifacts, buildRegoArtifacts } from '../activities/compile';
-import { loadBundle } from '../policy/bundle';
-import { compileSnapshot } from '../policy/bundle-compile';
+import { loadBundle } from '../policy/bundle/bundle';
+import { compileSnapshot } from '../policy/bundle/compile';
 import {
   ruleIdOf,
   type CompiledRule,
   type CompiledSnapshot,
   type Condition,
   type Emission,
-} from '../policy/compiled-snapshot';
+} from '../policy/engine/compiled-snapshot';
 import { loadConfig } from '../policy/config';
-import type { Engine, EvaluationInput, Fact } from '../policy/evaluation';
-import { createNativeEngine } from '../policy/native-engine';
-import { generateRego, GENERATED_REGO_PATH } from '../policy/rego-generate';
-import { createWasmEngine } from '../policy/wasm-engine';
-import type { OpaArtifacts } from '../policy/opa-artifacts';
+import type { Engine, EvaluationInput, Fact } from '../policy/engine/evaluation';
+import { createNativeEngine } from '../policy/engine/native';
+import { generateRego, GENERATED_REGO_PATH } from '../policy/rego/generate';
+import { createWasmEngine } from '../policy/engine/wasm';
+import type { OpaArtifacts } from '../policy/rego/artifacts';
 
 /**
  * Engine throughput and latency: `npx tsx bench/engines.ts [evaluations]`. Each evaluation is timed

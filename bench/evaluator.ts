@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../policy/config';
-import { regoData, REGO_DATA_ROOT } from '../policy/rego-data';
-import { decisionOf } from '../policy/rego-decision';
-import type { Decision } from '../policy/evaluation';
+import { regoData, REGO_DATA_ROOT } from '../policy/rego/data';
+import { decisionOf } from '../policy/rego/decision';
+import type { Decision } from '../policy/engine/evaluation';
 import { createPool } from '../activities/connections';
 import {
   freePort,

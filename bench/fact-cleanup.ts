@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { runFactCleanup } from '../activities/facts';
 import { loadConfigOrExit } from '../policy/config';
-import { DEFAULT_CLEANUP_BATCH } from '../policy/fact-input';
+import { DEFAULT_CLEANUP_BATCH } from '../policy/facts/input';
 
 /**
  * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N] [--pause MS] [--same-expiry]`: archives and deletes N

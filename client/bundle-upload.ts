@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import { readBundleDir } from '../activities/bundle-dir';
-import { loadBundle, type Bundle } from '../policy/bundle';
-import { bundleDigest, packBundle } from '../policy/bundle-pack';
+import { loadBundle, type Bundle } from '../policy/bundle/bundle';
+import { bundleDigest, packBundle } from '../policy/bundle/pack';
 import { PkgError } from '../policy/errors';
-import { rolloutConfigFor, type RolloutConfig, type RolloutOverrides } from '../policy/rollout-config';
+import { rolloutConfigFor, type RolloutConfig, type RolloutOverrides } from '../policy/rollout/config';
 import type { Env } from '../workflows/definitions';
 
 /**

@@ -6,8 +6,8 @@ import {
 } from '@temporalio/client';
 import { z } from 'zod';
 import { FACT_CLEANUP_SCHEDULE_ID, PIPELINE_TASK_QUEUE } from '../policy/constants';
-import { durationSchema } from '../policy/fact-duration';
-import { factCleanupRequestSchema, flagName, parseInput, type FactCleanupRequest } from '../policy/fact-input';
+import { durationSchema } from '../policy/facts/duration';
+import { factCleanupRequestSchema, flagName, parseInput, type FactCleanupRequest } from '../policy/facts/input';
 import type { factCleanup } from '../workflows/fact-cleanup';
 
 export interface FactCleanupSchedule {

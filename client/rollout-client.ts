@@ -8,7 +8,7 @@ import {
 } from '@temporalio/client';
 import type { Config } from '../policy/config';
 import { PkgError } from '../policy/errors';
-import type { RolloutStatus } from '../policy/rollout-status';
+import type { RolloutStatus } from '../policy/rollout/status';
 import {
   laneName,
   rolloutWorkflowId,

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { readDecision } from '../activities/decisions';
-import { verifyDecision, type DecisionCheck } from '../policy/decision-record';
+import { verifyDecision, type DecisionCheck } from '../policy/rollout/decision-record';
 
 /** `pkgctl history` and `pkgctl decision show|verify`: read-only views of the audit trail. */
 export interface HistoryEntry {

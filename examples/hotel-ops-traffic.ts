@@ -1,4 +1,4 @@
-import type { EvaluationInput } from '../policy/evaluation';
+import type { EvaluationInput } from '../policy/engine/evaluation';
 
 /**
  * Realistic live traffic for the hotel-ops examples: mostly routine requests on which every

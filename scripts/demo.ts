@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
   ports.forEach((port, i) =>
     children.push(
-      startProcess(`evaluator-${i + 1}`, 'worker/evaluator.ts', { ...laneEnv, EVALUATOR_PORT: String(port) }),
+      startProcess(`evaluator-${i + 1}`, 'worker/evaluator/main.ts', { ...laneEnv, EVALUATOR_PORT: String(port) }),
     ),
   );
   writeFileSync(path.join(DEMO_DIR, 'pids'), children.map((c) => c.pid).join('\n'));

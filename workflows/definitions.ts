@@ -1,9 +1,9 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ROLLOUT_WORKFLOW_ID_PREFIX, SEARCH_ATTRIBUTES } from '../policy/constants';
-import type { StepVerdict } from '../policy/gates';
-import type { RolloutOverrides } from '../policy/rollout-config';
-import type { RolloutStatus } from '../policy/rollout-status';
+import type { StepVerdict } from '../policy/rollout/gates';
+import type { RolloutOverrides } from '../policy/rollout/config';
+import type { RolloutStatus } from '../policy/rollout/status';
 
 /** Shared by the promotion workflow, pkgctl and tests: names and payloads of its messages. */
 export type Env = 'prod' | 'staging' | 'dev';

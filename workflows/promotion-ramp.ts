@@ -1,9 +1,9 @@
 import { CancellationScope, condition } from '@temporalio/workflow';
 import type { BaselineRef, CoverageResult, SnapshotRef } from '../activities/lane';
 import type { RolloutPlan } from '../activities/gate';
-import { actionFor, type StepVerdict } from '../policy/gates';
-import type { Outcome } from '../policy/decision-record';
-import { REASONS } from '../policy/rollout-reasons';
+import { actionFor, type StepVerdict } from '../policy/rollout/gates';
+import type { Outcome } from '../policy/rollout/decision-record';
+import { REASONS } from '../policy/rollout/reasons';
 import { laneName, type PromotionInput } from './definitions';
 import { CONTROL, GATE, WAITING, control, gate, waiting } from './promotion-activities';
 import type { RolloutState } from './promotion-state';

@@ -6,7 +6,7 @@ import {
   type Hold,
   type RolloutFacts,
   type Stage,
-} from '../policy/rollout-status';
+} from '../policy/rollout/status';
 import { laneName, searchAttributeKeys, type LaneRef } from './definitions';
 
 /**

@@ -7,9 +7,9 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { REASONS } from '../policy/rollout-reasons';
-import type { Outcome } from '../policy/decision-record';
-import { describeRollout } from '../policy/rollout-status';
+import { REASONS } from '../policy/rollout/reasons';
+import type { Outcome } from '../policy/rollout/decision-record';
+import { describeRollout } from '../policy/rollout/status';
 import type { SnapshotRef, BaselineRef } from '../activities/lane';
 import {
   approveSignal,

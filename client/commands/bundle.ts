@@ -5,15 +5,15 @@ import type { Command } from 'commander';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { signingPolicyFromConfig } from '../../activities/signing-policy';
-import { loadBundle } from '../../policy/bundle';
-import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
-import { compileSnapshot } from '../../policy/bundle-compile';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
+import { compileSnapshot } from '../../policy/bundle/compile';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
-import { runFixtures, type FixtureReport } from '../../policy/fixtures';
-import { createNativeEngine } from '../../policy/native-engine';
-import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/signing';
-import { createWasmEngine } from '../../policy/wasm-engine';
+import { runFixtures, type FixtureReport } from '../../policy/bundle/fixtures';
+import { createNativeEngine } from '../../policy/engine/native';
+import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/bundle/signing';
+import { createWasmEngine } from '../../policy/engine/wasm';
 import { EXIT } from '../cli';
 
 /** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */

@@ -6,16 +6,16 @@ import { buildArtifacts } from '../../activities/compile';
 import { createPool } from '../../activities/connections';
 import { loadFactsForSubject } from '../../activities/fact-store';
 import { loadSnapshot } from '../../activities/snapshot-store';
-import { loadBundle } from '../../policy/bundle';
-import { compileSnapshot } from '../../policy/bundle-compile';
-import type { CompiledSnapshot } from '../../policy/compiled-snapshot';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { compileSnapshot } from '../../policy/bundle/compile';
+import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
-import type { Engine, EngineKind, EvaluationInput, EvaluationOutput, Fact } from '../../policy/evaluation';
-import { parseEvaluationInput } from '../../policy/evaluation-input';
-import { createNativeEngine } from '../../policy/native-engine';
-import { createWasmEngine } from '../../policy/wasm-engine';
-import type { OpaArtifacts } from '../../policy/opa-artifacts';
+import type { Engine, EngineKind, EvaluationInput, EvaluationOutput, Fact } from '../../policy/engine/evaluation';
+import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
+import { createNativeEngine } from '../../policy/engine/native';
+import { createWasmEngine } from '../../policy/engine/wasm';
+import type { OpaArtifacts } from '../../policy/rego/artifacts';
 
 /**
  * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled

@@ -4,8 +4,8 @@ import { createPool } from '../../activities/connections';
 import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/fact-store';
 import { runFactCleanup, type FactCleanupResult } from '../../activities/facts';
 import { loadConfig } from '../../policy/config';
-import { formatDuration } from '../../policy/fact-duration';
-import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/fact-input';
+import { formatDuration } from '../../policy/facts/duration';
+import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';
 
 /** `pkgctl facts add|list|stats|cleanup`: straight to Postgres, no worker needed. */
 export function registerFactsCommands(program: Command): void {

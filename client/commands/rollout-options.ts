@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import { connectTemporalClient, createPool } from '../../activities/connections';
 import { loadConfig, type Config } from '../../policy/config';
-import { parseDuration, type RolloutOverrides } from '../../policy/rollout-config';
+import { parseDuration, type RolloutOverrides } from '../../policy/rollout/config';
 import { LANE_PART, type Env, type LaneRef } from '../../workflows/definitions';
 
 /** Argument parsing and connections shared by the rollout commands. */

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { EXIT } from '../cli';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
-import type { RolloutStatus } from '../../policy/rollout-status';
+import type { RolloutStatus } from '../../policy/rollout/status';
 import {
   approveSignal,
   pauseSignal,

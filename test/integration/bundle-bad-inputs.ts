@@ -1,4 +1,4 @@
-import { BUNDLE_LIMITS } from '../../policy/bundle-limits';
+import { BUNDLE_LIMITS } from '../../policy/bundle/limits';
 import { MANIFEST, RULES } from '../unit/bundle-builder';
 
 /** Every bad bundle of issue 3, as changes to the unit tests' small valid bundle, with the message it must produce. */

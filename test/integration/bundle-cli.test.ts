@@ -4,7 +4,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readBundleDir } from '../../activities/bundle-dir';
-import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
+import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { bundleFiles } from '../unit/bundle-builder';
 import { BAD_BUNDLES } from './bundle-bad-inputs';
 

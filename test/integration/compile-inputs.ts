@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { CompiledSnapshot, Condition } from '../../policy/compiled-snapshot';
-import type { EvaluationInput, Fact } from '../../policy/evaluation';
+import type { CompiledSnapshot, Condition } from '../../policy/engine/compiled-snapshot';
+import type { EvaluationInput, Fact } from '../../policy/engine/evaluation';
 
 /**
  * Inputs that exercise a snapshot's conditions: values are drawn from what the rules compare

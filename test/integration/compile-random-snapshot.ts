@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ruleIdOf, type CompiledSnapshot, type Condition, type Emission } from '../../policy/compiled-snapshot';
+import { ruleIdOf, type CompiledSnapshot, type Condition, type Emission } from '../../policy/engine/compiled-snapshot';
 
 /**
  * Random snapshots for the agreement property: few subtask types and close priorities on purpose,

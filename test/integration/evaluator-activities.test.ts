@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../policy/config';
 import { createPool } from '../../activities/connections';
 import { createEvaluatorActivities } from '../../activities/evaluator';
-import { createSnapshotRegistry } from '../../worker/evaluator-registry';
-import { buildSnapshot } from '../../worker/evaluator-snapshots';
+import { createSnapshotRegistry } from '../../worker/evaluator/registry';
+import { buildSnapshot } from '../../worker/evaluator/snapshots';
 import { storeExample } from './evaluator-harness';
 
 let pool: Pool;

@@ -7,17 +7,17 @@ import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { createPool, createRedis } from '../../activities/connections';
-import type { Lane } from '../../policy/evaluation-input';
+import type { Lane } from '../../policy/engine/evaluation-request';
 import { loadConfig } from '../../policy/config';
-import { loadBundle } from '../../policy/bundle';
-import { compileSnapshot, regoSourcesOf } from '../../policy/bundle-compile';
-import { withVersionSuffix } from '../../policy/bundle-version';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { compileSnapshot, regoSourcesOf } from '../../policy/bundle/compile';
+import { withVersionSuffix } from '../../policy/bundle/version';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { storeSnapshot } from '../../activities/snapshot-store';
 
 /**
- * Real evaluator processes for integration tests: `worker/evaluator.ts` run by node with tsx, each on
+ * Real evaluator processes for integration tests: `worker/evaluator/main.ts` run by node with tsx, each on
  * its own port and lane, talking to the real Postgres and Redis. Nothing here is mocked.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -66,7 +66,7 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
   const port = await freePort();
   // `node --import tsx` rather than the tsx CLI: the CLI forks a second process, which a SIGKILL
   // (the crash the fleet test simulates) would leave running.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/evaluator.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/evaluator/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { loadConfig } from '../../policy/config';
 import { createRedis } from '../../activities/connections';
 import { createLaneMetricsRecorder, readLaneMetrics } from '../../activities/lane-metrics';
-import { latencyBucketIndex } from '../../policy/latency-histogram';
-import type { Lane } from '../../policy/evaluation-input';
+import { latencyBucketIndex } from '../../policy/rollout/latency-histogram';
+import type { Lane } from '../../policy/engine/evaluation-request';
 
 let redis: Redis;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Lane } from '../../policy/evaluation-input';
+import type { Lane } from '../../policy/engine/evaluation-request';
 import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { loadFactsForSubject } from '../../activities/fact-store';
-import { ruleIdOf, type CompiledSnapshot } from '../../policy/compiled-snapshot';
+import { ruleIdOf, type CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { loadConfig } from '../../policy/config';
-import { createFactCache } from '../../policy/fact-cache';
-import { createNativeEngine } from '../../policy/native-engine';
+import { createFactCache } from '../../policy/facts/cache';
+import { createNativeEngine } from '../../policy/engine/native';
 
 /**
  * The evaluator's path for FACT conditions: pkg_facts → loadFactsForSubject → the bounded fact

@@ -4,7 +4,7 @@ import { addFact, getFactStatistics, listFacts, loadFactsForSubject } from '../.
 import { runFactCleanup, type FactCleanupProgress } from '../../activities/facts';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
-import { factCleanupRequestSchema, factInputSchema, parseInput, type FactInput } from '../../policy/fact-input';
+import { factCleanupRequestSchema, factInputSchema, parseInput, type FactInput } from '../../policy/facts/input';
 
 let pool: Pool;
 beforeAll(() => {

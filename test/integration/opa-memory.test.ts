@@ -2,7 +2,7 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import fc from 'fast-check';
 import { buildWasm } from '../../activities/opa-build';
 import { loadConfig } from '../../policy/config';
-import { OpaMemory, OpaWriter } from '../../policy/opa-memory';
+import { OpaMemory, OpaWriter } from '../../policy/engine/opa-memory';
 
 /**
  * OpaWriter lays inputs out in a real module's memory; whatever it writes must be, value for value

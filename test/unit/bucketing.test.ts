@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { BUCKET_COUNT, bucketOf, murmur3, routesToCandidate } from '../../policy/bucketing';
+import { BUCKET_COUNT, bucketOf, murmur3, routesToCandidate } from '../../policy/canary/bucketing';
 
 test('murmur3 matches the published x86 32-bit reference vectors', () => {
   expect(murmur3('', 0)).toBe(0);

@@ -1,4 +1,4 @@
-import type { BundleFiles } from '../../policy/bundle';
+import type { BundleFiles } from '../../policy/bundle/bundle';
 import type { Problem } from '../../policy/errors';
 
 /** Small in-memory bundles for unit tests: a valid base, with files replaced or removed per test. */

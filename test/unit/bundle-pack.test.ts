@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { bundleDigest, packBundle, unpackBundle } from '../../policy/bundle-pack';
+import { bundleDigest, packBundle, unpackBundle } from '../../policy/bundle/pack';
 import { pkgErrorOf } from '../support/pkg-error';
 
 describe('bundle packing', () => {

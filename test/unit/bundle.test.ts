@@ -1,5 +1,5 @@
-import { loadBundle } from '../../policy/bundle';
-import { BUNDLE_LIMITS } from '../../policy/bundle-limits';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { BUNDLE_LIMITS } from '../../policy/bundle/limits';
 import { bundleFiles, describeProblems, RULES, MANIFEST } from './bundle-builder';
 import { pkgErrorOf } from '../support/pkg-error';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary-routing';
-import type { Decision } from '../../policy/evaluation';
+import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary/routing';
+import type { Decision } from '../../policy/engine/evaluation';
 
 const split = (canaryPercent: number, salt = 'rollout-1') => ({ hasCandidate: true, canaryPercent, salt });
 

@@ -1,7 +1,7 @@
-import { loadBundle } from '../../policy/bundle';
-import { compileSnapshot } from '../../policy/bundle-compile';
-import { withVersionSuffix } from '../../policy/bundle-version';
-import { ruleIdOf } from '../../policy/compiled-snapshot';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { compileSnapshot } from '../../policy/bundle/compile';
+import { withVersionSuffix } from '../../policy/bundle/version';
+import { ruleIdOf } from '../../policy/engine/compiled-snapshot';
 import { bundleFiles } from './bundle-builder';
 
 describe('compiled snapshots', () => {

@@ -6,7 +6,7 @@ import {
   signDecision,
   verifyDecision,
   type DecisionRecord,
-} from '../../policy/decision-record';
+} from '../../policy/rollout/decision-record';
 
 const record: DecisionRecord = {
   schema: 1,

@@ -1,4 +1,4 @@
-import { parseEvaluationInput, parseEvaluationRequest, routingKeyOf } from '../../policy/evaluation-input';
+import { parseEvaluationInput, parseEvaluationRequest, routingKeyOf } from '../../policy/engine/evaluation-request';
 
 const input = { tags: ['vip'], signals: { x2: 0.8 }, context: { domain: 'hotel_ops', subject: 'guest:Ben' } };
 

@@ -1,10 +1,10 @@
-import { createEvaluatorService } from '../../worker/evaluator-service';
-import { createEvaluatorProm } from '../../worker/evaluator-prom';
-import type { LaneTable, ServingLane } from '../../worker/evaluator-lanes';
-import type { LoadedSnapshot } from '../../worker/evaluator-registry';
+import { createEvaluatorService } from '../../worker/evaluator/service';
+import { createEvaluatorProm } from '../../worker/evaluator/prom';
+import type { LaneTable, ServingLane } from '../../worker/evaluator/lanes';
+import type { LoadedSnapshot } from '../../worker/evaluator/registry';
 import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
-import type { Decision } from '../../policy/evaluation';
-import type { EvaluationRequest, Lane } from '../../policy/evaluation-input';
+import type { Decision } from '../../policy/engine/evaluation';
+import type { EvaluationRequest, Lane } from '../../policy/engine/evaluation-request';
 
 const lane: Lane = { env: 'dev', target: 'default', region: 'default' };
 const decision = (level: string): Decision => ({

@@ -1,4 +1,4 @@
-import { createFactCache, entryTtl, type CachedFact } from '../../policy/fact-cache';
+import { createFactCache, entryTtl, type CachedFact } from '../../policy/facts/cache';
 
 const fact = (predicate: string, validTo: Date | null = null): CachedFact => ({ predicate, object: {}, validTo });
 

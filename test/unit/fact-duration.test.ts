@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { durationSchema, formatDuration, parseDuration } from '../../policy/fact-duration';
+import { durationSchema, formatDuration, parseDuration } from '../../policy/facts/duration';
 
 test.each([
   ['90s', 90_000],

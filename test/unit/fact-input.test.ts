@@ -5,7 +5,7 @@ import {
   flagName,
   parseInput,
   DEFAULT_CLEANUP_GRACE_MS,
-} from '../../policy/fact-input';
+} from '../../policy/facts/input';
 
 const base = { subject: 'guest:Ben', predicate: 'hasTemporaryAccess' };
 

@@ -1,5 +1,5 @@
-import { compareDecision, runFixtures } from '../../policy/fixtures';
-import type { Decision, Engine } from '../../policy/evaluation';
+import { compareDecision, runFixtures } from '../../policy/bundle/fixtures';
+import type { Decision, Engine } from '../../policy/engine/evaluation';
 
 const decision: Decision = {
   subtasks: [

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { actionFor, errorRateZ, judgeStep, type JudgeInput, type VersionMetrics } from '../../policy/gates';
-import { emptyHistogram, latencyBucketIndex } from '../../policy/latency-histogram';
-import { rolloutConfigFor } from '../../policy/rollout-config';
+import { actionFor, errorRateZ, judgeStep, type JudgeInput, type VersionMetrics } from '../../policy/rollout/gates';
+import { emptyHistogram, latencyBucketIndex } from '../../policy/rollout/latency-histogram';
+import { rolloutConfigFor } from '../../policy/rollout/config';
 
 const gates = rolloutConfigFor('dev', { gates: { max_error_rate: 0.01, max_divergence: 0.1 } }).gates;
 

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { readBundleDir } from '../../activities/bundle-dir';
-import { loadBundle } from '../../policy/bundle';
-import { compileSnapshot } from '../../policy/bundle-compile';
-import { createNativeEngine } from '../../policy/native-engine';
-import type { Engine } from '../../policy/evaluation';
-import { decisionsDiffer } from '../../policy/canary-routing';
+import { loadBundle } from '../../policy/bundle/bundle';
+import { compileSnapshot } from '../../policy/bundle/compile';
+import { createNativeEngine } from '../../policy/engine/native';
+import type { Engine } from '../../policy/engine/evaluation';
+import { decisionsDiffer } from '../../policy/canary/routing';
 import { hotelOpsInput, hotelOpsRequest } from '../../examples/hotel-ops-traffic';
 
 // The demo's story rests on these numbers: v2's intended change stays within the default

@@ -6,7 +6,7 @@ import {
   latencyBucketIndex,
   mergeHistograms,
   percentileFromHistogram,
-} from '../../policy/latency-histogram';
+} from '../../policy/rollout/latency-histogram';
 
 test('bounds rise strictly, start at a few µs and reach past one second', () => {
   LATENCY_BOUNDS_US.slice(1).forEach((bound, i) => expect(bound).toBeGreaterThan(LATENCY_BOUNDS_US[i]!));

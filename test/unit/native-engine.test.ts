@@ -4,9 +4,9 @@ import {
   type CompiledSnapshot,
   type Condition,
   type Emission,
-} from '../../policy/compiled-snapshot';
-import type { Fact } from '../../policy/evaluation';
-import { createNativeEngine } from '../../policy/native-engine';
+} from '../../policy/engine/compiled-snapshot';
+import type { Fact } from '../../policy/engine/evaluation';
+import { createNativeEngine } from '../../policy/engine/native';
 
 const VERSION = 'engine-test@1.0.0';
 

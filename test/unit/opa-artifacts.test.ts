@@ -1,7 +1,7 @@
-import { packBundle } from '../../policy/bundle-pack';
-import { sha256Hex } from '../../policy/bundle-checksum';
+import { packBundle } from '../../policy/bundle/pack';
+import { sha256Hex } from '../../policy/bundle/checksum';
 import { pkgErrorOf } from '../support/pkg-error';
-import { DATA_FILE, packRegoArtifact, storedWasmData, verifyArtifact } from '../../policy/opa-artifacts';
+import { DATA_FILE, packRegoArtifact, storedWasmData, verifyArtifact } from '../../policy/rego/artifacts';
 
 const rego = new Map([['policy/generated.rego', 'package pkg\n']]);
 const data = { pkg_snapshot: { rules: [{ id: 'r1', subtasks: ['escalate'] }] } };

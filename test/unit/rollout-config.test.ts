@@ -9,7 +9,7 @@ import {
   parseDuration,
   rolloutConfigFor,
   rolloutOverridesSchema,
-} from '../../policy/rollout-config';
+} from '../../policy/rollout/config';
 
 test('durations parse to milliseconds and junk is refused', () => {
   expect(parseDuration('30s')).toBe(30_000);

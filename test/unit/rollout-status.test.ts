@@ -1,5 +1,5 @@
-import { currentDetails, describeRollout, initialFacts, type RolloutFacts } from '../../policy/rollout-status';
-import type { StepVerdict } from '../../policy/gates';
+import { currentDetails, describeRollout, initialFacts, type RolloutFacts } from '../../policy/rollout/status';
+import type { StepVerdict } from '../../policy/rollout/gates';
 
 const lane = { env: 'dev', target: 'default', region: 'eu' };
 const facts = (changes: Partial<RolloutFacts>): RolloutFacts => ({

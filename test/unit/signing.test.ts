@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { SIGNATURES_FILE } from '../../policy/bundle-checksum';
-import { signBundle, verifyBundleSignature, type SigningPolicy } from '../../policy/signing';
+import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
+import { signBundle, verifyBundleSignature, type SigningPolicy } from '../../policy/bundle/signing';
 import { bundleFiles } from './bundle-builder';
 import { pkgErrorOf } from '../support/pkg-error';
 

@@ -1,0 +1,236 @@
+import { z } from 'zod';
+import { PkgError, type Problem } from '../errors';
+
+/**
+ * Rollout settings (design §7). Layers merge global → env → bundle → command line so that safety
+ * only tightens: a floor (min_requests, coverage, min_bake) takes the max of the layers, a budget
+ * (max_error_rate, max_divergence, p99 factor/slack/ceiling, max_extensions) the min. A later
+ * layer that tries to relax a floor or a budget is refused with each violation named.
+ * Steps, bake and coverage_timeout are scheduling choices: the last layer that sets them wins, and
+ * the bake must still respect the merged min_bake. approve_at only ever adds approvals.
+ */
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text);
+  if (!match) throw new PkgError('InputInvalid', `bad duration ${JSON.stringify(text)}: expected e.g. 30s, 2m, 500ms`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const duration = z.string().regex(DURATION, 'a duration such as 500ms, 30s, 2m or 1h');
+const percent = z.number().gt(0).lte(100);
+const rate = z.number().min(0).max(1);
+
+export const gateOverridesSchema = z.strictObject({
+  min_requests: z.number().int().min(1).optional(),
+  coverage: z.number().gt(0).max(1).optional(),
+  min_bake: duration.optional(),
+  max_error_rate: rate.optional(),
+  max_divergence: rate.optional(),
+  p99_factor: z.number().min(1).optional(),
+  p99_slack_ms: z.number().min(0).optional(),
+  max_p99_ms: z.number().gt(0).optional(),
+  max_extensions: z.number().int().min(0).max(20).optional(),
+});
+
+/** The manifest's `rollout:` block; also the shape of every other layer. */
+export const rolloutOverridesSchema = z.strictObject({
+  steps: z
+    .array(percent)
+    .min(1)
+    .refine((s) => s.every((p, i) => i === 0 || p > s[i - 1]!), 'steps must rise strictly')
+    .optional(),
+  bake: duration.optional(),
+  coverage_timeout: duration.optional(),
+  approve_at: z.array(percent).optional(),
+  gates: gateOverridesSchema.optional(),
+});
+
+export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
+
+export interface GateConfig {
+  minRequests: number;
+  coverage: number;
+  minBakeMs: number;
+  maxErrorRate: number;
+  maxDivergence: number;
+  p99Factor: number;
+  p99SlackMs: number;
+  maxP99Ms: number;
+  maxExtensions: number;
+}
+
+export interface RolloutConfig {
+  steps: number[];
+  bakeMs: number;
+  coverageTimeoutMs: number;
+  /** Percents from approve_at: the first step reaching each one waits for an approve signal. */
+  approveAt: number[];
+  gates: GateConfig;
+}
+
+type Env = 'prod' | 'staging' | 'dev';
+
+/** Built-in layers; design §7 defaults plus stricter prod budgets. */
+export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
+  steps: [1, 5, 25, 50, 100],
+  bake: '2m',
+  coverage_timeout: '60s',
+  approve_at: [],
+  gates: {
+    min_requests: 200,
+    coverage: 1,
+    min_bake: '0s',
+    max_error_rate: 0.01,
+    max_divergence: 0.25,
+    p99_factor: 1.25,
+    p99_slack_ms: 2,
+    max_p99_ms: 1000,
+    max_extensions: 2,
+  },
+};
+
+export const ENV_ROLLOUT_DEFAULTS: Record<Env, RolloutOverrides> = {
+  prod: { bake: '5m', gates: { max_error_rate: 0.001, min_bake: '1m' } },
+  staging: { bake: '1m' },
+  dev: { bake: '30s' },
+};
+
+type GateKey = keyof z.infer<typeof gateOverridesSchema>;
+const FLOORS: GateKey[] = ['min_requests', 'coverage', 'min_bake'];
+
+function numeric(key: GateKey, value: number | string): number {
+  return key === 'min_bake' ? parseDuration(String(value)) : Number(value);
+}
+
+/** Merges one layer into the accumulated gates; a relaxation becomes a Problem, not a value. */
+function mergeGates(
+  acc: Record<string, number | string>,
+  layer: RolloutOverrides['gates'],
+  layerName: string,
+  problems: Problem[],
+): void {
+  for (const [key, value] of Object.entries(layer ?? {}) as [GateKey, number | string][]) {
+    const current = acc[key];
+    const isFloor = FLOORS.includes(key);
+    if (current !== undefined) {
+      const [next, now] = [numeric(key, value), numeric(key, current)];
+      const loosens = isFloor ? next < now : next > now;
+      if (loosens) {
+        const relation = isFloor ? 'below the floor' : 'above the budget';
+        problems.push({ path: `rollout.gates.${key}`, message: `${layerName} sets ${value}, ${relation} ${current}` });
+        continue;
+      }
+    }
+    acc[key] = value;
+  }
+}
+
+/** Validates one layer; the error names the layer and every bad path. */
+export function parseRolloutOverrides(raw: unknown, source: string): RolloutOverrides {
+  const result = rolloutOverridesSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    file: source,
+    path: ['rollout', ...issue.path].join('.'),
+    message: issue.message,
+  }));
+  throw PkgError.fromProblems('InputInvalid', `bad rollout settings in ${source}`, problems);
+}
+
+export interface RolloutLayer {
+  name: string;
+  overrides: RolloutOverrides;
+}
+
+/**
+ * Merges layers in order. The first layer must set every field (the global defaults do); later
+ * layers may only tighten. Throws PkgError('GateConfigLoosened') listing every violation.
+ */
+export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
+  const problems: Problem[] = [];
+  const gates: Record<string, number | string> = {};
+  let merged: RolloutOverrides = {};
+  const approveAt = new Set<number>();
+  for (const { name, overrides } of layers) {
+    const { gates: layerGates, ...rest } = parseRolloutOverrides(overrides, name);
+    mergeGates(gates, layerGates, name, problems);
+    rest.approve_at?.forEach((p) => approveAt.add(p));
+    merged = { ...merged, ...rest };
+  }
+  const config = toRolloutConfig(
+    merged,
+    gates,
+    [...approveAt].sort((a, b) => a - b),
+  );
+  if (config.bakeMs < config.gates.minBakeMs) {
+    problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
+  }
+  if (problems.length > 0) {
+    throw PkgError.fromProblems(
+      'GateConfigLoosened',
+      'rollout settings may only tighten the environment defaults',
+      problems,
+    );
+  }
+  return config;
+}
+
+/** The usual stack: built-in global, the env's layer, the bundle's `rollout:`, then CLI flags. */
+export function mergeRolloutConfig(
+  global: RolloutOverrides,
+  env: RolloutOverrides,
+  bundle: RolloutOverrides = {},
+  commandLine: RolloutOverrides = {},
+): RolloutConfig {
+  return mergeRolloutLayers([
+    { name: 'global defaults', overrides: global },
+    { name: 'environment defaults', overrides: env },
+    { name: 'bundle', overrides: bundle },
+    { name: 'command line', overrides: commandLine },
+  ]);
+}
+
+export function rolloutConfigFor(
+  env: Env,
+  bundle: RolloutOverrides = {},
+  commandLine: RolloutOverrides = {},
+): RolloutConfig {
+  return mergeRolloutConfig(GLOBAL_ROLLOUT_DEFAULTS, ENV_ROLLOUT_DEFAULTS[env], bundle, commandLine);
+}
+
+function toRolloutConfig(
+  merged: RolloutOverrides,
+  gates: Record<string, number | string>,
+  approveAt: number[],
+): RolloutConfig {
+  const required = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
+    return value;
+  };
+  const gate = (key: GateKey) => numeric(key, required(gates[key], `gates.${key}`));
+  return {
+    steps: required(merged.steps, 'steps'),
+    bakeMs: parseDuration(required(merged.bake, 'bake')),
+    coverageTimeoutMs: parseDuration(required(merged.coverage_timeout, 'coverage_timeout')),
+    approveAt,
+    gates: {
+      minRequests: gate('min_requests'),
+      coverage: gate('coverage'),
+      minBakeMs: gate('min_bake'),
+      maxErrorRate: gate('max_error_rate'),
+      maxDivergence: gate('max_divergence'),
+      p99Factor: gate('p99_factor'),
+      p99SlackMs: gate('p99_slack_ms'),
+      maxP99Ms: gate('max_p99_ms'),
+      maxExtensions: gate('max_extensions'),
+    },
+  };
+}
+
+/** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */
+export function approvalStepIndexes(config: Pick<RolloutConfig, 'steps' | 'approveAt'>): number[] {
+  const indexes = config.approveAt.map((p) => config.steps.findIndex((step) => step >= p)).filter((i) => i >= 0);
+  return [...new Set(indexes)].sort((a, b) => a - b);
+}

@@ -1,0 +1,218 @@
+import { percentileFromHistogram } from './latency-histogram';
+import type { GateConfig } from './config';
+import { REASONS } from './reasons';
+
+/**
+ * The gate judge (design §7): pure, from measured numbers to a verdict. Each check yields its own
+ * verdict with its value and limit; the worst one decides (fail > inconclusive > pass).
+ */
+
+/** pass: safe to go on; fail: roll back; inconclusive: not enough evidence either way yet. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+export type GateName = 'samples' | 'error_rate' | 'error_rate_vs_baseline' | 'p99' | 'divergence' | 'coverage';
+
+export interface VersionMetrics {
+  requests: number;
+  errors: number;
+  latencyBuckets: number[];
+  shadow: { compared: number; diverged: number };
+}
+
+export interface Coverage {
+  evaluators: number;
+  serving: number;
+}
+
+export interface GateCheck {
+  gate: GateName;
+  verdict: Verdict;
+  value: number | null;
+  limit: number | null;
+  message: string;
+}
+
+export interface StepVerdict {
+  step: number;
+  stepCount: number;
+  percent: number;
+  verdict: Verdict;
+  /** 'none': first promotion; 'quiet': baseline too small to compare; 'compared': it was used. */
+  baseline: 'none' | 'quiet' | 'compared';
+  checks: GateCheck[];
+  message: string;
+}
+
+export interface JudgeInput {
+  step: number;
+  stepCount: number;
+  percent: number;
+  candidate: VersionMetrics;
+  baseline: VersionMetrics | null;
+  coverage: Coverage;
+  gates: GateConfig;
+}
+
+// One-sided 95%: the candidate's error rate must be significantly *higher* to fail.
+export const Z_CRITICAL = 1.645;
+const SEVERITY: Record<Verdict, number> = { pass: 0, inconclusive: 1, fail: 2 };
+
+export function worstVerdict(verdicts: Verdict[]): Verdict {
+  return verdicts.reduce<Verdict>((worst, v) => (SEVERITY[v] > SEVERITY[worst] ? v : worst), 'pass');
+}
+
+/** z of a one-sided two-proportion test that the candidate's error rate exceeds the baseline's. */
+export function errorRateZ(candidate: VersionMetrics, baseline: VersionMetrics): number {
+  const [nc, nb] = [candidate.requests, baseline.requests];
+  const pooled = (candidate.errors + baseline.errors) / (nc + nb);
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nb));
+  if (se === 0) return 0;
+  return (candidate.errors / nc - baseline.errors / nb) / se;
+}
+
+function check(
+  gate: GateName,
+  verdict: Verdict,
+  value: number | null,
+  limit: number | null,
+  message: string,
+): GateCheck {
+  return { gate, verdict, value, limit, message };
+}
+
+function samplesCheck({ candidate, gates }: JudgeInput): GateCheck {
+  const enough = candidate.requests >= gates.minRequests;
+  const message = enough ? REASONS.samplesOk : REASONS.samplesShort;
+  return check(
+    'samples',
+    enough ? 'pass' : 'inconclusive',
+    candidate.requests,
+    gates.minRequests,
+    message(candidate.requests, gates.minRequests),
+  );
+}
+
+/** Below min samples a rate is noise, unless the errors alone already break the budget. */
+function errorRateCheck({ candidate, gates }: JudgeInput): GateCheck {
+  const { requests, errors } = candidate;
+  const rate = requests === 0 ? 0 : errors / requests;
+  if (requests < gates.minRequests) {
+    const doomed = errors > gates.maxErrorRate * gates.minRequests;
+    const message = doomed
+      ? REASONS.errorRateDoomed(errors, gates.maxErrorRate, gates.minRequests)
+      : REASONS.samplesShort(requests, gates.minRequests);
+    return check('error_rate', doomed ? 'fail' : 'inconclusive', rate, gates.maxErrorRate, message);
+  }
+  const over = rate > gates.maxErrorRate;
+  const message = over
+    ? REASONS.errorRateOver(rate, gates.maxErrorRate)
+    : REASONS.errorRateOk(rate, gates.maxErrorRate);
+  return check('error_rate', over ? 'fail' : 'pass', rate, gates.maxErrorRate, message);
+}
+
+function errorRateVsBaselineCheck(input: JudgeInput, baseline: VersionMetrics): GateCheck {
+  const { candidate, gates } = input;
+  if (candidate.requests < gates.minRequests) {
+    return check(
+      'error_rate_vs_baseline',
+      'inconclusive',
+      null,
+      Z_CRITICAL,
+      REASONS.samplesShort(candidate.requests, gates.minRequests),
+    );
+  }
+  const z = errorRateZ(candidate, baseline);
+  const [rate, base] = [candidate.errors / candidate.requests, baseline.errors / baseline.requests];
+  const worse = z > Z_CRITICAL;
+  const message = worse ? REASONS.errorRateWorse(rate, base, z) : REASONS.errorRateComparable(rate, base, z);
+  return check('error_rate_vs_baseline', worse ? 'fail' : 'pass', z, Z_CRITICAL, message);
+}
+
+function p99Check({ candidate, gates }: JudgeInput, baseline: VersionMetrics | null): GateCheck {
+  const p99 = percentileFromHistogram(candidate.latencyBuckets, 0.99);
+  const baseP99 = baseline ? percentileFromHistogram(baseline.latencyBuckets, 0.99) : null;
+  const absolute = gates.maxP99Ms * 1000;
+  const relative = baseP99 === null ? absolute : baseP99 * gates.p99Factor + gates.p99SlackMs * 1000;
+  const limit = Math.min(absolute, relative);
+  if (p99 === null) return check('p99', 'inconclusive', null, limit, REASONS.p99Unknown);
+  const over = p99 > limit;
+  return check(
+    'p99',
+    over ? 'fail' : 'pass',
+    p99,
+    limit,
+    over ? REASONS.p99Over(p99, limit) : REASONS.p99Ok(p99, limit),
+  );
+}
+
+function divergenceCheck({ candidate, gates }: JudgeInput): GateCheck {
+  const { compared, diverged } = candidate.shadow;
+  if (compared === 0) return check('divergence', 'inconclusive', null, gates.maxDivergence, REASONS.divergenceUnknown);
+  const rate = diverged / compared;
+  const over = rate > gates.maxDivergence;
+  const message = over
+    ? REASONS.divergenceOver(rate, gates.maxDivergence)
+    : REASONS.divergenceOk(rate, gates.maxDivergence);
+  return check('divergence', over ? 'fail' : 'pass', rate, gates.maxDivergence, message);
+}
+
+/** Coverage short of the floor is the fleet lagging, not the candidate failing: wait for it. */
+function coverageCheck({ coverage, gates }: JudgeInput): GateCheck {
+  const share = coverage.evaluators === 0 ? 0 : coverage.serving / coverage.evaluators;
+  const enough = coverage.evaluators > 0 && share >= gates.coverage;
+  const message = enough
+    ? REASONS.coverageOk(coverage.serving, coverage.evaluators)
+    : REASONS.coverageShort(coverage.serving, coverage.evaluators, gates.coverage);
+  return check('coverage', enough ? 'pass' : 'inconclusive', share, gates.coverage, message);
+}
+
+function baselineUse(input: JudgeInput): StepVerdict['baseline'] {
+  if (input.baseline === null) return 'none';
+  return input.baseline.requests >= input.gates.minRequests ? 'compared' : 'quiet';
+}
+
+export function judgeStep(input: JudgeInput): StepVerdict {
+  const use = baselineUse(input);
+  const baseline = use === 'compared' ? input.baseline : null;
+  const checks = [samplesCheck(input), errorRateCheck(input)];
+  if (baseline) checks.push(errorRateVsBaselineCheck(input, baseline));
+  checks.push(p99Check(input, baseline));
+  if (use !== 'none') checks.push(divergenceCheck(input));
+  checks.push(coverageCheck(input));
+  const verdict = worstVerdict(checks.map((c) => c.verdict));
+  return {
+    step: input.step,
+    stepCount: input.stepCount,
+    percent: input.percent,
+    verdict,
+    baseline: use,
+    checks,
+    message: verdictMessage(input, verdict, checks, use),
+  };
+}
+
+function verdictMessage(
+  input: JudgeInput,
+  verdict: Verdict,
+  checks: GateCheck[],
+  use: StepVerdict['baseline'],
+): string {
+  const decisive = verdict === 'pass' ? checks : checks.filter((c) => c.verdict === verdict);
+  const notes =
+    use === 'none'
+      ? [REASONS.noBaseline]
+      : use === 'quiet'
+        ? [REASONS.baselineQuiet(input.baseline?.requests ?? 0)]
+        : [];
+  const detail = [...new Set([...decisive.map((c) => c.message), ...notes])].join('; ');
+  return REASONS.stepVerdict(input.step, input.stepCount, input.percent, verdict, detail);
+}
+
+/** What the workflow does with a verdict, decided in this one place. */
+export type GateAction = 'advance' | 'extend' | 'rollback';
+
+export function actionFor(verdict: Verdict, extensionsUsed: number, maxExtensions: number): GateAction {
+  if (verdict === 'pass') return 'advance';
+  if (verdict === 'inconclusive' && extensionsUsed < maxExtensions) return 'extend';
+  return 'rollback';
+}

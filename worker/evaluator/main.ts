@@ -1,0 +1,191 @@
+import { hostname } from 'node:os';
+import { loadConfigOrExit, type Config } from '../../policy/config';
+import type { Lane } from '../../policy/engine/evaluation-request';
+import { createFactCache } from '../../policy/facts/cache';
+import { createPool, createRedis } from '../../activities/connections';
+import { loadFactsForSubject } from '../../activities/fact-store';
+import { readDesiredLaneState, laneLabel } from '../../activities/lane-state';
+import { createLaneMetricsRecorder } from '../../activities/lane-metrics';
+import { createSnapshotRegistry } from './registry';
+import { createLaneTable, type LaneTable, type ServingLane } from './lanes';
+import { createEvaluatorService, oneLine } from './service';
+import { buildEvaluatorHttp, type Readiness } from './http';
+import { createEvaluatorProm, type EvaluatorProm } from './prom';
+import { subscribeToUpdates } from './updates';
+import { createLaneSync, type LaneSync } from './sync';
+import { createFleetReporter } from './fleet';
+import { buildSnapshot } from './snapshots';
+import { startEvaluatorTemporalWorker } from './temporal';
+
+/**
+ * `npm run evaluator`: one evaluator process (design §5). It serves live decisions over HTTP,
+ * runs evaluation activities on task queue pkg-evaluator, follows hot-swap hints on Redis and
+ * heartbeats into the fleet registry. Redis or Postgres going away degrades it (reported in
+ * /readyz) but never stops it answering from the last good snapshot.
+ */
+const METRICS_FLUSH_MS = 1000;
+const MAX_LANES = 64;
+const PG_CONNECT_TIMEOUT_MS = 3000;
+const PG_QUERY_TIMEOUT_MS = 10_000;
+
+const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
+
+/** Postgres health as last seen by any query: queries are the only probe that costs nothing extra. */
+function createPostgresHealth() {
+  const health = {
+    up: false,
+    track<T>(work: Promise<T>): Promise<T> {
+      return work.then(
+        (value) => ((health.up = true), value),
+        (error: unknown) => {
+          health.up = false;
+          throw error;
+        },
+      );
+    },
+  };
+  return health;
+}
+
+function assemble(config: Config) {
+  const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
+  const instanceId = `${hostname()}:${config.EVALUATOR_PORT}`;
+  const pool = createPool(config, 8);
+  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
+  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
+  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
+  pool.on('error', () => undefined);
+  const redis = createRedis(config);
+  redis.on('error', () => undefined);
+  const prom = createEvaluatorProm();
+  const postgres = createPostgresHealth();
+  const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
+  const fleetEntry = () => ({
+    instanceId,
+    lane,
+    state: lanes.current(lane),
+    loadedVersions: registry.loadedVersions(),
+  });
+  const fleet = createFleetReporter(pool, config.EVALUATOR_HEARTBEAT_MS, fleetEntry, (error) => {
+    if (error !== null && postgres.up) log(`heartbeat failed: ${oneLine(error)}`);
+    postgres.up = error === null;
+  });
+  const lanes: LaneTable = createLaneTable({
+    readDesired: (wanted) => postgres.track(readDesiredLaneState(pool, wanted)),
+    registry,
+    maxLanes: MAX_LANES,
+    pinned: lane,
+    onSwap: (swapped, previous, next) => {
+      reportSwap(prom, swapped, previous, next);
+      log(`lane ${laneLabel(swapped)} now serves ${describe(next)}`);
+      if (laneLabel(swapped) === laneLabel(lane)) void fleet.beat();
+    },
+  });
+  const sync = createLaneSync(lanes, config.EVALUATOR_RECONCILE_MS, log);
+  const metrics = createLaneMetricsRecorder(redis, { ttlSeconds: config.METRICS_TTL_S });
+  const facts = createFactCache({
+    ttlMs: config.FACT_CACHE_TTL_MS,
+    maxSubjects: config.FACT_CACHE_MAX,
+    load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
+  });
+  const service = createEvaluatorService({
+    lanes,
+    defaultLane: lane,
+    facts,
+    metrics,
+    prom,
+    shadowRate: config.EVALUATOR_SHADOW_RATE,
+  });
+  const http = buildEvaluatorHttp({
+    service,
+    prom,
+    bodyLimit: config.EVALUATOR_BODY_LIMIT,
+    readiness: () => readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions()),
+  });
+  return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http } = assemble(config);
+  await sync.syncAll();
+  sync.start();
+  subscribeToUpdates(createRedis(config), sync);
+  const flushTimer = setInterval(() => {
+    prom.connected.labels('redis').set(redis.status === 'ready' ? 1 : 0);
+    prom.connected.labels('postgres').set(postgres.up ? 1 : 0);
+    metrics.flush().catch(() => undefined);
+  }, METRICS_FLUSH_MS);
+  flushTimer.unref();
+  fleet.start();
+  await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
+  log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneLabel(lane)} as ${instanceId}`);
+  const temporal =
+    config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
+
+  // Order matters: stop taking requests, finish activities, send the last counts, leave the fleet.
+  const shutdown = async (signal: string) => {
+    log(`${signal}: shutting down`);
+    sync.stop();
+    await http.close();
+    await temporal?.stop();
+    await metrics.flush().catch(() => undefined);
+    await fleet.stop();
+    await pool.end().catch(() => undefined);
+    process.exit(0);
+  };
+  // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.
+  process.on('unhandledRejection', (error) => log(`unhandled rejection: ${oneLine(error)}`));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function describe(state: ServingLane): string {
+  const serving = state.serving?.version ?? 'nothing';
+  if (!state.candidate) return serving;
+  return `${serving} + candidate ${state.candidate.version} at ${state.split.canaryPercent}%`;
+}
+
+function reportSwap(prom: EvaluatorProm, lane: Lane, previous: ServingLane | undefined, next: ServingLane): void {
+  const label = laneLabel(lane);
+  prom.swaps.labels(label, 'swapped').inc();
+  if (previous?.serving) prom.serving.remove(label, 'serving', previous.serving.version);
+  if (previous?.candidate) prom.serving.remove(label, 'candidate', previous.candidate.version);
+  if (next.serving) prom.serving.labels(label, 'serving', next.serving.version).set(1);
+  if (next.candidate) prom.serving.labels(label, 'candidate', next.candidate.version).set(1);
+}
+
+function readiness(
+  state: ServingLane | undefined,
+  lane: Lane,
+  sync: LaneSync,
+  postgresUp: boolean,
+  instanceId: string,
+  loadedVersions: string[],
+): Readiness {
+  const status = sync.status();
+  const degraded = status.redis === 'down' || !postgresUp || Object.keys(status.laneErrors).length > 0;
+  return {
+    ready: Boolean(state?.serving),
+    details: {
+      instance_id: instanceId,
+      lane: laneLabel(lane),
+      serving: state?.serving?.version ?? null,
+      candidate: state?.candidate?.version ?? null,
+      canary_percent: state?.split.canaryPercent ?? 0,
+      loaded_versions: loadedVersions,
+      degraded,
+      redis: status.redis,
+      postgres: postgresUp ? 'up' : 'down',
+      last_sync_at: status.lastSyncAt,
+      lane_errors: status.laneErrors,
+    },
+  };
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,167 @@
+import { performance } from 'node:perf_hooks';
+import type { Decision, EvaluationInput, EvaluationOutput, Fact, Mode } from '../../policy/engine/evaluation';
+import { routingKeyOf, type EvaluationRequest, type Lane } from '../../policy/engine/evaluation-request';
+import type { FactCache } from '../../policy/facts/cache';
+import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
+import { laneLabel } from '../../activities/lane-state';
+import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary/routing';
+import type { LaneTable, ServingLane } from './lanes';
+import type { LoadedSnapshot } from './registry';
+import type { EvaluatorProm } from './prom';
+
+/**
+ * One request end to end: resolve the lane, route by routing key, find facts, decide, measure.
+ * CONTROL never answers `ok: true` without a decision from a verified snapshot; ADVISORY decides
+ * without stored facts when they cannot be read.
+ */
+export interface EvaluatorServiceDeps {
+  lanes: LaneTable;
+  defaultLane: Lane;
+  facts: FactCache;
+  metrics: LaneMetricsRecorder;
+  prom: EvaluatorProm;
+  shadowRate: number;
+  random?: () => number;
+}
+
+export interface EvaluationReply {
+  status: number;
+  body: EvaluationOutput;
+}
+
+export interface EvaluatorService {
+  evaluate(request: EvaluationRequest): Promise<EvaluationReply>;
+}
+
+export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorService {
+  const random = deps.random ?? Math.random;
+
+  const resolveLane = (request: EvaluationRequest): Lane => {
+    const { env, target, region } = request.lane;
+    if (env === undefined && target === undefined && region === undefined) return deps.defaultLane;
+    return {
+      env: env ?? deps.defaultLane.env,
+      target: target ?? deps.defaultLane.target,
+      region: region ?? deps.defaultLane.region,
+    };
+  };
+
+  const shadow = async (
+    lane: Lane,
+    state: ServingLane,
+    chosen: 'serving' | 'candidate',
+    input: EvaluationInput,
+    facts: readonly Fact[],
+    decision: Decision,
+  ) => {
+    const other = chosen === 'candidate' ? state.serving : state.candidate;
+    const candidate = state.candidate;
+    if (!other || !candidate) return;
+    let diverged: boolean;
+    try {
+      diverged = decisionsDiffer(decision, other.engine.evaluate(input, facts));
+    } catch {
+      diverged = true;
+    }
+    deps.metrics.recordShadow(lane, candidate.version, diverged);
+    deps.prom.shadow.labels(laneLabel(lane), candidate.version, diverged ? 'diverged' : 'matched').inc();
+  };
+
+  return {
+    async evaluate(request) {
+      const lane = resolveLane(request);
+      let state = deps.lanes.current(lane);
+      if (!state) {
+        try {
+          state = await deps.lanes.ensure(lane);
+        } catch (error) {
+          return unavailable(request.mode, `lane ${laneLabel(lane)} state unavailable: ${oneLine(error)}`);
+        }
+      }
+      const arm = chooseArm(state.split, routingKeyOf(request));
+      const snapshot = arm === 'candidate' ? state.candidate : state.serving;
+      if (!snapshot) return unavailable(request.mode, `lane ${laneLabel(lane)} has no serving snapshot`);
+      const started = performance.now();
+      const facts = await factsFor(deps.facts, snapshot, request);
+      if (!facts.ok) return failed(deps, lane, snapshot, request.mode, arm, started, 503, facts.reason);
+      let decision: Decision;
+      const evalStart = performance.now();
+      try {
+        decision = snapshot.engine.evaluate(request.input, facts.facts);
+      } catch (error) {
+        return failed(deps, lane, snapshot, request.mode, arm, started, 500, `evaluation failed: ${oneLine(error)}`);
+      }
+      const done = performance.now();
+      record(deps, lane, snapshot, false, done - started, done - evalStart);
+      if (shouldShadow(state.split, deps.shadowRate, random()))
+        await shadow(lane, state, arm, request.input, facts.facts, decision);
+      const meta = {
+        engine: snapshot.engine.kind,
+        mode: request.mode,
+        canary: arm === 'candidate',
+        eval_us: Math.round((done - evalStart) * 1000),
+      };
+      return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta } };
+    },
+  };
+}
+
+type FactsResult = { ok: true; facts: readonly Fact[] } | { ok: false; reason: string };
+
+async function factsFor(cache: FactCache, snapshot: LoadedSnapshot, request: EvaluationRequest): Promise<FactsResult> {
+  if (request.input.facts) return { ok: true, facts: request.input.facts };
+  const subject = request.input.context?.subject;
+  if (!snapshot.usesFacts || typeof subject !== 'string') return { ok: true, facts: [] };
+  try {
+    return { ok: true, facts: await cache.factsFor(subject) };
+  } catch (error) {
+    if (request.mode === 'advisory') return { ok: true, facts: [] };
+    return { ok: false, reason: `facts for ${subject} unavailable: ${oneLine(error)}` };
+  }
+}
+
+/**
+ * The gates judge the snapshot, so they get the engine's own time: fact lookups go through a cache
+ * shared by both versions, and their misses would make a 1% canary's p99 measure Postgres, not the
+ * policy. Prometheus still sees the whole request.
+ */
+function record(
+  deps: EvaluatorServiceDeps,
+  lane: Lane,
+  snapshot: LoadedSnapshot,
+  error: boolean,
+  requestMs: number,
+  engineMs: number,
+): void {
+  deps.metrics.recordRequest(lane, snapshot.version, { error, micros: engineMs * 1000 });
+  deps.prom.requests.labels(laneLabel(lane), snapshot.version, error ? 'error' : 'ok').inc();
+  deps.prom.latency.labels(snapshot.version).observe(requestMs / 1000);
+}
+
+function failed(
+  deps: EvaluatorServiceDeps,
+  lane: Lane,
+  snapshot: LoadedSnapshot,
+  mode: Mode,
+  arm: 'serving' | 'candidate',
+  started: number,
+  status: number,
+  reason: string,
+): EvaluationReply {
+  const elapsedMs = performance.now() - started;
+  record(deps, lane, snapshot, true, elapsedMs, elapsedMs);
+  const meta = { engine: snapshot.engine.kind, mode, canary: arm === 'candidate', eval_us: 0 };
+  return { status, body: { ok: false, snapshot: snapshot.version, reason, meta } };
+}
+
+function unavailable(mode: Mode, reason: string): EvaluationReply {
+  return {
+    status: 503,
+    body: { ok: false, snapshot: null, reason, meta: { engine: 'native', mode, canary: false, eval_us: 0 } },
+  };
+}
+
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.slice(0, 300);
+}

@@ -1,0 +1,33 @@
+import type { Pool } from 'pg';
+import { verifyArtifact } from '../../policy/rego/artifacts';
+import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
+import { createNativeEngine } from '../../policy/engine/native';
+import { createWasmEngine } from '../../policy/engine/wasm';
+import { loadSnapshot } from '../../activities/snapshot-store';
+import type { LoadedSnapshot } from './registry';
+
+/**
+ * Loads one snapshot from Postgres and builds the engine its manifest names. Both artifacts are
+ * checked against their recorded sha256 whichever engine serves: bytes changed in the database mean
+ * the snapshot cannot be trusted at all, so it is refused and the lane keeps what it served.
+ */
+export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<LoadedSnapshot> {
+  const stored = await loadSnapshot(pool, { id: snapshotId });
+  verifyArtifact(stored.version, 'wasm', stored.wasm);
+  verifyArtifact(stored.version, 'rego', stored.rego);
+  const engine =
+    stored.compiled.engine === 'wasm'
+      ? await createWasmEngine(stored.compiled, stored)
+      : createNativeEngine(stored.compiled);
+  return {
+    snapshotId: stored.snapshotId,
+    version: stored.compiled.version,
+    checksum: stored.checksum,
+    engine,
+    usesFacts: usesFacts(stored.compiled),
+  };
+}
+
+export function usesFacts(compiled: CompiledSnapshot): boolean {
+  return compiled.rules.some((rule) => rule.enabled && rule.conditions.some((condition) => condition.type === 'FACT'));
+}
