@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { LaneRef } from '../workflows/definitions';
+import type { Lane } from '../policy/lane';
 
 /**
  * Rollout audit rows (pkg_rollout_events) and outbox rows (pkg_outbox). Both are keyed for
@@ -9,7 +9,7 @@ export interface RolloutEvent {
   rolloutId: string;
   /** Unique per transition, e.g. `<rolloutId>:step:2`; the same key never writes twice. */
   eventKey: string;
-  lane: LaneRef;
+  lane: Lane;
   snapshotId: string | null;
   event: string;
   step?: number | null;

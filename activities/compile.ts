@@ -7,7 +7,6 @@ import { unpackBundle } from '../policy/bundle/pack';
 import type { CompiledSnapshot } from '../policy/engine/compiled-snapshot';
 import { loadConfig } from '../policy/config';
 import { PkgError } from '../policy/errors';
-import type { Env } from '../policy/engine/evaluation-request';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import { verifyBundleSignature, type SigningPolicy } from '../policy/bundle/signing';
 import { packRegoArtifact } from '../policy/rego/artifacts';
@@ -15,6 +14,7 @@ import { regoData } from '../policy/rego/data';
 import { buildWasm } from './opa-build';
 import { signingPolicyFromConfig } from './signing-policy';
 import { findSnapshotChecksum, storeSnapshot, type SnapshotArtifacts, type StoredSnapshot } from './snapshot-store';
+import type { Env } from '../policy/lane';
 
 /**
  * The compile step of the pipeline: an uploaded bundle (by digest) → a stored snapshot with its

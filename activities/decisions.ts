@@ -11,9 +11,9 @@ import {
 } from '../policy/rollout/decision-record';
 import type { StepVerdict } from '../policy/rollout/gates';
 import { PkgError } from '../policy/errors';
-import type { LaneRef } from '../workflows/definitions';
 import type { BaselineRef, SnapshotRef } from './lane';
 import { inTransaction } from './transaction';
+import type { Lane } from '../policy/lane';
 
 /**
  * Writes the decision record of a finished rollout: once per rollout (rollout_id is unique), linked
@@ -21,7 +21,7 @@ import { inTransaction } from './transaction';
  */
 export interface DecisionInput {
   rolloutId: string;
-  lane: LaneRef;
+  lane: Lane;
   outcome: Outcome;
   reason: string;
   snapshot: SnapshotRef | null;

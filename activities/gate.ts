@@ -14,16 +14,16 @@ import {
   type RolloutConfig,
   type RolloutOverrides,
 } from '../policy/rollout/config';
-import type { LaneRef } from '../workflows/definitions';
 import { readLaneMetrics } from './lane-metrics';
 import { readCoverage } from './lane';
+import type { Lane } from '../policy/lane';
 
 /**
  * Reads a step's measured numbers and judges them. Evaluators flush counts to Redis about once a
  * second, so the window closes now and the read waits `settleMs` for the last counts to land.
  */
 export interface GateInput {
-  lane: LaneRef;
+  lane: Lane;
   candidateVersion: string;
   baselineVersion: string | null;
   fromMs: number;
@@ -34,7 +34,7 @@ export interface GateInput {
 }
 
 export interface PlanInput {
-  lane: LaneRef;
+  lane: Lane;
   /** Digest of the uploaded bundle in pkg_bundles. */
   digest: string;
   /** The command line's rollout layer. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LATENCY_BUCKET_COUNT, emptyHistogram, latencyBucketIndex } from '../policy/rollout/latency-histogram';
-import type { Lane } from '../policy/engine/evaluation-request';
+import type { Lane } from '../policy/lane';
 
 /**
  * Per-version, per-lane evaluator metrics in Redis (design §5), what the promotion gates judge.

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { Lane } from '../policy/engine/evaluation-request';
+import type { Lane } from '../policy/lane';
 
 /**
  * What a lane should serve (design §5): the pkg_deployments row is the desired state, Redis
@@ -65,8 +65,4 @@ export function sameDesiredState(a: DesiredLaneState, b: DesiredLaneState): bool
     a.canaryPercent === b.canaryPercent &&
     a.salt === b.salt
   );
-}
-
-export function laneLabel(lane: Lane): string {
-  return `${lane.env}/${lane.target}/${lane.region}`;
 }

@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import type { Pool, PoolClient } from 'pg';
 import type { Coverage } from '../policy/rollout/gates';
-import type { LaneRef } from '../workflows/definitions';
 import { insertOutboxMessage, insertRolloutEvent } from './audit';
 import { inTransaction } from './transaction';
+import type { Lane } from '../policy/lane';
 
 /**
  * Lane state changes (design §5/§6). Each writes pkg_deployments, an outbox message and an audit
@@ -22,7 +22,7 @@ export interface BaselineRef {
 
 export interface LaneStepInput {
   rolloutId: string;
-  lane: LaneRef;
+  lane: Lane;
   candidate: SnapshotRef;
   step: number;
   percent: number;
@@ -31,7 +31,7 @@ export interface LaneStepInput {
 
 export interface LaneChangeInput {
   rolloutId: string;
-  lane: LaneRef;
+  lane: Lane;
   candidate: SnapshotRef;
   actor: string;
   reason: string;
@@ -39,7 +39,7 @@ export interface LaneChangeInput {
 }
 
 export interface CoverageInput {
-  lane: LaneRef;
+  lane: Lane;
   required: number;
   timeoutMs: number;
   pollMs?: number;
@@ -51,7 +51,7 @@ export interface CoverageResult extends Coverage {
   atMs: number;
 }
 
-const laneParams = (lane: LaneRef) => [lane.env, lane.target, lane.region];
+const laneParams = (lane: Lane) => [lane.env, lane.target, lane.region];
 
 async function baselineOf(client: PoolClient, snapshotId: string | null): Promise<BaselineRef | null> {
   if (snapshotId === null) return null;
@@ -181,7 +181,7 @@ async function rollbackLane(pool: Pool, input: LaneChangeInput): Promise<void> {
   });
 }
 
-export async function readCoverage(pool: Pool, lane: LaneRef): Promise<Coverage> {
+export async function readCoverage(pool: Pool, lane: Lane): Promise<Coverage> {
   const { rows } = await pool.query<{ evaluators: string; serving_intended: string }>(
     'SELECT evaluators, serving_intended FROM pkg_deployment_coverage WHERE env = $1 AND target = $2 AND region = $3',
     laneParams(lane),

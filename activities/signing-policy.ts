@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../policy/config';
-import type { Env } from '../policy/engine/evaluation-request';
 import type { SigningPolicy } from '../policy/bundle/signing';
+import type { Env } from '../policy/lane';
 
 /** The signing policy from config: the key may be given inline (PEM) or as a path to a PEM file. */
 export function signingPolicyFromConfig(

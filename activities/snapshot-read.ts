@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import type { CompiledRule, Condition, Emission } from '../policy/engine/compiled-snapshot';
-import type { Env } from '../policy/engine/evaluation-request';
 import { PkgError } from '../policy/errors';
 import type { RunnableFixture } from '../policy/bundle/fixtures';
 import type { LoadedSnapshot } from './snapshot-store';
+import type { Env } from '../policy/lane';
 
 /** Reads a stored snapshot back into exactly the CompiledSnapshot shape the compiler produced. */
 interface SnapshotRow {

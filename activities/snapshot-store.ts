@@ -1,12 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Bundle } from '../policy/bundle/bundle';
 import type { CompiledSnapshot } from '../policy/engine/compiled-snapshot';
-import type { Env } from '../policy/engine/evaluation-request';
 import { PkgError } from '../policy/errors';
 import type { RunnableFixture } from '../policy/bundle/fixtures';
 import type { OpaArtifacts, StoredArtifact } from '../policy/rego/artifacts';
 import { insertSnapshotRows } from './snapshot-rows';
 import { readSnapshot } from './snapshot-read';
+import type { Env } from '../policy/lane';
 
 /**
  * Snapshots in Postgres. A snapshot is written in one transaction (snapshot, subtask types, rules,

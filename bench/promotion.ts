@@ -6,9 +6,10 @@ import { createPipelineActivities } from '../activities/index';
 import { createOutboxRelay } from '../activities/outbox-relay';
 import { loadConfig } from '../policy/config';
 import { startPromotion } from '../client/rollout-client';
-import type { LaneRef, PromotionResult } from '../workflows/definitions';
+import type { PromotionResult } from '../workflows/definitions';
 import { randomLane, startEvaluator, type RunningEvaluator } from '../test/integration/evaluator-harness';
 import { startGuestTraffic, uniqueName, uploadSpec } from '../test/integration/promotion-harness';
+import type { Lane } from '../policy/lane';
 
 /**
  * Promotion benchmark (issue 5), on the real dev server with real evaluators and traffic:
@@ -47,14 +48,14 @@ async function startPipeline(taskQueue: string) {
 }
 
 interface Run {
-  lane: LaneRef;
+  lane: Lane;
   result: PromotionResult;
   ms: number;
   events: number;
   bytes: number;
 }
 
-async function rollout(taskQueue: string, lane: LaneRef, overrides: { steps: number[]; bake: string }): Promise<Run> {
+async function rollout(taskQueue: string, lane: Lane, overrides: { steps: number[]; bake: string }): Promise<Run> {
   const client = await connectTemporalClient(config);
   const version = `${uniqueName()}@1.0.0`;
   const digest = await uploadSpec(pool, { version, env: lane.env }, overrides);
@@ -70,9 +71,9 @@ async function rollout(taskQueue: string, lane: LaneRef, overrides: { steps: num
 
 async function withLanes<T>(
   count: number,
-  work: (lanes: LaneRef[], evaluators: RunningEvaluator[]) => Promise<T>,
+  work: (lanes: Lane[], evaluators: RunningEvaluator[]) => Promise<T>,
 ): Promise<T> {
-  const lanes = Array.from({ length: count }, () => randomLane('staging') as LaneRef);
+  const lanes = Array.from({ length: count }, () => randomLane('staging'));
   const evaluators: RunningEvaluator[] = [];
   try {
     for (const [i, lane] of lanes.entries())

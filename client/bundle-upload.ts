@@ -4,7 +4,7 @@ import { loadBundle, type Bundle } from '../policy/bundle/bundle';
 import { bundleDigest, packBundle } from '../policy/bundle/pack';
 import { PkgError } from '../policy/errors';
 import { rolloutConfigFor, type RolloutConfig, type RolloutOverrides } from '../policy/rollout/config';
-import type { Env } from '../workflows/definitions';
+import type { Env } from '../policy/lane';
 
 /**
  * The client half of "upload + start": read and check the bundle locally (so CI hears about a bad

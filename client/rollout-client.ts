@@ -10,14 +10,13 @@ import type { Config } from '../policy/config';
 import { PkgError } from '../policy/errors';
 import type { RolloutStatus } from '../policy/rollout/status';
 import {
-  laneName,
   rolloutWorkflowId,
   searchAttributeKeys,
   statusQuery,
-  type LaneRef,
   type PromotionInput,
   type PromotionResult,
 } from '../workflows/definitions';
+import { laneName, type Lane } from '../policy/lane';
 
 /** Typed client of the promotion workflow, used by pkgctl, tests and benchmarks. */
 export function defaultActor(): string {
@@ -71,7 +70,7 @@ async function describeRunning(client: Client, workflowId: string): Promise<stri
 }
 
 /** Refuses when a rollout is running on the lane (revert must not race a ramp). */
-export async function assertLaneIdle(client: Client, lane: LaneRef): Promise<void> {
+export async function assertLaneIdle(client: Client, lane: Lane): Promise<void> {
   const workflowId = rolloutWorkflowId(lane);
   const description = await client.workflow
     .getHandle(workflowId)

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { insertOutboxMessage, insertRolloutEvent } from '../activities/audit';
 import { inTransaction } from '../activities/transaction';
 import { PkgError } from '../policy/errors';
-import type { LaneRef } from '../workflows/definitions';
+import type { Lane } from '../policy/lane';
 
 /**
  * `pkgctl revert`: re-activate an earlier snapshot on a lane, audited like a promotion (action
@@ -19,7 +19,7 @@ export interface RevertResult {
 
 export async function revertLane(
   pool: Pool,
-  lane: LaneRef,
+  lane: Lane,
   version: string,
   actor: string,
   reason: string,

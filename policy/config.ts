@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import path from 'node:path';
+import { envSchema } from './lane';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -42,7 +43,7 @@ export const configSchema = z.object({
     .default(path.join(root, '.tools', 'bin', 'opa')),
   EVALUATOR_PORT: port.default(8181),
   // The lane an evaluator serves when a request names none; requests may name another lane.
-  EVALUATOR_ENV: z.enum(['prod', 'staging', 'dev'], { error: 'prod, staging or dev' }).default('dev'),
+  EVALUATOR_ENV: envSchema.default('dev'),
   EVALUATOR_TARGET: z.string().min(1, 'a non-empty target').default('default'),
   EVALUATOR_REGION: z.string().min(1, 'a non-empty region').default('default'),
   EVALUATOR_HOST: z.string().min(1).default('127.0.0.1'),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfigOrExit } from '../policy/config';
 import { startTraffic } from '../client/traffic';
 import { hotelOpsRequest } from '../examples/hotel-ops-traffic';
+import { laneName, type Lane } from '../policy/lane';
 
 /**
  * `npm run demo [-- --keep]`: the whole lifecycle for real. Brings the services up, starts the
@@ -110,11 +111,11 @@ async function main(): Promise<number> {
   const config = loadConfigOrExit();
   if (spawnSync('bash', [path.join(ROOT, 'scripts', 'up')], { stdio: 'inherit' }).status !== 0) return 1;
   mkdirSync(DEMO_DIR, { recursive: true });
-  const lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
+  const lane: Lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
   const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
   const laneEnv = { EVALUATOR_ENV: lane.env, EVALUATOR_TARGET: lane.target, EVALUATOR_REGION: lane.region };
   const ports = [await freePort(), await freePort()];
-  say(`\n== lane ${lane.env}/${lane.target}/${lane.region}: pipeline worker + evaluators on :${ports.join(', :')}`);
+  say(`\n== lane ${laneName(lane)}: pipeline worker + evaluators on :${ports.join(', :')}`);
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
   ports.forEach((port, i) =>
     children.push(
@@ -174,7 +175,7 @@ async function main(): Promise<number> {
     `\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`,
   );
   say(
-    `== Temporal UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`PkgLane="${lane.env}/${lane.target}/${lane.region}"`)}`,
+    `== Temporal UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(`PkgLane="${laneName(lane)}"`)}`,
   );
   say(
     asExpected

@@ -4,20 +4,13 @@ import { ROLLOUT_WORKFLOW_ID_PREFIX, SEARCH_ATTRIBUTES } from '../policy/constan
 import type { StepVerdict } from '../policy/rollout/gates';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import type { RolloutStatus } from '../policy/rollout/status';
+import { laneName, type Lane } from '../policy/lane';
 
 /** Shared by the promotion workflow, pkgctl and tests: names and payloads of its messages. */
-export type Env = 'prod' | 'staging' | 'dev';
-
-export interface LaneRef {
-  env: Env;
-  target: string;
-  region: string;
-}
-
 export interface PromotionInput {
   /** sha256 of the packed bundle bytes in pkg_bundles. */
   digest: string;
-  lane: LaneRef;
+  lane: Lane;
   /** The command line's rollout layer (--steps, --bake); it may only tighten like the bundle's. */
   overrides?: RolloutOverrides;
   actor: string;
@@ -62,12 +55,7 @@ export const searchAttributeKeys = {
   percent: defineSearchAttributeKey(SEARCH_ATTRIBUTES.percent, 'INT'),
 };
 
-export const laneName = (lane: LaneRef): string => `${lane.env}/${lane.target}/${lane.region}`;
-
-/** Lane target/region names: no '/', so `env/target/region` is unambiguous. */
-export const LANE_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
 /** One rollout per lane: the id names the lane, so Temporal itself refuses a second one. */
-export function rolloutWorkflowId(lane: LaneRef): string {
+export function rolloutWorkflowId(lane: Lane): string {
   return `${ROLLOUT_WORKFLOW_ID_PREFIX}-${laneName(lane)}`;
 }

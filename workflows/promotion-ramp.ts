@@ -4,7 +4,8 @@ import type { RolloutPlan } from '../activities/gate';
 import { actionFor, type StepVerdict } from '../policy/rollout/gates';
 import type { Outcome } from '../policy/rollout/decision-record';
 import { REASONS } from '../policy/rollout/reasons';
-import { laneName, type PromotionInput } from './definitions';
+import { laneName } from '../policy/lane';
+import type { PromotionInput } from './definitions';
 import { CONTROL, GATE, WAITING, control, gate, waiting } from './promotion-activities';
 import type { RolloutState } from './promotion-state';
 

@@ -7,7 +7,8 @@ import {
   type RolloutFacts,
   type Stage,
 } from '../policy/rollout/status';
-import { laneName, searchAttributeKeys, type LaneRef } from './definitions';
+import { laneName, type Lane } from '../policy/lane';
+import { searchAttributeKeys } from './definitions';
 
 /**
  * The promotion's stored facts plus what operators asked for (pause, approvals, rollback). Every
@@ -20,7 +21,7 @@ export class RolloutState {
   private readonly approvals = new Set<number>();
   approvalSteps: number[] = [];
 
-  constructor(readonly lane: LaneRef) {
+  constructor(readonly lane: Lane) {
     this.facts = initialFacts(lane);
   }
 

@@ -9,11 +9,11 @@ import {
 } from '@temporalio/workflow';
 import { REASONS } from '../policy/rollout/reasons';
 import type { Outcome } from '../policy/rollout/decision-record';
+import { laneName } from '../policy/lane';
 import { describeRollout } from '../policy/rollout/status';
 import type { SnapshotRef, BaselineRef } from '../activities/lane';
 import {
   approveSignal,
-  laneName,
   pauseSignal,
   resumeSignal,
   rollbackSignal,

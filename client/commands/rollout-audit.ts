@@ -5,36 +5,33 @@ import { readDecision } from '../../activities/decisions';
 import { assertLaneIdle, defaultActor } from '../rollout-client';
 import { revertLane } from '../rollout-revert';
 import { envHistory, verifyStoredDecision } from '../rollout-history';
-import { ENV_CHOICES, laneOf, parseLanePart, print, withSession, type LaneOptions } from './rollout-options';
+import { envOption, parseLanePart, print, withSession } from './rollout-options';
+import { laneName, laneOf, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
 export function registerAuditCommands(program: Command): void {
   program
     .command('revert')
     .description('re-activate an earlier snapshot on a lane (audited)')
-    .addOption(new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory())
+    .addOption(envOption())
     .requiredOption('--to <version>', 'the snapshot version to serve again')
     .option('--target <target>', 'lane target', parseLanePart, 'default')
     .option('--region <region>', 'lane region', parseLanePart, 'default')
     .option('--reason <text>', 'why (audited)', 'manual revert')
     .addOption(new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor()))
     .option('--json', 'print one JSON result')
-    .action((options: LaneOptions & { to: string; reason: string; actor: string; json?: boolean }) =>
+    .action((options: Lane & { to: string; reason: string; actor: string; json?: boolean }) =>
       withSession(async ({ pool, temporal }) => {
         const lane = laneOf(options);
         await assertLaneIdle(temporal, lane);
         const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
-        print(
-          options.json,
-          result,
-          () => `${lane.env}/${lane.target}/${lane.region} now serves ${result.version} (${result.revertId})`,
-        );
+        print(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
       }),
     );
   program
     .command('history')
     .description("an env's decisions and reverts, newest first")
-    .addOption(new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory())
+    .addOption(envOption())
     .option('--limit <n>', 'how many entries', (v) => Number.parseInt(v, 10), 20)
     .option('--json', 'print one JSON result')
     .action((options: { env: string; limit: number; json?: boolean }) =>

@@ -1,13 +1,13 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import { connectTemporalClient, createPool } from '../../activities/connections';
 import { loadConfig, type Config } from '../../policy/config';
 import { parseDuration, type RolloutOverrides } from '../../policy/rollout/config';
-import { LANE_PART, type Env, type LaneRef } from '../../workflows/definitions';
+import { ENVS, LANE_PART } from '../../policy/lane';
 
 /** Argument parsing and connections shared by the rollout commands. */
-export const ENV_CHOICES: Env[] = ['prod', 'staging', 'dev'];
+export const envOption = () => new Option('--env <env>', 'environment').choices(ENVS).makeOptionMandatory();
 
 export function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => Number(part.trim()));
@@ -33,18 +33,6 @@ export function parseLanePart(text: string): string {
   if (!LANE_PART.test(text)) throw new InvalidArgumentError('letters, digits, _ . - (no slashes)');
   return text;
 }
-
-export interface LaneOptions {
-  env: Env;
-  target: string;
-  region: string;
-}
-
-export const laneOf = (options: LaneOptions): LaneRef => ({
-  env: options.env,
-  target: options.target,
-  region: options.region,
-});
 
 export function commandLineOverrides(options: { steps?: number[]; bake?: string }): RolloutOverrides {
   return { ...(options.steps ? { steps: options.steps } : {}), ...(options.bake ? { bake: options.bake } : {}) };

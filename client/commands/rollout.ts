@@ -11,27 +11,25 @@ import {
   type PromotionResult,
 } from '../../workflows/definitions';
 import {
-  ENV_CHOICES,
+  envOption,
   commandLineOverrides,
-  laneOf,
   parseBake,
   parseLanePart,
   parseSteps,
   print,
   withSession,
-  type LaneOptions,
 } from './rollout-options';
 import { registerAuditCommands } from './rollout-audit';
+import { laneOf, type Lane } from '../../policy/lane';
 
 /**
  * `pkgctl promote|status|pause|resume|rollback|approve` (design §9). promote uploads the bundle,
  * starts the lane's workflow and, with --wait, follows it: exit 0 promoted, 3 rolled back or
  * rejected, 1 error, 2 usage.
  */
-const envOption = () => new Option('--env <env>', 'environment').choices(ENV_CHOICES).makeOptionMandatory();
 const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
 
-interface PromoteOptions extends LaneOptions {
+interface PromoteOptions extends Lane {
   steps?: number[];
   bake?: string;
   wait?: boolean;

@@ -7,7 +7,8 @@ import {
   AFTER_PARAM,
   type Operator,
 } from '../engine/compiled-snapshot';
-import { ENVS, controlInputSchema } from '../engine/evaluation-request';
+import { controlInputSchema } from '../engine/evaluation-request';
+import { ENVS } from '../lane';
 import { rolloutOverridesSchema } from '../rollout/config';
 import { regexProblem } from './regex';
 

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { Env } from '../engine/evaluation-request';
 import { checksumListing, fileChecksums, sha256Hex, SIGNATURES_FILE } from './checksum';
 import { PkgError, type Problem } from '../errors';
+import type { Env } from '../lane';
 
 /**
  * Bundle signatures: Ed25519 over the checksum listing (bundle-checksum.ts) of every file but the

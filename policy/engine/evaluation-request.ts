@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EvaluationInput, Mode } from './evaluation';
+import { envSchema, type Lane } from '../lane';
 
 /**
  * The body of `POST /v1/evaluate` and the evaluation input of design §4. CONTROL is closed-world:
@@ -8,14 +9,6 @@ import type { EvaluationInput, Mode } from './evaluation';
  * keys and decides on what it understood. Wrong types are refused in both modes.
  */
 export const MODES = ['control', 'advisory'] as const satisfies readonly Mode[];
-export const ENVS = ['prod', 'staging', 'dev'] as const;
-export type Env = (typeof ENVS)[number];
-
-export interface Lane {
-  env: Env;
-  target: string;
-  region: string;
-}
 
 export interface EvaluationRequest {
   input: EvaluationInput;
@@ -25,7 +18,7 @@ export interface EvaluationRequest {
 }
 
 const LIST_LIMIT = 1000;
-const laneName = z.string().min(1, 'must not be empty').max(200, 'at most 200 characters');
+const lanePart = z.string().min(1, 'must not be empty').max(200, 'at most 200 characters');
 
 const inputFields = (closed: boolean) => {
   const object = closed ? z.strictObject : z.object;
@@ -43,9 +36,9 @@ const requestSchema = (closed: boolean) => {
   return object({
     input: inputFields(closed),
     routing_key: z.string().min(1, 'must not be empty').max(512).optional(),
-    env: z.enum(ENVS, { error: 'prod, staging or dev' }).optional(),
-    target: laneName.optional(),
-    region: laneName.optional(),
+    env: envSchema.optional(),
+    target: lanePart.optional(),
+    region: lanePart.optional(),
     mode: z.string().optional(),
   });
 };

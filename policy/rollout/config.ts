@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PkgError, type Problem } from '../errors';
+import type { Env } from '../lane';
 
 /**
  * Rollout settings (design §7). Layers merge global → env → bundle → command line so that safety
@@ -69,8 +70,6 @@ export interface RolloutConfig {
   approveAt: number[];
   gates: GateConfig;
 }
-
-type Env = 'prod' | 'staging' | 'dev';
 
 /** Built-in layers; design §7 defaults plus stricter prod budgets. */
 export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { StepVerdict } from './gates';
+import { laneName, type Lane } from '../lane';
 
 /**
  * Decision records (design §6): after a rollout ends, one canonical JSON document (RFC 8785 via
@@ -22,7 +23,7 @@ export interface DecisionEvent {
 export interface DecisionRecord {
   schema: 1;
   env: string;
-  lane: { env: string; target: string; region: string };
+  lane: Lane;
   rollout_id: string;
   outcome: Outcome;
   reason: string;
@@ -95,7 +96,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
 
 /** A few sentences for humans; the canonical JSON stays the source of truth. */
 export function narrateDecision(record: DecisionRecord): string {
-  const lane = `${record.lane.env}/${record.lane.target}/${record.lane.region}`;
+  const lane = laneName(record.lane);
   const version = record.snapshot?.version ?? 'the candidate';
   const lines = [`${version} ${OUTCOME_TEXT[record.outcome]} on lane ${lane}: ${record.reason}.`];
   if (record.validation)

@@ -7,7 +7,6 @@ import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { createPool, createRedis } from '../../activities/connections';
-import type { Lane } from '../../policy/engine/evaluation-request';
 import { loadConfig } from '../../policy/config';
 import { loadBundle } from '../../policy/bundle/bundle';
 import { compileSnapshot, regoSourcesOf } from '../../policy/bundle/compile';
@@ -15,6 +14,7 @@ import { withVersionSuffix } from '../../policy/bundle/version';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { storeSnapshot } from '../../activities/snapshot-store';
+import type { Env, Lane } from '../../policy/lane';
 
 /**
  * Real evaluator processes for integration tests: `worker/evaluator/main.ts` run by node with tsx, each on
@@ -34,7 +34,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function randomLane(env: Lane['env'] = 'dev'): Lane {
+export function randomLane(env: Env = 'dev'): Lane {
   return { env, target: `t-${randomUUID().slice(0, 8)}`, region: `r-${randomUUID().slice(0, 8)}` };
 }
 

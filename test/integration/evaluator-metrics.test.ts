@@ -4,7 +4,7 @@ import { loadConfig } from '../../policy/config';
 import { createRedis } from '../../activities/connections';
 import { createLaneMetricsRecorder, readLaneMetrics } from '../../activities/lane-metrics';
 import { latencyBucketIndex } from '../../policy/rollout/latency-histogram';
-import type { Lane } from '../../policy/engine/evaluation-request';
+import type { Lane } from '../../policy/lane';
 
 let redis: Redis;
 beforeAll(async () => {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Lane } from '../../policy/engine/evaluation-request';
 import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import {
@@ -17,6 +16,7 @@ import {
   waitFor,
   useEvaluatorServices,
 } from './evaluator-harness';
+import type { Lane } from '../../policy/lane';
 
 /**
  * Postgres goes away for the evaluators only: they reach it through a TCP relay this test owns and

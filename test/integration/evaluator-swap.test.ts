@@ -14,6 +14,7 @@ import {
   useEvaluatorServices,
   type RunningEvaluator,
 } from './evaluator-harness';
+import { laneName } from '../../policy/lane';
 
 /** Two real evaluator processes per test, on a lane of their own, against the real Postgres and Redis. */
 const services = useEvaluatorServices();
@@ -163,10 +164,10 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
     body: JSON.stringify(guestInput(7)),
   });
   const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
-  const label = `lane="${lane.env}/${lane.target}/${lane.region}",version="${v1.version}",outcome="ok"`;
+  const label = `lane="${laneName(lane)}",version="${v1.version}",outcome="ok"`;
   expect(metrics).toContain(`pkg_evaluator_requests_total{${label}} 1`);
   expect(metrics).toContain(
-    `pkg_evaluator_serving_info{lane="${lane.env}/${lane.target}/${lane.region}",role="serving",version="${v1.version}"} 1`,
+    `pkg_evaluator_serving_info{lane="${laneName(lane)}",role="serving",version="${v1.version}"} 1`,
   );
 });
 

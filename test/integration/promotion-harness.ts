@@ -13,7 +13,6 @@ import { prepareBundle, uploadBundle } from '../../client/bundle-upload';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { bundleDigest, packBundle } from '../../policy/bundle/pack';
 import type { RolloutOverrides } from '../../policy/rollout/config';
-import type { LaneRef } from '../../workflows/definitions';
 import { createTestWorker } from '../support/temporal';
 import type { RunningEvaluator } from './evaluator-harness';
 import { startTraffic, type Traffic } from '../../client/traffic';
@@ -60,12 +59,13 @@ result := {"subtasks": escalations, "dag": [], "rules": []} if {
   not "boom" in input.tags
 }
 `;
+import type { Lane } from '../../policy/lane';
 
 export type BundleKind = 'good' | 'faulty' | 'failing-fixtures';
 
 export interface BundleSpec {
   version: string;
-  env: LaneRef['env'];
+  env: Lane['env'];
   kind?: BundleKind;
   rollout?: string;
 }
@@ -152,7 +152,7 @@ export interface LaneRow {
   canary_percent: string;
 }
 
-export async function laneRow(pool: Pool, lane: LaneRef): Promise<LaneRow | null> {
+export async function laneRow(pool: Pool, lane: Lane): Promise<LaneRow | null> {
   const { rows } = await pool.query<LaneRow>(
     'SELECT snapshot_id, candidate_snapshot_id, canary_percent::text FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3',
     [lane.env, lane.target, lane.region],

@@ -3,18 +3,19 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { startPromotion } from '../../client/rollout-client';
-import type { LaneRef, PromotionResult } from '../../workflows/definitions';
+import type { PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import { laneRow, startPipeline, uniqueName, uploadSpec, type PipelineUnderTest } from './promotion-harness';
 import { saveHistory } from '../replay/record';
+import type { Lane } from '../../policy/lane';
 
 /** A lane with a live evaluator but no traffic at all: never promote on missing data. */
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
 let evaluator: RunningEvaluator;
-const lane = randomLane('staging') as LaneRef;
+const lane = randomLane('staging');
 
 beforeAll(async () => {
   env = await connectTestEnvironment();

@@ -8,12 +8,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { startPromotion } from '../../client/rollout-client';
-import { statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
+import { statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import { startGuestTraffic, uniqueName, uploadSpec, writeBundle } from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
+import { laneName, type Lane } from '../../policy/lane';
 
 /**
  * The pipeline worker and pkgctl as real processes: `worker/pipeline.ts` on its own task queue
@@ -34,7 +35,7 @@ const processEnv = {
   OUTBOX_RELAY_MS: '50',
   DECISION_SIGNING_KEY: signingKey,
 };
-const lane = randomLane('staging') as LaneRef;
+const lane = randomLane('staging');
 const name = uniqueName();
 
 jest.setTimeout(300_000);
@@ -123,7 +124,7 @@ test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI lin
   expect(result).toMatchObject({
     outcome: 'promoted',
     version: `${name}@1.0.0`,
-    workflowId: `rollout-${lane.env}/${lane.target}/${lane.region}`,
+    workflowId: `rollout-${laneName(lane)}`,
   });
   expect(result.url).toBe(
     `${loadConfig().TEMPORAL_UI_URL}/namespaces/default/workflows/${encodeURIComponent(String(result.workflowId))}`,
@@ -144,7 +145,7 @@ test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI lin
 test('pkgctl rollback on a running rollout makes promote --wait exit 3', async () => {
   const dir = await writeBundle({ version: `${name}@1.1.0`, env: 'staging' });
   const promoting = pkgctl(['promote', dir, ...laneArgs, '--steps', '50,100', '--bake', '10m', '--wait']);
-  const workflowId = `rollout-${lane.env}/${lane.target}/${lane.region}`;
+  const workflowId = `rollout-${laneName(lane)}`;
   await waitFor(
     async () => {
       const status = await env.client.workflow

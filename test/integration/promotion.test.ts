@@ -9,7 +9,7 @@ import { PkgError } from '../../policy/errors';
 import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
 import { revertLane } from '../../client/rollout-revert';
 import { envHistory, verifyStoredDecision } from '../../client/rollout-history';
-import { rolloutWorkflowId, statusQuery, type LaneRef, type PromotionResult } from '../../workflows/definitions';
+import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
@@ -25,6 +25,7 @@ import {
 } from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
+import type { Lane } from '../../policy/lane';
 
 /**
  * The promotion workflow end to end on one lane: real Temporal, Postgres, Redis, two real
@@ -40,7 +41,7 @@ let pipeline: PipelineUnderTest;
 let running: Promise<void>;
 let evaluators: RunningEvaluator[];
 let traffic: Traffic;
-const lane = randomLane('staging') as LaneRef;
+const lane = randomLane('staging');
 const name = uniqueName();
 const fast = { steps: [50, 100], bake: '2s' };
 

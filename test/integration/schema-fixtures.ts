@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DatabaseError, Pool, type PoolClient } from 'pg';
+import type { Env } from '../../policy/lane';
 
 /**
  * Rows for the schema tests. Every test runs inside BEGIN … ROLLBACK on its own client, so an
@@ -47,7 +48,7 @@ export interface SnapshotRow {
 
 export async function insertSnapshot(
   db: Db,
-  env: 'prod' | 'staging' | 'dev',
+  env: Env,
   options: { active?: boolean; checksum?: string } = {},
 ): Promise<SnapshotRow> {
   const version = `schema-test@1.0.0-${suffix()}`;

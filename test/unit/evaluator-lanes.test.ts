@@ -1,8 +1,8 @@
 import { createLaneTable } from '../../worker/evaluator/lanes';
 import { createSnapshotRegistry, type LoadedSnapshot } from '../../worker/evaluator/registry';
 import type { DesiredLaneState } from '../../activities/lane-state';
-import type { Lane } from '../../policy/engine/evaluation-request';
 import { parseUpdateHint } from '../../worker/evaluator/updates';
+import type { Lane } from '../../policy/lane';
 
 const lane: Lane = { env: 'dev', target: 'default', region: 'default' };
 

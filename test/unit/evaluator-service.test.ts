@@ -4,7 +4,8 @@ import type { LaneTable, ServingLane } from '../../worker/evaluator/lanes';
 import type { LoadedSnapshot } from '../../worker/evaluator/registry';
 import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
 import type { Decision } from '../../policy/engine/evaluation';
-import type { EvaluationRequest, Lane } from '../../policy/engine/evaluation-request';
+import type { EvaluationRequest } from '../../policy/engine/evaluation-request';
+import type { Lane } from '../../policy/lane';
 
 const lane: Lane = { env: 'dev', target: 'default', region: 'default' };
 const decision = (level: string): Decision => ({

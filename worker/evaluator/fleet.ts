@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
-import type { Lane } from '../../policy/engine/evaluation-request';
 import type { ServingLane } from './lanes';
+import type { Lane } from '../../policy/lane';
 
 /**
  * Fleet registry (design §5): each evaluator upserts what it actually serves for its lane into

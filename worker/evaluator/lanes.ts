@@ -1,7 +1,7 @@
-import type { Lane } from '../../policy/engine/evaluation-request';
 import { sameDesiredState, type DesiredLaneState } from '../../activities/lane-state';
 import type { CanarySplit } from '../../policy/canary/routing';
 import type { LoadedSnapshot, SnapshotRegistry } from './registry';
+import type { Lane } from '../../policy/lane';
 
 /**
  * The lanes this evaluator serves and what each serves right now. A lane's state is one immutable

@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
 import { loadConfigOrExit, type Config } from '../../policy/config';
-import type { Lane } from '../../policy/engine/evaluation-request';
 import { createFactCache } from '../../policy/facts/cache';
 import { createPool, createRedis } from '../../activities/connections';
 import { loadFactsForSubject } from '../../activities/fact-store';
-import { readDesiredLaneState, laneLabel } from '../../activities/lane-state';
+import { readDesiredLaneState } from '../../activities/lane-state';
 import { createLaneMetricsRecorder } from '../../activities/lane-metrics';
 import { createSnapshotRegistry } from './registry';
 import { createLaneTable, type LaneTable, type ServingLane } from './lanes';
@@ -16,6 +15,7 @@ import { createLaneSync, type LaneSync } from './sync';
 import { createFleetReporter } from './fleet';
 import { buildSnapshot } from './snapshots';
 import { startEvaluatorTemporalWorker } from './temporal';
+import { laneName, type Lane } from '../../policy/lane';
 
 /**
  * `npm run evaluator`: one evaluator process (design §5). It serves live decisions over HTTP,
@@ -77,8 +77,8 @@ function assemble(config: Config) {
     pinned: lane,
     onSwap: (swapped, previous, next) => {
       reportSwap(prom, swapped, previous, next);
-      log(`lane ${laneLabel(swapped)} now serves ${describe(next)}`);
-      if (laneLabel(swapped) === laneLabel(lane)) void fleet.beat();
+      log(`lane ${laneName(swapped)} now serves ${describe(next)}`);
+      if (laneName(swapped) === laneName(lane)) void fleet.beat();
     },
   });
   const sync = createLaneSync(lanes, config.EVALUATOR_RECONCILE_MS, log);
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   flushTimer.unref();
   fleet.start();
   await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
-  log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneLabel(lane)} as ${instanceId}`);
+  log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneName(lane)} as ${instanceId}`);
   const temporal =
     config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
 
@@ -147,7 +147,7 @@ function describe(state: ServingLane): string {
 }
 
 function reportSwap(prom: EvaluatorProm, lane: Lane, previous: ServingLane | undefined, next: ServingLane): void {
-  const label = laneLabel(lane);
+  const label = laneName(lane);
   prom.swaps.labels(label, 'swapped').inc();
   if (previous?.serving) prom.serving.remove(label, 'serving', previous.serving.version);
   if (previous?.candidate) prom.serving.remove(label, 'candidate', previous.candidate.version);
@@ -169,7 +169,7 @@ function readiness(
     ready: Boolean(state?.serving),
     details: {
       instance_id: instanceId,
-      lane: laneLabel(lane),
+      lane: laneName(lane),
       serving: state?.serving?.version ?? null,
       candidate: state?.candidate?.version ?? null,
       canary_percent: state?.split.canaryPercent ?? 0,

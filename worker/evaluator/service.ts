@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Decision, EvaluationInput, EvaluationOutput, Fact, Mode } from '../../policy/engine/evaluation';
-import { routingKeyOf, type EvaluationRequest, type Lane } from '../../policy/engine/evaluation-request';
+import { routingKeyOf, type EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { FactCache } from '../../policy/facts/cache';
 import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
-import { laneLabel } from '../../activities/lane-state';
 import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary/routing';
 import type { LaneTable, ServingLane } from './lanes';
 import type { LoadedSnapshot } from './registry';
 import type { EvaluatorProm } from './prom';
+import { laneName, type Lane } from '../../policy/lane';
 
 /**
  * One request end to end: resolve the lane, route by routing key, find facts, decide, measure.
@@ -64,7 +64,7 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       diverged = true;
     }
     deps.metrics.recordShadow(lane, candidate.version, diverged);
-    deps.prom.shadow.labels(laneLabel(lane), candidate.version, diverged ? 'diverged' : 'matched').inc();
+    deps.prom.shadow.labels(laneName(lane), candidate.version, diverged ? 'diverged' : 'matched').inc();
   };
 
   return {
@@ -75,12 +75,12 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
         try {
           state = await deps.lanes.ensure(lane);
         } catch (error) {
-          return unavailable(request.mode, `lane ${laneLabel(lane)} state unavailable: ${oneLine(error)}`);
+          return unavailable(request.mode, `lane ${laneName(lane)} state unavailable: ${oneLine(error)}`);
         }
       }
       const arm = chooseArm(state.split, routingKeyOf(request));
       const snapshot = arm === 'candidate' ? state.candidate : state.serving;
-      if (!snapshot) return unavailable(request.mode, `lane ${laneLabel(lane)} has no serving snapshot`);
+      if (!snapshot) return unavailable(request.mode, `lane ${laneName(lane)} has no serving snapshot`);
       const started = performance.now();
       const facts = await factsFor(deps.facts, snapshot, request);
       if (!facts.ok) return failed(deps, lane, snapshot, request.mode, arm, started, 503, facts.reason);
@@ -134,7 +134,7 @@ function record(
   engineMs: number,
 ): void {
   deps.metrics.recordRequest(lane, snapshot.version, { error, micros: engineMs * 1000 });
-  deps.prom.requests.labels(laneLabel(lane), snapshot.version, error ? 'error' : 'ok').inc();
+  deps.prom.requests.labels(laneName(lane), snapshot.version, error ? 'error' : 'ok').inc();
   deps.prom.latency.labels(snapshot.version).observe(requestMs / 1000);
 }
 

@@ -1,8 +1,7 @@
-import type { Lane } from '../../policy/engine/evaluation-request';
-import { laneLabel } from '../../activities/lane-state';
 import type { LaneTable } from './lanes';
 import type { UpdateHint, UpdateListener } from './updates';
 import { oneLine } from './service';
+import { laneName, type Lane } from '../../policy/lane';
 
 /**
  * Keeps every known lane at its desired state: on each Redis hint, on each (re)connect and on a
@@ -34,13 +33,13 @@ export function createLaneSync(lanes: LaneTable, reconcileMs: number, log: (line
   const syncLane = async (lane: Lane): Promise<boolean> => {
     try {
       await lanes.sync(lane);
-      delete status.laneErrors[laneLabel(lane)];
+      delete status.laneErrors[laneName(lane)];
       return true;
     } catch (error) {
       const reason = oneLine(error);
-      if (status.laneErrors[laneLabel(lane)] !== reason)
-        log(`lane ${laneLabel(lane)}: keeping last good state: ${reason}`);
-      status.laneErrors[laneLabel(lane)] = reason;
+      if (status.laneErrors[laneName(lane)] !== reason)
+        log(`lane ${laneName(lane)}: keeping last good state: ${reason}`);
+      status.laneErrors[laneName(lane)] = reason;
       return false;
     }
   };
@@ -68,7 +67,7 @@ export function createLaneSync(lanes: LaneTable, reconcileMs: number, log: (line
     },
     onHint(hint: UpdateHint) {
       if (hint.kind === 'all') void syncAll();
-      else if (lanes.lanes().some((lane) => laneLabel(lane) === laneLabel(hint.lane))) void syncLane(hint.lane);
+      else if (lanes.lanes().some((lane) => laneName(lane) === laneName(hint.lane))) void syncLane(hint.lane);
     },
     onConnected() {
       status.redis = 'up';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import { ENVS, type Lane } from '../../policy/engine/evaluation-request';
+import { envSchema, type Lane } from '../../policy/lane';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 
 /**
@@ -12,7 +12,7 @@ export type UpdateHint = { kind: 'lane'; lane: Lane } | { kind: 'all'; reason: s
 
 const laneMessage = z.looseObject({
   type: z.enum(['activate', 'canary', 'rollback']),
-  env: z.enum(ENVS),
+  env: envSchema,
   target: z.string().min(1).default('default'),
   region: z.string().min(1).default('default'),
 });
