@@ -78,11 +78,11 @@ async function main(): Promise<void> {
 
     const script = path.join(work, 'bodies.lua');
     await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
-    const wrk = (url: string, seconds: string) => runWrk(url, script, seconds, values.connections!);
+    const wrk = (url: string, seconds: string) => runWrk(url, script, seconds, values.connections);
     for (const target of targets) await wrk(target.url, '3');
     const results = new Map<string, WrkResult[]>(targets.map((target) => [target.name, []]));
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const target of targets) results.get(target.name)!.push(await wrk(target.url, values.duration!));
+      for (const target of targets) results.get(target.name)!.push(await wrk(target.url, values.duration));
     }
     report(results, inputs.length, values);
   } finally {

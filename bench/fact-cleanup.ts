@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const namespace = `bench-cleanup-${randomUUID().slice(0, 8)}`;
   try {
     const seeding = performance.now();
-    await seed(pool, namespace, total, flags['same-expiry']!);
+    await seed(pool, namespace, total, flags['same-expiry']);
     await pool.query('ANALYZE pkg_facts');
     process.stderr.write(`seeded ${total} expired facts in ${((performance.now() - seeding) / 1000).toFixed(1)} s\n`);
 

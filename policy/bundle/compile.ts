@@ -25,7 +25,7 @@ export function compileSnapshot(bundle: Bundle): CompiledSnapshot {
       emissions: rule.emissions.map((e) => ({
         subtask: e.subtask,
         relationship: e.relationship,
-        params: e.params as Record<string, unknown>,
+        params: e.params,
       })),
     })),
   };

@@ -11,7 +11,7 @@ export interface EngineInput {
   facts: readonly unknown[];
 }
 
-const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const EMPTY: Record<string, unknown> = Object.freeze({});
 
 export function toEngineInput(input: EvaluationInput, facts: readonly Fact[]): EngineInput {
   return {
@@ -26,8 +26,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const hasOwn = Object.prototype.hasOwnProperty;
-
 /**
  * Follows object keys only, as Rego's `x["a"]["b"]` does: an array or a scalar on the way, or an
  * inherited key such as "constructor", means the value is absent.
@@ -35,7 +33,7 @@ const hasOwn = Object.prototype.hasOwnProperty;
 export function valueAt(root: unknown, path: readonly string[]): unknown {
   let current = root;
   for (const segment of path) {
-    if (!isRecord(current) || !hasOwn.call(current, segment)) return undefined;
+    if (!isRecord(current) || !Object.hasOwn(current, segment)) return undefined;
     current = current[segment];
   }
   return current;

@@ -335,7 +335,7 @@ export class OpaWriter {
   }
 
   private object(record: Record<string, unknown>): number {
-    const prototype = Object.getPrototypeOf(record);
+    const prototype: unknown = Object.getPrototypeOf(record);
     if (prototype !== Object.prototype && prototype !== null) throw UNWRITABLE;
     const keys = Object.keys(record);
     const count = bucketCount(keys.length);
@@ -408,6 +408,7 @@ export const LAYOUT_PROBE = {
     zero: 0,
     negative: -0.5,
     tiny: 5e-324,
+    // eslint-disable-next-line no-loss-of-precision -- a double past 2^53, laid out as OPA parses it
     huge: 12345678901234567890,
     exponent: 1e21,
     max: Number.MAX_SAFE_INTEGER,
@@ -422,8 +423,11 @@ export const LAYOUT_PROBE = {
   facts: [{ predicate: 'p', object: { level: 2 } }],
 };
 
-/** Thrown inside OpaWriter when a value cannot be written; `write` turns it into undefined. */
-const UNWRITABLE = Symbol('unwritable');
+/**
+ * Thrown inside OpaWriter when a value cannot be written; `write` turns it into undefined. One
+ * instance made at load, so throwing it costs no stack capture on the decision path.
+ */
+const UNWRITABLE = new Error('value cannot be laid out by OpaWriter');
 const NUMBER_SIZE = 24;
 /** In a `u` regex a surrogate pair is one code point, so this matches only lone surrogates. */
 const LONE_SURROGATE = /\p{Cs}/u;

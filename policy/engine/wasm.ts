@@ -1,11 +1,11 @@
 import { TextEncoder } from 'node:util';
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { CompiledSnapshot } from './compiled-snapshot';
 import { toEngineInput, isRecord } from './engine-input';
 import type { Decision, Engine, EvaluationInput, Fact } from './evaluation';
 import { PkgError } from '../errors';
 import { storedWasmData, verifyArtifact, type OpaArtifacts } from '../rego/artifacts';
-import { LAYOUT_PROBE, OpaMemory, OpaWriter } from './opa-memory';
+import { LAYOUT_PROBE, OpaMemory, OpaWriter, type LinearMemory } from './opa-memory';
 import { storedRuleOutputs } from '../rego/data';
 import { decisionOf, RULE_REFS } from '../rego/decision';
 
@@ -21,10 +21,11 @@ export async function createWasmEngine(snapshot: CompiledSnapshot, artifacts: Op
   const policy = await loadPolicy(toArrayBuffer(artifacts.wasm.bytes));
   policy.setData(data);
   const entrypoint = snapshot.entrypoint;
-  if (!(entrypoint in policy.entrypoints)) {
+  const internals = policy as unknown as PolicyInternals;
+  if (!(entrypoint in internals.entrypoints)) {
     throw new PkgError('RegoCompileFailed', `wasm artifact of ${snapshot.version} has no entrypoint ${entrypoint}`);
   }
-  const run = resultSetReader(policy, entrypoint);
+  const run = resultSetReader(internals, entrypoint);
   return {
     kind: 'wasm',
     version: snapshot.version,
@@ -51,6 +52,18 @@ function evaluateOnce(run: (input: unknown) => unknown, input: EvaluationInput, 
   return Array.isArray(results) && isRecord(results[0]) ? results[0].result : undefined;
 }
 
+/**
+ * The parts of opa-wasm's LoadedPolicy this engine reads. Its typings name WebAssembly types that
+ * a Node build without the DOM library does not load (so they arrive untyped); this is their shape.
+ */
+interface PolicyInternals {
+  mem: LinearMemory;
+  wasmInstance: { exports: unknown } | { instance: { exports: unknown } };
+  dataAddr: number;
+  entrypoints: Record<string, number>;
+  evaluate(input: unknown, entrypoint: number): unknown;
+}
+
 interface OpaExports {
   opa_heap_ptr_set(address: number): void;
   opa_heap_ptr_get(): number;
@@ -75,10 +88,10 @@ interface OpaExports {
  * an evaluation failed midway): a reset also empties the module's builtin caches, and recompiling
  * every MATCHES pattern (re2) on every evaluation cost more than the whole rest of a decision.
  */
-function resultSetReader(policy: LoadedPolicy, entrypoint: string): (input: unknown) => unknown {
+function resultSetReader(policy: PolicyInternals, entrypoint: string): (input: unknown) => unknown {
   const id = policy.entrypoints[entrypoint]!;
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
-  const opa = instance.exports as unknown as OpaExports;
+  const opa = instance.exports as OpaExports;
   if (typeof opa.opa_eval_ctx_new !== 'function') return (input) => policy.evaluate(input, id);
   const encoder = new TextEncoder();
   const parse = (input: unknown) => {
@@ -131,7 +144,7 @@ function ruleRefsResultSet(memory: OpaMemory, results: number): [{ result: Recor
  */
 function checkedWriter(
   opa: OpaExports,
-  policy: LoadedPolicy,
+  policy: PolicyInternals,
   memory: OpaMemory,
   parse: (input: unknown) => number,
 ): OpaWriter | undefined {

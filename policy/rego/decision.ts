@@ -26,7 +26,12 @@ export function decisionOf(answer: unknown, rules: readonly RuleOutput[], versio
       `wasm policy of ${version} returned no decision (expected {subtasks, dag, rules} or {${RULE_REFS}})`,
     );
   }
-  return { subtasks: answer.subtasks, dag: answer.dag, rules: answer.rules } as Decision;
+  // A hand-written policy's own lists are taken as it returned them, as OPA's server would.
+  return {
+    subtasks: answer.subtasks as Decision['subtasks'],
+    dag: answer.dag as Decision['dag'],
+    rules: answer.rules as Decision['rules'],
+  };
 }
 
 function matchedRules(refs: readonly unknown[], rules: readonly RuleOutput[], version: string): RuleOutput[] {

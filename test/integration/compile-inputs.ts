@@ -100,5 +100,5 @@ export function inputsFor(snapshot: CompiledSnapshot): fc.Arbitrary<{ input: Eva
     },
     { requiredKeys: [] },
   );
-  return fc.record({ input, facts: fc.array(fact, { maxLength: 3 }) as fc.Arbitrary<Fact[]> });
+  return fc.record({ input, facts: fc.array(fact, { maxLength: 3 }) });
 }

@@ -93,7 +93,7 @@ async function exampleEvaluator() {
 }
 
 test('bad requests get a 4xx with a one-line reason and never take the evaluator down', async () => {
-  const { lane, snapshot, evaluator } = await exampleEvaluator();
+  const { snapshot, evaluator } = await exampleEvaluator();
   const post =
     (body: string, contentType = 'application/json') =>
     () =>
@@ -161,7 +161,7 @@ function rawPost(
 }
 
 test('ADVISORY ignores unknown fields; a lane with no snapshot answers ok:false, never an empty allow', async () => {
-  const { lane, snapshot, evaluator } = await exampleEvaluator();
+  const { snapshot, evaluator } = await exampleEvaluator();
   const advisory = await evaluate(evaluator, {
     input: { tags: ['vip'], context: { domain: 'hotel_ops' }, extra: 1 },
     mode: 'advisory',

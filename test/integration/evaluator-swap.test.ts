@@ -68,7 +68,7 @@ test('an activation published on Redis makes both evaluators serve the new versi
 });
 
 test('the seed plain activate:<version> message is followed too', async () => {
-  const { lane, v1, v2, evaluators } = await twoEvaluatorsOnV1();
+  const { lane, v2, evaluators } = await twoEvaluatorsOnV1();
   await setLane(services.pool, lane, { snapshotId: v2.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, `activate:${v2.version}`);
   for (const evaluator of evaluators) {
@@ -133,13 +133,13 @@ test('the fleet registry shows both evaluators serving the lane, and a killed on
   );
   expect(rows.map((row) => row.loaded_versions)).toEqual([[v1.version], [v1.version]]);
 
-  second!.process.kill('SIGKILL');
+  second.process.kill('SIGKILL');
   await waitFor(
     async () => ((await coverage())?.evaluators === 1 ? true : null),
     25_000,
     'the killed evaluator to age out',
   );
-  await first!.stop();
+  await first.stop();
   await waitFor(
     async () => ((await coverage())?.evaluators === 0 ? true : null),
     15_000,
@@ -151,19 +151,19 @@ test('/readyz is 503 until the lane has a snapshot loaded; /metrics counts per v
   const lane = randomLane();
   await setLane(services.pool, lane, { snapshotId: null });
   const [evaluator] = await twoEvaluators(lane);
-  const before = await readyz(evaluator!);
+  const before = await readyz(evaluator);
   expect(before).toMatchObject({ status: 503, body: { ready: false, serving: null } });
 
   const v1 = await storeExample(services.pool, 'hotel-ops-v1');
   await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', v1.version));
-  await waitFor(async () => ((await readyz(evaluator!)).status === 200 ? true : null), 15_000, 'ready');
-  await fetch(`${evaluator!.url}/v1/evaluate`, {
+  await waitFor(async () => ((await readyz(evaluator)).status === 200 ? true : null), 15_000, 'ready');
+  await fetch(`${evaluator.url}/v1/evaluate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(guestInput(7)),
   });
-  const metrics = await fetch(`${evaluator!.url}/metrics`).then((r) => r.text());
+  const metrics = await fetch(`${evaluator.url}/metrics`).then((r) => r.text());
   const label = `lane="${laneName(lane)}",version="${v1.version}",outcome="ok"`;
   expect(metrics).toContain(`pkg_evaluator_requests_total{${label}} 1`);
   expect(metrics).toContain(
@@ -177,13 +177,13 @@ test('a wasm-engine snapshot serves through the opa-wasm runtime, deciding like 
   const native = await storeExample(services.pool, 'hotel-ops-v1', randomUUID().slice(0, 8), 'native');
   await setLane(services.pool, lane, { snapshotId: wasm.snapshotId });
   const [evaluator] = await twoEvaluators(lane);
-  const first = await evaluate(evaluator!, guestInput(3));
+  const first = await evaluate(evaluator, guestInput(3));
   expect(first).toMatchObject({ status: 200, body: { ok: true, snapshot: wasm.version, meta: { engine: 'wasm' } } });
 
   await setLane(services.pool, lane, { snapshotId: native.snapshotId });
   await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', native.version));
-  await waitFor(async () => ((await serving(evaluator!)) === native.version ? true : null), 15_000, 'native to serve');
-  const second = await evaluate(evaluator!, guestInput(3));
+  await waitFor(async () => ((await serving(evaluator)) === native.version ? true : null), 15_000, 'native to serve');
+  const second = await evaluate(evaluator, guestInput(3));
   expect(second).toMatchObject({ status: 200, body: { ok: true, meta: { engine: 'native' } } });
   const names = (reply: { body: Record<string, unknown> }) =>
     (reply.body.subtasks as { name: string }[]).map((s) => s.name);

@@ -26,7 +26,7 @@ beforeAll(async () => {
     'pkg/result',
   );
   const policy: LoadedPolicy = await loadPolicy(
-    wasm.bytes.buffer.slice(wasm.bytes.byteOffset, wasm.bytes.byteOffset + wasm.bytes.byteLength) as ArrayBuffer,
+    wasm.bytes.buffer.slice(wasm.bytes.byteOffset, wasm.bytes.byteOffset + wasm.bytes.byteLength),
   );
   const instance = 'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
   const opa = instance.exports as unknown as {

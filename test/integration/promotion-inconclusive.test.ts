@@ -8,7 +8,6 @@ import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import { laneRow, startPipeline, uniqueName, uploadSpec, type PipelineUnderTest } from './promotion-harness';
 import { saveHistory } from '../replay/record';
-import type { Lane } from '../../policy/lane';
 
 /** A lane with a live evaluator but no traffic at all: never promote on missing data. */
 let env: TestWorkflowEnvironment;

@@ -14,7 +14,7 @@ import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './ev
 import { startGuestTraffic, uniqueName, uploadSpec, writeBundle } from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
-import { laneName, type Lane } from '../../policy/lane';
+import { laneName } from '../../policy/lane';
 
 /**
  * The pipeline worker and pkgctl as real processes: `worker/pipeline.ts` on its own task queue

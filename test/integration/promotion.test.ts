@@ -25,7 +25,6 @@ import {
 } from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
-import type { Lane } from '../../policy/lane';
 
 /**
  * The promotion workflow end to end on one lane: real Temporal, Postgres, Redis, two real

@@ -39,7 +39,7 @@ export async function* loadHistories(): AsyncGenerator<{
 }> {
   for (const name of (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort()) {
     const file = JSON.parse(await readFile(path.join(HISTORIES_DIR, name), 'utf8')) as HistoryFile;
-    if (file.format !== FORMAT) throw new Error(`${name}: unknown history format ${file.format}`);
+    if (file.format !== FORMAT) throw new Error(`${name}: unknown history format ${String(file.format)}`);
     yield {
       workflowId: name.replace(/\.json$/, ''),
       history: temporal.api.history.v1.History.decode(Buffer.from(file.history, 'base64')),

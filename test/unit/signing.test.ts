@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { signBundle, verifyBundleSignature, type SigningPolicy } from '../../policy/bundle/signing';
 import { bundleFiles } from './bundle-builder';
@@ -47,7 +47,7 @@ describe('bundle signatures', () => {
     const files = signed();
     files.set('rules.yaml', Buffer.from('changed'));
     const content = JSON.parse(files.get(SIGNATURES_FILE)!.toString());
-    content.files['rules.yaml'] = require('node:crypto').createHash('sha256').update('changed').digest('hex');
+    content.files['rules.yaml'] = createHash('sha256').update('changed').digest('hex');
     files.set(SIGNATURES_FILE, Buffer.from(JSON.stringify(content)));
     expect(pkgErrorOf(() => verifyBundleSignature(files, 'dev', policy)).type).toBe('SignatureInvalid');
   });

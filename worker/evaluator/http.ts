@@ -39,7 +39,7 @@ export function buildEvaluatorHttp(deps: EvaluatorHttpDeps): FastifyInstance {
     const { status, body } = await deps.service.evaluate(parsed.value);
     return reply.code(status).send(body);
   });
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/healthz', (_request, reply) => reply.send({ ok: true }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, details } = deps.readiness();
     return reply.code(ready ? 200 : 503).send({ ready, ...details });

@@ -46,7 +46,7 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
     };
   };
 
-  const shadow = async (
+  const shadow = (
     lane: Lane,
     state: ServingLane,
     chosen: 'serving' | 'candidate',
@@ -94,7 +94,7 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       const done = performance.now();
       record(deps, lane, snapshot, false, done - started, done - evalStart);
       if (shouldShadow(state.split, deps.shadowRate, random()))
-        await shadow(lane, state, arm, request.input, facts.facts, decision);
+        shadow(lane, state, arm, request.input, facts.facts, decision);
       const meta = {
         engine: snapshot.engine.kind,
         mode: request.mode,
