@@ -1,70 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
-import type { Lane } from '../policy/lane';
+import type { Pool } from 'pg';
+import { insertRolloutEvent, type RolloutEvent } from './store/audit';
 
-/**
- * Rollout audit rows (pkg_rollout_events) and outbox rows (pkg_outbox). Both are keyed for
- * idempotency: a retried or replayed activity inserts nothing the second time.
- */
-export interface RolloutEvent {
-  rolloutId: string;
-  /** Unique per transition, e.g. `<rolloutId>:step:2`; the same key never writes twice. */
-  eventKey: string;
-  lane: Lane;
-  snapshotId: string | null;
-  event: string;
-  step?: number | null;
-  percent?: number | null;
-  isRollback?: boolean;
-  actor: string;
-  reason?: string | null;
-  details?: Record<string, unknown>;
-}
-
-type Queryable = Pick<Pool | PoolClient, 'query'>;
-
-export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promise<void> {
-  await db.query(
-    `INSERT INTO pkg_rollout_events
-       (rollout_id, event_key, env, target, region, snapshot_id, event, step, percent, is_rollback, actor, reason, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (event_key) DO NOTHING`,
-    [
-      e.rolloutId,
-      e.eventKey,
-      e.lane.env,
-      e.lane.target,
-      e.lane.region,
-      e.snapshotId,
-      e.event,
-      e.step ?? null,
-      e.percent ?? null,
-      e.isRollback ?? false,
-      e.actor,
-      e.reason ?? null,
-      JSON.stringify(e.details ?? {}),
-    ],
-  );
-}
-
-/** The hot-swap message of design §5, minus `seq` which the relay adds from the row. */
-export interface LaneUpdate {
-  type: 'activate' | 'canary' | 'rollback';
-  env: string;
-  target: string;
-  region: string;
-  version: string;
-  snapshot_id: string;
-  checksum: string;
-  percent: number;
-}
-
-export async function insertOutboxMessage(db: Queryable, dedupeKey: string, update: LaneUpdate): Promise<void> {
-  await db.query(`INSERT INTO pkg_outbox (dedupe_key, payload) VALUES ($1, $2) ON CONFLICT (dedupe_key) DO NOTHING`, [
-    dedupeKey,
-    JSON.stringify(update),
-  ]);
-}
-
+/** The workflow's own audit rows (signals, verdicts, stage events), keyed so a retry writes once. */
 export function createAuditActivities(deps: { pool: Pool }) {
   return {
     async recordRolloutEvent(event: RolloutEvent): Promise<void> {

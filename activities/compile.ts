@@ -1,19 +1,17 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { loadBundle, type Bundle, type BundleFiles } from '../policy/bundle/bundle';
-import { sha256Hex } from '../policy/bundle/checksum';
 import { compileSnapshot, regoSourcesOf } from '../policy/bundle/compile';
-import { unpackBundle } from '../policy/bundle/pack';
 import type { CompiledSnapshot } from '../policy/engine/compiled-snapshot';
 import { loadConfig } from '../policy/config';
-import { PkgError } from '../policy/errors';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import { verifyBundleSignature, type SigningPolicy } from '../policy/bundle/signing';
-import { packRegoArtifact } from '../policy/rego/artifacts';
+import { packRegoArtifact, type OpaArtifacts } from '../policy/rego/artifacts';
 import { regoData } from '../policy/rego/data';
 import { buildWasm } from './opa-build';
 import { signingPolicyFromConfig } from './signing-policy';
-import { findSnapshotChecksum, storeSnapshot, type SnapshotArtifacts, type StoredSnapshot } from './snapshot-store';
+import { storeSnapshot, storedVersion } from './store/snapshot-write';
+import { readUploadedBundle } from './store/bundles';
+import { refusingBadInput } from './failure';
 import type { Env } from '../policy/lane';
 
 /**
@@ -46,20 +44,11 @@ export interface CompileResult {
 export function createCompileActivities(deps: CompileDeps) {
   return {
     async compileBundle(request: CompileRequest): Promise<CompileResult> {
-      try {
+      return refusingBadInput(async () => {
         const files = await readUploadedBundle(deps.pool, request.digest);
         const signing = deps.signing ?? signingPolicyFromConfig(loadConfig());
-        return await compileBundleFiles({ ...deps, signing }, files, request.digest, request.actor);
-      } catch (error) {
-        throw error instanceof PkgError
-          ? ApplicationFailure.create({
-              type: error.type,
-              message: error.message,
-              nonRetryable: true,
-              details: [error.problems],
-            })
-          : error;
-      }
+        return compileBundleFiles({ ...deps, signing }, files, request.digest, request.actor);
+      });
     },
   };
 }
@@ -75,7 +64,7 @@ export async function compileBundleFiles(
   verifyBundleSignature(files, bundle.manifest.env, deps.signing);
   const compiled = compileSnapshot(bundle);
   const stored =
-    (await reuseStored(deps.pool, bundle)) ??
+    (await storedVersion(deps.pool, bundle.manifest.version, bundle.checksum)) ??
     (await storeSnapshot(deps.pool, {
       bundle,
       compiled,
@@ -91,25 +80,11 @@ export async function compileBundleFiles(
   };
 }
 
-/** A version already stored needs no opa build: the same content is that snapshot, other content a conflict. */
-async function reuseStored(pool: Pool, bundle: Bundle): Promise<StoredSnapshot | null> {
-  const { version } = bundle.manifest;
-  const existing = await findSnapshotChecksum(pool, version);
-  if (!existing) return null;
-  if (existing.checksum !== bundle.checksum) {
-    throw new PkgError(
-      'VersionConflict',
-      `${version} is already compiled with different content (checksum ${existing.checksum}, this bundle ${bundle.checksum}); bump the version`,
-    );
-  }
-  return { snapshotId: existing.snapshotId, version, checksum: existing.checksum, created: false };
-}
-
 export async function buildArtifacts(
   opaPath: string,
   bundle: Bundle,
   compiled: CompiledSnapshot,
-): Promise<SnapshotArtifacts> {
+): Promise<OpaArtifacts> {
   return buildRegoArtifacts(opaPath, regoSourcesOf(bundle, compiled), compiled);
 }
 
@@ -118,17 +93,7 @@ export async function buildRegoArtifacts(
   opaPath: string,
   rego: ReadonlyMap<string, string>,
   compiled: CompiledSnapshot,
-): Promise<SnapshotArtifacts> {
+): Promise<OpaArtifacts> {
   const wasm = await buildWasm(opaPath, rego, compiled.entrypoint);
   return { wasm, rego: packRegoArtifact(rego, regoData(compiled)) };
-}
-
-async function readUploadedBundle(pool: Pool, digest: string): Promise<BundleFiles> {
-  const { rows } = await pool.query<{ bytes: Buffer }>('SELECT bytes FROM pkg_bundles WHERE digest = $1', [digest]);
-  const row = rows[0];
-  if (!row) throw new PkgError('NotFound', `no uploaded bundle with digest ${digest}`);
-  const actual = sha256Hex(row.bytes);
-  if (actual !== digest)
-    throw new PkgError('ChecksumMismatch', `uploaded bundle ${digest}: stored bytes hash to ${actual}`);
-  return unpackBundle(row.bytes);
 }

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { PkgError } from '../policy/errors';
 import type { Engine, EvaluationOutput, Fact, Mode } from '../policy/engine/evaluation';
@@ -6,8 +5,10 @@ import { parseEvaluationInput } from '../policy/engine/evaluation-request';
 import { createNativeEngine } from '../policy/engine/native';
 import { createWasmEngine } from '../policy/engine/wasm';
 import { runFixtures, type FixtureReport } from '../policy/bundle/fixtures';
-import { loadSnapshot } from './snapshot-store';
-import { loadFactsForSubject } from './fact-store';
+import { readSnapshot, snapshotIdOfVersion } from './store/snapshot-read';
+import { findValidationReport, insertValidationRun } from './store/validation-runs';
+import { refusingBadInput } from './failure';
+import { loadFactsForSubject } from './store/facts';
 
 /**
  * Activities of the evaluator pool (task queue pkg-evaluator). Fixture runs use both engines, so
@@ -49,25 +50,23 @@ export const MAX_BATCH = 10_000;
 export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
   return {
     async runSnapshotFixtures({ snapshotId, runKey }: FixtureRunInput): Promise<FixtureRunReport> {
-      const recorded = await findRun(deps.pool, runKey);
+      const recorded = await findValidationReport<FixtureRunReport>(deps.pool, runKey);
       if (recorded) return recorded;
-      const stored = await nonRetryable(() => loadSnapshot(deps.pool, { id: snapshotId }));
+      const stored = await refusingBadInput(() => readSnapshot(deps.pool, { id: snapshotId }));
       const native = createNativeEngine(stored.compiled);
-      const wasm = await nonRetryable(() => createWasmEngine(stored.compiled, stored));
+      const wasm = await refusingBadInput(() => createWasmEngine(stored.compiled, stored));
       const report = combineReports(runFixtures(native, stored.fixtures), runFixtures(wasm, stored.fixtures));
-      await deps.pool.query(
-        `INSERT INTO pkg_validation_runs (snapshot_id, run_key, engine, passed, failed, report)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_key) DO NOTHING`,
-        [snapshotId, runKey, stored.compiled.engine, report.passed, report.failed, JSON.stringify(report)],
-      );
-      return (await findRun(deps.pool, runKey)) ?? report;
+      const { engine } = stored.compiled;
+      await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report });
+      return (await findValidationReport<FixtureRunReport>(deps.pool, runKey)) ?? report;
     },
 
     async evaluateBatch({ version, inputs, mode = 'control' }: BatchInput): Promise<EvaluationOutput[]> {
-      if (inputs.length > MAX_BATCH)
-        throw failure(new PkgError('InputInvalid', `batch of ${inputs.length} inputs exceeds ${MAX_BATCH}`));
-      const snapshotId = await snapshotIdOf(deps.pool, version);
-      const snapshot = await nonRetryable(() => deps.snapshots.load(snapshotId));
+      const snapshot = await refusingBadInput(async () => {
+        if (inputs.length > MAX_BATCH)
+          throw new PkgError('InputInvalid', `batch of ${inputs.length} inputs exceeds ${MAX_BATCH}`);
+        return deps.snapshots.load(await snapshotIdOfVersion(deps.pool, version));
+      });
       const outputs: EvaluationOutput[] = [];
       // One read per subject per batch: the batch sees one consistent set of facts for each subject.
       const factsBySubject = new Map<string, Promise<readonly Fact[]>>();
@@ -129,31 +128,4 @@ export function combineReports(native: FixtureReport, wasm: FixtureReport): Fixt
       wasm: { passed: wasm.passed, failed: wasm.failed },
     },
   };
-}
-
-async function findRun(pool: Pool, runKey: string): Promise<FixtureRunReport | null> {
-  const { rows } = await pool.query<{ report: FixtureRunReport }>(
-    'SELECT report FROM pkg_validation_runs WHERE run_key = $1',
-    [runKey],
-  );
-  return rows[0]?.report ?? null;
-}
-
-async function snapshotIdOf(pool: Pool, version: string): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM pkg_snapshots WHERE version = $1', [version]);
-  if (!rows[0]) throw failure(new PkgError('NotFound', `snapshot ${version} does not exist`));
-  return rows[0].id;
-}
-
-/** Bad input or a bad artifact will not get better on retry; anything else may. */
-async function nonRetryable<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw error instanceof PkgError ? failure(error) : error;
-  }
-}
-
-function failure(error: PkgError): ApplicationFailure {
-  return ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
 }

@@ -1,10 +1,8 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
-import { ApplicationFailure } from '@temporalio/common';
 import { PkgError } from '../policy/errors';
 import { loadBundle } from '../policy/bundle/bundle';
-import { unpackBundle } from '../policy/bundle/pack';
 import { judgeStep, type StepVerdict } from '../policy/rollout/gates';
 import {
   approvalStepIndexes,
@@ -14,8 +12,10 @@ import {
   type RolloutConfig,
   type RolloutOverrides,
 } from '../policy/rollout/config';
-import { readLaneMetrics } from './lane-metrics';
-import { readCoverage } from './lane';
+import { readLaneMetrics } from './store/lane-metrics';
+import { readUploadedBundle } from './store/bundles';
+import { refusingBadInput } from './failure';
+import { readCoverage } from './store/deployments';
 import type { Lane } from '../policy/lane';
 
 /**
@@ -50,13 +50,9 @@ export interface RolloutPlan extends RolloutConfig {
  * Reads the bundle's manifest before anything is compiled or stored, and merges its `rollout:`
  * layer: a bad bundle, a wrong env or a loosened gate is refused here, non-retryable, by type.
  */
-async function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
-  const { rows } = await pool.query<{ bytes: Buffer }>('SELECT bytes FROM pkg_bundles WHERE digest = $1', [
-    input.digest,
-  ]);
-  try {
-    if (!rows[0]) throw new PkgError('NotFound', `no uploaded bundle with digest ${input.digest}`);
-    const { manifest } = loadBundle(unpackBundle(rows[0].bytes));
+function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
+  return refusingBadInput(async () => {
+    const { manifest } = loadBundle(await readUploadedBundle(pool, input.digest));
     if (manifest.env !== input.lane.env) {
       throw new PkgError(
         'InputInvalid',
@@ -66,10 +62,7 @@ async function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
     const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);
     return { ...config, version: manifest.version, approvalSteps: approvalStepIndexes(config) };
-  } catch (error) {
-    if (!(error instanceof PkgError)) throw error;
-    throw ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
-  }
+  });
 }
 
 export interface GateDeps {

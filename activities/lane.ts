@@ -1,42 +1,15 @@
 import { Context } from '@temporalio/activity';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Coverage } from '../policy/rollout/gates';
-import { insertOutboxMessage, insertRolloutEvent } from './audit';
-import { inTransaction } from './transaction';
 import type { Lane } from '../policy/lane';
-
-/**
- * Lane state changes (design §5/§6). Each writes pkg_deployments, an outbox message and an audit
- * row in one transaction, keyed by rollout and transition, so a retry writes nothing twice.
- */
-export interface SnapshotRef {
-  snapshotId: string;
-  version: string;
-  checksum: string;
-}
-
-export interface BaselineRef {
-  snapshotId: string;
-  version: string;
-}
-
-export interface LaneStepInput {
-  rolloutId: string;
-  lane: Lane;
-  candidate: SnapshotRef;
-  step: number;
-  percent: number;
-  actor: string;
-}
-
-export interface LaneChangeInput {
-  rolloutId: string;
-  lane: Lane;
-  candidate: SnapshotRef;
-  actor: string;
-  reason: string;
-  details?: Record<string, unknown>;
-}
+import {
+  promoteCandidate,
+  readCoverage,
+  rollbackLane,
+  setLaneStep,
+  type LaneChangeInput,
+  type LaneStepInput,
+} from './store/deployments';
 
 export interface CoverageInput {
   lane: Lane;
@@ -49,144 +22,6 @@ export interface CoverageResult extends Coverage {
   reached: boolean;
   /** Wall-clock ms when the lane was covered (or the wait gave up): the start of the step window. */
   atMs: number;
-}
-
-const laneParams = (lane: Lane) => [lane.env, lane.target, lane.region];
-
-async function baselineOf(client: PoolClient, snapshotId: string | null): Promise<BaselineRef | null> {
-  if (snapshotId === null) return null;
-  const { rows } = await client.query<{ version: string }>('SELECT version FROM pkg_snapshots WHERE id = $1', [
-    snapshotId,
-  ]);
-  return rows[0] ? { snapshotId, version: rows[0].version } : null;
-}
-
-/** A lane without a row serves its env's active snapshot, so that becomes the row's baseline. */
-async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<BaselineRef | null> {
-  const { rolloutId, lane, candidate, step, percent, actor } = input;
-  return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ snapshot_id: string | null }>(
-      `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, rollout_id, updated_by)
-       VALUES ($1, $2, $3, pkg_active_snapshot_id($1), $4, $5, $6, $6, $7)
-       ON CONFLICT (env, target, region) DO UPDATE
-         SET candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
-             salt = EXCLUDED.salt, rollout_id = EXCLUDED.rollout_id, updated_by = EXCLUDED.updated_by, updated_at = now()
-       RETURNING snapshot_id`,
-      [...laneParams(lane), candidate.snapshotId, percent, rolloutId, actor],
-    );
-    const key = `${rolloutId}:step:${step}`;
-    await insertOutboxMessage(client, key, {
-      type: 'canary',
-      ...lane,
-      version: candidate.version,
-      snapshot_id: candidate.snapshotId,
-      checksum: candidate.checksum,
-      percent,
-    });
-    await insertRolloutEvent(client, {
-      rolloutId,
-      eventKey: key,
-      lane,
-      snapshotId: candidate.snapshotId,
-      event: 'step',
-      step,
-      percent,
-      actor,
-    });
-    return baselineOf(client, rows[0]?.snapshot_id ?? null);
-  });
-}
-
-/** pkg_promote_snapshot has no idempotency key of its own; the row it inserts gets ours. */
-async function promoteCandidate(pool: Pool, input: LaneChangeInput): Promise<void> {
-  const { rolloutId, lane, candidate, actor, reason } = input;
-  const key = `${rolloutId}:promote`;
-  await inTransaction(pool, async (client) => {
-    const done = await client.query('SELECT 1 FROM pkg_promotions WHERE idempotency_key = $1', [key]);
-    if (done.rowCount === 0) {
-      const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [
-        candidate.snapshotId,
-        lane.env,
-        actor,
-        reason,
-      ]);
-      await client.query('UPDATE pkg_promotions SET idempotency_key = $1 WHERE id = $2', [key, rows[0]!.id]);
-    }
-    await client.query(
-      `UPDATE pkg_deployments SET snapshot_id = $4, candidate_snapshot_id = NULL, canary_percent = 0, rollout_id = $5,
-              updated_by = $6, updated_at = now()
-        WHERE env = $1 AND target = $2 AND region = $3`,
-      [...laneParams(lane), candidate.snapshotId, rolloutId, actor],
-    );
-    await insertOutboxMessage(client, key, {
-      type: 'activate',
-      ...lane,
-      version: candidate.version,
-      snapshot_id: candidate.snapshotId,
-      checksum: candidate.checksum,
-      percent: 0,
-    });
-    await insertRolloutEvent(client, {
-      rolloutId,
-      eventKey: key,
-      lane,
-      snapshotId: candidate.snapshotId,
-      event: 'promoted',
-      percent: 100,
-      actor,
-      reason,
-      details: input.details,
-    });
-  });
-}
-
-/** Withdraws this rollout's canary; another rollout's state on the lane is left alone. */
-async function rollbackLane(pool: Pool, input: LaneChangeInput): Promise<void> {
-  const { rolloutId, lane, candidate, actor, reason } = input;
-  const key = `${rolloutId}:rollback`;
-  await inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ snapshot_id: string | null }>(
-      `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, updated_by = $5, updated_at = now()
-        WHERE env = $1 AND target = $2 AND region = $3 AND rollout_id = $4
-        RETURNING snapshot_id`,
-      [...laneParams(lane), rolloutId, actor],
-    );
-    await client.query(
-      `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, action, actor, reason, idempotency_key)
-       VALUES ($1, $2, $3, 'rollback', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
-    );
-    if (rows.length > 0) {
-      await insertOutboxMessage(client, key, {
-        type: 'rollback',
-        ...lane,
-        version: candidate.version,
-        snapshot_id: candidate.snapshotId,
-        checksum: candidate.checksum,
-        percent: 0,
-      });
-    }
-    await insertRolloutEvent(client, {
-      rolloutId,
-      eventKey: key,
-      lane,
-      snapshotId: candidate.snapshotId,
-      event: 'rolled_back',
-      percent: 0,
-      isRollback: true,
-      actor,
-      reason,
-      details: input.details,
-    });
-  });
-}
-
-export async function readCoverage(pool: Pool, lane: Lane): Promise<Coverage> {
-  const { rows } = await pool.query<{ evaluators: string; serving_intended: string }>(
-    'SELECT evaluators, serving_intended FROM pkg_deployment_coverage WHERE env = $1 AND target = $2 AND region = $3',
-    laneParams(lane),
-  );
-  return { evaluators: Number(rows[0]?.evaluators ?? 0), serving: Number(rows[0]?.serving_intended ?? 0) };
 }
 
 const covered = (c: Coverage, required: number) => c.evaluators > 0 && c.serving / c.evaluators >= required;
@@ -204,6 +39,7 @@ async function awaitCoverage(pool: Pool, input: CoverageInput): Promise<Coverage
   }
 }
 
+/** Lane changes as activities; the writes and their idempotency live in store/deployments. */
 export function createLaneActivities(deps: { pool: Pool }) {
   const { pool } = deps;
   return {

@@ -80,7 +80,7 @@ async function runOpa(opaPath: string, args: string[], cwd: string): Promise<voi
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (failure.code === 'ENOENT') {
-      throw new Error(`opa not found at ${opaPath} (set OPA_PATH)`);
+      throw new Error(`opa not found at ${opaPath} (set OPA_PATH)`, { cause: error });
     }
     // opa prints compile errors on stdout, operational failures on stderr.
     const detail = [failure.stdout, failure.stderr].filter(Boolean).join('\n').trim() || failure.message;

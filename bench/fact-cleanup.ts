@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
-import { runFactCleanup } from '../activities/facts';
+import { runFactCleanup } from '../activities/store/fact-cleanup';
 import { loadConfigOrExit } from '../policy/config';
 import { DEFAULT_CLEANUP_BATCH } from '../policy/facts/input';
 

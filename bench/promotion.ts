@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { connectTemporalClient, createPool, createRedis, temporalTls } from '../activities/connections';
 import { createPipelineActivities } from '../activities/index';
-import { createOutboxRelay } from '../activities/outbox-relay';
+import { createOutboxRelay } from '../worker/outbox-relay';
 import { loadConfig } from '../policy/config';
 import { startPromotion } from '../client/rollout-client';
 import type { PromotionResult } from '../workflows/definitions';

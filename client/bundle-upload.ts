@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { readBundleDir } from '../activities/bundle-dir';
+import { insertBundle } from '../activities/store/bundles';
 import { loadBundle, type Bundle } from '../policy/bundle/bundle';
 import { bundleDigest, packBundle } from '../policy/bundle/pack';
 import { PkgError } from '../policy/errors';
@@ -29,10 +30,6 @@ export async function prepareBundle(dir: string, env: Env, overrides: RolloutOve
   return { bundle, packed, digest: bundleDigest(packed), rollout };
 }
 
-/** Same bytes, same digest, one row: uploading twice is a no-op. */
 export async function uploadBundle(pool: Pool, prepared: PreparedBundle, actor: string): Promise<void> {
-  await pool.query(
-    `INSERT INTO pkg_bundles (digest, bytes, size, uploaded_by) VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING`,
-    [prepared.digest, prepared.packed, prepared.packed.byteLength, actor],
-  );
+  await insertBundle(pool, prepared.digest, prepared.packed, actor);
 }

@@ -159,7 +159,9 @@ async function main(): Promise<number> {
     const outcome = String(result.outcome);
     const ok = outcome === stage.expect;
     asExpected &&= ok;
-    say(`   => ${outcome} (expected ${stage.expect}) ${ok ? 'ok' : 'UNEXPECTED'}: ${typeof result.reason === 'string' ? result.reason : ''}`);
+    say(
+      `   => ${outcome} (expected ${stage.expect}) ${ok ? 'ok' : 'UNEXPECTED'}: ${typeof result.reason === 'string' ? result.reason : ''}`,
+    );
     say(`   Temporal UI: ${String(result.url)}`);
     if (typeof result.decisionId === 'string')
       say(

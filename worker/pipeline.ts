@@ -2,7 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfigOrExit, type Config } from '../policy/config';
 import { createPool, createRedis, temporalTls } from '../activities/connections';
 import { createPipelineActivities } from '../activities/index';
-import { createOutboxRelay } from '../activities/outbox-relay';
+import { createOutboxRelay } from './outbox-relay';
 
 /**
  * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup) and control activities

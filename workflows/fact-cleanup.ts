@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
-import type { createFactActivities, FactCleanupResult } from '../activities/facts';
+import type { createFactActivities } from '../activities/facts';
+import type { FactCleanupResult } from '../activities/store/fact-cleanup';
 import type { FactCleanupRequest } from '../policy/facts/input';
 
 /** Knobs of the activity's timeouts; tests shorten the heartbeat timeout to see a dead worker sooner. */

@@ -1,5 +1,6 @@
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { BaselineRef, CoverageResult, SnapshotRef } from '../activities/lane';
+import type { BaselineRef, SnapshotRef } from '../activities/store/deployments';
+import type { CoverageResult } from '../activities/lane';
 import type { RolloutPlan } from '../activities/gate';
 import { actionFor, type StepVerdict } from '../policy/rollout/gates';
 import type { Outcome } from '../policy/rollout/decision-record';

@@ -11,7 +11,7 @@ import { REASONS } from '../policy/rollout/reasons';
 import type { Outcome } from '../policy/rollout/decision-record';
 import { laneName } from '../policy/lane';
 import { describeRollout } from '../policy/rollout/status';
-import type { SnapshotRef, BaselineRef } from '../activities/lane';
+import type { SnapshotRef, BaselineRef } from '../activities/store/deployments';
 import {
   approveSignal,
   pauseSignal,

@@ -4,8 +4,8 @@ import { parse as parseYamlText } from 'yaml';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { createPool } from '../../activities/connections';
-import { loadFactsForSubject } from '../../activities/fact-store';
-import { loadSnapshot } from '../../activities/snapshot-store';
+import { loadFactsForSubject } from '../../activities/store/facts';
+import { readSnapshot } from '../../activities/store/snapshot-read';
 import { loadBundle } from '../../policy/bundle/bundle';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
@@ -108,7 +108,7 @@ async function fromBundle(dir: string): Promise<Loaded> {
 async function fromStore(version: string): Promise<Loaded> {
   const pool = createPool(loadConfig(), 2);
   try {
-    const stored = await loadSnapshot(pool, { version });
+    const stored = await readSnapshot(pool, { version });
     return {
       compiled: stored.compiled,
       artifacts: stored,

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Pool } from 'pg';
 import { createPool } from '../../activities/connections';
-import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/fact-store';
-import { runFactCleanup, type FactCleanupResult } from '../../activities/facts';
+import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/store/facts';
+import { runFactCleanup, type FactCleanupResult } from '../../activities/store/fact-cleanup';
 import { loadConfig } from '../../policy/config';
 import { formatDuration } from '../../policy/facts/duration';
 import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';

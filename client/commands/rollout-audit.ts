@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { EXIT } from '../cli';
-import { readDecision } from '../../activities/decisions';
+import { readDecision } from '../../activities/store/decisions';
 import { assertLaneIdle, defaultActor } from '../rollout-client';
-import { revertLane } from '../rollout-revert';
-import { envHistory, verifyStoredDecision } from '../rollout-history';
+import { revertLane } from '../../activities/store/lane-revert';
+import { verifyStoredDecision } from '../rollout-history';
+import { envHistory } from '../../activities/store/decisions';
 import { envOption, parseLanePart, print, withSession } from './rollout-options';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
 

@@ -8,7 +8,8 @@ import { Pool } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { compileBundleFiles, createCompileActivities } from '../../activities/compile';
-import { loadSnapshot, storeSnapshot } from '../../activities/snapshot-store';
+import { readSnapshot } from '../../activities/store/snapshot-read';
+import { storeSnapshot } from '../../activities/store/snapshot-write';
 import { loadBundle, type BundleFiles } from '../../policy/bundle/bundle';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { compileSnapshot } from '../../policy/bundle/compile';
@@ -70,7 +71,7 @@ describe('compile and store', () => {
   it('loads back the same compiled snapshot, whose fixtures pass on both engines', async () => {
     const files = await uniqueExample();
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const stored = await readSnapshot(pool, { id: snapshotId });
     const byName = <T extends { name: string }>(list: T[]) => [...list].sort((a, b) => (a.name < b.name ? -1 : 1));
     const fromBundle = compileSnapshot(loadBundle(files));
     expect(
@@ -85,7 +86,7 @@ describe('compile and store', () => {
     const wasm = await createWasmEngine(stored.compiled, stored);
     for (const engine of [createNativeEngine(stored.compiled), wasm])
       expect(runFixtures(engine, stored.fixtures)).toMatchObject({ passed: 21, failed: 0 });
-    expect((await loadSnapshot(pool, { version: stored.version })).snapshotId).toBe(snapshotId);
+    expect((await readSnapshot(pool, { version: stored.version })).snapshotId).toBe(snapshotId);
   });
 
   it('refuses the same version with different content', async () => {
@@ -98,7 +99,7 @@ describe('compile and store', () => {
     expect((await refusal(compileBundleFiles(deps(), changed, null, 'test'))).type).toBe('VersionConflict');
     // The store refuses too when the early check is raced past.
     const bundle = loadBundle(changed);
-    const artifacts = await loadSnapshot(pool, { id: first.snapshotId });
+    const artifacts = await readSnapshot(pool, { id: first.snapshotId });
     const request = {
       bundle,
       compiled: compileSnapshot(bundle),
@@ -145,7 +146,7 @@ describe('compile and store', () => {
 
   it("a stored snapshot decides from the data document stored with it, not from today's generator", async () => {
     const { snapshotId } = await compileBundleFiles(deps(), await uniqueExample(), null, 'test');
-    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const stored = await readSnapshot(pool, { id: snapshotId });
     const files = unpackBundle(stored.rego.bytes);
     expect(JSON.parse(files.get(DATA_FILE)!.toString())).toEqual(regoData(stored.compiled));
     const vip = { tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } };
@@ -181,7 +182,7 @@ describe('compile and store', () => {
     files.set('policy/main.rego', Buffer.from('package pkg\n\nresult := {"subtasks": [], "dag": [], "rules": []}\n'));
     for (const fixture of [...files.keys()].filter((f) => f.startsWith('fixtures/'))) files.delete(fixture);
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const stored = await readSnapshot(pool, { id: snapshotId });
     const wasm = await createWasmEngine(stored.compiled, stored);
     expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: [] });
   });
@@ -189,7 +190,7 @@ describe('compile and store', () => {
   it('refuses a wasm artifact whose sha256 does not match', async () => {
     const files = await uniqueExample();
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await loadSnapshot(pool, { id: snapshotId });
+    const stored = await readSnapshot(pool, { id: snapshotId });
     const tampered = Buffer.from(stored.wasm.bytes);
     tampered.writeUInt8(tampered.readUInt8(100) ^ 1, 100);
     expect(

@@ -13,7 +13,7 @@ import { compileSnapshot, regoSourcesOf } from '../../policy/bundle/compile';
 import { withVersionSuffix } from '../../policy/bundle/version';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
-import { storeSnapshot } from '../../activities/snapshot-store';
+import { storeSnapshot } from '../../activities/store/snapshot-write';
 import type { Env, Lane } from '../../policy/lane';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../policy/config';
 import { createRedis } from '../../activities/connections';
-import { createLaneMetricsRecorder, readLaneMetrics } from '../../activities/lane-metrics';
+import { createLaneMetricsRecorder, readLaneMetrics } from '../../activities/store/lane-metrics';
 import { latencyBucketIndex } from '../../policy/rollout/latency-histogram';
 import type { Lane } from '../../policy/lane';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { readLaneMetrics } from '../../activities/lane-metrics';
+import { readLaneMetrics } from '../../activities/store/lane-metrics';
 import {
   evaluate,
   randomLane,

@@ -5,7 +5,8 @@ import { ActivityFailure, ApplicationFailure, ScheduleOverlapPolicy, WorkflowFai
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
-import { createFactActivities, type FactCleanupResult } from '../../activities/facts';
+import { createFactActivities } from '../../activities/facts';
+import type { FactCleanupResult } from '../../activities/store/fact-cleanup';
 import { ensureFactCleanupSchedule } from '../../client/fact-schedule';
 import { loadConfig } from '../../policy/config';
 import { connectTestEnvironment, createTestWorker } from '../support/temporal';

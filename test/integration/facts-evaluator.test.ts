@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { loadFactsForSubject } from '../../activities/fact-store';
+import { loadFactsForSubject } from '../../activities/store/facts';
 import { ruleIdOf, type CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { loadConfig } from '../../policy/config';
 import { createFactCache } from '../../policy/facts/cache';

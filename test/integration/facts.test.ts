@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { addFact, getFactStatistics, listFacts, loadFactsForSubject } from '../../activities/fact-store';
-import { runFactCleanup, type FactCleanupProgress } from '../../activities/facts';
+import { addFact, getFactStatistics, listFacts, loadFactsForSubject } from '../../activities/store/facts';
+import { runFactCleanup, type FactCleanupProgress } from '../../activities/store/fact-cleanup';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
 import { factCleanupRequestSchema, factInputSchema, parseInput, type FactInput } from '../../policy/facts/input';

@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createRedis } from '../../activities/connections';
 import { createPipelineActivities } from '../../activities/index';
-import { createOutboxRelay } from '../../activities/outbox-relay';
+import { createOutboxRelay } from '../../worker/outbox-relay';
 import { loadConfig } from '../../policy/config';
 import { prepareBundle, uploadBundle } from '../../client/bundle-upload';
 import { readBundleDir } from '../../activities/bundle-dir';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { createPool, createRedis } from '../../activities/connections';
-import { createOutboxRelay } from '../../activities/outbox-relay';
+import { createOutboxRelay } from '../../worker/outbox-relay';
 import { loadConfig } from '../../policy/config';
 
 /**

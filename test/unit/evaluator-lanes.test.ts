@@ -1,6 +1,6 @@
 import { createLaneTable } from '../../worker/evaluator/lanes';
 import { createSnapshotRegistry, type LoadedSnapshot } from '../../worker/evaluator/registry';
-import type { DesiredLaneState } from '../../activities/lane-state';
+import type { DesiredLaneState } from '../../activities/store/lane-state';
 import { parseUpdateHint } from '../../worker/evaluator/updates';
 import type { Lane } from '../../policy/lane';
 

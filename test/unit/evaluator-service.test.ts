@@ -2,7 +2,7 @@ import { createEvaluatorService } from '../../worker/evaluator/service';
 import { createEvaluatorProm } from '../../worker/evaluator/prom';
 import type { LaneTable, ServingLane } from '../../worker/evaluator/lanes';
 import type { LoadedSnapshot } from '../../worker/evaluator/registry';
-import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
+import type { LaneMetricsRecorder } from '../../activities/store/lane-metrics';
 import type { Decision } from '../../policy/engine/evaluation';
 import type { EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { Lane } from '../../policy/lane';

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { ServingLane } from './lanes';
 import type { Lane } from '../../policy/lane';
+import { forgetInstance, forgetLongGone, upsertDeviceVersion } from '../../activities/store/fleet';
 
 /**
  * Fleet registry (design §5): each evaluator upserts what it actually serves for its lane into
@@ -8,7 +9,6 @@ import type { Lane } from '../../policy/lane';
  * step. Rows older than pkg_evaluator_stale_after() stop counting in that view at once; rows of
  * instances gone for long are deleted so the table does not collect every instance ever started.
  */
-const FORGET_AFTER = '1 hour';
 const FORGET_EVERY_BEATS = 20;
 
 export interface FleetEntry {
@@ -18,39 +18,17 @@ export interface FleetEntry {
   loadedVersions: string[];
 }
 
-export async function heartbeat(pool: Pool, entry: FleetEntry): Promise<void> {
+/** Beats what the lane's desired state says this instance serves. */
+export function heartbeat(pool: Pool, entry: FleetEntry): Promise<void> {
   const desired = entry.state?.desired;
-  await pool.query(
-    `INSERT INTO pkg_device_versions AS d
-       (instance_id, device_type, env, target, region, snapshot_id, candidate_snapshot_id, canary_percent,
-        loaded_versions, last_seen)
-     VALUES ($1, 'evaluator', $2, $3, $4, $5, $6, $7, $8, now())
-     ON CONFLICT (instance_id) DO UPDATE SET
-       device_type = 'evaluator', env = EXCLUDED.env, target = EXCLUDED.target, region = EXCLUDED.region,
-       snapshot_id = EXCLUDED.snapshot_id, candidate_snapshot_id = EXCLUDED.candidate_snapshot_id,
-       canary_percent = EXCLUDED.canary_percent, loaded_versions = EXCLUDED.loaded_versions, last_seen = now()`,
-    [
-      entry.instanceId,
-      entry.lane.env,
-      entry.lane.target,
-      entry.lane.region,
-      desired?.snapshotId ?? null,
-      desired?.candidateSnapshotId ?? null,
-      desired?.canaryPercent ?? 0,
-      entry.loadedVersions,
-    ],
-  );
-}
-
-export async function forgetInstance(pool: Pool, instanceId: string): Promise<void> {
-  await pool.query('DELETE FROM pkg_device_versions WHERE instance_id = $1', [instanceId]);
-}
-
-async function forgetLongGone(pool: Pool): Promise<void> {
-  await pool.query(
-    `DELETE FROM pkg_device_versions WHERE device_type = 'evaluator' AND last_seen < now() - $1::interval`,
-    [FORGET_AFTER],
-  );
+  return upsertDeviceVersion(pool, {
+    instanceId: entry.instanceId,
+    lane: entry.lane,
+    snapshotId: desired?.snapshotId ?? null,
+    candidateSnapshotId: desired?.candidateSnapshotId ?? null,
+    canaryPercent: desired?.canaryPercent ?? 0,
+    loadedVersions: entry.loadedVersions,
+  });
 }
 
 export interface FleetReporter {

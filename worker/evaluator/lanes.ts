@@ -1,4 +1,4 @@
-import { sameDesiredState, type DesiredLaneState } from '../../activities/lane-state';
+import { sameDesiredState, type DesiredLaneState } from '../../activities/store/lane-state';
 import type { CanarySplit } from '../../policy/canary/routing';
 import type { LoadedSnapshot, SnapshotRegistry } from './registry';
 import type { Lane } from '../../policy/lane';

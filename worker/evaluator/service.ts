@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Decision, EvaluationInput, EvaluationOutput, Fact, Mode } from '../../policy/engine/evaluation';
 import { routingKeyOf, type EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { FactCache } from '../../policy/facts/cache';
-import type { LaneMetricsRecorder } from '../../activities/lane-metrics';
+import type { LaneMetricsRecorder } from '../../activities/store/lane-metrics';
 import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary/routing';
 import type { LaneTable, ServingLane } from './lanes';
 import type { LoadedSnapshot } from './registry';

@@ -3,7 +3,7 @@ import { verifyArtifact } from '../../policy/rego/artifacts';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
-import { loadSnapshot } from '../../activities/snapshot-store';
+import { readSnapshot } from '../../activities/store/snapshot-read';
 import type { LoadedSnapshot } from './registry';
 
 /**
@@ -12,7 +12,7 @@ import type { LoadedSnapshot } from './registry';
  * the snapshot cannot be trusted at all, so it is refused and the lane keeps what it served.
  */
 export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<LoadedSnapshot> {
-  const stored = await loadSnapshot(pool, { id: snapshotId });
+  const stored = await readSnapshot(pool, { id: snapshotId });
   verifyArtifact(stored.version, 'wasm', stored.wasm);
   verifyArtifact(stored.version, 'rego', stored.rego);
   const engine =

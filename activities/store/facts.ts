@@ -1,10 +1,8 @@
-import { DatabaseError, type ClientBase, type Pool } from 'pg';
-import { PkgError } from '../policy/errors';
-import type { Fact } from '../policy/engine/evaluation';
-import type { NewFact } from '../policy/facts/input';
-
-/** A pool or a client inside a transaction: both answer queries the same way. */
-export type FactQueryable = Pick<Pool, 'query'> | Pick<ClientBase, 'query'>;
+import { DatabaseError } from 'pg';
+import { PkgError } from '../../policy/errors';
+import type { Fact } from '../../policy/engine/evaluation';
+import type { NewFact } from '../../policy/facts/input';
+import type { Queryable } from './transaction';
 
 /**
  * A fact as the evaluator sees it, plus where it came from and until when it holds. `validTo`
@@ -36,7 +34,7 @@ interface FactRow {
  * across namespaces, ordered by predicate then valid_from. The seed function keeps the validity
  * rule in one place, shared with `facts list`.
  */
-export async function loadFactsForSubject(db: FactQueryable, subject: string): Promise<StoredFact[]> {
+export async function loadFactsForSubject(db: Queryable, subject: string): Promise<StoredFact[]> {
   const { rows } = await db.query<FactRow>(`SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, NULL, false)`, [
     subject,
   ]);
@@ -44,7 +42,7 @@ export async function loadFactsForSubject(db: FactQueryable, subject: string): P
 }
 
 /** Stores one validated fact; valid_from defaults to now and a ttl counts from valid_from. */
-export async function addFact(db: FactQueryable, fact: NewFact): Promise<StoredFact> {
+export async function addFact(db: Queryable, fact: NewFact): Promise<StoredFact> {
   try {
     const { rows } = await db.query<FactRow>(
       `INSERT INTO pkg_facts (namespace, subject, predicate, object, valid_from, valid_to)
@@ -80,7 +78,7 @@ export interface FactQuery {
 }
 
 /** A subject's facts, valid now unless expired (and not-yet-valid) ones are asked for too. */
-export async function listFacts(db: FactQueryable, query: FactQuery): Promise<StoredFact[]> {
+export async function listFacts(db: Queryable, query: FactQuery): Promise<StoredFact[]> {
   const { rows } = await db.query<FactRow>(`SELECT ${FACT_COLUMNS} FROM get_facts_by_subject($1, $2, $3)`, [
     query.subject,
     query.namespace ?? null,
@@ -98,7 +96,7 @@ export interface FactStatistics {
 }
 
 /** The seed's get_fact_statistics, per namespace (one namespace or all). */
-export async function getFactStatistics(db: FactQueryable, namespace: string | null = null): Promise<FactStatistics[]> {
+export async function getFactStatistics(db: Queryable, namespace: string | null = null): Promise<FactStatistics[]> {
   const { rows } = await db.query<Record<keyof FactStatistics, string>>(
     'SELECT namespace, total, temporal, expired, active FROM get_fact_statistics($1)',
     [namespace],

@@ -1,16 +1,21 @@
 import type { PoolClient } from 'pg';
-import type { StoreSnapshotRequest } from './snapshot-store';
+import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
+import type { RunnableFixture } from '../../policy/bundle/fixtures';
+import type { OpaArtifacts } from '../../policy/rego/artifacts';
+
+/** What a snapshot is made of besides its own row. */
+export interface SnapshotParts {
+  compiled: CompiledSnapshot;
+  fixtures: readonly RunnableFixture[];
+  artifacts: OpaArtifacts;
+}
 
 /**
  * The child rows of a snapshot, each table in one statement (jsonb_to_recordset), so a 500-rule
  * snapshot is a handful of round trips inside its transaction rather than thousands.
  */
-export async function insertSnapshotRows(
-  client: PoolClient,
-  snapshotId: string,
-  request: StoreSnapshotRequest,
-): Promise<void> {
-  const { compiled, bundle, artifacts } = request;
+export async function insertSnapshotRows(client: PoolClient, snapshotId: string, parts: SnapshotParts): Promise<void> {
+  const { compiled, fixtures, artifacts } = parts;
   const insert = (sql: string, rows: unknown[]) =>
     rows.length ? client.query(sql, [snapshotId, JSON.stringify(rows)]) : Promise.resolve();
   await insert(
@@ -58,7 +63,7 @@ export async function insertSnapshotRows(
   await insert(
     `INSERT INTO pkg_validation_fixtures (snapshot_id, name, input, expect)
      SELECT $1, name, input, expect FROM jsonb_to_recordset($2::jsonb) AS t(name text, input jsonb, expect jsonb)`,
-    bundle.fixtures.map((f) => ({ name: f.name, input: f.input, expect: f.expect })),
+    fixtures.map((f) => ({ name: f.name, input: f.input, expect: f.expect })),
   );
   for (const [type, artifact] of [
     ['wasm', artifacts.wasm],

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { insertOutboxMessage, insertRolloutEvent } from '../activities/audit';
-import { inTransaction } from '../activities/transaction';
-import { PkgError } from '../policy/errors';
-import type { Lane } from '../policy/lane';
+import { insertOutboxMessage, insertRolloutEvent } from './audit';
+import { inTransaction } from './transaction';
+import { PkgError } from '../../policy/errors';
+import type { Lane } from '../../policy/lane';
 
 /**
  * `pkgctl revert`: re-activate an earlier snapshot on a lane, audited like a promotion (action

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
-import { inTransaction } from './transaction';
+import { publishOutboxBatch } from '../activities/store/outbox';
 
 /**
  * Publishes pkg_outbox rows to Redis in seq order, then marks them published in the same
@@ -24,37 +24,14 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-// Arbitrary but fixed: the advisory lock id that makes the relay a singleton.
-const RELAY_LOCK_ID = 0x706b6731;
-
-interface OutboxRow {
-  seq: string;
-  channel: string;
-  payload: Record<string, unknown>;
-}
-
 export function createOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
   const batchSize = deps.batchSize ?? 100;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
 
   const publishBatch = () =>
-    inTransaction(deps.pool, async (client) => {
-      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK_ID]);
-      if (!lock.rows[0]?.ok) return 0;
-      const { rows } = await client.query<OutboxRow>(
-        'SELECT seq, channel, payload FROM pkg_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
-        [batchSize],
-      );
-      for (const row of rows) {
-        await deps.redis.publish(row.channel, JSON.stringify({ ...row.payload, seq: Number(row.seq) }));
-      }
-      if (rows.length > 0) {
-        await client.query('UPDATE pkg_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [
-          rows.map((r) => r.seq),
-        ]);
-      }
-      return rows.length;
+    publishOutboxBatch(deps.pool, batchSize, async (channel, message) => {
+      await deps.redis.publish(channel, message);
     });
 
   const publishPending = async () => {

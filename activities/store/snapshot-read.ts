@@ -1,11 +1,24 @@
 import type { Pool } from 'pg';
-import type { CompiledRule, Condition, Emission } from '../policy/engine/compiled-snapshot';
-import { PkgError } from '../policy/errors';
-import type { RunnableFixture } from '../policy/bundle/fixtures';
-import type { LoadedSnapshot } from './snapshot-store';
-import type { Env } from '../policy/lane';
+import type { Queryable } from './transaction';
+import type { CompiledRule, CompiledSnapshot, Condition, Emission } from '../../policy/engine/compiled-snapshot';
+import { PkgError } from '../../policy/errors';
+import type { RunnableFixture } from '../../policy/bundle/fixtures';
+import type { Env } from '../../policy/lane';
+import type { StoredArtifact } from '../../policy/rego/artifacts';
 
-/** Reads a stored snapshot back into exactly the CompiledSnapshot shape the compiler produced. */
+/** A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts. */
+export interface SnapshotRecord {
+  snapshotId: string;
+  version: string;
+  checksum: string;
+  env: Env;
+  compiled: CompiledSnapshot;
+  wasm: StoredArtifact;
+  rego: StoredArtifact;
+  fixtures: RunnableFixture[];
+  manifest: Record<string, unknown>;
+}
+
 interface SnapshotRow {
   id: string;
   version: string;
@@ -40,7 +53,7 @@ const RULES_SQL = `
               FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
   FROM pkg_policy_rules r WHERE r.snapshot_id = $1 ORDER BY r.name`;
 
-export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<LoadedSnapshot> {
+export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<SnapshotRecord> {
   const [column, value] = 'id' in which ? ['id', which.id] : ['version', which.version];
   const found = await pool.query<SnapshotRow>(
     `SELECT id, version, checksum, env, engine, entrypoint, manifest FROM pkg_snapshots WHERE ${column} = $1`,
@@ -94,4 +107,10 @@ function ruleOf(row: RuleRow): CompiledRule {
     conditions: row.conditions.map(({ value, ...rest }) => (value === null ? rest : { ...rest, value })),
     emissions: row.emissions,
   };
+}
+
+export async function snapshotIdOfVersion(db: Queryable, version: string): Promise<string> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM pkg_snapshots WHERE version = $1', [version]);
+  if (!rows[0]) throw new PkgError('NotFound', `snapshot ${version} does not exist`);
+  return rows[0].id;
 }

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { Lane } from '../policy/lane';
+import type { Lane } from '../../policy/lane';
 
 /**
  * What a lane should serve (design §5): the pkg_deployments row is the desired state, Redis

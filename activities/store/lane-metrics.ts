@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { LATENCY_BUCKET_COUNT, emptyHistogram, latencyBucketIndex } from '../policy/rollout/latency-histogram';
-import type { Lane } from '../policy/lane';
+import { LATENCY_BUCKET_COUNT, emptyHistogram, latencyBucketIndex } from '../../policy/rollout/latency-histogram';
+import type { Lane } from '../../policy/lane';
 
 /**
  * Per-version, per-lane evaluator metrics in Redis (design §5), what the promotion gates judge.
@@ -56,7 +56,7 @@ export function createLaneMetricsRecorder(redis: Redis, options: RecorderOptions
 
   const add = (key: string, field: string, by: number) => {
     let fields = pending.get(key);
-    if (!fields) pending.set(key, (fields = new Map()));
+    if (!fields) pending.set(key, (fields = new Map<string, number>()));
     fields.set(field, (fields.get(field) ?? 0) + by);
   };
 

@@ -1,0 +1,48 @@
+import type { Pool } from 'pg';
+import type { Lane } from '../../policy/lane';
+
+/** The fleet registry (pkg_device_versions): what each evaluator instance says it serves. */
+const FORGET_AFTER = '1 hour';
+
+export interface DeviceVersion {
+  instanceId: string;
+  lane: Lane;
+  snapshotId: string | null;
+  candidateSnapshotId: string | null;
+  canaryPercent: number;
+  loadedVersions: string[];
+}
+
+export async function upsertDeviceVersion(pool: Pool, row: DeviceVersion): Promise<void> {
+  await pool.query(
+    `INSERT INTO pkg_device_versions AS d
+       (instance_id, device_type, env, target, region, snapshot_id, candidate_snapshot_id, canary_percent,
+        loaded_versions, last_seen)
+     VALUES ($1, 'evaluator', $2, $3, $4, $5, $6, $7, $8, now())
+     ON CONFLICT (instance_id) DO UPDATE SET
+       device_type = 'evaluator', env = EXCLUDED.env, target = EXCLUDED.target, region = EXCLUDED.region,
+       snapshot_id = EXCLUDED.snapshot_id, candidate_snapshot_id = EXCLUDED.candidate_snapshot_id,
+       canary_percent = EXCLUDED.canary_percent, loaded_versions = EXCLUDED.loaded_versions, last_seen = now()`,
+    [
+      row.instanceId,
+      row.lane.env,
+      row.lane.target,
+      row.lane.region,
+      row.snapshotId,
+      row.candidateSnapshotId,
+      row.canaryPercent,
+      row.loadedVersions,
+    ],
+  );
+}
+
+export async function forgetInstance(pool: Pool, instanceId: string): Promise<void> {
+  await pool.query('DELETE FROM pkg_device_versions WHERE instance_id = $1', [instanceId]);
+}
+
+export async function forgetLongGone(pool: Pool): Promise<void> {
+  await pool.query(
+    `DELETE FROM pkg_device_versions WHERE device_type = 'evaluator' AND last_seen < now() - $1::interval`,
+    [FORGET_AFTER],
+  );
+}

@@ -1,0 +1,29 @@
+import type { Pool } from 'pg';
+
+/**
+ * Fixture runs (pkg_validation_runs), one row per run key: a retried or replayed run finds the
+ * first run's report instead of writing a second row.
+ */
+export async function findValidationReport<T>(pool: Pool, runKey: string): Promise<T | null> {
+  const { rows } = await pool.query<{ report: T }>('SELECT report FROM pkg_validation_runs WHERE run_key = $1', [
+    runKey,
+  ]);
+  return rows[0]?.report ?? null;
+}
+
+export interface ValidationRun {
+  snapshotId: string;
+  runKey: string;
+  engine: string;
+  passed: number;
+  failed: number;
+  report: unknown;
+}
+
+export async function insertValidationRun(pool: Pool, run: ValidationRun): Promise<void> {
+  await pool.query(
+    `INSERT INTO pkg_validation_runs (snapshot_id, run_key, engine, passed, failed, report)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_key) DO NOTHING`,
+    [run.snapshotId, run.runKey, run.engine, run.passed, run.failed, JSON.stringify(run.report)],
+  );
+}
