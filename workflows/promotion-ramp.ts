@@ -1,40 +1,49 @@
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { BaselineRef, SnapshotRef } from '../activities/store/deployments';
-import type { CoverageResult } from '../activities/lane';
 import type { RolloutPlan } from '../activities/gate';
-import { actionFor, type StepVerdict } from '../policy/rollout/gates';
-import type { Outcome } from '../policy/rollout/decision-record';
-import { REASONS } from '../policy/rollout/reasons';
+import type { CoverageResult } from '../activities/lane';
+import type { SnapshotRef } from '../activities/store/deployments';
 import { laneName } from '../policy/lane';
+import { stepAction, type StepVerdict } from '../policy/rollout/gates';
+import { REASONS } from '../policy/rollout/reasons';
 import type { PromotionInput } from './definitions';
 import { CONTROL, GATE, WAITING, control, gate, waiting } from './promotion-activities';
 import type { RolloutState } from './promotion-state';
 
-/** What one promotion run knows; filled in as stages complete. */
-export interface RampContext {
+/** Everything the ramp needs, known before it starts. */
+export interface Ramp {
   rolloutId: string;
   input: PromotionInput;
   state: RolloutState;
-  plan?: RolloutPlan;
-  candidate: SnapshotRef | null;
-  baseline: BaselineRef | null;
-  validation: { passed: number; failed: number } | null;
+  plan: RolloutPlan;
+  candidate: SnapshotRef;
 }
 
-type Ending = { outcome: Outcome; reason: string };
-
-interface Finish {
-  rollBack(reason?: string): Promise<Ending>;
-  promote(): Promise<Ending>;
-}
+/** How a ramp ends; a rollback without a reason is an operator's request (the state says whose). */
+export type RampEnding = { kind: 'promote' } | { kind: 'roll_back'; reason?: string };
 
 const STOPPED = Symbol('stopped');
+const stopped: RampEnding = { kind: 'roll_back' };
+
+/** Steps through the plan: approval, percent, coverage, bake and judge, until promote or roll back. */
+export async function rampCandidate(ramp: Ramp): Promise<RampEnding> {
+  for (const [step, percent] of ramp.plan.steps.entries()) {
+    await holdWhilePaused(ramp.state);
+    await awaitApproval(ramp, step, percent);
+    if (ramp.state.stopping) return stopped;
+    await setStep(ramp, step, percent);
+    const coverage = await unlessStopped(ramp.state, () => awaitCoverage(ramp, percent));
+    if (coverage === STOPPED) return stopped;
+    const ending = await bakeAndJudge(ramp, step, percent, coverage.atMs);
+    if (ending) return ending;
+  }
+  return { kind: 'promote' };
+}
 
 /** Runs work but gives up on it as soon as an operator asks for a rollback. */
-async function unlessStopped<T>(ctx: RampContext, work: () => Promise<T>): Promise<T | typeof STOPPED> {
+async function unlessStopped<T>(state: RolloutState, work: () => Promise<T>): Promise<T | typeof STOPPED> {
   const scope = new CancellationScope();
   const running = scope.run(work);
-  const stop = condition(() => ctx.state.stopping).then((): typeof STOPPED => STOPPED);
+  const stop = condition(() => state.stopping).then((): typeof STOPPED => STOPPED);
   const winner: T | typeof STOPPED = await Promise.race([running, stop]);
   if (winner === STOPPED) {
     scope.cancel();
@@ -44,81 +53,86 @@ async function unlessStopped<T>(ctx: RampContext, work: () => Promise<T>): Promi
 }
 
 /** Pause holds here (after a bake, before the next step); a rollback request releases it. */
-async function holdWhilePaused(ctx: RampContext): Promise<void> {
-  await condition(() => ctx.state.facts.paused === null || ctx.state.stopping);
+async function holdWhilePaused(state: RolloutState): Promise<void> {
+  await condition(() => !state.isHeld('paused') || state.stopping);
 }
 
-async function awaitApproval(ctx: RampContext, step: number): Promise<void> {
-  const { state } = ctx;
+async function awaitApproval({ state, plan }: Ramp, step: number, percent: number): Promise<void> {
   if (!state.needsApproval(step)) return;
-  state.enter('ramping', { stepIndex: step, awaitingApproval: true });
+  state.hold('approval', REASONS.waitingApproval(step, plan.steps.length, percent), null);
+  state.enter('ramping', { stepIndex: step });
   await condition(() => !state.needsApproval(step) || state.stopping);
-  state.enter('ramping', { awaitingApproval: false });
+  state.release('approval');
+  state.enter('ramping');
 }
 
-async function setStep(ctx: RampContext, step: number, percent: number): Promise<void> {
-  const { input, state, rolloutId } = ctx;
+async function setStep({ input, state, rolloutId, candidate }: Ramp, step: number, percent: number): Promise<void> {
+  state.release('inconclusive');
   state.enter('ramping', { stepIndex: step, percent, extensions: 0 });
   const baseline = await control.setLaneStep.executeWithOptions(
     { ...CONTROL, summary: `set ${laneName(input.lane)} to ${percent}%` },
-    [{ rolloutId, lane: input.lane, candidate: ctx.candidate!, step, percent, actor: input.actor }],
+    [{ rolloutId, lane: input.lane, candidate, step, percent, actor: input.actor }],
   );
-  if (step === 0) ctx.baseline = baseline;
+  if (step === 0) state.evidence.baseline = baseline;
 }
 
-async function awaitCoverage(ctx: RampContext, percent: number): Promise<CoverageResult | typeof STOPPED> {
-  const plan = ctx.plan!;
-  return unlessStopped(ctx, () =>
-    waiting.awaitCoverage.executeWithOptions({ ...WAITING, summary: `wait for evaluators to serve ${percent}%` }, [
-      { lane: ctx.input.lane, required: plan.gates.coverage, timeoutMs: plan.coverageTimeoutMs },
-    ]),
-  );
+function awaitCoverage({ input, plan }: Ramp, percent: number): Promise<CoverageResult> {
+  return waiting.awaitCoverage.executeWithOptions({ ...WAITING, summary: `wait for evaluators to serve ${percent}%` }, [
+    { lane: input.lane, required: plan.gates.coverage, timeoutMs: plan.coverageTimeoutMs },
+  ]);
 }
 
-/** Bakes, then judges; inconclusive extends the bake (same window start, more samples). */
-async function bakeAndJudge(
-  ctx: RampContext,
-  step: number,
-  percent: number,
-  fromMs: number,
-): Promise<StepVerdict | typeof STOPPED> {
-  const { state } = ctx;
-  const plan = ctx.plan!;
+/**
+ * Bakes, then judges; inconclusive extends the bake (same window start, more samples). Returns
+ * how the ramp ends, or nothing when the step passed.
+ */
+async function bakeAndJudge(ramp: Ramp, step: number, percent: number, fromMs: number): Promise<RampEnding | null> {
+  const { state, plan } = ramp;
   for (;;) {
     state.enter('baking');
-    if (plan.bakeMs > 0 && (await condition(() => state.stopping, plan.bakeMs))) return STOPPED;
-    await holdWhilePaused(ctx);
-    if (state.stopping) return STOPPED;
+    if (plan.bakeMs > 0 && (await condition(() => state.stopping, plan.bakeMs))) return stopped;
+    await holdWhilePaused(state);
+    if (state.stopping) return stopped;
+    state.release('inconclusive');
     state.enter('gating');
-    const verdict = await gate.judgeLaneStep.executeWithOptions(
-      { ...GATE, summary: `judge step ${step + 1} (${percent}%)` },
-      [
-        {
-          lane: ctx.input.lane,
-          candidateVersion: ctx.candidate!.version,
-          baselineVersion: ctx.baseline?.version ?? null,
-          fromMs,
-          step,
-          stepCount: plan.steps.length,
-          percent,
-          gates: plan.gates,
-        },
-      ],
-    );
-    state.facts.verdicts.push(verdict);
-    await recordVerdict(ctx, verdict);
-    if (actionFor(verdict.verdict, state.facts.extensions, plan.gates.maxExtensions) !== 'extend') return verdict;
+    const verdict = await judge(ramp, step, percent, fromMs);
+    const action = stepAction(verdict, state.facts.extensions, plan.gates.maxExtensions);
+    if (action.kind === 'advance') return null;
+    if (action.kind === 'rollback') return { kind: 'roll_back', reason: action.reason };
     state.facts.extensions += 1;
+    state.hold('inconclusive', verdict.message, 'gate');
   }
 }
 
-async function recordVerdict(ctx: RampContext, verdict: StepVerdict): Promise<void> {
-  const n = ctx.state.facts.verdicts.length;
+async function judge(ramp: Ramp, step: number, percent: number, fromMs: number): Promise<StepVerdict> {
+  const { input, state, plan, candidate } = ramp;
+  const verdict = await gate.judgeLaneStep.executeWithOptions(
+    { ...GATE, summary: `judge step ${step + 1} (${percent}%)` },
+    [
+      {
+        lane: input.lane,
+        candidateVersion: candidate.version,
+        baselineVersion: state.evidence.baseline?.version ?? null,
+        fromMs,
+        step,
+        stepCount: plan.steps.length,
+        percent,
+        gates: plan.gates,
+      },
+    ],
+  );
+  state.facts.verdicts.push(verdict);
+  await recordVerdict(ramp, verdict);
+  return verdict;
+}
+
+async function recordVerdict({ rolloutId, input, state, candidate }: Ramp, verdict: StepVerdict): Promise<void> {
+  const n = state.facts.verdicts.length;
   await control.recordRolloutEvent({
-    rolloutId: ctx.rolloutId,
-    eventKey: `${ctx.rolloutId}:verdict:${n}`,
-    lane: ctx.input.lane,
-    snapshotId: ctx.candidate!.snapshotId,
+    rolloutId,
+    eventKey: `${rolloutId}:verdict:${n}`,
+    lane: input.lane,
+    snapshotId: candidate.snapshotId,
     event: `verdict_${verdict.verdict}`,
     step: verdict.step,
     percent: verdict.percent,
@@ -126,22 +140,4 @@ async function recordVerdict(ctx: RampContext, verdict: StepVerdict): Promise<vo
     reason: verdict.message,
     details: { checks: verdict.checks, baseline: verdict.baseline },
   });
-}
-
-export async function rampCandidate(ctx: RampContext, finish: Finish): Promise<Ending> {
-  const plan = ctx.plan!;
-  for (const [step, percent] of plan.steps.entries()) {
-    await holdWhilePaused(ctx);
-    await awaitApproval(ctx, step);
-    if (ctx.state.stopping) return finish.rollBack();
-    await setStep(ctx, step, percent);
-    const coverage = await awaitCoverage(ctx, percent);
-    if (coverage === STOPPED) return finish.rollBack();
-    const verdict = await bakeAndJudge(ctx, step, percent, coverage.atMs);
-    if (verdict === STOPPED) return finish.rollBack();
-    if (verdict.verdict === 'inconclusive')
-      return finish.rollBack(REASONS.extensionsExhausted(plan.gates.maxExtensions, verdict.message));
-    if (verdict.verdict === 'fail') return finish.rollBack(verdict.message);
-  }
-  return finish.promote();
 }

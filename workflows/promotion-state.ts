@@ -1,14 +1,33 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { BaselineRef, SnapshotRef } from '../activities/store/deployments';
+import { laneName, type Lane } from '../policy/lane';
 import {
   currentDetails,
   describeRollout,
+  holdOf,
   initialFacts,
-  type Hold,
+  type HoldKind,
+  type OperatorRequest,
   type RolloutFacts,
   type Stage,
 } from '../policy/rollout/status';
-import { laneName, type Lane } from '../policy/lane';
 import { searchAttributeKeys } from './definitions';
+
+/**
+ * Workflow time. Temporal runs workflow code with a clock that replays the time of each workflow
+ * task, so reading it here is deterministic; this is the one place in workflows/ that does.
+ */
+function workflowNow(): string {
+  // eslint-disable-next-line no-restricted-properties -- deterministic inside the workflow sandbox, see above
+  return new Date(Date.now()).toISOString();
+}
+
+/** What a decision record needs to know, learned stage by stage. */
+export interface Evidence {
+  candidate: SnapshotRef | null;
+  baseline: BaselineRef | null;
+  validation: { passed: number; failed: number } | null;
+}
 
 /**
  * The promotion's stored facts plus what operators asked for (pause, approvals, rollback). Every
@@ -17,9 +36,10 @@ import { searchAttributeKeys } from './definitions';
  */
 export class RolloutState {
   readonly facts: RolloutFacts;
-  rollbackRequest: Hold | null = null;
-  private readonly approvals = new Set<number>();
+  readonly evidence: Evidence = { candidate: null, baseline: null, validation: null };
+  rollbackRequest: OperatorRequest | null = null;
   approvalSteps: number[] = [];
+  private readonly approvals = new Set<number>();
 
   constructor(readonly lane: Lane) {
     this.facts = initialFacts(lane);
@@ -40,6 +60,20 @@ export class RolloutState {
       ...(version ? [{ key: searchAttributeKeys.version, value: version }] : []),
     ]);
     setCurrentDetails(currentDetails(describeRollout(this.facts)));
+  }
+
+  /** Starts a hold of this kind (replacing one of the same kind); the caller publishes. */
+  hold(kind: HoldKind, reason: string, actor: string | null): void {
+    this.release(kind);
+    this.facts.holds.push({ kind, reason, actor, since: workflowNow() });
+  }
+
+  release(kind: HoldKind): void {
+    this.facts.holds = this.facts.holds.filter((hold) => hold.kind !== kind);
+  }
+
+  isHeld(kind: HoldKind): boolean {
+    return holdOf(this.facts, kind) !== undefined;
   }
 
   /** An approve signal approves the step waiting now, or else the next step that will wait. */

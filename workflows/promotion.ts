@@ -7,11 +7,12 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { REASONS } from '../policy/rollout/reasons';
-import type { Outcome } from '../policy/rollout/decision-record';
+import type { RolloutPlan } from '../activities/gate';
+import type { SnapshotRef } from '../activities/store/deployments';
 import { laneName } from '../policy/lane';
+import type { Outcome } from '../policy/rollout/decision-record';
+import { REASONS } from '../policy/rollout/reasons';
 import { describeRollout } from '../policy/rollout/status';
-import type { SnapshotRef, BaselineRef } from '../activities/store/deployments';
 import {
   approveSignal,
   pauseSignal,
@@ -22,8 +23,21 @@ import {
   type PromotionResult,
 } from './definitions';
 import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
-import { rampCandidate, type RampContext } from './promotion-ramp';
+import { rampCandidate } from './promotion-ramp';
 import { RolloutState } from './promotion-state';
+
+/** How a promotion ended, with the reason every record of it gives. */
+interface Ending {
+  outcome: Outcome;
+  reason: string;
+}
+
+/** One promotion run: its audit key prefix, its input and its state. */
+interface Run {
+  rolloutId: string;
+  input: PromotionInput;
+  state: RolloutState;
+}
 
 /**
  * The promotion workflow (design §6): compile → validate → ramp with gates → promote, or roll
@@ -32,55 +46,58 @@ import { RolloutState } from './promotion-state';
 export async function promotion(input: PromotionInput): Promise<PromotionResult> {
   const info = workflowInfo();
   // The first run id survives a reset, so audit keys stay stable for the whole rollout.
-  const rolloutId = `${info.workflowId}:${info.firstExecutionRunId}`;
-  const state = new RolloutState(input.lane);
+  const run: Run = {
+    rolloutId: `${info.workflowId}:${info.firstExecutionRunId}`,
+    input,
+    state: new RolloutState(input.lane),
+  };
+  const audits = registerHandlers(run);
+  run.state.publish();
+  let ending: Ending;
+  try {
+    ending = await runPromotion(run);
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    await CancellationScope.nonCancellable(async () => {
+      await withdraw(run, { actor: 'temporal', reason: REASONS.cancelled });
+      await Promise.all(audits);
+      await recordDecision(run, { outcome: 'rolled_back', reason: REASONS.cancelled });
+    });
+    throw error;
+  }
+  await Promise.all(audits);
+  const decisionId = await recordDecision(run, ending);
+  return { ...ending, version: run.state.facts.version, verdicts: run.state.facts.verdicts, decisionId };
+}
+
+/** Operator messages; each is audited once, in the order received. Returns the pending audit writes. */
+function registerHandlers({ rolloutId, input, state }: Run): Promise<void>[] {
   const audits: Promise<void>[] = [];
   const audit = (event: string, actor: string, reason?: string) => {
-    const key = `${rolloutId}:signal:${audits.length}`;
+    const { stepIndex: step, percent } = state.facts;
+    const eventKey = `${rolloutId}:signal:${audits.length}`;
     audits.push(
       control.recordRolloutEvent({
         rolloutId,
-        eventKey: key,
+        eventKey,
         lane: input.lane,
         snapshotId: null,
         event,
-        step: state.facts.stepIndex,
-        percent: state.facts.percent,
+        step,
+        percent,
         actor,
         reason,
       }),
     );
   };
-  registerHandlers(state, audit);
-  state.publish();
-
-  const ctx: RampContext = { rolloutId, input, state, candidate: null, baseline: null, validation: null };
-  let outcome: { outcome: Outcome; reason: string };
-  try {
-    outcome = await runPromotion(ctx);
-  } catch (error) {
-    if (!isCancellation(error)) throw error;
-    await CancellationScope.nonCancellable(async () => {
-      await withdraw(ctx, { actor: 'temporal', reason: REASONS.cancelled });
-      await Promise.all(audits);
-      await recordDecision(ctx, 'rolled_back', REASONS.cancelled);
-    });
-    throw error;
-  }
-  await Promise.all(audits);
-  const decisionId = await recordDecision(ctx, outcome.outcome, outcome.reason);
-  return { ...outcome, version: state.facts.version, verdicts: state.facts.verdicts, decisionId };
-}
-
-function registerHandlers(state: RolloutState, audit: (event: string, actor: string, reason?: string) => void): void {
   setHandler(statusQuery, () => describeRollout(state.facts));
   setHandler(pauseSignal, ({ actor, reason = '' }) => {
-    state.facts.paused = { actor, reason };
+    state.hold('paused', reason, actor);
     state.publish();
     audit('paused', actor, reason);
   });
   setHandler(resumeSignal, ({ actor }) => {
-    state.facts.paused = null;
+    state.release('paused');
     state.publish();
     audit('resumed', actor);
   });
@@ -96,41 +113,66 @@ function registerHandlers(state: RolloutState, audit: (event: string, actor: str
       step === null ? 'no step waits for approval' : `step ${step + 1}`,
     );
   });
+  return audits;
 }
 
-type Ending = { outcome: Outcome; reason: string };
+/** Top to bottom: plan and compile, validate, ramp; each stage may end the promotion. */
+async function runPromotion(run: Run): Promise<Ending> {
+  const compiled = await planAndCompile(run);
+  if ('refusal' in compiled) return reject(run, compiled.refusal);
+  const refusal = await validate(run, compiled.candidate);
+  if (refusal) return reject(run, refusal.reason, refusal.details);
+  if (run.state.stopping) return rollBack(run);
+  const ending = await rampCandidate({ ...run, plan: compiled.plan, candidate: compiled.candidate });
+  return ending.kind === 'promote' ? promote(run, compiled.candidate) : rollBack(run, ending.reason);
+}
 
-async function runPromotion(ctx: RampContext): Promise<Ending> {
-  const { input, state, rolloutId } = ctx;
-  let compiled;
+type Compiled = { plan: RolloutPlan; candidate: SnapshotRef } | { refusal: string };
+
+/** A refused plan (bad bundle, loosened gates) or compile ends the promotion before any traffic. */
+async function planAndCompile(run: Run): Promise<Compiled> {
+  const { input, state } = run;
+  let plan, compiled;
   try {
-    const plan = await control.planRollout({ lane: input.lane, digest: input.digest, overrides: input.overrides });
-    ctx.plan = plan;
+    plan = await control.planRollout({ lane: input.lane, digest: input.digest, overrides: input.overrides });
     state.approvalSteps = plan.approvalSteps;
     state.enter('compiling', { version: plan.version, steps: plan.steps });
     compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [
       { digest: input.digest, actor: input.actor },
     ]);
-    ctx.candidate = { snapshotId: compiled.snapshotId, version: compiled.version, checksum: compiled.checksum };
   } catch (error) {
-    return reject(ctx, refusal(error));
+    return { refusal: refusal(error) };
   }
+  const candidate = { snapshotId: compiled.snapshotId, version: compiled.version, checksum: compiled.checksum };
+  state.evidence.candidate = candidate;
   state.enter('validating');
-  await event(ctx, 'compiled', { created: compiled.created, fixtures: compiled.fixtureCount });
+  await event(run, 'compiled', { created: compiled.created, fixtures: compiled.fixtureCount });
+  return { plan, candidate };
+}
+
+/** Fixtures on both engines, on the evaluator pool; a refusal names why validation did not pass. */
+async function validate(
+  run: Run,
+  candidate: SnapshotRef,
+): Promise<{ reason: string; details?: Record<string, unknown> } | null> {
   let report;
   try {
-    report = await evaluator.runSnapshotFixtures({ snapshotId: compiled.snapshotId, runKey: `${rolloutId}:fixtures` });
-  } catch (error) {
-    return reject(ctx, `validation could not run: ${refusal(error, true)}`);
-  }
-  ctx.validation = { passed: report.passed, failed: report.failed };
-  if (report.failed > 0)
-    return reject(ctx, REASONS.fixturesFailed(report.failed, report.passed + report.failed), {
-      results: report.results,
+    report = await evaluator.runSnapshotFixtures({
+      snapshotId: candidate.snapshotId,
+      runKey: `${run.rolloutId}:fixtures`,
     });
-  await event(ctx, 'validated', { passed: report.passed });
-  if (state.stopping) return rollBack(ctx);
-  return rampCandidate(ctx, { rollBack: (reason) => rollBack(ctx, reason), promote: () => promote(ctx) });
+  } catch (error) {
+    return { reason: `validation could not run: ${refusal(error, true)}` };
+  }
+  run.state.evidence.validation = { passed: report.passed, failed: report.failed };
+  if (report.failed > 0) {
+    return {
+      reason: REASONS.fixturesFailed(report.failed, report.passed + report.failed),
+      details: { results: report.results },
+    };
+  }
+  await event(run, 'validated', { passed: report.passed });
+  return null;
 }
 
 /**
@@ -145,71 +187,73 @@ function refusal(error: unknown, timeouts = false): string {
   throw error;
 }
 
-async function event(ctx: RampContext, name: string, details: Record<string, unknown>, reason?: string): Promise<void> {
+async function event(run: Run, name: string, details: Record<string, unknown>, reason?: string): Promise<void> {
   await control.recordRolloutEvent({
-    rolloutId: ctx.rolloutId,
-    eventKey: `${ctx.rolloutId}:${name}`,
-    lane: ctx.input.lane,
-    snapshotId: ctx.candidate?.snapshotId ?? null,
+    rolloutId: run.rolloutId,
+    eventKey: `${run.rolloutId}:${name}`,
+    lane: run.input.lane,
+    snapshotId: run.state.evidence.candidate?.snapshotId ?? null,
     event: name,
-    actor: ctx.input.actor,
+    actor: run.input.actor,
     reason,
     details,
   });
 }
 
-async function reject(ctx: RampContext, reason: string, details: Record<string, unknown> = {}): Promise<Ending> {
-  await event(ctx, 'rejected', details, reason);
-  ctx.state.enter('rejected', { outcomeReason: reason });
+async function reject(run: Run, reason: string, details: Record<string, unknown> = {}): Promise<Ending> {
+  await event(run, 'rejected', details, reason);
+  run.state.enter('rejected', { outcomeReason: reason });
   return { outcome: 'rejected', reason };
 }
 
-async function withdraw(ctx: RampContext, hold: { actor: string; reason: string }): Promise<void> {
-  if (ctx.candidate !== null) {
-    await control.rollbackLane.executeWithOptions({ ...CONTROL, summary: `roll back ${laneName(ctx.input.lane)}` }, [
+async function withdraw(run: Run, request: { actor: string; reason: string }): Promise<void> {
+  const { candidate } = run.state.evidence;
+  if (candidate !== null) {
+    await control.rollbackLane.executeWithOptions({ ...CONTROL, summary: `roll back ${laneName(run.input.lane)}` }, [
       {
-        rolloutId: ctx.rolloutId,
-        lane: ctx.input.lane,
-        candidate: ctx.candidate,
-        actor: hold.actor,
-        reason: hold.reason,
-        details: { verdict: ctx.state.facts.verdicts.at(-1) ?? null },
+        rolloutId: run.rolloutId,
+        lane: run.input.lane,
+        candidate,
+        actor: request.actor,
+        reason: request.reason,
+        details: { verdict: run.state.facts.verdicts.at(-1) ?? null },
       },
     ]);
   }
-  ctx.state.enter('rolled_back', { outcomeReason: hold.reason, percent: 0 });
+  run.state.enter('rolled_back', { outcomeReason: request.reason, percent: 0 });
 }
 
-async function rollBack(ctx: RampContext, reason?: string): Promise<Ending> {
-  const request = ctx.state.rollbackRequest;
-  const hold = request
+/** An operator's rollback request wins over the gate's reason: it is what actually ended the ramp. */
+async function rollBack(run: Run, gateReason?: string): Promise<Ending> {
+  const request = run.state.rollbackRequest;
+  const by = request
     ? { actor: request.actor, reason: REASONS.manualRollback(request.actor, request.reason) }
-    : { actor: 'gate', reason: reason ?? 'gate failed' };
-  await withdraw(ctx, hold);
-  return { outcome: 'rolled_back', reason: hold.reason };
+    : { actor: 'gate', reason: gateReason ?? 'gate failed' };
+  await withdraw(run, by);
+  return { outcome: 'rolled_back', reason: by.reason };
 }
 
-async function promote(ctx: RampContext): Promise<Ending> {
-  const candidate = ctx.candidate as SnapshotRef;
+async function promote(run: Run, candidate: SnapshotRef): Promise<Ending> {
   const reason = REASONS.promoted(candidate.version);
   await control.promoteCandidate.executeWithOptions({ ...CONTROL, summary: `promote ${candidate.version}` }, [
-    { rolloutId: ctx.rolloutId, lane: ctx.input.lane, candidate, actor: ctx.input.actor, reason },
+    { rolloutId: run.rolloutId, lane: run.input.lane, candidate, actor: run.input.actor, reason },
   ]);
-  ctx.state.enter('promoted', { outcomeReason: reason, percent: 100 });
+  run.state.enter('promoted', { outcomeReason: reason, percent: 100 });
   return { outcome: 'promoted', reason };
 }
 
-async function recordDecision(ctx: RampContext, outcome: Outcome, reason: string): Promise<string> {
-  return control.writeDecisionRecord.executeWithOptions({ ...CONTROL, summary: `decision record: ${outcome}` }, [
+async function recordDecision(run: Run, ending: Ending): Promise<string> {
+  const { candidate, baseline, validation } = run.state.evidence;
+  return control.writeDecisionRecord.executeWithOptions({ ...CONTROL, summary: `decision record: ${ending.outcome}` }, [
     {
-      rolloutId: ctx.rolloutId,
-      lane: ctx.input.lane,
-      outcome,
-      reason,
-      snapshot: ctx.candidate,
-      baseline: ctx.baseline as BaselineRef | null,
-      validation: ctx.validation,
-      verdicts: ctx.state.facts.verdicts,
+      rolloutId: run.rolloutId,
+      lane: run.input.lane,
+      outcome: ending.outcome,
+      reason: ending.reason,
+      snapshot: candidate,
+      baseline,
+      validation,
+      verdicts: run.state.facts.verdicts,
     },
   ]);
 }

@@ -216,3 +216,17 @@ export function actionFor(verdict: Verdict, extensionsUsed: number, maxExtension
   if (verdict === 'inconclusive' && extensionsUsed < maxExtensions) return 'extend';
   return 'rollback';
 }
+
+export type StepAction = { kind: 'advance' } | { kind: 'extend' } | { kind: 'rollback'; reason: string };
+
+/**
+ * The action with the reason a rollback gives: an exhausted inconclusive step says so, a failed
+ * one carries its own message. The workflow switches on nothing else.
+ */
+export function stepAction(verdict: StepVerdict, extensionsUsed: number, maxExtensions: number): StepAction {
+  const action = actionFor(verdict.verdict, extensionsUsed, maxExtensions);
+  if (action !== 'rollback') return { kind: action };
+  const reason =
+    verdict.verdict === 'inconclusive' ? REASONS.extensionsExhausted(maxExtensions, verdict.message) : verdict.message;
+  return { kind: 'rollback', reason };
+}

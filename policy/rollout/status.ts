@@ -1,5 +1,6 @@
 import type { StepVerdict } from './gates';
 import { REASONS } from './reasons';
+import type { Lane } from '../lane';
 
 /**
  * What a rollout stores about itself (facts), and the one pure function that derives what humans
@@ -17,7 +18,23 @@ export type Stage =
 
 export const FINAL_STAGES: readonly Stage[] = ['promoted', 'rolled_back', 'rejected'];
 
+/** Why a rollout is not moving on, one value each (Argo Rollouts' pause conditions). */
+export type HoldKind =
+  | 'paused' // an operator paused it; resume releases it
+  | 'approval' // the next step waits for an approve
+  | 'inconclusive'; // the last verdict had too little data: the bake was extended
+
+/** One shape for every hold: what holds, why, who (null for the gate's own), and since when. */
 export interface Hold {
+  kind: HoldKind;
+  reason: string;
+  actor: string | null;
+  /** ISO time of the workflow when the hold began. */
+  since: string;
+}
+
+/** An operator's request, as recorded: who and why. */
+export interface OperatorRequest {
   actor: string;
   reason: string;
 }
@@ -25,24 +42,26 @@ export interface Hold {
 export interface RolloutFacts {
   stage: Stage;
   version: string | null;
-  lane: { env: string; target: string; region: string };
+  lane: Lane;
   steps: number[];
   /** Index into steps of the current (or last reached) step; -1 before the first. */
   stepIndex: number;
   percent: number;
-  paused: Hold | null;
-  awaitingApproval: boolean;
+  holds: Hold[];
   extensions: number;
   verdicts: StepVerdict[];
   /** Why the rollout ended, when it has. */
   outcomeReason: string | null;
 }
 
+/** What the `status` query returns: the facts plus views derived from them. */
 export interface RolloutStatus extends RolloutFacts {
   message: string;
+  paused: OperatorRequest | null;
+  awaitingApproval: boolean;
 }
 
-export function initialFacts(lane: RolloutFacts['lane']): RolloutFacts {
+export function initialFacts(lane: Lane): RolloutFacts {
   return {
     stage: 'compiling',
     version: null,
@@ -50,27 +69,36 @@ export function initialFacts(lane: RolloutFacts['lane']): RolloutFacts {
     steps: [],
     stepIndex: -1,
     percent: 0,
-    paused: null,
-    awaitingApproval: false,
+    holds: [],
     extensions: 0,
     verdicts: [],
     outcomeReason: null,
   };
 }
 
+export const holdOf = (facts: RolloutFacts, kind: HoldKind): Hold | undefined =>
+  facts.holds.find((hold) => hold.kind === kind);
+
 export function describeRollout(facts: RolloutFacts): RolloutStatus {
-  return { ...facts, message: rolloutMessage(facts) };
+  const pause = holdOf(facts, 'paused');
+  return {
+    ...facts,
+    message: rolloutMessage(facts),
+    paused: pause ? { actor: pause.actor ?? 'unknown', reason: pause.reason } : null,
+    awaitingApproval: holdOf(facts, 'approval') !== undefined,
+  };
 }
 
 function rolloutMessage(facts: RolloutFacts): string {
   const { stage, stepIndex, steps } = facts;
   const step = steps[stepIndex] ?? 0;
-  const last = facts.verdicts[facts.verdicts.length - 1];
   if (FINAL_STAGES.includes(stage)) return facts.outcomeReason ?? stage;
-  if (facts.paused) return REASONS.paused(facts.paused.actor, facts.paused.reason);
-  if (facts.awaitingApproval) return REASONS.waitingApproval(stepIndex, steps.length, step);
+  const pause = holdOf(facts, 'paused');
+  if (pause) return REASONS.paused(pause.actor ?? 'unknown', pause.reason);
+  if (holdOf(facts, 'approval')) return REASONS.waitingApproval(stepIndex, steps.length, step);
   if (stage === 'ramping') return REASONS.ramping(stepIndex, steps.length, step);
-  if (stage === 'baking' && facts.extensions > 0 && last) return last.message;
+  const inconclusive = holdOf(facts, 'inconclusive');
+  if (stage === 'baking' && inconclusive) return inconclusive.reason;
   if (stage === 'baking') return REASONS.baking(stepIndex, steps.length, step);
   return stage;
 }

@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { actionFor, errorRateZ, judgeStep, type JudgeInput, type VersionMetrics } from '../../policy/rollout/gates';
+import {
+  actionFor,
+  errorRateZ,
+  judgeStep,
+  stepAction,
+  type JudgeInput,
+  type StepVerdict,
+  type VersionMetrics,
+} from '../../policy/rollout/gates';
 import { emptyHistogram, latencyBucketIndex } from '../../policy/rollout/latency-histogram';
 import { rolloutConfigFor } from '../../policy/rollout/config';
 
@@ -135,4 +143,23 @@ test('a verdict maps to one action: inconclusive extends until the budget of ext
   expect(actionFor('inconclusive', 1, 2)).toBe('extend');
   expect(actionFor('inconclusive', 2, 2)).toBe('rollback');
   expect(actionFor('fail', 0, 2)).toBe('rollback');
+});
+
+test('a rollback carries its reason: the failed verdict message, or the exhausted extensions', () => {
+  const verdict = (v: StepVerdict['verdict']): StepVerdict => ({
+    step: 0,
+    stepCount: 2,
+    percent: 5,
+    verdict: v,
+    baseline: 'compared',
+    checks: [],
+    message: `step 1/2 (5%) ${v}`,
+  });
+  expect(stepAction(verdict('pass'), 0, 1)).toEqual({ kind: 'advance' });
+  expect(stepAction(verdict('inconclusive'), 0, 1)).toEqual({ kind: 'extend' });
+  expect(stepAction(verdict('inconclusive'), 1, 1)).toEqual({
+    kind: 'rollback',
+    reason: 'still inconclusive after 1 extension(s): step 1/2 (5%) inconclusive',
+  });
+  expect(stepAction(verdict('fail'), 0, 1)).toEqual({ kind: 'rollback', reason: 'step 1/2 (5%) fail' });
 });

@@ -1,7 +1,9 @@
 import { currentDetails, describeRollout, initialFacts, type RolloutFacts } from '../../policy/rollout/status';
 import type { StepVerdict } from '../../policy/rollout/gates';
+import type { Lane } from '../../policy/lane';
 
-const lane = { env: 'dev', target: 'default', region: 'eu' };
+const lane: Lane = { env: 'dev', target: 'default', region: 'eu' };
+const since = '2026-01-01T00:00:00.000Z';
 const facts = (changes: Partial<RolloutFacts>): RolloutFacts => ({
   ...initialFacts(lane),
   version: 'rules@1.0.0',
@@ -23,17 +25,52 @@ test('the message is derived from the stored facts, pause and approval first', (
     'ramping to step 2/3 (25%)',
   );
   expect(
-    describeRollout(facts({ stage: 'baking', stepIndex: 1, paused: { actor: 'ann', reason: 'lunch' } })).message,
+    describeRollout(
+      facts({ stage: 'baking', stepIndex: 1, holds: [{ kind: 'paused', actor: 'ann', reason: 'lunch', since }] }),
+    ).message,
   ).toBe('paused by ann: lunch');
-  expect(describeRollout(facts({ stage: 'ramping', stepIndex: 2, awaitingApproval: true })).message).toBe(
-    'waiting for approval before step 3/3 (100%)',
-  );
-  expect(describeRollout(facts({ stage: 'baking', stepIndex: 1, extensions: 1, verdicts: [verdict] })).message).toBe(
-    verdict.message,
-  );
+  expect(
+    describeRollout(
+      facts({
+        stage: 'ramping',
+        stepIndex: 2,
+        holds: [{ kind: 'approval', actor: null, reason: 'approve_at', since }],
+      }),
+    ).message,
+  ).toBe('waiting for approval before step 3/3 (100%)');
+  expect(
+    describeRollout(
+      facts({
+        stage: 'baking',
+        stepIndex: 1,
+        extensions: 1,
+        verdicts: [verdict],
+        holds: [{ kind: 'inconclusive', actor: 'gate', reason: verdict.message, since }],
+      }),
+    ).message,
+  ).toBe(verdict.message);
   expect(describeRollout(facts({ stage: 'rolled_back', outcomeReason: 'rolled back by ann: x' })).message).toBe(
     'rolled back by ann: x',
   );
+});
+
+test('every hold is one shape; the status derives the pause and the approval wait from the holds', () => {
+  const status = describeRollout(
+    facts({
+      stage: 'ramping',
+      stepIndex: 1,
+      holds: [
+        { kind: 'approval', actor: null, reason: 'approve_at 25', since },
+        { kind: 'paused', actor: 'ann', reason: 'lunch', since },
+      ],
+    }),
+  );
+  expect(status.paused).toEqual({ actor: 'ann', reason: 'lunch' });
+  expect(status.awaitingApproval).toBe(true);
+  expect(status.message).toBe('paused by ann: lunch');
+  const moving = describeRollout(facts({ stage: 'baking', stepIndex: 1 }));
+  expect(moving.paused).toBeNull();
+  expect(moving.awaitingApproval).toBe(false);
 });
 
 test('current details for the Temporal UI name the stage and the last verdict', () => {
