@@ -9,6 +9,7 @@ TOOLS="$ROOT/.tools/bin"
 DATA="$ROOT/.data"
 TEMPORAL_VERSION=v1.5.1
 OPA_VERSION=v1.22.2
+TEST_SERVER_VERSION=1.31.0
 SEARCH_ATTRIBUTES=(PkgVersion=Keyword PkgEnv=Keyword PkgLane=Keyword PkgStage=Keyword PkgPercent=Int)
 
 DEFAULT_DATABASE_URL=postgres://pkg:pkg@127.0.0.1:55432/pkg
@@ -64,7 +65,22 @@ go_tool() { # name module version
   touch "$stamp"
 }
 
+# Temporal's time-skipping test server for the workflow tests: a Java program from Maven Central
+# (the SDK's own download of it is not reachable from here), run through a small wrapper.
+install_test_server() {
+  local lib="$ROOT/.tools/test-server/lib" stamp="$TOOLS/.temporal-test-server-$TEST_SERVER_VERSION"
+  [ -x "$TOOLS/temporal-test-server" ] && [ -f "$stamp" ] && return 0
+  command -v mvn >/dev/null && command -v java >/dev/null || die "Java and Maven are needed for Temporal's test server"
+  say "fetching Temporal's test server $TEST_SERVER_VERSION from Maven Central (first time only)"
+  rm -rf "$lib" && mkdir -p "$lib" "$TOOLS"
+  mvn -q -B -f "$ROOT/scripts/test-server/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" >&2
+  printf '#!/bin/sh\nexec java -cp "%s/*" io.temporal.testserver.TestServer "$@"\n' "$lib" >"$TOOLS/temporal-test-server"
+  chmod +x "$TOOLS/temporal-test-server"
+  touch "$stamp"
+}
+
 install_tools() {
+  install_test_server
   go_tool opa github.com/open-policy-agent/opa "$OPA_VERSION"
   if owns_temporal; then go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"; fi
   if owns_postgres && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt_install postgresql; fi
