@@ -14,7 +14,7 @@ import { runFixtures, type FixtureReport } from '../../policy/bundle/fixtures';
 import { createNativeEngine } from '../../policy/engine/native';
 import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/bundle/signing';
 import { createWasmEngine } from '../../policy/engine/wasm';
-import { EXIT } from '../cli';
+import { EXIT } from '../exit-codes';
 
 /** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */
 export function registerBundleCommands(program: Command): void {

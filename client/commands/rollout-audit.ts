@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { EXIT } from '../cli';
+import { EXIT } from '../exit-codes';
 import { readDecision } from '../../activities/decisions';
 import { assertLaneIdle, defaultActor } from '../rollout-client';
 import { revertLane } from '../rollout-revert';

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { EXIT } from '../cli';
+import { EXIT } from '../exit-codes';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
 import type { RolloutStatus } from '../../policy/rollout/status';
