@@ -5,6 +5,7 @@ import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
 import { EXIT } from './exit-codes';
+import { printError } from './output';
 
 /** `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here. */
 export function buildProgram(): Command {
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    printError(error instanceof Error ? error.message : String(error));
     return EXIT.error;
   }
 }

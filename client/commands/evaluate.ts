@@ -16,6 +16,7 @@ import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
 import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
 import type { OpaArtifacts } from '../../policy/rego/artifacts';
+import { printDocument } from '../output';
 
 /**
  * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled
@@ -61,7 +62,7 @@ export function registerEvaluateCommands(program: Command): void {
           kind === 'wasm'
             ? await createWasmEngine(loaded.compiled, loaded.artifacts)
             : createNativeEngine(loaded.compiled);
-        process.stdout.write(`${JSON.stringify(decide(engine, input, facts), null, 2)}\n`);
+        printDocument(decide(engine, input, facts));
       } finally {
         await loaded.close();
       }

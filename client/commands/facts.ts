@@ -6,6 +6,7 @@ import { runFactCleanup, type FactCleanupResult } from '../../activities/facts';
 import { loadConfig } from '../../policy/config';
 import { formatDuration } from '../../policy/facts/duration';
 import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';
+import { printProgress, printResult } from '../output';
 
 /** `pkgctl facts add|list|stats|cleanup`: straight to Postgres, no worker needed. */
 export function registerFactsCommands(program: Command): void {
@@ -25,7 +26,7 @@ export function registerFactsCommands(program: Command): void {
       const { json, ...input } = options;
       const fact = parseInput(factInputSchema, input, 'invalid fact', flagName);
       const stored = await withPool((pool) => addFact(pool, fact));
-      print(json, stored, () => `added fact ${describeFact(stored)}`);
+      printResult(Boolean(json), stored, () => `added fact ${describeFact(stored)}`);
     });
   facts
     .command('list')
@@ -36,7 +37,7 @@ export function registerFactsCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action(async (options: { subject: string; namespace?: string; includeExpired?: boolean; json?: boolean }) => {
       const found = await withPool((pool) => listFacts(pool, options));
-      print(options.json, found, () =>
+      printResult(options.json, found, () =>
         found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`,
       );
     });
@@ -52,7 +53,7 @@ function registerStatsCommand(facts: Command): void {
     .option('--json', 'print one JSON result')
     .action(async (options: { namespace?: string; json?: boolean }) => {
       const stats = await withPool((pool) => getFactStatistics(pool, options.namespace ?? null));
-      print(options.json, stats, () =>
+      printResult(options.json, stats, () =>
         stats.length
           ? stats
               .map(
@@ -85,7 +86,7 @@ function registerCleanupCommand(facts: Command): void {
         const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
         const onBatch = options.json ? undefined : reportBatch;
         const result = await withPool((pool) => runFactCleanup(pool, cleanup, { onBatch }));
-        print(options.json, result, () => describeCleanup(result));
+        printResult(options.json, result, () => describeCleanup(result));
       },
     );
 }
@@ -99,17 +100,13 @@ async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
   }
 }
 
-function print(json: unknown, value: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
-}
-
 function describeFact(fact: StoredFact): string {
   const until = fact.validTo ? fact.validTo.toISOString() : 'open-ended';
   return `#${fact.id} [${fact.namespace}] ${fact.subject} ${fact.predicate} ${JSON.stringify(fact.object)} (${fact.validFrom.toISOString()} → ${until})`;
 }
 
 function reportBatch(progress: { batches: number; namespace: string | null }): void {
-  if (progress.batches > 0) process.stderr.write(`batch ${progress.batches} done (namespace ${progress.namespace})\n`);
+  if (progress.batches > 0) printProgress(`batch ${progress.batches} done (namespace ${progress.namespace})`);
 }
 
 function describeCleanup(result: FactCleanupResult): string {

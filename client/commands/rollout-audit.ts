@@ -5,7 +5,8 @@ import { readDecision } from '../../activities/decisions';
 import { assertLaneIdle, defaultActor } from '../rollout-client';
 import { revertLane } from '../rollout-revert';
 import { envHistory, verifyStoredDecision } from '../rollout-history';
-import { envOption, parseLanePart, print, withSession } from './rollout-options';
+import { envOption, parseLanePart, withSession } from './rollout-options';
+import { JsonText, printResult } from '../output';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
@@ -25,7 +26,7 @@ export function registerAuditCommands(program: Command): void {
         const lane = laneOf(options);
         await assertLaneIdle(temporal, lane);
         const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
-        print(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
+        printResult(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
       }),
     );
   program
@@ -37,7 +38,7 @@ export function registerAuditCommands(program: Command): void {
     .action((options: { env: string; limit: number; json?: boolean }) =>
       withSession(async ({ pool }) => {
         const entries = await envHistory(pool, options.env, options.limit);
-        print(options.json, entries, () =>
+        printResult(options.json, entries, () =>
           entries.length
             ? entries
                 .map((e) => `${e.at} ${e.outcome.padEnd(11)} ${e.version ?? '-'}  ${e.id}\n    ${e.summary}`)
@@ -58,11 +59,12 @@ function registerDecisionCommands(program: Command): void {
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ pool }) => {
         const stored = await readDecision(pool, id);
-        if (options.json) process.stdout.write(`${stored.canonical}\n`);
-        else
-          process.stdout.write(
-            `${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}\n`,
-          );
+        printResult(
+          options.json,
+          new JsonText(stored.canonical),
+          () =>
+            `${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}`,
+        );
       }),
     );
   decision
@@ -75,7 +77,7 @@ function registerDecisionCommands(program: Command): void {
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
         const result = await verifyStoredDecision(pool, id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
         if (!result.ok) process.exitCode = EXIT.error;
-        print(options.json, result, () =>
+        printResult(options.json, result, () =>
           result.ok
             ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})`
             : `NOT OK: ${result.id}\n  - ${result.problems.join('\n  - ')}`,

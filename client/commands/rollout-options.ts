@@ -57,7 +57,3 @@ export async function withSession<T>(work: (session: Session) => Promise<T>): Pr
     await pool.end();
   }
 }
-
-export function print(json: boolean | undefined, value: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
-}

@@ -10,15 +10,8 @@ import {
   rollbackSignal,
   type PromotionResult,
 } from '../../workflows/definitions';
-import {
-  envOption,
-  commandLineOverrides,
-  parseBake,
-  parseLanePart,
-  parseSteps,
-  print,
-  withSession,
-} from './rollout-options';
+import { envOption, commandLineOverrides, parseBake, parseLanePart, parseSteps, withSession } from './rollout-options';
+import { printProgress, printResult, printText } from '../output';
 import { registerAuditCommands } from './rollout-audit';
 import { laneOf, type Lane } from '../../policy/lane';
 
@@ -60,7 +53,7 @@ export function registerRolloutCommands(program: Command): void {
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
         const status = await rolloutStatus(temporal, id);
-        print(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
+        printResult(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
       }),
     );
   registerAuditCommands(program);
@@ -82,12 +75,10 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
       version,
       digest: prepared.digest,
     };
-    if (!options.json) process.stdout.write(`started ${started.workflowId} (${version})\n${started.url}\n`);
-    if (!options.wait) {
-      if (options.json) print(true, started, () => '');
-      return;
-    }
-    const progress = (status: RolloutStatus) => process.stderr.write(`${describeStatus(status)}\n`);
+    const human = () => `started ${started.workflowId} (${version})\n${started.url}`;
+    if (!options.wait) return printResult(options.json, started, human);
+    if (!options.json) printText(human());
+    const progress = (status: RolloutStatus) => printProgress(describeStatus(status));
     const result = await waitForOutcome(handle, progress).catch((error: Error) => ({ error: error.message }));
     reportOutcome(options.json, started, result);
   });
@@ -102,7 +93,7 @@ function reportOutcome(
     // A cancelled workflow rolled its canary back before ending.
     const cancelled = /cancel/i.test(result.error);
     process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
-    print(
+    printResult(
       json,
       { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error },
       () => `ended: ${result.error}`,
@@ -110,7 +101,7 @@ function reportOutcome(
     return;
   }
   process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
-  print(
+  printResult(
     json,
     { ...started, ...result },
     () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`,
@@ -141,7 +132,7 @@ function registerSignalCommands(program: Command): void {
       withSession(async ({ temporal, config }) => {
         const payload = reason ? { actor: options.actor, reason: options.reason ?? '' } : { actor: options.actor };
         await temporal.workflow.getHandle(id).signal(signal, payload);
-        process.stdout.write(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}\n`);
+        printText(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}`);
       }),
     );
   }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { connectTemporalClient } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { ensureFactCleanupSchedule } from '../fact-schedule';
+import { printResult } from '../output';
 
 /** `pkgctl schedule fact-cleanup --every 1h`: creates or updates the Temporal Schedule. */
 export function registerScheduleCommands(program: Command): void {
@@ -32,7 +33,7 @@ export function registerScheduleCommands(program: Command): void {
           const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
           const verb = outcome.created ? 'created' : 'updated';
           const human = `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`;
-          process.stdout.write(`${options.json ? JSON.stringify({ ...outcome, link }) : human}\n`);
+          printResult(options.json, { ...outcome, link }, () => human);
         } finally {
           await client.connection.close();
         }
