@@ -5,8 +5,9 @@ import { readDecision } from '../../activities/decisions';
 import { assertLaneIdle, defaultActor } from '../rollout-client';
 import { revertLane } from '../rollout-revert';
 import { envHistory, verifyStoredDecision } from '../rollout-history';
-import { envOption, parseLanePart, withSession } from './rollout-options';
+import { envOption, parseLanePart } from './rollout-options';
 import { JsonText, printResult } from '../output';
+import { withSession } from '../session';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
@@ -24,8 +25,8 @@ export function registerAuditCommands(program: Command): void {
     .action((options: Lane & { to: string; reason: string; actor: string; json?: boolean }) =>
       withSession(async ({ pool, temporal }) => {
         const lane = laneOf(options);
-        await assertLaneIdle(temporal, lane);
-        const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
+        await assertLaneIdle(await temporal(), lane);
+        const result = await revertLane(pool(), lane, options.to, options.actor, options.reason);
         printResult(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
       }),
     );
@@ -37,7 +38,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action((options: { env: string; limit: number; json?: boolean }) =>
       withSession(async ({ pool }) => {
-        const entries = await envHistory(pool, options.env, options.limit);
+        const entries = await envHistory(pool(), options.env, options.limit);
         printResult(options.json, entries, () =>
           entries.length
             ? entries
@@ -58,7 +59,7 @@ function registerDecisionCommands(program: Command): void {
     .option('--json', 'print the canonical record')
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ pool }) => {
-        const stored = await readDecision(pool, id);
+        const stored = await readDecision(pool(), id);
         printResult(
           options.json,
           new JsonText(stored.canonical),
@@ -75,7 +76,7 @@ function registerDecisionCommands(program: Command): void {
     .action((id: string, options: { key?: string; json?: boolean }) =>
       withSession(async ({ pool, config }) => {
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
-        const result = await verifyStoredDecision(pool, id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
+        const result = await verifyStoredDecision(pool(), id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
         if (!result.ok) process.exitCode = EXIT.error;
         printResult(options.json, result, () =>
           result.ok

@@ -1,12 +1,8 @@
 import { InvalidArgumentError, Option } from 'commander';
-import type { Pool } from 'pg';
-import type { Client } from '@temporalio/client';
-import { connectTemporalClient, createPool } from '../../activities/connections';
-import { loadConfig, type Config } from '../../policy/config';
 import { parseDuration, type RolloutOverrides } from '../../policy/rollout/config';
 import { ENVS, LANE_PART } from '../../policy/lane';
 
-/** Argument parsing and connections shared by the rollout commands. */
+/** Argument parsing shared by the rollout commands. */
 export const envOption = () => new Option('--env <env>', 'environment').choices(ENVS).makeOptionMandatory();
 
 export function parseSteps(text: string): number[] {
@@ -36,24 +32,4 @@ export function parseLanePart(text: string): string {
 
 export function commandLineOverrides(options: { steps?: number[]; bake?: string }): RolloutOverrides {
   return { ...(options.steps ? { steps: options.steps } : {}), ...(options.bake ? { bake: options.bake } : {}) };
-}
-
-export interface Session {
-  config: Config;
-  pool: Pool;
-  temporal: Client;
-}
-
-/** Opens what a command needs and always closes it, so the CLI exits promptly. */
-export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const pool = createPool(config, 2);
-  let temporal: Client | null = null;
-  try {
-    temporal = await connectTemporalClient(config);
-    return await work({ config, pool, temporal });
-  } finally {
-    await temporal?.connection.close();
-    await pool.end();
-  }
 }

@@ -10,8 +10,9 @@ import {
   rollbackSignal,
   type PromotionResult,
 } from '../../workflows/definitions';
-import { envOption, commandLineOverrides, parseBake, parseLanePart, parseSteps, withSession } from './rollout-options';
+import { envOption, commandLineOverrides, parseBake, parseLanePart, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
+import { withSession } from '../session';
 import { registerAuditCommands } from './rollout-audit';
 import { laneOf, type Lane } from '../../policy/lane';
 
@@ -52,7 +53,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
-        const status = await rolloutStatus(temporal, id);
+        const status = await rolloutStatus(await temporal(), id);
         printResult(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
       }),
     );
@@ -65,9 +66,10 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
   const prepared = await prepareBundle(dir, lane.env, overrides);
   const version = prepared.bundle.manifest.version;
   await withSession(async ({ config, pool, temporal }) => {
-    await uploadBundle(pool, prepared, options.actor);
+    const client = await temporal();
+    await uploadBundle(pool(), prepared, options.actor);
     const input = { digest: prepared.digest, lane, overrides, actor: options.actor };
-    const handle = await startPromotion(temporal, config.PIPELINE_TASK_QUEUE, input, version);
+    const handle = await startPromotion(client, config.PIPELINE_TASK_QUEUE, input, version);
     const started = {
       workflowId: handle.workflowId,
       runId: handle.firstExecutionRunId,
@@ -131,7 +133,7 @@ function registerSignalCommands(program: Command): void {
     command.action((id: string, options: { actor: string; reason?: string }) =>
       withSession(async ({ temporal, config }) => {
         const payload = reason ? { actor: options.actor, reason: options.reason ?? '' } : { actor: options.actor };
-        await temporal.workflow.getHandle(id).signal(signal, payload);
+        await (await temporal()).workflow.getHandle(id).signal(signal, payload);
         printText(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}`);
       }),
     );
