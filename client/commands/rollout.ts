@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { EXIT } from '../exit-codes';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
@@ -81,33 +82,28 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
     if (!options.wait) return printResult(options.json, started, human);
     if (!options.json) printText(human());
     const progress = (status: RolloutStatus) => printProgress(describeStatus(status));
-    const result = await waitForOutcome(handle, progress).catch((error: Error) => ({ error: error.message }));
-    reportOutcome(options.json, started, result);
+    await waitForOutcome(handle, progress).then(
+      (result) => reportOutcome(options.json, started, result),
+      (error: unknown) => reportFailure(options.json, started, error),
+    );
   });
 }
 
-function reportOutcome(
-  json: boolean | undefined,
-  started: Record<string, string>,
-  result: PromotionResult | { error: string },
-): void {
-  if ('error' in result) {
-    // A cancelled workflow rolled its canary back before ending.
-    const cancelled = /cancel/i.test(result.error);
-    process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
-    printResult(
-      json,
-      { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error },
-      () => `ended: ${result.error}`,
-    );
-    return;
-  }
+function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult): void {
   process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
   printResult(
     json,
     { ...started, ...result },
     () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`,
   );
+}
+
+/** The workflow ended without a result. Cancelled, it rolled its canary back first (workflows/promotion.ts). */
+function reportFailure(json: boolean | undefined, started: Record<string, string>, error: unknown): void {
+  const cancelled = error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure;
+  const reason = error instanceof Error ? error.message : String(error);
+  process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
+  printResult(json, { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason }, () => `ended: ${reason}`);
 }
 
 export function describeStatus(status: RolloutStatus): string {
