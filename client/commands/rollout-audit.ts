@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { EXIT } from '../exit-codes';
 import { readDecision } from '../../activities/decisions';
-import { assertLaneIdle, defaultActor } from '../rollout-client';
+import { assertLaneIdle } from '../rollout-client';
 import { revertLane } from '../rollout-revert';
 import { envHistory, verifyStoredDecision } from '../rollout-history';
-import { envOption, parseLanePart } from './rollout-options';
+import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
@@ -17,10 +17,10 @@ export function registerAuditCommands(program: Command): void {
     .description('re-activate an earlier snapshot on a lane (audited)')
     .addOption(envOption())
     .requiredOption('--to <version>', 'the snapshot version to serve again')
-    .option('--target <target>', 'lane target', parseLanePart, 'default')
-    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .addOption(laneOption('target'))
+    .addOption(laneOption('region'))
     .option('--reason <text>', 'why (audited)', 'manual revert')
-    .addOption(new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor()))
+    .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((options: Lane & { to: string; reason: string; actor: string; json?: boolean }) =>
       withSession(async ({ pool, temporal }) => {

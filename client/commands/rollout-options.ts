@@ -1,9 +1,15 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration, type RolloutOverrides } from '../../policy/rollout/config';
 import { ENVS, LANE_PART } from '../../policy/lane';
+import { defaultActor } from '../rollout-client';
 
 /** Argument parsing shared by the rollout commands. */
 export const envOption = () => new Option('--env <env>', 'environment').choices(ENVS).makeOptionMandatory();
+
+export const laneOption = (part: 'target' | 'region') =>
+  new Option(`--${part} <${part}>`, `lane ${part}`).argParser(parseLanePart).default('default');
+
+export const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
 
 export function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => Number(part.trim()));

@@ -1,8 +1,8 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { EXIT } from '../exit-codes';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
-import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
+import { rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
 import type { RolloutStatus } from '../../policy/rollout/status';
 import {
   approveSignal,
@@ -11,7 +11,7 @@ import {
   rollbackSignal,
   type PromotionResult,
 } from '../../workflows/definitions';
-import { envOption, commandLineOverrides, parseBake, parseLanePart, parseSteps } from './rollout-options';
+import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
 import { withSession } from '../session';
 import { registerAuditCommands } from './rollout-audit';
@@ -22,8 +22,6 @@ import { laneOf, type Lane } from '../../policy/lane';
  * starts the lane's workflow and, with --wait, follows it: exit 0 promoted, 3 rolled back or
  * rejected, 1 error, 2 usage.
  */
-const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
-
 interface PromoteOptions extends Lane {
   steps?: number[];
   bake?: string;
@@ -38,8 +36,8 @@ export function registerRolloutCommands(program: Command): void {
     .description('upload a bundle and start its rollout on a lane')
     .argument('<dir>', 'bundle directory')
     .addOption(envOption())
-    .option('--target <target>', 'lane target', parseLanePart, 'default')
-    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .addOption(laneOption('target'))
+    .addOption(laneOption('region'))
     .option('--steps <percents>', 'ramp steps, e.g. 1,5,25,100', parseSteps)
     .option('--bake <duration>', 'bake per step, e.g. 30s', parseBake)
     .option('--wait', 'follow the rollout until it ends')
