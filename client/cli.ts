@@ -4,13 +4,10 @@ import { registerScheduleCommands } from './commands/schedule';
 import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
+import { EXIT } from './exit-codes';
+import { printError } from './output';
 
-/**
- * `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here.
- * Exit codes (design §9): 0 ok/promoted, 3 rolled back or rejected, 1 error, 2 usage.
- */
-export const EXIT = { ok: 0, error: 1, usage: 2, rejected: 3 } as const;
-
+/** `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here. */
 export function buildProgram(): Command {
   const program = new Command('pkgctl')
     .description('Policy lifecycle pipeline: bundles, promotions, evaluation, facts')
@@ -34,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    printError(error instanceof Error ? error.message : String(error));
     return EXIT.error;
   }
 }

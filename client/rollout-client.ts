@@ -16,6 +16,7 @@ import {
   type PromotionInput,
   type PromotionResult,
 } from '../workflows/definitions';
+import type * as workflows from '../workflows';
 import { laneName, type Lane } from '../policy/lane';
 
 /** Typed client of the promotion workflow, used by pkgctl, tests and benchmarks. */
@@ -28,16 +29,23 @@ export function workflowLink(config: Config, workflowId: string, runId?: string)
   return runId ? `${base}/${runId}/history` : base;
 }
 
+/**
+ * The worker registers each export of workflows/ under its name. A type-only import checks that
+ * name and the workflow's argument and result types without loading workflow code into pkgctl.
+ */
+const PROMOTION_WORKFLOW = 'promotion' satisfies keyof typeof workflows;
+type Promotion = (typeof workflows)[typeof PROMOTION_WORKFLOW];
+
 /** Starts the lane's rollout; a running one on the same lane makes this fail with LaneBusy naming it. */
 export async function startPromotion(
   client: Client,
   taskQueue: string,
   input: PromotionInput,
   version: string,
-): Promise<WorkflowHandleWithFirstExecutionRunId> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<Promotion>> {
   const workflowId = rolloutWorkflowId(input.lane);
   try {
-    return await client.workflow.start('promotion', {
+    return await client.workflow.start<Promotion>(PROMOTION_WORKFLOW, {
       taskQueue,
       workflowId,
       args: [input],
@@ -87,11 +95,11 @@ export async function rolloutStatus(client: Client, workflowId: string): Promise
 
 /** Polls the status query, reporting each new message, until the workflow closes. */
 export async function waitForOutcome(
-  handle: WorkflowHandle,
+  handle: WorkflowHandle<Promotion>,
   onProgress: (status: RolloutStatus) => void,
   pollMs = 1000,
 ): Promise<PromotionResult> {
-  const result = handle.result() as Promise<PromotionResult>;
+  const result = handle.result();
   let done = false;
   void result.finally(() => (done = true)).catch(() => undefined);
   let last = '';

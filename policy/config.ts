@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { envSchema } from './lane';
+import { PIPELINE_TASK_QUEUE } from './constants';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -61,7 +62,7 @@ export const configSchema = z.object({
   // Pipeline worker: its task queue (tests isolate with their own), decision-record signing key
   // (PEM of an Ed25519 private key; unsigned records without it), outbox poll period, and how long
   // a gate waits for the evaluators' last metrics flush before reading.
-  PIPELINE_TASK_QUEUE: z.string().min(1, 'a task queue name').default('pkg-pipeline'),
+  PIPELINE_TASK_QUEUE: z.string().min(1, 'a task queue name').default(PIPELINE_TASK_QUEUE),
   DECISION_SIGNING_KEY: z.string().min(1).optional(),
   OUTBOX_RELAY_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(100),
   GATE_SETTLE_MS: z.coerce.number({ error: 'milliseconds' }).int().min(0).default(1500),

@@ -14,7 +14,8 @@ import { runFixtures, type FixtureReport } from '../../policy/bundle/fixtures';
 import { createNativeEngine } from '../../policy/engine/native';
 import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/bundle/signing';
 import { createWasmEngine } from '../../policy/engine/wasm';
-import { EXIT } from '../cli';
+import { EXIT } from '../exit-codes';
+import { printResult, printText } from '../output';
 
 /** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */
 export function registerBundleCommands(program: Command): void {
@@ -27,8 +28,7 @@ export function registerBundleCommands(program: Command): void {
     .action(async (dir: string, options: { json?: boolean }) => {
       const report = await validateBundle(dir);
       const failures = [...report.native.results, ...report.wasm.results].filter((r) => !r.ok);
-      if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else process.stdout.write(describeValidation(report));
+      printResult(options.json, report, () => describeValidation(report));
       if (failures.length > 0) process.exitCode = EXIT.error;
     });
   bundle
@@ -45,7 +45,7 @@ export function registerBundleCommands(program: Command): void {
       });
       const signature = signBundle(files, pem);
       await writeFile(path.join(dir, SIGNATURES_FILE), signature);
-      process.stdout.write(`signed ${files.size} files of ${dir} (${path.join(dir, SIGNATURES_FILE)})\n`);
+      printText(`signed ${files.size} files of ${dir} (${path.join(dir, SIGNATURES_FILE)})`);
     });
   bundle
     .command('keygen')
@@ -55,8 +55,8 @@ export function registerBundleCommands(program: Command): void {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       await writeFile(`${options.out}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       await writeFile(`${options.out}.pub`, publicKey.export({ type: 'spki', format: 'pem' }));
-      process.stdout.write(
-        `key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)\n`,
+      printText(
+        `key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)`,
       );
     });
 }
@@ -101,5 +101,5 @@ function describeValidation(report: ValidationReport): string {
     lines.push(`  ${engine}: ${passed} fixtures passed, ${failed} failed`);
     for (const result of results.filter((r) => !r.ok)) lines.push(`    - ${result.name}: ${result.message}`);
   }
-  return `${lines.join('\n')}\n`;
+  return lines.join('\n');
 }

@@ -1,21 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { Pool } from 'pg';
 import { parse as parseYamlText } from 'yaml';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
-import { createPool } from '../../activities/connections';
 import { loadFactsForSubject } from '../../activities/store/facts';
 import { readSnapshot } from '../../activities/store/snapshot-read';
 import { loadBundle } from '../../policy/bundle/bundle';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
-import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
 import type { Engine, EngineKind, EvaluationInput, EvaluationOutput, Fact } from '../../policy/engine/evaluation';
 import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
 import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
 import type { OpaArtifacts } from '../../policy/rego/artifacts';
+import { printDocument } from '../output';
+import { withSession } from '../session';
 
 /**
  * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled
@@ -33,7 +34,6 @@ interface Loaded {
   compiled: CompiledSnapshot;
   artifacts: OpaArtifacts;
   lookupFacts: (subject: string) => Promise<Fact[]>;
-  close: () => Promise<void>;
 }
 
 export function registerEvaluateCommands(program: Command): void {
@@ -51,8 +51,10 @@ export function registerEvaluateCommands(program: Command): void {
         throw new PkgError('InputInvalid', `--engine: expected native or wasm, got ${JSON.stringify(options.engine)}`);
       }
       const input = await readInput(options.input);
-      const loaded = options.bundle ? await fromBundle(options.bundle) : await fromStore(options.version!);
-      try {
+      await withSession(async ({ config, pool }) => {
+        const loaded = options.bundle
+          ? await fromBundle(config.OPA_PATH, options.bundle)
+          : await fromStore(pool(), options.version!);
         const facts =
           input.facts ??
           (typeof input.context?.subject === 'string' ? await loaded.lookupFacts(input.context.subject) : []);
@@ -61,10 +63,8 @@ export function registerEvaluateCommands(program: Command): void {
           kind === 'wasm'
             ? await createWasmEngine(loaded.compiled, loaded.artifacts)
             : createNativeEngine(loaded.compiled);
-        process.stdout.write(`${JSON.stringify(decide(engine, input, facts), null, 2)}\n`);
-      } finally {
-        await loaded.close();
-      }
+        printDocument(decide(engine, input, facts));
+      });
     });
 }
 
@@ -98,25 +98,14 @@ async function readInput(file: string): Promise<EvaluationInput> {
   return parsed.value;
 }
 
-async function fromBundle(dir: string): Promise<Loaded> {
+async function fromBundle(opaPath: string, dir: string): Promise<Loaded> {
   const bundle = loadBundle(await readBundleDir(dir));
   const compiled = compileSnapshot(bundle);
-  const artifacts = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
-  return { compiled, artifacts, lookupFacts: async () => [], close: async () => undefined };
+  const artifacts = await buildArtifacts(opaPath, bundle, compiled);
+  return { compiled, artifacts, lookupFacts: async () => [] };
 }
 
-async function fromStore(version: string): Promise<Loaded> {
-  const pool = createPool(loadConfig(), 2);
-  try {
-    const stored = await readSnapshot(pool, { version });
-    return {
-      compiled: stored.compiled,
-      artifacts: stored,
-      lookupFacts: (subject) => loadFactsForSubject(pool, subject),
-      close: () => pool.end(),
-    };
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
+async function fromStore(pool: Pool, version: string): Promise<Loaded> {
+  const stored = await readSnapshot(pool, { version });
+  return { compiled: stored.compiled, artifacts: stored, lookupFacts: (subject) => loadFactsForSubject(pool, subject) };
 }

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import type { Pool } from 'pg';
-import { createPool } from '../../activities/connections';
 import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/store/facts';
 import { runFactCleanup, type FactCleanupResult } from '../../activities/store/fact-cleanup';
-import { loadConfig } from '../../policy/config';
 import { formatDuration } from '../../policy/facts/duration';
 import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';
+import { printProgress, printResult } from '../output';
+import { withSession } from '../session';
 
 /** `pkgctl facts add|list|stats|cleanup`: straight to Postgres, no worker needed. */
 export function registerFactsCommands(program: Command): void {
@@ -24,8 +23,8 @@ export function registerFactsCommands(program: Command): void {
     .action(async (options: Record<string, string | boolean | undefined>) => {
       const { json, ...input } = options;
       const fact = parseInput(factInputSchema, input, 'invalid fact', flagName);
-      const stored = await withPool((pool) => addFact(pool, fact));
-      print(json, stored, () => `added fact ${describeFact(stored)}`);
+      const stored = await withSession(({ pool }) => addFact(pool(), fact));
+      printResult(Boolean(json), stored, () => `added fact ${describeFact(stored)}`);
     });
   facts
     .command('list')
@@ -35,8 +34,8 @@ export function registerFactsCommands(program: Command): void {
     .option('--include-expired', 'also expired and not-yet-valid facts')
     .option('--json', 'print one JSON result')
     .action(async (options: { subject: string; namespace?: string; includeExpired?: boolean; json?: boolean }) => {
-      const found = await withPool((pool) => listFacts(pool, options));
-      print(options.json, found, () =>
+      const found = await withSession(({ pool }) => listFacts(pool(), options));
+      printResult(options.json, found, () =>
         found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`,
       );
     });
@@ -51,8 +50,8 @@ function registerStatsCommand(facts: Command): void {
     .option('--namespace <namespace>', 'only this namespace')
     .option('--json', 'print one JSON result')
     .action(async (options: { namespace?: string; json?: boolean }) => {
-      const stats = await withPool((pool) => getFactStatistics(pool, options.namespace ?? null));
-      print(options.json, stats, () =>
+      const stats = await withSession(({ pool }) => getFactStatistics(pool(), options.namespace ?? null));
+      printResult(options.json, stats, () =>
         stats.length
           ? stats
               .map(
@@ -84,23 +83,10 @@ function registerCleanupCommand(facts: Command): void {
         };
         const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
         const onBatch = options.json ? undefined : reportBatch;
-        const result = await withPool((pool) => runFactCleanup(pool, cleanup, { onBatch }));
-        print(options.json, result, () => describeCleanup(result));
+        const result = await withSession(({ pool }) => runFactCleanup(pool(), cleanup, { onBatch }));
+        printResult(options.json, result, () => describeCleanup(result));
       },
     );
-}
-
-async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
-  const pool = createPool(loadConfig(), 2);
-  try {
-    return await work(pool);
-  } finally {
-    await pool.end();
-  }
-}
-
-function print(json: unknown, value: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
 }
 
 function describeFact(fact: StoredFact): string {
@@ -109,7 +95,7 @@ function describeFact(fact: StoredFact): string {
 }
 
 function reportBatch(progress: { batches: number; namespace: string | null }): void {
-  if (progress.batches > 0) process.stderr.write(`batch ${progress.batches} done (namespace ${progress.namespace})\n`);
+  if (progress.batches > 0) printProgress(`batch ${progress.batches} done (namespace ${progress.namespace})`);
 }
 
 function describeCleanup(result: FactCleanupResult): string {

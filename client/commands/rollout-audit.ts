@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
-import { EXIT } from '../cli';
-import { readDecision } from '../../activities/store/decisions';
-import { assertLaneIdle, defaultActor } from '../rollout-client';
+import type { Command } from 'commander';
+import { EXIT } from '../exit-codes';
+import { envHistory, readDecision } from '../../activities/store/decisions';
+import { assertLaneIdle } from '../rollout-client';
 import { revertLane } from '../../activities/store/lane-revert';
 import { verifyStoredDecision } from '../rollout-history';
-import { envHistory } from '../../activities/store/decisions';
-import { envOption, parseLanePart, print, withSession } from './rollout-options';
+import { actorOption, envOption, laneOption } from './rollout-options';
+import { JsonText, printResult } from '../output';
+import { withSession } from '../session';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
@@ -16,17 +17,17 @@ export function registerAuditCommands(program: Command): void {
     .description('re-activate an earlier snapshot on a lane (audited)')
     .addOption(envOption())
     .requiredOption('--to <version>', 'the snapshot version to serve again')
-    .option('--target <target>', 'lane target', parseLanePart, 'default')
-    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .addOption(laneOption('target'))
+    .addOption(laneOption('region'))
     .option('--reason <text>', 'why (audited)', 'manual revert')
-    .addOption(new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor()))
+    .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((options: Lane & { to: string; reason: string; actor: string; json?: boolean }) =>
       withSession(async ({ pool, temporal }) => {
         const lane = laneOf(options);
-        await assertLaneIdle(temporal, lane);
-        const result = await revertLane(pool, lane, options.to, options.actor, options.reason);
-        print(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
+        await assertLaneIdle(await temporal(), lane);
+        const result = await revertLane(pool(), lane, options.to, options.actor, options.reason);
+        printResult(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
       }),
     );
   program
@@ -37,8 +38,8 @@ export function registerAuditCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action((options: { env: string; limit: number; json?: boolean }) =>
       withSession(async ({ pool }) => {
-        const entries = await envHistory(pool, options.env, options.limit);
-        print(options.json, entries, () =>
+        const entries = await envHistory(pool(), options.env, options.limit);
+        printResult(options.json, entries, () =>
           entries.length
             ? entries
                 .map((e) => `${e.at} ${e.outcome.padEnd(11)} ${e.version ?? '-'}  ${e.id}\n    ${e.summary}`)
@@ -58,12 +59,13 @@ function registerDecisionCommands(program: Command): void {
     .option('--json', 'print the canonical record')
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ pool }) => {
-        const stored = await readDecision(pool, id);
-        if (options.json) process.stdout.write(`${stored.canonical}\n`);
-        else
-          process.stdout.write(
-            `${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}\n`,
-          );
+        const stored = await readDecision(pool(), id);
+        printResult(
+          options.json,
+          new JsonText(stored.canonical),
+          () =>
+            `${stored.id} (${stored.outcome}, ${stored.signature ? 'signed' : 'unsigned'})\n${stored.narrative}\n\n${JSON.stringify(JSON.parse(stored.canonical), null, 2)}`,
+        );
       }),
     );
   decision
@@ -74,9 +76,9 @@ function registerDecisionCommands(program: Command): void {
     .action((id: string, options: { key?: string; json?: boolean }) =>
       withSession(async ({ pool, config }) => {
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
-        const result = await verifyStoredDecision(pool, id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
+        const result = await verifyStoredDecision(pool(), id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
         if (!result.ok) process.exitCode = EXIT.error;
-        print(options.json, result, () =>
+        printResult(options.json, result, () =>
           result.ok
             ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})`
             : `NOT OK: ${result.id}\n  - ${result.problems.join('\n  - ')}`,

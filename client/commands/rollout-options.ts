@@ -1,13 +1,15 @@
 import { InvalidArgumentError, Option } from 'commander';
-import type { Pool } from 'pg';
-import type { Client } from '@temporalio/client';
-import { connectTemporalClient, createPool } from '../../activities/connections';
-import { loadConfig, type Config } from '../../policy/config';
 import { parseDuration, type RolloutOverrides } from '../../policy/rollout/config';
 import { ENVS, LANE_PART } from '../../policy/lane';
+import { defaultActor } from '../rollout-client';
 
-/** Argument parsing and connections shared by the rollout commands. */
+/** Argument parsing shared by the rollout commands. */
 export const envOption = () => new Option('--env <env>', 'environment').choices(ENVS).makeOptionMandatory();
+
+export const laneOption = (part: 'target' | 'region') =>
+  new Option(`--${part} <${part}>`, `lane ${part}`).argParser(parseLanePart).default('default');
+
+export const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
 
 export function parseSteps(text: string): number[] {
   const steps = text.split(',').map((part) => Number(part.trim()));
@@ -36,28 +38,4 @@ export function parseLanePart(text: string): string {
 
 export function commandLineOverrides(options: { steps?: number[]; bake?: string }): RolloutOverrides {
   return { ...(options.steps ? { steps: options.steps } : {}), ...(options.bake ? { bake: options.bake } : {}) };
-}
-
-export interface Session {
-  config: Config;
-  pool: Pool;
-  temporal: Client;
-}
-
-/** Opens what a command needs and always closes it, so the CLI exits promptly. */
-export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const pool = createPool(config, 2);
-  let temporal: Client | null = null;
-  try {
-    temporal = await connectTemporalClient(config);
-    return await work({ config, pool, temporal });
-  } finally {
-    await temporal?.connection.close();
-    await pool.end();
-  }
-}
-
-export function print(json: boolean | undefined, value: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value) : human()}\n`);
 }

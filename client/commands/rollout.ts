@@ -1,7 +1,8 @@
-import { Option, type Command } from 'commander';
-import { EXIT } from '../cli';
+import type { Command } from 'commander';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import { EXIT } from '../exit-codes';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
-import { defaultActor, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
+import { rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
 import type { RolloutStatus } from '../../policy/rollout/status';
 import {
   approveSignal,
@@ -10,15 +11,9 @@ import {
   rollbackSignal,
   type PromotionResult,
 } from '../../workflows/definitions';
-import {
-  envOption,
-  commandLineOverrides,
-  parseBake,
-  parseLanePart,
-  parseSteps,
-  print,
-  withSession,
-} from './rollout-options';
+import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
+import { printProgress, printResult, printText } from '../output';
+import { withSession } from '../session';
 import { registerAuditCommands } from './rollout-audit';
 import { laneOf, type Lane } from '../../policy/lane';
 
@@ -27,8 +22,6 @@ import { laneOf, type Lane } from '../../policy/lane';
  * starts the lane's workflow and, with --wait, follows it: exit 0 promoted, 3 rolled back or
  * rejected, 1 error, 2 usage.
  */
-const actorOption = () => new Option('--actor <actor>', 'who is acting (audited)').default(defaultActor());
-
 interface PromoteOptions extends Lane {
   steps?: number[];
   bake?: string;
@@ -43,8 +36,8 @@ export function registerRolloutCommands(program: Command): void {
     .description('upload a bundle and start its rollout on a lane')
     .argument('<dir>', 'bundle directory')
     .addOption(envOption())
-    .option('--target <target>', 'lane target', parseLanePart, 'default')
-    .option('--region <region>', 'lane region', parseLanePart, 'default')
+    .addOption(laneOption('target'))
+    .addOption(laneOption('region'))
     .option('--steps <percents>', 'ramp steps, e.g. 1,5,25,100', parseSteps)
     .option('--bake <duration>', 'bake per step, e.g. 30s', parseBake)
     .option('--wait', 'follow the rollout until it ends')
@@ -59,8 +52,8 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
-        const status = await rolloutStatus(temporal, id);
-        print(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
+        const status = await rolloutStatus(await temporal(), id);
+        printResult(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
       }),
     );
   registerAuditCommands(program);
@@ -72,9 +65,10 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
   const prepared = await prepareBundle(dir, lane.env, overrides);
   const version = prepared.bundle.manifest.version;
   await withSession(async ({ config, pool, temporal }) => {
-    await uploadBundle(pool, prepared, options.actor);
+    const client = await temporal();
+    await uploadBundle(pool(), prepared, options.actor);
     const input = { digest: prepared.digest, lane, overrides, actor: options.actor };
-    const handle = await startPromotion(temporal, config.PIPELINE_TASK_QUEUE, input, version);
+    const handle = await startPromotion(client, config.PIPELINE_TASK_QUEUE, input, version);
     const started = {
       workflowId: handle.workflowId,
       runId: handle.firstExecutionRunId,
@@ -82,39 +76,32 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
       version,
       digest: prepared.digest,
     };
-    if (!options.json) process.stdout.write(`started ${started.workflowId} (${version})\n${started.url}\n`);
-    if (!options.wait) {
-      if (options.json) print(true, started, () => '');
-      return;
-    }
-    const progress = (status: RolloutStatus) => process.stderr.write(`${describeStatus(status)}\n`);
-    const result = await waitForOutcome(handle, progress).catch((error: Error) => ({ error: error.message }));
-    reportOutcome(options.json, started, result);
+    const human = () => `started ${started.workflowId} (${version})\n${started.url}`;
+    if (!options.wait) return printResult(options.json, started, human);
+    if (!options.json) printText(human());
+    const progress = (status: RolloutStatus) => printProgress(describeStatus(status));
+    await waitForOutcome(handle, progress).then(
+      (result) => reportOutcome(options.json, started, result),
+      (error: unknown) => reportFailure(options.json, started, error),
+    );
   });
 }
 
-function reportOutcome(
-  json: boolean | undefined,
-  started: Record<string, string>,
-  result: PromotionResult | { error: string },
-): void {
-  if ('error' in result) {
-    // A cancelled workflow rolled its canary back before ending.
-    const cancelled = /cancel/i.test(result.error);
-    process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
-    print(
-      json,
-      { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason: result.error },
-      () => `ended: ${result.error}`,
-    );
-    return;
-  }
+function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult): void {
   process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
-  print(
+  printResult(
     json,
     { ...started, ...result },
     () => `${result.outcome}: ${result.reason}${result.decisionId ? `\ndecision record ${result.decisionId}` : ''}`,
   );
+}
+
+/** The workflow ended without a result. Cancelled, it rolled its canary back first (workflows/promotion.ts). */
+function reportFailure(json: boolean | undefined, started: Record<string, string>, error: unknown): void {
+  const cancelled = error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure;
+  const reason = error instanceof Error ? error.message : String(error);
+  process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
+  printResult(json, { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason }, () => `ended: ${reason}`);
 }
 
 export function describeStatus(status: RolloutStatus): string {
@@ -140,8 +127,8 @@ function registerSignalCommands(program: Command): void {
     command.action((id: string, options: { actor: string; reason?: string }) =>
       withSession(async ({ temporal, config }) => {
         const payload = reason ? { actor: options.actor, reason: options.reason ?? '' } : { actor: options.actor };
-        await temporal.workflow.getHandle(id).signal(signal, payload);
-        process.stdout.write(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}\n`);
+        await (await temporal()).workflow.getHandle(id).signal(signal, payload);
+        printText(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}`);
       }),
     );
   }

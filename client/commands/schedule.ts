@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
-import { connectTemporalClient } from '../../activities/connections';
-import { loadConfig } from '../../policy/config';
 import { ensureFactCleanupSchedule } from '../fact-schedule';
+import { printResult } from '../output';
+import { withSession } from '../session';
+
+interface FactCleanupOptions {
+  every: string;
+  namespace?: string;
+  grace?: string;
+  batchSize?: string;
+  json?: boolean;
+}
 
 /** `pkgctl schedule fact-cleanup --every 1h`: creates or updates the Temporal Schedule. */
 export function registerScheduleCommands(program: Command): void {
@@ -14,28 +22,25 @@ export function registerScheduleCommands(program: Command): void {
     .option('--grace <duration>', 'keep facts this long after they expire (default 1h)')
     .option('--batch-size <n>', 'rows per batch transaction (default 5000)')
     .option('--json', 'print one JSON result')
-    .action(
-      async (options: { every: string; namespace?: string; grace?: string; batchSize?: string; json?: boolean }) => {
-        const config = loadConfig();
+    .action((options: FactCleanupOptions) =>
+      withSession(async ({ config, temporal }) => {
         const request = {
           ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
           ...(options.grace === undefined ? {} : { grace: options.grace }),
           ...(options.batchSize === undefined ? {} : { batchSize: Number(options.batchSize) }),
         };
-        const client = await connectTemporalClient(config);
-        try {
-          const outcome = await ensureFactCleanupSchedule(client, {
-            every: options.every,
-            request,
-            taskQueue: config.PIPELINE_TASK_QUEUE,
-          });
-          const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
-          const verb = outcome.created ? 'created' : 'updated';
-          const human = `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`;
-          process.stdout.write(`${options.json ? JSON.stringify({ ...outcome, link }) : human}\n`);
-        } finally {
-          await client.connection.close();
-        }
-      },
+        const outcome = await ensureFactCleanupSchedule(await temporal(), {
+          every: options.every,
+          request,
+          taskQueue: config.PIPELINE_TASK_QUEUE,
+        });
+        const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
+        const verb = outcome.created ? 'created' : 'updated';
+        printResult(
+          options.json,
+          { ...outcome, link },
+          () => `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`,
+        );
+      }),
     );
 }
