@@ -116,7 +116,7 @@ async function startOpa(opaPath: string, work: string, rego: Map<string, string>
 }
 
 /** Same policy, same answers: the comparison is only fair if both decide identically. */
-/** OPA answers as the generated Rego does (by number into the data document); `decide` reads that as §4 lists. */
+/** OPA answers as the generated Rego does (by number into the data document); `decide` reads that as ARCHITECTURE.md §4 lists. */
 async function compareDecisions(
   inputs: unknown[],
   evaluatorUrl: string,

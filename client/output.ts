@@ -19,7 +19,7 @@ export function printText(text: string): void {
   writeLine(process.stdout, text);
 }
 
-/** A result that is a JSON document whatever the flags (evaluate's §4 output), indented for people. */
+/** A result that is a JSON document whatever the flags (evaluate's ARCHITECTURE.md §4 output), indented for people. */
 export function printDocument(value: unknown): void {
   writeLine(process.stdout, JSON.stringify(value, null, 2));
 }

@@ -4,7 +4,7 @@
  * assert on the type, not on message text.
  */
 export const ERROR_TYPES = [
-  'BundleInvalid', // a bundle file is malformed or breaks a rule of design §3
+  'BundleInvalid', // a bundle file is malformed or breaks a rule of ARCHITECTURE.md §3
   'BundleTooLarge', // the bundle exceeds the size limit
   'SignatureInvalid', // .signatures.json missing where required, or does not verify
   'VersionConflict', // same version already compiled with different content

@@ -10,7 +10,7 @@ export interface FactCleanupTuning {
 }
 
 /**
- * Scheduled expired-fact cleanup (design §8): one heartbeating activity that archives and deletes
+ * Scheduled expired-fact cleanup (ARCHITECTURE.md §8): one heartbeating activity that archives and deletes
  * in bounded batches. Its retries resume from the last reported batch; bad input is not retried.
  */
 export async function factCleanup(

@@ -40,7 +40,7 @@ interface Run {
 }
 
 /**
- * The promotion workflow (design §6): compile → validate → ramp with gates → promote, or roll
+ * The promotion workflow (ARCHITECTURE.md §6): compile → validate → ramp with gates → promote, or roll
  * back / reject. Deterministic: time comes from Temporal timers, facts from activities.
  */
 export async function promotion(input: PromotionInput): Promise<PromotionResult> {

@@ -44,7 +44,7 @@ export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promis
   );
 }
 
-/** The hot-swap message of design §5, minus `seq` which the relay adds from the row. */
+/** The hot-swap message of ARCHITECTURE.md §5, minus `seq` which the relay adds from the row. */
 export interface LaneUpdate {
   type: 'activate' | 'canary' | 'rollback';
   env: string;

@@ -5,7 +5,7 @@ import { inTransaction } from './transaction';
 import type { Lane } from '../../policy/lane';
 
 /**
- * Lane rows (pkg_deployments) and their changes (design §5/§6). Each writes pkg_deployments, an outbox message and an audit
+ * Lane rows (pkg_deployments) and their changes (ARCHITECTURE.md §5/§6). Each writes pkg_deployments, an outbox message and an audit
  * row in one transaction, keyed by rollout and transition, so a retry writes nothing twice.
  */
 export interface SnapshotRef {

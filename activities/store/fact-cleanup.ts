@@ -2,7 +2,7 @@ import type { FactCleanupOptions } from '../../policy/facts/input';
 import type { Queryable } from './transaction';
 
 /**
- * Expired-fact cleanup (design §8): archive then delete, in bounded batches of one statement each,
+ * Expired-fact cleanup (ARCHITECTURE.md §8): archive then delete, in bounded batches of one statement each,
  * walking each namespace in valid_to order behind a cursor. The cursor and counts are the progress
  * a heartbeat carries, so a retried activity resumes where the last one got to.
  */

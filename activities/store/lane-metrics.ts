@@ -3,7 +3,7 @@ import { LATENCY_BUCKET_COUNT, emptyHistogram, latencyBucketIndex } from '../../
 import type { Lane } from '../../policy/lane';
 
 /**
- * Per-version, per-lane evaluator metrics in Redis (design §5), what the promotion gates judge.
+ * Per-version, per-lane evaluator metrics in Redis (ARCHITECTURE.md §5), what the promotion gates judge.
  * One hash per (lane, version, second) holds request, error, latency-bucket and shadow counters;
  * each evaluator adds its counts with HINCRBY, so N evaluators sum up without coordination.
  * Keys expire after a TTL so the store never grows without bound.

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Lane } from '../../policy/lane';
 
 /**
- * What a lane should serve (design §5): the pkg_deployments row is the desired state, Redis
+ * What a lane should serve (ARCHITECTURE.md §5): the pkg_deployments row is the desired state, Redis
  * messages only say "look again". A lane without a row serves its env's active snapshot, which is
  * what the seed's plain `activate:<version>` message switches.
  */

@@ -19,7 +19,7 @@ import { printDocument } from '../output';
 import { withSession } from '../session';
 
 /**
- * `pkgctl evaluate`: one decision, printed as the §4 output. From a bundle directory (compiled
+ * `pkgctl evaluate`: one decision, printed as the ARCHITECTURE.md §4 output. From a bundle directory (compiled
  * locally, nothing stored) or a stored version; facts come from the input, else (stored versions
  * only) from pkg_facts for context.subject.
  */

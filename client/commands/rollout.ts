@@ -18,7 +18,7 @@ import { registerAuditCommands } from './rollout-audit';
 import { laneOf, type Lane } from '../../policy/lane';
 
 /**
- * `pkgctl promote|status|pause|resume|rollback|approve` (design §9). promote uploads the bundle,
+ * `pkgctl promote|status|pause|resume|rollback|approve` (ARCHITECTURE.md §9). promote uploads the bundle,
  * starts the lane's workflow and, with --wait, follows it: exit 0 promoted, 3 rolled back or
  * rejected, 1 error, 2 usage.
  */

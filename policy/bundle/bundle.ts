@@ -16,7 +16,7 @@ import { parseYaml, validate, type ParsedYaml } from './yaml';
 import { GENERATED_REGO_NAMES } from '../rego/generate';
 
 /**
- * A bundle (design §3) read from an in-memory file map: relative posix path → bytes. Parsing is
+ * A bundle (ARCHITECTURE.md §3) read from an in-memory file map: relative posix path → bytes. Parsing is
  * pure; reading a directory or a pkg_bundles row happens elsewhere. Every problem in every file
  * is collected before failing, so one run of `bundle validate` shows the author all of them.
  */

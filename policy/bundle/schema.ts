@@ -13,7 +13,7 @@ import { rolloutOverridesSchema } from '../rollout/config';
 import { regexProblem } from './regex';
 
 /**
- * The files of design §3 as zod schemas. Unknown keys are refused everywhere (a misspelt
+ * The files of ARCHITECTURE.md §3 as zod schemas. Unknown keys are refused everywhere (a misspelt
  * `priorty` must not silently become priority 0). Cross-file rules (declared subtasks, unique
  * names, ORDERS cycles) live in bundle-checks.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Canary routing (design §5): a routing key is hashed with the rollout's salt into 10,000 buckets;
+ * Canary routing (ARCHITECTURE.md §5): a routing key is hashed with the rollout's salt into 10,000 buckets;
  * a key whose bucket is below percent×100 goes to the candidate. Because the threshold only rises
  * as the ramp rises, a key on the candidate at 5% is still on it at 25% (sticky and monotonic).
  */

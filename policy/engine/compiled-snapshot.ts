@@ -116,7 +116,7 @@ function edgeOf(rule: CompiledRule, emission: Emission): DagEdge | null {
 }
 
 /**
- * The decision (design §4) the matched rules make, given in evaluation order; both engines end
+ * The decision (ARCHITECTURE.md §4) the matched rules make, given in evaluation order; both engines end
  * here, so they cannot differ in how a decision is put together: every matched rule in order; a
  * subtask once, as emitted by the first matched rule that emits it (a higher-priority rule's
  * params win); an edge once per (from, to, type), credited to the first rule that draws it, and

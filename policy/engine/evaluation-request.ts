@@ -3,7 +3,7 @@ import type { EvaluationInput, Mode } from './evaluation';
 import { envSchema, type Lane } from '../lane';
 
 /**
- * The body of `POST /v1/evaluate` and the evaluation input of design §4. CONTROL is closed-world:
+ * The body of `POST /v1/evaluate` and the evaluation input of ARCHITECTURE.md §4. CONTROL is closed-world:
  * an unknown key in the request or at the input's top level is refused, because a caller who
  * misspells `facts` must not silently get a decision made without them. ADVISORY drops unknown
  * keys and decides on what it understood. Wrong types are refused in both modes.

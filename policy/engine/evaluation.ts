@@ -1,5 +1,5 @@
 /**
- * The evaluation contract of design §4, shared by both engines, the evaluator pool, the CLI and
+ * The evaluation contract of ARCHITECTURE.md §4, shared by both engines, the evaluator pool, the CLI and
  * fixture runs. Engines are pure: facts are handed in, never looked up from inside.
  */
 export type Mode = 'control' | 'advisory';

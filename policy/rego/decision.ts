@@ -4,7 +4,7 @@ import type { Decision } from '../engine/evaluation';
 import { REGO_DATA_ROOT } from './data';
 
 /**
- * What a wasm policy answers, as a §4 decision. A policy may answer with the three lists
+ * What a wasm policy answers, as a ARCHITECTURE.md §4 decision. A policy may answer with the three lists
  * themselves (`{subtasks, dag, rules}`, as hand-written Rego usually does) or with the rules it
  * matched (`{rule_refs}`, as the generated Rego does): their positions in `data.pkg_snapshot.rules`,
  * ascending, each once, made into the decision by `decide` exactly as the native engine's matched

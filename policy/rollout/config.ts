@@ -3,7 +3,7 @@ import { PkgError, type Problem } from '../errors';
 import type { Env } from '../lane';
 
 /**
- * Rollout settings (design §7). Layers merge global → env → bundle → command line so that safety
+ * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that safety
  * only tightens: a floor (min_requests, coverage, min_bake) takes the max of the layers, a budget
  * (max_error_rate, max_divergence, p99 factor/slack/ceiling, max_extensions) the min. A later
  * layer that tries to relax a floor or a budget is refused with each violation named.
@@ -71,7 +71,7 @@ export interface RolloutConfig {
   gates: GateConfig;
 }
 
-/** Built-in layers; design §7 defaults plus stricter prod budgets. */
+/** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
 export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
   steps: [1, 5, 25, 50, 100],
   bake: '2m',

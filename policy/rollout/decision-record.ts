@@ -4,7 +4,7 @@ import type { StepVerdict } from './gates';
 import { laneName, type Lane } from '../lane';
 
 /**
- * Decision records (design §6): after a rollout ends, one canonical JSON document (RFC 8785 via
+ * Decision records (ARCHITECTURE.md §6): after a rollout ends, one canonical JSON document (RFC 8785 via
  * `canonicalize`) says what was decided and why. Its id is the sha256 of that text, and it names the
  * previous record of its env, so the chain is tamper-evident; an Ed25519 signature is optional.
  */

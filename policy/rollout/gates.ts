@@ -3,7 +3,7 @@ import type { GateConfig } from './config';
 import { REASONS } from './reasons';
 
 /**
- * The gate judge (design §7): pure, from measured numbers to a verdict. Each check yields its own
+ * The gate judge (ARCHITECTURE.md §7): pure, from measured numbers to a verdict. Each check yields its own
  * verdict with its value and limit; the worst one decides (fail > inconclusive > pass).
  */
 

@@ -100,7 +100,7 @@ describe('pkgctl bundle sign', () => {
 });
 
 describe('pkgctl evaluate', () => {
-  it('prints the §4 decision of a bundle on the chosen engine', async () => {
+  it('prints the ARCHITECTURE.md §4 decision of a bundle on the chosen engine', async () => {
     const input = path.join(work, 'input.json');
     await writeFile(
       input,

@@ -4,7 +4,7 @@ import type { Lane } from '../../policy/lane';
 import { forgetInstance, forgetLongGone, upsertDeviceVersion } from '../../activities/store/fleet';
 
 /**
- * Fleet registry (design §5): each evaluator upserts what it actually serves for its lane into
+ * Fleet registry (ARCHITECTURE.md §5): each evaluator upserts what it actually serves for its lane into
  * pkg_device_versions, so pkg_deployment_coverage can tell whether the whole lane has loaded a
  * step. Rows older than pkg_evaluator_stale_after() stop counting in that view at once; rows of
  * instances gone for long are deleted so the table does not collect every instance ever started.

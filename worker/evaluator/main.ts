@@ -18,7 +18,7 @@ import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
 
 /**
- * `npm run evaluator`: one evaluator process (design §5). It serves live decisions over HTTP,
+ * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
  * runs evaluation activities on task queue pkg-evaluator, follows hot-swap hints on Redis and
  * heartbeats into the fleet registry. Redis or Postgres going away degrades it (reported in
  * /readyz) but never stops it answering from the last good snapshot.

@@ -4,7 +4,7 @@ import { envSchema, type Lane } from '../../policy/lane';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 
 /**
- * Hot-swap hints on Redis `pkg_updates` (design §5). A message never carries the state itself:
+ * Hot-swap hints on Redis `pkg_updates` (ARCHITECTURE.md §5). A message never carries the state itself:
  * it says which lane to re-read from Postgres, so a lost, duplicated or reordered message can at
  * worst delay a swap until the next reconcile, never apply a wrong one.
  */
