@@ -61,7 +61,7 @@ async function rollout(taskQueue: string, lane: Lane, overrides: { steps: number
   const digest = await uploadSpec(pool, { version, env: lane.env }, overrides);
   const started = performance.now();
   const handle = await startPromotion(client, taskQueue, { digest, lane, overrides, actor: 'bench' }, version);
-  const result = (await handle.result()) as PromotionResult;
+  const result = await handle.result();
   const ms = performance.now() - started;
   const history = await handle.fetchHistory();
   await client.connection.close();

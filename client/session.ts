@@ -10,8 +10,8 @@ import { loadConfig, type Config } from '../policy/config';
  */
 export interface Session {
   config: Config;
-  pool(): Pool;
-  temporal(): Promise<Client>;
+  pool: () => Pool;
+  temporal: () => Promise<Client>;
 }
 
 export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {

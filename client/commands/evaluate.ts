@@ -102,7 +102,7 @@ async function fromBundle(opaPath: string, dir: string): Promise<Loaded> {
   const bundle = loadBundle(await readBundleDir(dir));
   const compiled = compileSnapshot(bundle);
   const artifacts = await buildArtifacts(opaPath, bundle, compiled);
-  return { compiled, artifacts, lookupFacts: async () => [] };
+  return { compiled, artifacts, lookupFacts: () => Promise.resolve([]) };
 }
 
 async function fromStore(pool: Pool, version: string): Promise<Loaded> {
