@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Coverage } from '../../policy/rollout/gates';
-import { insertOutboxMessage, insertRolloutEvent } from './audit';
+import { insertOutboxMessage, insertRolloutEvent, type LaneUpdate } from './audit';
 import { inTransaction } from './transaction';
 import type { Lane } from '../../policy/lane';
 
@@ -37,6 +37,16 @@ export interface LaneChangeInput {
   details?: Record<string, unknown>;
 }
 
+/** The hot-swap message announcing a lane change that concerns this candidate. */
+const laneUpdate = (type: LaneUpdate['type'], lane: Lane, candidate: SnapshotRef, percent: number): LaneUpdate => ({
+  type,
+  ...lane,
+  version: candidate.version,
+  snapshot_id: candidate.snapshotId,
+  checksum: candidate.checksum,
+  percent,
+});
+
 const laneParams = (lane: Lane) => [lane.env, lane.target, lane.region];
 
 async function baselineOf(client: PoolClient, snapshotId: string | null): Promise<BaselineRef | null> {
@@ -61,14 +71,7 @@ export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<Bas
       [...laneParams(lane), candidate.snapshotId, percent, rolloutId, actor],
     );
     const key = `${rolloutId}:step:${step}`;
-    await insertOutboxMessage(client, key, {
-      type: 'canary',
-      ...lane,
-      version: candidate.version,
-      snapshot_id: candidate.snapshotId,
-      checksum: candidate.checksum,
-      percent,
-    });
+    await insertOutboxMessage(client, key, laneUpdate('canary', lane, candidate, percent));
     await insertRolloutEvent(client, {
       rolloutId,
       eventKey: key,
@@ -104,14 +107,7 @@ export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Prom
         WHERE env = $1 AND target = $2 AND region = $3`,
       [...laneParams(lane), candidate.snapshotId, rolloutId, actor],
     );
-    await insertOutboxMessage(client, key, {
-      type: 'activate',
-      ...lane,
-      version: candidate.version,
-      snapshot_id: candidate.snapshotId,
-      checksum: candidate.checksum,
-      percent: 0,
-    });
+    await insertOutboxMessage(client, key, laneUpdate('activate', lane, candidate, 0));
     await insertRolloutEvent(client, {
       rolloutId,
       eventKey: key,
@@ -143,14 +139,7 @@ export async function rollbackLane(pool: Pool, input: LaneChangeInput): Promise<
       [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
     );
     if (rows.length > 0) {
-      await insertOutboxMessage(client, key, {
-        type: 'rollback',
-        ...lane,
-        version: candidate.version,
-        snapshot_id: candidate.snapshotId,
-        checksum: candidate.checksum,
-        percent: 0,
-      });
+      await insertOutboxMessage(client, key, laneUpdate('rollback', lane, candidate, 0));
     }
     await insertRolloutEvent(client, {
       rolloutId,
