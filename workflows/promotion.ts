@@ -70,26 +70,24 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
   return { ...ending, version: run.state.facts.version, verdicts: run.state.facts.verdicts, decisionId };
 }
 
-/** Operator messages; each is audited once, in the order received. Returns the pending audit writes. */
-function registerHandlers({ rolloutId, input, state }: Run): Promise<void>[] {
-  const audits: Promise<void>[] = [];
-  const audit = (event: string, actor: string, reason?: string) => {
+type SignalAudit = (event: string, actor: string, reason?: string) => void;
+
+/** Audits operator messages in the order received; `pending` holds the writes still under way. */
+function signalAuditor({ rolloutId, input, state }: Run): { audit: SignalAudit; pending: Promise<void>[] } {
+  const pending: Promise<void>[] = [];
+  const audit: SignalAudit = (event, actor, reason) => {
     const { stepIndex: step, percent } = state.facts;
-    const eventKey = `${rolloutId}:signal:${audits.length}`;
-    audits.push(
-      control.recordRolloutEvent({
-        rolloutId,
-        eventKey,
-        lane: input.lane,
-        snapshotId: null,
-        event,
-        step,
-        percent,
-        actor,
-        reason,
-      }),
-    );
+    const eventKey = `${rolloutId}:signal:${pending.length}`;
+    const row = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
+    pending.push(control.recordRolloutEvent(row));
   };
+  return { audit, pending };
+}
+
+/** Operator messages; each is audited once, in the order received. Returns the pending audit writes. */
+function registerHandlers(run: Run): Promise<void>[] {
+  const { state } = run;
+  const { audit, pending } = signalAuditor(run);
   setHandler(statusQuery, () => describeRollout(state.facts));
   setHandler(pauseSignal, ({ actor, reason = '' }) => {
     state.hold('paused', reason, actor);
@@ -113,7 +111,7 @@ function registerHandlers({ rolloutId, input, state }: Run): Promise<void>[] {
       step === null ? 'no step waits for approval' : `step ${step + 1}`,
     );
   });
-  return audits;
+  return pending;
 }
 
 /** Top to bottom: plan and compile, validate, ramp; each stage may end the promotion. */
