@@ -1,18 +1,20 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerFactsCommands } from './commands/facts';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
-import { EXIT } from './exit-codes';
-import { printError } from './output';
+import { classify, EXIT } from './exit-codes';
+import { printError, printFailure } from './output';
 
 /** `pkgctl`: each command group lives in client/commands/<group>.ts and registers itself here. */
-export function buildProgram(): Command {
+export function buildProgram(json: boolean): Command {
   const program = new Command('pkgctl')
     .description('Policy lifecycle pipeline: bundles, promotions, evaluation, facts')
     .exitOverride()
     .showHelpAfterError();
+  // With --json, stdout carries only the one result: commander's own messages go to stderr.
+  if (json) program.configureOutput({ writeOut: (text) => process.stderr.write(text) });
   registerFactsCommands(program);
   registerScheduleCommands(program);
   registerRolloutCommands(program);
@@ -21,17 +23,21 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Prints one clear line for an expected failure; only a bug shows a stack trace. */
+/**
+ * Runs one command. A failure prints one clear line (with --json: one error object on stdout) and
+ * exits with the code the table in exit-codes.ts gives its type.
+ */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const json = argv.includes('--json');
+  const program = buildProgram(json);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    printError(error instanceof Error ? error.message : String(error));
-    return EXIT.error;
+    const failure = classify(error);
+    if (failure.type === 'UsageInvalid' && (error as { exitCode?: number }).exitCode === 0) return EXIT.ok;
+    if (json) printFailure(failure);
+    else if (failure.type !== 'UsageInvalid') printError(failure.message);
+    return failure.exitCode;
   }
 }

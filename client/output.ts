@@ -1,3 +1,5 @@
+import type { Failure } from './exit-codes';
+
 /**
  * Everything pkgctl prints goes through here, so stdout carries only results: with --json exactly
  * one JSON value a script can parse, otherwise the human text; progress and errors go to stderr.
@@ -27,6 +29,11 @@ export function printDocument(value: unknown): void {
 /** Progress while a command waits: on stderr so it never mixes with the result. */
 export function printProgress(line: string): void {
   writeLine(process.stderr, line);
+}
+
+/** A failed command's one JSON result: outcome "error", the failure's type and message. */
+export function printFailure(failure: Failure): void {
+  writeLine(process.stdout, JSON.stringify({ outcome: 'error', ...failure }));
 }
 
 /** An expected failure: its message, no stack trace. */

@@ -13,7 +13,9 @@ export const ERROR_TYPES = [
   'GateConfigLoosened', // a bundle's rollout settings try to relax env defaults
   'LaneBusy', // another rollout already runs on this lane
   'NotFound', // a snapshot, version, bundle digest or record does not exist
-  'InputInvalid', // an evaluation input, fact or CLI argument is malformed
+  'InputInvalid', // an evaluation input, fact, CLI argument or operator payload is malformed
+  'ActionRefused', // an operator action the rollout's state does not allow now (early approve, resume when not paused)
+  'NoEvaluators', // the lane has no live evaluator, so a canary on it could never be measured
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];

@@ -1,9 +1,10 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
 import { ROLLOUT_WORKFLOW_ID_PREFIX, SEARCH_ATTRIBUTES } from '../policy/constants';
 import type { StepVerdict } from '../policy/rollout/gates';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import type { RolloutStatus } from '../policy/rollout/status';
+import type { OperatorAction } from '../policy/rollout/operator-actions';
 import { laneName, type Lane } from '../policy/lane';
 
 /** Shared by the promotion workflow, pkgctl and tests: names and payloads of its messages. */
@@ -26,25 +27,28 @@ export interface PromotionResult {
   decisionId: string | null;
 }
 
-export interface PauseSignal {
+/** The payload of every operator action, by Update (validated) or signal (read defensively). */
+export interface OperatorPayload {
   actor: string;
   reason?: string;
-}
-export interface ResumeSignal {
-  actor: string;
-}
-export interface RollbackSignal {
-  actor: string;
-  reason?: string;
-}
-export interface ApproveSignal {
-  actor: string;
 }
 
-export const pauseSignal = defineSignal<[PauseSignal]>('pause');
-export const resumeSignal = defineSignal<[ResumeSignal]>('resume');
-export const rollbackSignal = defineSignal<[RollbackSignal]>('rollback');
-export const approveSignal = defineSignal<[ApproveSignal]>('approve');
+/** The UI's path: a signal cannot be refused, so its handler records what it could not do. */
+export const operatorSignals = {
+  pause: defineSignal<[OperatorPayload]>('pause'),
+  resume: defineSignal<[OperatorPayload]>('resume'),
+  rollback: defineSignal<[OperatorPayload]>('rollback'),
+  approve: defineSignal<[OperatorPayload]>('approve'),
+} satisfies Record<OperatorAction, SignalDefinition<[OperatorPayload]>>;
+
+/** pkgctl's path: the validator refuses a bad payload or an action the state does not allow, before history. */
+export const operatorUpdates = {
+  pause: defineUpdate<RolloutStatus, [OperatorPayload]>('pause'),
+  resume: defineUpdate<RolloutStatus, [OperatorPayload]>('resume'),
+  rollback: defineUpdate<RolloutStatus, [OperatorPayload]>('rollback'),
+  approve: defineUpdate<RolloutStatus, [OperatorPayload]>('approve'),
+} satisfies Record<OperatorAction, UpdateDefinition<RolloutStatus, [OperatorPayload]>>;
+
 export const statusQuery = defineQuery<RolloutStatus>('status');
 
 export const searchAttributeKeys = {

@@ -5,15 +5,11 @@ import type { SnapshotRef } from '../activities/store/deployments';
 import { laneName } from '../policy/lane';
 import { stepAction, type StepVerdict } from '../policy/rollout/gates';
 import { REASONS } from '../policy/rollout/reasons';
-import type { PromotionInput } from './definitions';
 import { CONTROL, GATE, WAITING, control, gate, waiting } from './promotion-activities';
-import type { RolloutState } from './promotion-state';
+import type { RolloutState, Run } from './promotion-state';
 
 /** Everything the ramp needs, known before it starts. */
-export interface Ramp {
-  rolloutId: string;
-  input: PromotionInput;
-  state: RolloutState;
+export interface Ramp extends Run {
   plan: RolloutPlan;
   candidate: SnapshotRef;
 }

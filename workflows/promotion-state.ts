@@ -11,7 +11,7 @@ import {
   type RolloutFacts,
   type Stage,
 } from '../policy/rollout/status';
-import { searchAttributeKeys } from './definitions';
+import { searchAttributeKeys, type PromotionInput } from './definitions';
 
 /**
  * Workflow time. Temporal runs workflow code with a clock that replays the time of each workflow
@@ -20,6 +20,13 @@ import { searchAttributeKeys } from './definitions';
 function workflowNow(): string {
   // eslint-disable-next-line no-restricted-properties -- deterministic inside the workflow sandbox, see above
   return new Date(Date.now()).toISOString();
+}
+
+/** One promotion run: its audit key prefix, its input and its state. */
+export interface Run {
+  rolloutId: string;
+  input: PromotionInput;
+  state: RolloutState;
 }
 
 /** What a decision record needs to know, learned stage by stage. */
@@ -76,12 +83,10 @@ export class RolloutState {
     return holdOf(this.facts, kind) !== undefined;
   }
 
-  /** An approve signal approves the step waiting now, or else the next step that will wait. */
-  approveNext(): number | null {
-    const next = this.approvalSteps.find((i) => i >= Math.max(this.facts.stepIndex, 0) && !this.approvals.has(i));
-    if (next === undefined) return null;
-    this.approvals.add(next);
-    return next;
+  /** Approves the step waiting now (actionRefusal has checked that one waits); returns its index. */
+  approveWaiting(): number {
+    this.approvals.add(this.facts.stepIndex);
+    return this.facts.stepIndex;
   }
 
   needsApproval(step: number): boolean {

@@ -3,8 +3,9 @@ import {
   ApplicationFailure,
   TimeoutFailure,
   CancellationScope,
+  allHandlersFinished,
+  condition,
   isCancellation,
-  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RolloutPlan } from '../activities/gate';
@@ -12,31 +13,16 @@ import type { SnapshotRef } from '../activities/store/deployments';
 import { laneName } from '../policy/lane';
 import type { Outcome } from '../policy/rollout/decision-record';
 import { REASONS } from '../policy/rollout/reasons';
-import { describeRollout } from '../policy/rollout/status';
-import {
-  approveSignal,
-  pauseSignal,
-  resumeSignal,
-  rollbackSignal,
-  statusQuery,
-  type PromotionInput,
-  type PromotionResult,
-} from './definitions';
+import type { PromotionResult, PromotionInput } from './definitions';
+import { registerHandlers } from './operator-actions';
 import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
-import { RolloutState } from './promotion-state';
+import { RolloutState, type Run } from './promotion-state';
 
 /** How a promotion ended, with the reason every record of it gives. */
 interface Ending {
   outcome: Outcome;
   reason: string;
-}
-
-/** One promotion run: its audit key prefix, its input and its state. */
-interface Run {
-  rolloutId: string;
-  input: PromotionInput;
-  state: RolloutState;
 }
 
 /**
@@ -67,51 +53,9 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
   }
   await Promise.all(audits);
   const decisionId = await recordDecision(run, ending);
+  // An Update accepted just now still answers its caller before the run closes.
+  await condition(allHandlersFinished);
   return { ...ending, version: run.state.facts.version, verdicts: run.state.facts.verdicts, decisionId };
-}
-
-type SignalAudit = (event: string, actor: string, reason?: string) => void;
-
-/** Audits operator messages in the order received; `pending` holds the writes still under way. */
-function signalAuditor({ rolloutId, input, state }: Run): { audit: SignalAudit; pending: Promise<void>[] } {
-  const pending: Promise<void>[] = [];
-  const audit: SignalAudit = (event, actor, reason) => {
-    const { stepIndex: step, percent } = state.facts;
-    const eventKey = `${rolloutId}:signal:${pending.length}`;
-    const row = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
-    pending.push(control.recordRolloutEvent(row));
-  };
-  return { audit, pending };
-}
-
-/** Operator messages; each is audited once, in the order received. Returns the pending audit writes. */
-function registerHandlers(run: Run): Promise<void>[] {
-  const { state } = run;
-  const { audit, pending } = signalAuditor(run);
-  setHandler(statusQuery, () => describeRollout(state.facts));
-  setHandler(pauseSignal, ({ actor, reason = '' }) => {
-    state.hold('paused', reason, actor);
-    state.publish();
-    audit('paused', actor, reason);
-  });
-  setHandler(resumeSignal, ({ actor }) => {
-    state.release('paused');
-    state.publish();
-    audit('resumed', actor);
-  });
-  setHandler(rollbackSignal, ({ actor, reason = '' }) => {
-    state.rollbackRequest ??= { actor, reason };
-    audit('rollback_requested', actor, reason);
-  });
-  setHandler(approveSignal, ({ actor }) => {
-    const step = state.approveNext();
-    audit(
-      step === null ? 'approve_ignored' : 'approved',
-      actor,
-      step === null ? 'no step waits for approval' : `step ${step + 1}`,
-    );
-  });
-  return pending;
 }
 
 /** Top to bottom: plan and compile, validate, ramp; each stage may end the promotion. */

@@ -1,16 +1,11 @@
 import type { Command } from 'commander';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { EXIT } from '../exit-codes';
+import { outcomeExit } from '../exit-codes';
+import { REASONS } from '../../policy/rollout/reasons';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
 import type { RolloutStatus } from '../../policy/rollout/status';
-import {
-  approveSignal,
-  pauseSignal,
-  resumeSignal,
-  rollbackSignal,
-  type PromotionResult,
-} from '../../workflows/definitions';
+import { operatorUpdates, type PromotionResult } from '../../workflows/definitions';
 import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
 import { withSession } from '../session';
@@ -44,7 +39,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .addOption(actorOption())
     .action((dir: string, options: PromoteOptions) => promote(dir, options));
-  registerSignalCommands(program);
+  registerActionCommands(program);
   program
     .command('status')
     .description("a rollout's stage, step, percent and every verdict so far")
@@ -88,7 +83,7 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
 }
 
 function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult): void {
-  process.exitCode = result.outcome === 'promoted' ? EXIT.ok : EXIT.rejected;
+  process.exitCode = outcomeExit(result.outcome);
   printResult(
     json,
     { ...started, ...result },
@@ -96,12 +91,21 @@ function reportOutcome(json: boolean | undefined, started: Record<string, string
   );
 }
 
-/** The workflow ended without a result. Cancelled, it rolled its canary back first (workflows/promotion.ts). */
+/**
+ * The workflow ended without a result. Cancelled, it rolled its canary back first
+ * (workflows/promotion.ts); terminated or failed, `pkgctl abort` heals the lane.
+ */
 function reportFailure(json: boolean | undefined, started: Record<string, string>, error: unknown): void {
-  const cancelled = error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure;
-  const reason = error instanceof Error ? error.message : String(error);
-  process.exitCode = cancelled ? EXIT.rejected : EXIT.error;
-  printResult(json, { ...started, outcome: cancelled ? 'rolled_back' : 'failed', reason }, () => `ended: ${reason}`);
+  if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
+    return reportOutcome(json, started, {
+      outcome: 'rolled_back',
+      reason: REASONS.cancelled,
+      version: started.version ?? null,
+      verdicts: [],
+      decisionId: null,
+    });
+  }
+  throw error;
 }
 
 export function describeStatus(status: RolloutStatus): string {
@@ -110,25 +114,33 @@ export function describeStatus(status: RolloutStatus): string {
   return `[${status.stage}]${step} ${status.percent}%${paused} ${status.version ?? ''} — ${status.message}`;
 }
 
-function registerSignalCommands(program: Command): void {
-  const signals = [
-    { name: 'pause', description: 'hold the ramp after the current bake', signal: pauseSignal, reason: true },
-    { name: 'resume', description: 'continue a paused ramp', signal: resumeSignal, reason: false },
-    { name: 'rollback', description: 'withdraw the canary now', signal: rollbackSignal, reason: true },
-    { name: 'approve', description: 'let a step listed in approve_at proceed', signal: approveSignal, reason: false },
+/** Operator actions go as Updates: a refusal (bad payload, nothing to approve) comes back as an error. */
+function registerActionCommands(program: Command): void {
+  const actions = [
+    { name: 'pause', description: 'hold the ramp after the current bake', reason: true },
+    { name: 'resume', description: 'continue a paused ramp', reason: false },
+    { name: 'rollback', description: 'withdraw the canary now', reason: true },
+    { name: 'approve', description: 'let the step waiting for approval (approve_at) proceed', reason: false },
   ] as const;
-  for (const { name, description, signal, reason } of signals) {
+  for (const { name, description, reason } of actions) {
     const command = program
       .command(name)
       .description(description)
       .argument('<id>', 'workflow id')
-      .addOption(actorOption());
+      .addOption(actorOption())
+      .option('--json', 'print one JSON result');
     if (reason) command.option('--reason <text>', 'why (audited)', '');
-    command.action((id: string, options: { actor: string; reason?: string }) =>
+    command.action((id: string, options: { actor: string; reason?: string; json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
-        const payload = reason ? { actor: options.actor, reason: options.reason ?? '' } : { actor: options.actor };
-        await (await temporal()).workflow.getHandle(id).signal(signal, payload);
-        printText(`${name} sent to ${id} by ${options.actor}\n${workflowLink(config, id)}`);
+        const payload = { actor: options.actor, reason: options.reason ?? '' };
+        const handle = (await temporal()).workflow.getHandle(id);
+        const status = await handle.executeUpdate(operatorUpdates[name], { args: [payload] });
+        const result = { outcome: 'ok', action: name, workflowId: id, actor: options.actor, status };
+        printResult(
+          options.json,
+          result,
+          () => `${name} accepted by ${id}: ${describeStatus(status)}\n${workflowLink(config, id)}`,
+        );
       }),
     );
   }

@@ -1,8 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { REASONS } from '../../policy/rollout/reasons';
-import { approveSignal, pauseSignal, resumeSignal, rollbackSignal, statusQuery } from '../../workflows/definitions';
+import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
   callsTo,
   createPromotionEnv,
@@ -138,7 +138,7 @@ test('pause holds the rollout after the bake until resume; nothing is judged whi
   const { fakes, calls } = fakeActivities();
   const result = await withPromotion(fakes, async (handle) => {
     await statusWhen(handle, (s) => s.stage === 'baking');
-    await handle.signal(pauseSignal, { actor: 'oncall', reason: 'watching dashboards' });
+    await handle.signal(operatorSignals.pause, { actor: 'oncall', reason: 'watching dashboards' });
     await env.sleep('10m');
     const held = await handle.query(statusQuery);
     expect(held).toMatchObject({ stage: 'baking', paused: { actor: 'oncall', reason: 'watching dashboards' } });
@@ -146,7 +146,7 @@ test('pause holds the rollout after the bake until resume; nothing is judged whi
       expect.objectContaining({ kind: 'paused', actor: 'oncall', since: expect.any(String) }),
     ]);
     expect(callsTo(calls, 'judgeLaneStep')).toHaveLength(0);
-    await handle.signal(resumeSignal, { actor: 'oncall' });
+    await handle.signal(operatorSignals.resume, { actor: 'oncall' });
     return handle.result();
   });
   expect(result.outcome).toBe('promoted');
@@ -168,7 +168,7 @@ test('a rollback during validation ends the rollout before any step and withdraw
   });
   const result = await withPromotion(fakes, async (handle) => {
     await validating.reached;
-    await handle.signal(rollbackSignal, { actor: 'ann', reason: 'wrong ticket' });
+    await handle.signal(operatorSignals.rollback, { actor: 'ann', reason: 'wrong ticket' });
     await statusWhen(handle, () => true);
     validating.release();
     return handle.result();
@@ -182,7 +182,7 @@ test('a rollback during a bake withdraws the canary at once, without judging the
   const { fakes, calls } = fakeActivities();
   const result = await withPromotion(fakes, async (handle) => {
     await statusWhen(handle, (s) => s.stage === 'baking');
-    await handle.signal(rollbackSignal, { actor: 'ann', reason: 'pager' });
+    await handle.signal(operatorSignals.rollback, { actor: 'ann', reason: 'pager' });
     return handle.result();
   });
   expect(result).toMatchObject({ outcome: 'rolled_back', reason: REASONS.manualRollback('ann', 'pager') });
@@ -202,7 +202,7 @@ test('an approval step waits for approve, then the ramp goes on', async () => {
     expect(waiting.holds.map((h) => h.kind)).toEqual(['approval']);
     await env.sleep('1h');
     expect(percentsSet(calls)).toEqual([10]);
-    await handle.signal(approveSignal, { actor: 'lead' });
+    await handle.signal(operatorSignals.approve, { actor: 'lead' });
     return handle.result();
   });
   expect(result.outcome).toBe('promoted');
@@ -216,25 +216,131 @@ test('a rollback while waiting for approval rolls back without the next step', a
     await statusWhen(handle, (s) => s.stage === 'baking');
     await pastTheBake();
     await statusWhen(handle, (s) => s.awaitingApproval);
-    await handle.signal(rollbackSignal, { actor: 'lead', reason: 'not today' });
+    await handle.signal(operatorSignals.rollback, { actor: 'lead', reason: 'not today' });
     return handle.result();
   });
   expect(result).toMatchObject({ outcome: 'rolled_back', reason: REASONS.manualRollback('lead', 'not today') });
   expect(percentsSet(calls)).toEqual([10]);
 });
 
-test('an approve when no step waits is audited as ignored and changes nothing', async () => {
+test('an early approve is audited as ignored and does not pre-approve the later step', async () => {
+  const { fakes, calls } = fakeActivities({ planRollout: async () => plan({ approvalSteps: [1] }) });
+  await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await handle.signal(operatorSignals.approve, { actor: 'lead' });
+    await pastTheBake();
+    await statusWhen(handle, (s) => s.awaitingApproval);
+    await env.sleep('1h');
+    expect(percentsSet(calls)).toEqual([10]);
+    await handle.signal(operatorSignals.rollback, { actor: 'lead', reason: 'done' });
+    return handle.result();
+  });
+  const ignored = callsTo(calls, 'recordRolloutEvent').filter(
+    (c) => (c.input as { event: string }).event === 'approve_ignored',
+  );
+  expect(ignored).toHaveLength(1);
+  expect(ignored[0]!.input).toMatchObject({ actor: 'lead', reason: expect.stringContaining('no step is waiting') });
+});
+
+test.each([
+  ['no payload', undefined],
+  ['an empty object', {}],
+  ['a string', 'pause please'],
+  ['a number', 42],
+  ['an actor of the wrong type', { actor: 7, reason: ['x'] }],
+])('a pause signal with %s never wedges the rollout: recorded by an unknown actor', async (_, payload) => {
   const { fakes, calls } = fakeActivities();
   const result = await withPromotion(fakes, async (handle) => {
     await statusWhen(handle, (s) => s.stage === 'baking');
-    await handle.signal(approveSignal, { actor: 'lead' });
+    await handle.signal('pause', payload);
+    const paused = await statusWhen(handle, (s) => s.paused !== null);
+    expect(paused.paused).toEqual({ actor: 'unknown', reason: '' });
+    // The rescue paths still work: an Update and the rollback signal without payload.
+    await handle.signal('rollback');
+    return handle.result();
+  });
+  expect(result).toMatchObject({ outcome: 'rolled_back', reason: REASONS.manualRollback('unknown', '') });
+  const audited = callsTo(calls, 'recordRolloutEvent').map((c) => c.input as { event: string; actor: string });
+  expect(audited.filter((e) => e.event === 'paused')).toEqual([expect.objectContaining({ actor: 'unknown' })]);
+  expect(audited.filter((e) => e.event === 'rollback_requested')).toHaveLength(1);
+});
+
+test.each<[string, unknown[]]>([
+  ['no payload', []],
+  ['an empty object', [{}]],
+  ['garbage', ['pause please']],
+  ['an empty actor', [{ actor: ' ' }]],
+])('a pause Update with %s is refused synchronously and leaves no trace', async (_, args) => {
+  const { fakes, calls } = fakeActivities();
+  await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    const refusal = await handle.executeUpdate('pause', { args: args as [unknown] }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refusal as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InputInvalid' });
+    expect((await handle.query(statusQuery)).paused).toBeNull();
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+    await handle.executeUpdate(operatorUpdates.rollback, { args: [{ actor: 'ann', reason: 'test over' }] });
+    return handle.result();
+  });
+  const audited = callsTo(calls, 'recordRolloutEvent').map((c) => (c.input as { event: string }).event);
+  expect(audited.filter((e) => e.startsWith('pause'))).toEqual([]);
+  expect(audited.filter((e) => e === 'rollback_requested')).toHaveLength(1);
+});
+
+test('Updates: pause answers with the paused status, resume continues, an early approve is refused', async () => {
+  const { fakes, calls } = fakeActivities({ planRollout: async () => plan({ approvalSteps: [1] }) });
+  const result = await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    const early = await handle
+      .executeUpdate(operatorUpdates.approve, { args: [{ actor: 'lead' }] })
+      .catch((error: unknown) => error);
+    expect((early as WorkflowUpdateFailedError).cause).toMatchObject({
+      type: 'ActionRefused',
+      message: expect.stringContaining('no step is waiting for approval'),
+    });
+    const notPaused = await handle
+      .executeUpdate(operatorUpdates.resume, { args: [{ actor: 'oncall' }] })
+      .catch((error: unknown) => error);
+    expect((notPaused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ActionRefused' });
+    const paused = await handle.executeUpdate(operatorUpdates.pause, { args: [{ actor: 'oncall', reason: 'look' }] });
+    expect(paused.paused).toEqual({ actor: 'oncall', reason: 'look' });
+    await handle.executeUpdate(operatorUpdates.resume, { args: [{ actor: 'oncall' }] });
+    await pastTheBake();
+    await statusWhen(handle, (s) => s.awaitingApproval);
+    const approved = await handle.executeUpdate(operatorUpdates.approve, { args: [{ actor: 'lead' }] });
+    expect(approved.stepIndex).toBe(1);
     return handle.result();
   });
   expect(result.outcome).toBe('promoted');
-  const ignored = callsTo(calls, 'recordRolloutEvent').find(
-    (c) => (c.input as { event: string }).event === 'approve_ignored',
+  const audited = callsTo(calls, 'recordRolloutEvent').map(
+    (c) => c.input as { event: string; actor: string; reason: string },
   );
-  expect(ignored?.input).toMatchObject({ actor: 'lead', reason: 'no step waits for approval' });
+  const operator = audited.filter(
+    (e) => ['paused', 'resumed', 'approved'].includes(e.event) || e.event.endsWith('_ignored'),
+  );
+  expect(operator.map((e) => `${e.event}:${e.actor}`)).toEqual(['paused:oncall', 'resumed:oncall', 'approved:lead']);
+  expect(operator.at(-1)).toMatchObject({ reason: 'step 2' });
+});
+
+test('after a rollback request every further action is refused', async () => {
+  const withdrawing = latch();
+  const { fakes } = fakeActivities({ rollbackLane: () => withdrawing.pass() });
+  const result = await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await handle.executeUpdate(operatorUpdates.rollback, { args: [{ actor: 'ann' }] });
+    await withdrawing.reached;
+    const again = await handle
+      .executeUpdate(operatorUpdates.pause, { args: [{ actor: 'bob' }] })
+      .catch((error: unknown) => error);
+    expect((again as WorkflowUpdateFailedError).cause).toMatchObject({
+      type: 'ActionRefused',
+      message: expect.stringContaining('rollback was already requested'),
+    });
+    withdrawing.release();
+    return handle.result();
+  });
+  expect(result.outcome).toBe('rolled_back');
 });
 
 test('inconclusive extends the bake up to max_extensions, then fails the rollout', async () => {
