@@ -13,9 +13,9 @@ import type { Lane } from '../policy/lane';
 
 /**
  * Promotion benchmark (issue 5), on the real dev server with real evaluators and traffic:
- *   npx tsx bench/promotion.ts overhead     one rollout, 5 steps, zero bake: end-to-end time (target ≤ 15 s)
+ *   npx tsx bench/promotion.ts overhead     one rollout, 5 steps, 1 s bake (the dev minimum): end-to-end time (target ≤ 15 s)
  *   npx tsx bench/promotion.ts concurrent [N] N rollouts on N lanes at once (default 20): total time, history sizes
- * With zero bake each step is still judged on real samples: the window runs from coverage to the
+ * With the shortest bake each step is still judged on real samples: the window runs from coverage to the
  * gate read (plus the settle wait for the evaluators' last flush).
  */
 const config = loadConfig();
@@ -87,11 +87,11 @@ async function withLanes<T>(
 async function overhead(taskQueue: string): Promise<void> {
   await withLanes(1, async ([lane], evaluators) => {
     const traffic = startGuestTraffic(evaluators, 0, 12);
-    const run = await rollout(taskQueue, lane!, { steps: [20, 40, 60, 80, 100], bake: '0s' });
+    const run = await rollout(taskQueue, lane!, { steps: [10, 25, 50, 75, 100], bake: '1s' });
     await traffic.stop();
     const sent = traffic.sent();
     console.log(
-      `overhead: ${run.result.outcome} in ${(run.ms / 1000).toFixed(2)} s over 5 steps, zero bake ` +
+      `overhead: ${run.result.outcome} in ${(run.ms / 1000).toFixed(2)} s over 5 steps, 1 s bake ` +
         `(${run.result.verdicts.length} gate reads incl. ${SETTLE_MS} ms settle each; ${run.events} history events, ${run.bytes} bytes; ${sent} requests sent)`,
     );
   });

@@ -18,6 +18,8 @@ const DEMO_DIR = path.join(ROOT, '.data', 'demo');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const PKGCTL = path.join(ROOT, 'bin', 'pkgctl');
 const BAKE = '10s';
+// dev's own plan is one 50% step; the demo asks for the full ramp, which only tightens it.
+const FULL_RAMP = '1,5,25,50,100';
 const keep = process.argv.includes('--keep');
 
 interface Stage {
@@ -135,19 +137,19 @@ async function main(): Promise<number> {
     {
       title: 'bootstrap the lane with hotel-ops v1 (first promotion: no baseline, absolute budgets only)',
       bundle: 'hotel-ops-v1',
-      args: ['--steps', '100', '--bake', BAKE],
+      args: ['--bake', BAKE],
       expect: 'promoted',
     },
     {
       title: 'promote hotel-ops v2: behaviour changed on purpose, within its divergence budget',
       bundle: 'hotel-ops-v2',
-      args: ['--bake', BAKE],
+      args: ['--steps', FULL_RAMP, '--bake', BAKE],
       expect: 'promoted',
     },
     {
       title: 'promote hotel-ops v3: broken (escalates every guest), far beyond its 10% budget',
       bundle: 'hotel-ops-v3-broken',
-      args: ['--bake', BAKE],
+      args: ['--steps', FULL_RAMP, '--bake', BAKE],
       expect: 'rolled_back',
     },
   ];

@@ -3,12 +3,15 @@ import { PkgError, type Problem } from '../errors';
 import type { Env } from '../lane';
 
 /**
- * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that safety
- * only tightens: a floor (min_requests, coverage, min_bake) takes the max of the layers, a budget
- * (max_error_rate, max_divergence, p99 factor/slack/ceiling, max_extensions) the min. A later
- * layer that tries to relax a floor or a budget is refused with each violation named.
- * Steps, bake and coverage_timeout are scheduling choices: the last layer that sets them wins, and
- * the bake must still respect the merged min_bake. approve_at only ever adds approvals.
+ * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
+ * whole plan only tightens, and a later layer that tries to relax anything is refused with each
+ * violation named:
+ * - gates: a floor (min_requests, coverage, min_bake, max_extensions) takes the max of the layers, a
+ *   budget (max_error_rate, max_divergence, p99 factor/slack/ceiling) the min;
+ * - steps end at 100, and a later layer may add steps but never remove one (so it cannot start higher);
+ * - bake and coverage_timeout only grow, and the bake respects the merged min_bake;
+ * - approve_at only ever adds approvals.
+ * The global layer is the least any env may run; each env's layer adds to it.
  */
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -73,8 +76,8 @@ export interface RolloutConfig {
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
 export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
-  steps: [1, 5, 25, 50, 100],
-  bake: '2m',
+  steps: [50, 100],
+  bake: '1s',
   coverage_timeout: '60s',
   approve_at: [],
   gates: {
@@ -90,14 +93,17 @@ export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
   },
 };
 
+const FULL_RAMP = [1, 5, 25, 50, 100];
+
+/** dev keeps the global minimum (one 50% step, 1 s bake) for fast iteration; a bundle or flag adds to it. */
 export const ENV_ROLLOUT_DEFAULTS: Record<Env, RolloutOverrides> = {
-  prod: { bake: '5m', gates: { max_error_rate: 0.001, min_bake: '1m' } },
-  staging: { bake: '1m' },
-  dev: { bake: '30s' },
+  prod: { steps: FULL_RAMP, bake: '5m', gates: { max_error_rate: 0.001, min_bake: '1m' } },
+  staging: { steps: FULL_RAMP, bake: '1m' },
+  dev: {},
 };
 
 type GateKey = keyof z.infer<typeof gateOverridesSchema>;
-const FLOORS: GateKey[] = ['min_requests', 'coverage', 'min_bake'];
+const FLOORS: GateKey[] = ['min_requests', 'coverage', 'min_bake', 'max_extensions'];
 
 function numeric(key: GateKey, value: number | string): number {
   return key === 'min_bake' ? parseDuration(String(value)) : Number(value);
@@ -126,6 +132,42 @@ function mergeGates(
   }
 }
 
+/** A later layer may add steps, never remove one; every plan ends at 100. */
+function mergeSteps(merged: RolloutOverrides, steps: number[] | undefined, layerName: string, problems: Problem[]): void {
+  if (steps === undefined) return;
+  const before = problems.length;
+  if (steps.at(-1) !== 100) {
+    problems.push({ path: 'rollout.steps', message: `${layerName} ends at ${steps.at(-1)}%; every plan ends at 100%` });
+  }
+  const removed = (merged.steps ?? []).filter((step) => !steps.includes(step));
+  if (removed.length > 0) {
+    problems.push({
+      path: 'rollout.steps',
+      message: `${layerName} removes step(s) ${removed.join(', ')} of ${merged.steps!.join(', ')}; steps may only be added`,
+    });
+  }
+  if (problems.length === before) merged.steps = steps;
+}
+
+/** Time given to gather evidence: a later layer may lengthen it, never shorten it. */
+const GROWING = ['bake', 'coverage_timeout'] as const;
+
+function mergeGrowing(
+  merged: RolloutOverrides,
+  key: (typeof GROWING)[number],
+  value: string | undefined,
+  layerName: string,
+  problems: Problem[],
+): void {
+  if (value === undefined) return;
+  const current = merged[key];
+  if (current !== undefined && parseDuration(value) < parseDuration(current)) {
+    problems.push({ path: `rollout.${key}`, message: `${layerName} sets ${value}, shorter than ${current}` });
+    return;
+  }
+  merged[key] = value;
+}
+
 /** Validates one layer; the error names the layer and every bad path. */
 export function parseRolloutOverrides(raw: unknown, source: string): RolloutOverrides {
   const result = rolloutOverridesSchema.safeParse(raw ?? {});
@@ -150,13 +192,14 @@ export interface RolloutLayer {
 export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const problems: Problem[] = [];
   const gates: Record<string, number | string> = {};
-  let merged: RolloutOverrides = {};
+  const merged: RolloutOverrides = {};
   const approveAt = new Set<number>();
   for (const { name, overrides } of layers) {
-    const { gates: layerGates, ...rest } = parseRolloutOverrides(overrides, name);
-    mergeGates(gates, layerGates, name, problems);
-    rest.approve_at?.forEach((p) => approveAt.add(p));
-    merged = { ...merged, ...rest };
+    const layer = parseRolloutOverrides(overrides, name);
+    mergeGates(gates, layer.gates, name, problems);
+    mergeSteps(merged, layer.steps, name, problems);
+    for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
+    layer.approve_at?.forEach((p) => approveAt.add(p));
   }
   const config = toRolloutConfig(
     merged,

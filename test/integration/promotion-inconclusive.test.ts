@@ -14,7 +14,7 @@ let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
 let evaluator: RunningEvaluator;
-const lane = randomLane('staging');
+const lane = randomLane('dev');
 
 beforeAll(async () => {
   env = await connectTestEnvironment();
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 test('no traffic → inconclusive → bake extended → rolled back, never promoted', async () => {
   const version = `${uniqueName()}@1.0.0`;
-  const spec = { version, env: 'staging' as const, rollout: 'rollout:\n  gates: { max_extensions: 1 }' };
+  const spec = { version, env: 'dev' as const };
   const overrides = { steps: [50, 100], bake: '1s' };
   const digest = await uploadSpec(pool, spec, overrides);
   const handle = await startPromotion(
@@ -46,14 +46,15 @@ test('no traffic → inconclusive → bake extended → rolled back, never promo
   expect(result.verdicts.map((v) => [v.step, v.verdict])).toEqual([
     [0, 'inconclusive'],
     [0, 'inconclusive'],
+    [0, 'inconclusive'],
   ]);
-  expect(result.verdicts[1]!.checks.find((c) => c.gate === 'samples')).toMatchObject({
+  expect(result.verdicts[2]!.checks.find((c) => c.gate === 'samples')).toMatchObject({
     verdict: 'inconclusive',
     value: 0,
     limit: 200,
   });
   expect(result.reason).toMatch(
-    /^still inconclusive after 1 extension\(s\): step 1\/2 \(50%\) inconclusive: only 0 candidate requests \(need 200\)/,
+    /^still inconclusive after 2 extension\(s\): step 1\/2 \(50%\) inconclusive: only 0 candidate requests \(need 200\)/,
   );
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   const promoted = await pool.query(

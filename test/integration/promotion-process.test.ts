@@ -35,7 +35,7 @@ const processEnv = {
   OUTBOX_RELAY_MS: '50',
   DECISION_SIGNING_KEY: signingKey,
 };
-const lane = randomLane('staging');
+const lane = randomLane('dev');
 const name = uniqueName();
 
 jest.setTimeout(300_000);
@@ -105,7 +105,7 @@ afterAll(async () => {
 });
 
 test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI link and the outcome', async () => {
-  const dir = await writeBundle({ version: `${name}@1.0.0`, env: 'staging' });
+  const dir = await writeBundle({ version: `${name}@1.0.0`, env: 'dev' });
   const run = await pkgctl([
     'promote',
     dir,
@@ -138,12 +138,12 @@ test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI lin
   expect((await pkgctl(['decision', 'verify', String(result.decisionId), '--key', other])).code).toBe(1);
   const status = await pkgctl(['status', String(result.workflowId), '--json']);
   expect(JSON.parse(status.stdout)).toMatchObject({ stage: 'promoted', version: `${name}@1.0.0`, percent: 100 });
-  const history = await pkgctl(['history', '--env', 'staging', '--limit', '200', '--json']);
+  const history = await pkgctl(['history', '--env', 'dev', '--limit', '200', '--json']);
   expect((JSON.parse(history.stdout) as { id: string }[]).some((e) => e.id === result.decisionId)).toBe(true);
 });
 
 test('pkgctl rollback on a running rollout makes promote --wait exit 3', async () => {
-  const dir = await writeBundle({ version: `${name}@1.1.0`, env: 'staging' });
+  const dir = await writeBundle({ version: `${name}@1.1.0`, env: 'dev' });
   const promoting = pkgctl(['promote', dir, ...laneArgs, '--steps', '50,100', '--bake', '10m', '--wait']);
   const workflowId = `rollout-${laneName(lane)}`;
   await waitFor(
@@ -168,7 +168,7 @@ test('pkgctl with a bad flag exits 2; a loosening bundle exits 1 before anything
   expect((await pkgctl(['promote', '/nonexistent', '--env', 'qa'])).code).toBe(2);
   const dir = await writeBundle({
     version: `${name}@1.2.0`,
-    env: 'staging',
+    env: 'dev',
     rollout: 'rollout:\n  gates: { max_extensions: 9 }',
   });
   const run = await pkgctl(['promote', dir, ...laneArgs]);
@@ -178,7 +178,7 @@ test('pkgctl with a bad flag exits 2; a loosening bundle exits 1 before anything
 
 test('the pipeline worker is SIGKILLed mid-ramp and restarted: the rollout completes, nothing is written twice', async () => {
   const version = `${name}@2.0.0`;
-  const digest = await uploadSpec(pool, { version, env: 'staging' });
+  const digest = await uploadSpec(pool, { version, env: 'dev' });
   const overrides = { steps: [25, 50, 100], bake: '3s' };
   const handle = await startPromotion(env.client, taskQueue, { digest, lane, overrides, actor: 'ci' }, version);
   await waitFor(

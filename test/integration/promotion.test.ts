@@ -41,7 +41,7 @@ let pipeline: PipelineUnderTest;
 let running: Promise<void>;
 let evaluators: RunningEvaluator[];
 let traffic: Traffic;
-const lane = randomLane('staging');
+const lane = randomLane('dev');
 const name = uniqueName();
 const fast = { steps: [50, 100], bake: '2s' };
 
@@ -79,7 +79,7 @@ afterAll(async () => {
 });
 
 async function promote(spec: Omit<BundleSpec, 'env'>, overrides = fast) {
-  const digest = await uploadSpec(pool, { ...spec, env: 'staging' }, overrides);
+  const digest = await uploadSpec(pool, { ...spec, env: 'dev' }, overrides);
   return startPromotion(
     env.client,
     pipeline.worker.options.taskQueue,
@@ -249,7 +249,7 @@ test('a bundle whose fixtures fail is rejected and the lane is untouched', async
 test('a bundle that loosens a gate is refused by the client and by the workflow before compile', async () => {
   const spec = {
     version: `${name}@1.8.0`,
-    env: 'staging' as const,
+    env: 'dev' as const,
     rollout: 'rollout:\n  gates: { max_error_rate: 0.5, min_requests: 5 }',
   };
   const local = await uploadSpec(pool, spec).catch((error: PkgError) => error);
@@ -292,7 +292,7 @@ test('revert re-activates an earlier snapshot on the lane, audited, and the eval
     'the evaluators to serve the reverted version',
   );
   expect(served.body.ok).toBe(true);
-  const history = await envHistory(pool, 'staging', 500);
+  const history = await envHistory(pool, 'dev', 500);
   expect(history.find((e) => e.id === result.revertId)).toMatchObject({
     kind: 'revert',
     version: `${name}@1.0.0`,

@@ -9,7 +9,9 @@ import {
   parseDuration,
   rolloutConfigFor,
   rolloutOverridesSchema,
+  type RolloutOverrides,
 } from '../../policy/rollout/config';
+import { ENVS } from '../../policy/lane';
 
 test('durations parse to milliseconds and junk is refused', () => {
   expect(parseDuration('30s')).toBe(30_000);
@@ -64,10 +66,10 @@ test('approve_at from every layer accumulates and maps to the first step reachin
   const config = mergeRolloutConfig(
     GLOBAL_ROLLOUT_DEFAULTS,
     { approve_at: [50] },
-    { steps: [10, 60, 100], approve_at: [100] },
+    { steps: [10, 50, 60, 100], approve_at: [60, 100] },
   );
-  expect(config.approveAt).toEqual([50, 100]);
-  expect(approvalStepIndexes(config)).toEqual([1, 2]);
+  expect(config.approveAt).toEqual([50, 60, 100]);
+  expect(approvalStepIndexes(config)).toEqual([1, 2, 3]);
 });
 
 const gatesArb = fc.record(
@@ -96,7 +98,7 @@ test('property: whatever a bundle asks, the merged config is never looser than t
       expect(config.gates.maxErrorRate).toBeLessThanOrEqual(base.gates.maxErrorRate);
       expect(config.gates.maxDivergence).toBeLessThanOrEqual(base.gates.maxDivergence);
       expect(config.gates.p99Factor).toBeLessThanOrEqual(base.gates.p99Factor);
-      expect(config.gates.maxExtensions).toBeLessThanOrEqual(base.gates.maxExtensions);
+      expect(config.gates.maxExtensions).toBeGreaterThanOrEqual(base.gates.maxExtensions);
     }),
   );
 });
@@ -105,4 +107,108 @@ test('the env layers themselves only tighten the global defaults', () => {
   for (const env of Object.keys(ENV_ROLLOUT_DEFAULTS) as (keyof typeof ENV_ROLLOUT_DEFAULTS)[]) {
     expect(() => rolloutConfigFor(env)).not.toThrow();
   }
+});
+
+test.each<[string, RolloutOverrides, string]>([
+  ['no canary at all', { steps: [100] }, 'bundle removes step(s) 1, 5, 25, 50'],
+  ['a plan that stops at 5%', { steps: [1, 5] }, 'bundle ends at 5%; every plan ends at 100%'],
+  ['a plan that starts higher', { steps: [5, 25, 50, 100] }, 'bundle removes step(s) 1 of 1, 5, 25, 50, 100'],
+  ['a shorter bake', { bake: '1m' }, 'bundle sets 1m, shorter than 5m'],
+  ['a shorter coverage timeout', { coverage_timeout: '10s' }, 'bundle sets 10s, shorter than 60s'],
+  ['fewer extensions', { gates: { max_extensions: 1 } }, 'bundle sets 1, below the floor 2'],
+])('a prod bundle asking for %s is refused, the violation named', (_, bundle, message) => {
+  const error = pkgErrorOf(() => rolloutConfigFor('prod', bundle));
+  expect(error.type).toBe('GateConfigLoosened');
+  expect(error.problems.map((p) => p.message)).toContainEqual(expect.stringContaining(message));
+});
+
+test('every violation of one layer is named at once', () => {
+  const error = pkgErrorOf(() =>
+    rolloutConfigFor('prod', { steps: [50, 90], bake: '10s', coverage_timeout: '1s', gates: { max_extensions: 0 } }),
+  );
+  expect(error.problems.map((p) => p.path).sort()).toEqual(
+    ['rollout.bake', 'rollout.coverage_timeout', 'rollout.gates.max_extensions', 'rollout.steps', 'rollout.steps'].sort(),
+  );
+});
+
+test('adding steps, lengthening the bake and adding approvals are tightening and accepted', () => {
+  const config = rolloutConfigFor(
+    'prod',
+    { steps: [1, 2, 5, 10, 25, 50, 75, 100], bake: '10m', approve_at: [50] },
+    { bake: '15m', approve_at: [100] },
+  );
+  expect(config.steps).toEqual([1, 2, 5, 10, 25, 50, 75, 100]);
+  expect(config.bakeMs).toBe(900_000);
+  expect(approvalStepIndexes(config)).toEqual([5, 7]);
+});
+
+const percentArb = fc.integer({ min: 1, max: 100 });
+const stepsArb = fc
+  .uniqueArray(percentArb, { minLength: 1, maxLength: 7 })
+  .map((steps) => [...steps].sort((a, b) => a - b));
+const durationArb = fc.integer({ min: 0, max: 600 }).map((s) => `${s}s`);
+const anyLayerArb: fc.Arbitrary<RolloutOverrides> = fc.record(
+  {
+    steps: stepsArb,
+    bake: durationArb,
+    coverage_timeout: durationArb,
+    approve_at: fc.array(percentArb, { maxLength: 3 }),
+    gates: gatesArb,
+  },
+  { requiredKeys: [] },
+);
+/** Layers that keep what every built-in layer asks, so that a fair share of stacks merges. */
+const strictLayerArb: fc.Arbitrary<RolloutOverrides> = fc.record(
+  {
+    steps: stepsArb.map((extra) => [...new Set([1, 5, 25, 50, 100, ...extra])].sort((a, b) => a - b)),
+    bake: fc.integer({ min: 300, max: 900 }).map((s) => `${s}s`),
+    coverage_timeout: fc.integer({ min: 60, max: 600 }).map((s) => `${s}s`),
+    approve_at: fc.array(percentArb, { maxLength: 3 }),
+    gates: fc.record(
+      {
+        min_requests: fc.integer({ min: 200, max: 5000 }),
+        max_error_rate: fc.double({ min: 0, max: 0.001, noNaN: true }),
+        max_extensions: fc.integer({ min: 2, max: 20 }),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: [] },
+);
+const layerArb = fc.oneof(anyLayerArb, strictLayerArb);
+
+test('property: a merged plan is at least as strict as every layer of a random stack, and some stacks merge', () => {
+  let merged = 0;
+  fc.assert(
+    fc.property(fc.constantFrom(...ENVS), layerArb, layerArb, (env, bundle, commandLine) => {
+      let config;
+      try {
+        config = rolloutConfigFor(env, bundle, commandLine);
+      } catch (error) {
+        expect((error as PkgError).type).toBe('GateConfigLoosened');
+        expect((error as PkgError).problems.length).toBeGreaterThan(0);
+        return;
+      }
+      merged += 1;
+      for (const layer of [GLOBAL_ROLLOUT_DEFAULTS, ENV_ROLLOUT_DEFAULTS[env], bundle, commandLine]) {
+        expect(config.steps.at(-1)).toBe(100);
+        for (const step of layer.steps ?? []) expect(config.steps).toContain(step);
+        if (layer.steps) expect(config.steps[0]).toBeLessThanOrEqual(layer.steps[0]!);
+        if (layer.bake) expect(config.bakeMs).toBeGreaterThanOrEqual(parseDuration(layer.bake));
+        if (layer.coverage_timeout) {
+          expect(config.coverageTimeoutMs).toBeGreaterThanOrEqual(parseDuration(layer.coverage_timeout));
+        }
+        for (const p of layer.approve_at ?? []) expect(config.approveAt).toContain(p);
+        const g = layer.gates ?? {};
+        if (g.min_requests !== undefined) expect(config.gates.minRequests).toBeGreaterThanOrEqual(g.min_requests);
+        if (g.max_extensions !== undefined) expect(config.gates.maxExtensions).toBeGreaterThanOrEqual(g.max_extensions);
+        if (g.max_error_rate !== undefined) expect(config.gates.maxErrorRate).toBeLessThanOrEqual(g.max_error_rate);
+        if (g.max_divergence !== undefined) expect(config.gates.maxDivergence).toBeLessThanOrEqual(g.max_divergence);
+        if (g.p99_factor !== undefined) expect(config.gates.p99Factor).toBeLessThanOrEqual(g.p99_factor);
+      }
+      expect(approvalStepIndexes(config)).toHaveLength(new Set(approvalStepIndexes(config)).size);
+    }),
+    { numRuns: 2000 },
+  );
+  expect(merged).toBeGreaterThan(200);
 });
