@@ -3,6 +3,7 @@ import { ServiceError, WorkflowFailedError, WorkflowUpdateFailedError } from '@t
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { ERROR_TYPES, PkgError, type ErrorType } from '../policy/errors';
 import type { PromotionOutcome } from '../workflows/definitions';
+import { ServiceUnavailable } from './session';
 
 /**
  * pkgctl's exit codes (README "Exit codes"): one table, applied from typed results wherever a

@@ -14,6 +14,13 @@ export interface Session {
   temporal: () => Promise<Client>;
 }
 
+/** A service pkgctl needs could not be reached; the exit-code table knows it by this class. */
+export class ServiceUnavailable extends Error {
+  constructor(service: string, cause: unknown) {
+    super(`cannot reach ${service}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {
   const config = loadConfig();
   let pool: Pool | undefined;
@@ -21,7 +28,10 @@ export async function withSession<T>(work: (session: Session) => Promise<T>): Pr
   const session: Session = {
     config,
     pool: () => (pool ??= createPool(config, 2)),
-    temporal: () => (temporal ??= connectTemporalClient(config)),
+    temporal: () =>
+      (temporal ??= connectTemporalClient(config).catch((cause: unknown) => {
+        throw new ServiceUnavailable(`Temporal at ${config.TEMPORAL_ADDRESS}`, cause);
+      })),
   };
   try {
     return await work(session);

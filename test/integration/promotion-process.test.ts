@@ -157,23 +157,48 @@ test('pkgctl rollback on a running rollout makes promote --wait exit 3', async (
     150_000,
     'the bake',
   );
-  const rollback = await pkgctl(['rollback', workflowId, '--reason', 'bad smell', '--actor', 'oncall']);
+  // Refusals while it runs: one JSON error each, exit 4 (refused) from the table.
+  const busy = await pkgctl(['promote', dir, ...laneArgs, '--json']);
+  expectJsonError(busy, 4, 'LaneBusy');
+  expect(JSON.parse(busy.stdout).message).toContain(workflowId);
+  expectJsonError(await pkgctl(['approve', workflowId, '--json']), 4, 'ActionRefused');
+  expectJsonError(await pkgctl(['resume', workflowId, '--json']), 4, 'ActionRefused');
+  const rollback = await pkgctl(['rollback', workflowId, '--reason', 'bad smell', '--actor', 'oncall', '--json']);
   expect(rollback.code).toBe(0);
+  expect(JSON.parse(rollback.stdout)).toMatchObject({ outcome: 'ok', action: 'rollback', actor: 'oncall' });
   const run = await promoting;
   expect(run.code).toBe(3);
   expect(run.stdout).toContain('rolled_back: rolled back by oncall: bad smell');
 });
 
-test('pkgctl with a bad flag exits 2; a loosening bundle exits 1 before anything is uploaded', async () => {
-  expect((await pkgctl(['promote', '/nonexistent', '--env', 'qa'])).code).toBe(2);
-  const dir = await writeBundle({
+/** Exactly one JSON object on stdout, an error of this type, and the exit code the table gives it. */
+function expectJsonError(run: CliRun, code: number, type: string): void {
+  expect({ code: run.code, lines: run.stdout.trim().split('\n').length }).toEqual({ code, lines: 1 });
+  expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'error', type, exitCode: code, message: expect.any(String) });
+}
+
+test('--json: every refusal before the workflow is one JSON error with the exit code of its type', async () => {
+  expectJsonError(await pkgctl(['promote', '/nonexistent', '--env', 'qa', '--json']), 2, 'UsageInvalid');
+  expectJsonError(await pkgctl(['promote', '/nonexistent', '--env', 'dev', '--json']), 4, 'NotFound');
+  const loosening = await writeBundle({
     version: `${name}@1.2.0`,
     env: 'dev',
-    rollout: 'rollout:\n  gates: { max_extensions: 9 }',
+    rollout: 'rollout:\n  gates: { max_extensions: 1 }',
   });
-  const run = await pkgctl(['promote', dir, ...laneArgs]);
-  expect(run.code).toBe(1);
-  expect(run.stderr).toContain('rollout.gates.max_extensions');
+  const refused = await pkgctl(['promote', loosening, ...laneArgs, '--json']);
+  expectJsonError(refused, 3, 'GateConfigLoosened');
+  expect(JSON.parse(refused.stdout).message).toContain('rollout.gates.max_extensions');
+  const good = await writeBundle({ version: `${name}@1.2.1`, env: 'dev' });
+  expectJsonError(await pkgctl(['promote', good, ...laneArgs, '--steps', '1,5', '--json']), 3, 'GateConfigLoosened');
+  const offline = spawn(path.join(ROOT, 'bin', 'pkgctl'), ['promote', good, ...laneArgs, '--json'], {
+    cwd: ROOT,
+    env: { ...processEnv, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+  });
+  let stdout = '';
+  offline.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => offline.once('exit', resolve));
+  expectJsonError({ code, stdout, stderr: '' }, 1, 'Unavailable');
+  expectJsonError(await pkgctl(['status', 'rollout-dev/no/such-lane', '--json']), 4, 'NotFound');
 });
 
 test('the pipeline worker is SIGKILLed mid-ramp and restarted: the rollout completes, nothing is written twice', async () => {
