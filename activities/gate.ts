@@ -16,7 +16,9 @@ import { readLaneMetrics } from './store/lane-metrics';
 import { readUploadedBundle } from './store/bundles';
 import { refusingBadInput } from './failure';
 import { readCoverage } from './store/deployments';
-import type { Lane } from '../policy/lane';
+import { laneName, sameLane, type Lane } from '../policy/lane';
+import { REASONS } from '../policy/rollout/reasons';
+import { liveLanes } from './store/fleet';
 
 /**
  * Reads a step's measured numbers and judges them. Evaluators flush counts to Redis about once a
@@ -61,8 +63,17 @@ function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
     }
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
     const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);
+    await assertLaneServed(pool, input.lane);
     return { ...config, version: manifest.version, approvalSteps: approvalStepIndexes(config) };
   });
+}
+
+/** A lane nobody serves would burn every extension on "0/0 evaluators" and roll back: refuse it now. */
+async function assertLaneServed(pool: Pool, lane: Lane): Promise<void> {
+  const live = await liveLanes(pool);
+  if (live.some((l) => sameLane(l.lane, lane))) return;
+  const served = live.map((l) => ({ lane: laneName(l.lane), evaluators: l.evaluators }));
+  throw new PkgError('NoEvaluators', REASONS.noEvaluators(laneName(lane), served));
 }
 
 export interface GateDeps {

@@ -11,18 +11,27 @@ export interface DeviceVersion {
   candidateSnapshotId: string | null;
   canaryPercent: number;
   loadedVersions: string[];
+  /** The instance's own heartbeat period: it stops counting after three missed beats. */
+  heartbeatMs: number;
+}
+
+/** A lane and how many live evaluators serve it. */
+export interface LiveLane {
+  lane: Lane;
+  evaluators: number;
 }
 
 export async function upsertDeviceVersion(pool: Pool, row: DeviceVersion): Promise<void> {
   await pool.query(
     `INSERT INTO pkg_device_versions AS d
        (instance_id, device_type, env, target, region, snapshot_id, candidate_snapshot_id, canary_percent,
-        loaded_versions, last_seen)
-     VALUES ($1, 'evaluator', $2, $3, $4, $5, $6, $7, $8, now())
+        loaded_versions, heartbeat_ms, last_seen)
+     VALUES ($1, 'evaluator', $2, $3, $4, $5, $6, $7, $8, $9, now())
      ON CONFLICT (instance_id) DO UPDATE SET
        device_type = 'evaluator', env = EXCLUDED.env, target = EXCLUDED.target, region = EXCLUDED.region,
        snapshot_id = EXCLUDED.snapshot_id, candidate_snapshot_id = EXCLUDED.candidate_snapshot_id,
-       canary_percent = EXCLUDED.canary_percent, loaded_versions = EXCLUDED.loaded_versions, last_seen = now()`,
+       canary_percent = EXCLUDED.canary_percent, loaded_versions = EXCLUDED.loaded_versions,
+       heartbeat_ms = EXCLUDED.heartbeat_ms, last_seen = now()`,
     [
       row.instanceId,
       row.lane.env,
@@ -32,6 +41,7 @@ export async function upsertDeviceVersion(pool: Pool, row: DeviceVersion): Promi
       row.candidateSnapshotId,
       row.canaryPercent,
       row.loadedVersions,
+      row.heartbeatMs,
     ],
   );
 }
@@ -45,4 +55,16 @@ export async function forgetLongGone(pool: Pool): Promise<void> {
     `DELETE FROM pkg_device_versions WHERE device_type = 'evaluator' AND last_seen < now() - $1::interval`,
     [FORGET_AFTER],
   );
+}
+
+/** Every lane some live evaluator serves (pkg_live_evaluators), busiest first. */
+export async function liveLanes(pool: Pool): Promise<LiveLane[]> {
+  const { rows } = await pool.query<{ env: Lane['env']; target: string; region: string; evaluators: string }>(
+    `SELECT env, target, region, count(*) AS evaluators FROM pkg_live_evaluators
+      GROUP BY env, target, region ORDER BY count(*) DESC, env, target, region`,
+  );
+  return rows.map(({ env, target, region, evaluators }) => ({
+    lane: { env, target, region },
+    evaluators: Number(evaluators),
+  }));
 }

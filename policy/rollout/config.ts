@@ -133,7 +133,12 @@ function mergeGates(
 }
 
 /** A later layer may add steps, never remove one; every plan ends at 100. */
-function mergeSteps(merged: RolloutOverrides, steps: number[] | undefined, layerName: string, problems: Problem[]): void {
+function mergeSteps(
+  merged: RolloutOverrides,
+  steps: number[] | undefined,
+  layerName: string,
+  problems: Problem[],
+): void {
   if (steps === undefined) return;
   const before = problems.length;
   if (steps.at(-1) !== 100) {

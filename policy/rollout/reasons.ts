@@ -41,4 +41,11 @@ export const REASONS = {
   cancelled: 'workflow cancelled: canary rolled back',
   fixturesFailed: (failed: number, total: number) => `${failed}/${total} fixtures failed`,
   promoted: (version: string) => `${version} promoted`,
+  noEvaluators: (lane: string, served: { lane: string; evaluators: number }[]) =>
+    `lane ${lane} has no live evaluator, so no step could ever be measured. ` +
+    (served.length > 0
+      ? `Lanes with live evaluators: ${served.map((s) => `${s.lane} (${s.evaluators})`).join(', ')}. `
+      : 'No evaluator is live on any lane. ') +
+    'An evaluator serves the lane named by EVALUATOR_ENV, EVALUATOR_TARGET and EVALUATOR_REGION; ' +
+    'start one there (npm run evaluator) or promote to a lane listed here (--env, --target, --region).',
 } as const;

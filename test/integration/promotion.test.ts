@@ -12,6 +12,7 @@ import { verifyStoredDecision } from '../../client/rollout-history';
 import { envHistory } from '../../activities/store/decisions';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
+import { laneName } from '../../policy/lane';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
   laneRow,
@@ -273,6 +274,28 @@ test('a bundle that loosens a gate is refused by the client and by the workflow 
   const stored = await pool.query('SELECT 1 FROM pkg_snapshots WHERE version = $1', [spec.version]);
   expect(stored.rowCount).toBe(0);
   await saveHistory(handle, 'rejected-loosened');
+});
+
+test('a lane with no live evaluator is rejected at once, the hint naming the lanes that have one', async () => {
+  const empty = randomLane('dev');
+  const version = `${name}@1.9.0`;
+  const digest = await uploadSpec(pool, { version, env: 'dev' }, fast);
+  const started = Date.now();
+  const handle = await startPromotion(
+    env.client,
+    pipeline.worker.options.taskQueue,
+    { digest, lane: empty, overrides: fast, actor: 'ci' },
+    version,
+  );
+  const result: PromotionResult = await handle.result();
+  expect(Date.now() - started).toBeLessThan(30_000);
+  expect(result.outcome).toBe('rejected');
+  expect(result.reason).toContain(`NoEvaluators: lane ${laneName(empty)} has no live evaluator`);
+  expect(result.reason).toContain(`${laneName(lane)} (2)`);
+  expect(result.reason).toMatch(/EVALUATOR_ENV, EVALUATOR_TARGET and EVALUATOR_REGION/);
+  expect(await laneRow(pool, empty)).toBeNull();
+  const stored = await pool.query('SELECT 1 FROM pkg_snapshots WHERE version = $1', [version]);
+  expect(stored.rowCount).toBe(0);
 });
 
 test('revert re-activates an earlier snapshot on the lane, audited, and the evaluators serve it', async () => {

@@ -258,6 +258,27 @@ describe('views', () => {
       );
       expect(rows).toEqual([{ evaluators: '3', serving_intended: '2', coverage: '0.6667' }]);
     }));
+
+  test('an evaluator is stale after three of its own heartbeat periods (pkg_live_evaluators)', () =>
+    tx(async (db) => {
+      const target = `t-${suffix()}`;
+      const beat = (instance: string, heartbeatMs: number, ageMs: number) =>
+        db.query(
+          `INSERT INTO pkg_device_versions (instance_id, env, target, region, heartbeat_ms, last_seen)
+           VALUES ($1, 'dev', $2, 'r', $3, now() - $4 * interval '1 millisecond')`,
+          [`${target}-${instance}`, target, heartbeatMs, ageMs],
+        );
+      await beat('fast-fresh', 500, 1000);
+      await beat('fast-stale', 500, 2000);
+      await beat('slow-fresh', 10_000, 25_000);
+      await beat('slow-stale', 10_000, 35_000);
+      await beat('floor', 100, 800);
+      const { rows } = await db.query<{ instance_id: string }>(
+        'SELECT instance_id FROM pkg_live_evaluators WHERE target = $1 ORDER BY instance_id',
+        [target],
+      );
+      expect(rows.map((r) => r.instance_id.slice(target.length + 1))).toEqual(['fast-fresh', 'floor', 'slow-fresh']);
+    }));
 });
 
 describe('pkg_check_integrity', () => {

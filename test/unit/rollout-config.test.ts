@@ -127,7 +127,13 @@ test('every violation of one layer is named at once', () => {
     rolloutConfigFor('prod', { steps: [50, 90], bake: '10s', coverage_timeout: '1s', gates: { max_extensions: 0 } }),
   );
   expect(error.problems.map((p) => p.path).sort()).toEqual(
-    ['rollout.bake', 'rollout.coverage_timeout', 'rollout.gates.max_extensions', 'rollout.steps', 'rollout.steps'].sort(),
+    [
+      'rollout.bake',
+      'rollout.coverage_timeout',
+      'rollout.gates.max_extensions',
+      'rollout.steps',
+      'rollout.steps',
+    ].sort(),
   );
 });
 

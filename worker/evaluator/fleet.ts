@@ -6,7 +6,7 @@ import { forgetInstance, forgetLongGone, upsertDeviceVersion } from '../../activ
 /**
  * Fleet registry (ARCHITECTURE.md §5): each evaluator upserts what it actually serves for its lane into
  * pkg_device_versions, so pkg_deployment_coverage can tell whether the whole lane has loaded a
- * step. Rows older than pkg_evaluator_stale_after() stop counting in that view at once; rows of
+ * step. A row three of its own heartbeats old (pkg_evaluator_stale_after) stops counting at once; rows of
  * instances gone for long are deleted so the table does not collect every instance ever started.
  */
 const FORGET_EVERY_BEATS = 20;
@@ -19,7 +19,7 @@ export interface FleetEntry {
 }
 
 /** Beats what the lane's desired state says this instance serves. */
-export function heartbeat(pool: Pool, entry: FleetEntry): Promise<void> {
+export function heartbeat(pool: Pool, entry: FleetEntry, heartbeatMs: number): Promise<void> {
   const desired = entry.state?.desired;
   return upsertDeviceVersion(pool, {
     instanceId: entry.instanceId,
@@ -28,6 +28,7 @@ export function heartbeat(pool: Pool, entry: FleetEntry): Promise<void> {
     candidateSnapshotId: desired?.candidateSnapshotId ?? null,
     canaryPercent: desired?.canaryPercent ?? 0,
     loadedVersions: entry.loadedVersions,
+    heartbeatMs,
   });
 }
 
@@ -49,7 +50,7 @@ export function createFleetReporter(
   let beats = 0;
   const beat = async () => {
     try {
-      await heartbeat(pool, entry());
+      await heartbeat(pool, entry(), periodMs);
       if (++beats % FORGET_EVERY_BEATS === 1) await forgetLongGone(pool);
       onBeat(null);
     } catch (error) {
