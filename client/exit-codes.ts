@@ -57,17 +57,12 @@ export function classify(error: unknown): Failure {
   return { type: 'Unexpected', message, exitCode: EXIT.error };
 }
 
-/** Node's socket errors (Postgres, Redis) and the Temporal connection's "failed to connect". */
+const SOCKET_ERRORS = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'];
+
+/** Temporal's connection (wrapped by the session) and Node's socket errors (Postgres, by their code). */
 function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (
-    typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)
-  ) {
-    return true;
-  }
+  if (error instanceof ServiceUnavailable) return true;
   if (error instanceof AggregateError) return error.errors.some(isConnectionError);
-  return (
-    error instanceof Error && /TransportError|Failed to connect|tcp connect error/i.test(error.name + error.message)
-  );
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SOCKET_ERRORS.includes(code);
 }
