@@ -7,7 +7,9 @@ import {
   readCoverage,
   rollbackLane,
   setLaneStep,
+  withdrawLeftover,
   type LaneChangeInput,
+  type LeftoverInput,
   type LaneStepInput,
 } from './store/deployments';
 
@@ -46,6 +48,7 @@ export function createLaneActivities(deps: { pool: Pool }) {
     setLaneStep: (input: LaneStepInput) => setLaneStep(pool, input),
     promoteCandidate: (input: LaneChangeInput) => promoteCandidate(pool, input),
     rollbackLane: (input: LaneChangeInput) => rollbackLane(pool, input),
+    withdrawLeftover: (input: LeftoverInput) => withdrawLeftover(pool, input),
     awaitCoverage: (input: CoverageInput) => awaitCoverage(pool, input),
   };
 }

@@ -77,7 +77,7 @@ async function describeRunning(client: Client, workflowId: string): Promise<stri
   return `workflow ${workflowId} (run ${description.runId}) is promoting ${version}, stage ${stage} at ${percent}%`;
 }
 
-/** Refuses when a rollout is running on the lane (revert must not race a ramp). */
+/** Refuses when a rollout is running on the lane (revert or abort must not race a ramp): it has its own rollback. */
 export async function assertLaneIdle(client: Client, lane: Lane): Promise<void> {
   const workflowId = rolloutWorkflowId(lane);
   const description = await client.workflow
@@ -85,7 +85,8 @@ export async function assertLaneIdle(client: Client, lane: Lane): Promise<void> 
     .describe()
     .catch(() => null);
   if (description?.status.name === 'RUNNING') {
-    throw new PkgError('LaneBusy', `lane ${laneName(lane)} is busy: ${await describeRunning(client, workflowId)}`);
+    const running = await describeRunning(client, workflowId);
+    throw new PkgError('LaneBusy', `lane ${laneName(lane)} is busy: ${running}; use pkgctl rollback ${workflowId}`);
   }
 }
 

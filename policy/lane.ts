@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PkgError } from './errors';
 
 /**
  * Envs and lanes, the one home of both. A lane is where a rollout happens and what an evaluator
@@ -32,3 +33,13 @@ export const sameLane = (a: Lane, b: Lane): boolean =>
 
 /** Only the lane's own fields, so a caller's wider object never leaks into payloads or rows. */
 export const laneOf = (lane: Lane): Lane => ({ env: lane.env, target: lane.target, region: lane.region });
+
+/** A lane as printed by laneName (`env/target/region`, or just `env` for its default lane). */
+export function parseLaneName(text: string): Lane {
+  const [env, target = DEFAULT_LANE_PART, region = DEFAULT_LANE_PART, ...rest] = text.split('/');
+  const parsed = laneSchema.safeParse({ env, target, region });
+  if (rest.length > 0 || !parsed.success) {
+    throw new PkgError('InputInvalid', `bad lane ${JSON.stringify(text)}: expected env/target/region, e.g. dev/web/eu`);
+  }
+  return parsed.data;
+}

@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RolloutPlan } from '../activities/gate';
@@ -60,6 +61,7 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
 
 /** Top to bottom: plan and compile, validate, ramp; each stage may end the promotion. */
 async function runPromotion(run: Run): Promise<Ending> {
+  await healLane(run);
   const compiled = await planAndCompile(run);
   if ('refusal' in compiled) return reject(run, compiled.refusal);
   const refusal = await validate(run, compiled.candidate);
@@ -67,6 +69,21 @@ async function runPromotion(run: Run): Promise<Ending> {
   if (run.state.stopping) return rollBack(run);
   const ending = await rampCandidate({ ...run, plan: compiled.plan, candidate: compiled.candidate });
   return ending.kind === 'promote' ? promote(run, compiled.candidate) : rollBack(run, ending.reason);
+}
+
+/**
+ * A candidate that a dead rollout (terminated, timed out) left on the lane is withdrawn first: no
+ * other workflow can be running on this lane, so nothing else will. Histories recorded before this
+ * step replay without it.
+ */
+async function healLane({ rolloutId, input }: Run): Promise<void> {
+  if (!patched('heal-leftover-candidate')) return;
+  await control.withdrawLeftover({
+    lane: input.lane,
+    healer: rolloutId,
+    actor: input.actor,
+    reason: REASONS.leftoverWithdrawn(rolloutId),
+  });
 }
 
 type Compiled = { plan: RolloutPlan; candidate: SnapshotRef } | { refusal: string };

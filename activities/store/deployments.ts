@@ -124,35 +124,78 @@ export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Prom
 
 /** Withdraws this rollout's canary; another rollout's state on the lane is left alone. */
 export async function rollbackLane(pool: Pool, input: LaneChangeInput): Promise<void> {
+  await inTransaction(pool, (client) => withdraw(client, input));
+}
+
+export interface LeftoverInput {
+  lane: Lane;
+  /** The rollout (or abort) healing the lane: a candidate of any other rollout is a leftover. */
+  healer: string;
+  actor: string;
+  reason: string;
+}
+
+export interface Leftover {
+  rolloutId: string | null;
+  candidate: SnapshotRef;
+}
+
+/**
+ * Withdraws a candidate a dead rollout left on the lane (terminated, timed out, failed: no workflow
+ * is left to do it), audited under the dead rollout's id with the same keys its own rollback would
+ * have used, so it is never recorded twice. Returns what was withdrawn, or null when nothing was left.
+ */
+export async function withdrawLeftover(pool: Pool, input: LeftoverInput): Promise<Leftover | null> {
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ rollout_id: string | null; id: string; version: string; checksum: string }>(
+      `SELECT d.rollout_id, s.id, s.version, s.checksum
+         FROM pkg_deployments d JOIN pkg_snapshots s ON s.id = d.candidate_snapshot_id
+        WHERE d.env = $1 AND d.target = $2 AND d.region = $3 AND d.rollout_id IS DISTINCT FROM $4
+        FOR UPDATE OF d`,
+      [...laneParams(input.lane), input.healer],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const candidate = { snapshotId: row.id, version: row.version, checksum: row.checksum };
+    const rolloutId = row.rollout_id ?? `${input.healer}:leftover`;
+    await withdraw(client, { ...input, rolloutId, candidate, details: { healedBy: input.healer } }, row.rollout_id);
+    return { rolloutId: row.rollout_id, candidate };
+  });
+}
+
+/** One withdrawal: lane row, the rollback in pkg_promotions, the hot-swap message and the audit row. */
+async function withdraw(
+  client: PoolClient,
+  input: LaneChangeInput,
+  owner: string | null = input.rolloutId,
+): Promise<void> {
   const { rolloutId, lane, candidate, actor, reason } = input;
   const key = `${rolloutId}:rollback`;
-  await inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ snapshot_id: string | null }>(
-      `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, updated_by = $5, updated_at = now()
-        WHERE env = $1 AND target = $2 AND region = $3 AND rollout_id = $4
-        RETURNING snapshot_id`,
-      [...laneParams(lane), rolloutId, actor],
-    );
-    await client.query(
-      `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, action, actor, reason, idempotency_key)
-       VALUES ($1, $2, $3, 'rollback', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-      [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
-    );
-    if (rows.length > 0) {
-      await insertOutboxMessage(client, key, laneUpdate('rollback', lane, candidate, 0));
-    }
-    await insertRolloutEvent(client, {
-      rolloutId,
-      eventKey: key,
-      lane,
-      snapshotId: candidate.snapshotId,
-      event: 'rolled_back',
-      percent: 0,
-      isRollback: true,
-      actor,
-      reason,
-      details: input.details,
-    });
+  const { rows } = await client.query<{ snapshot_id: string | null }>(
+    `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, updated_by = $5, updated_at = now()
+      WHERE env = $1 AND target = $2 AND region = $3 AND rollout_id IS NOT DISTINCT FROM $4
+      RETURNING snapshot_id`,
+    [...laneParams(lane), owner, actor],
+  );
+  await client.query(
+    `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, action, actor, reason, idempotency_key)
+     VALUES ($1, $2, $3, 'rollback', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
+    [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
+  );
+  if (rows.length > 0) {
+    await insertOutboxMessage(client, key, laneUpdate('rollback', lane, candidate, 0));
+  }
+  await insertRolloutEvent(client, {
+    rolloutId,
+    eventKey: key,
+    lane,
+    snapshotId: candidate.snapshotId,
+    event: 'rolled_back',
+    percent: 0,
+    isRollback: true,
+    actor,
+    reason,
+    details: input.details,
   });
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EXIT } from '../exit-codes';
@@ -8,10 +9,32 @@ import { verifyStoredDecision } from '../rollout-history';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
-import { laneName, laneOf, type Lane } from '../../policy/lane';
+import { laneName, laneOf, parseLaneName, type Lane } from '../../policy/lane';
+import { withdrawLeftover } from '../../activities/store/deployments';
 
-/** `pkgctl revert|history|decision show|verify`: the audited trail of what each env serves. */
+/** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
 export function registerAuditCommands(program: Command): void {
+  program
+    .command('abort')
+    .description('heal a lane whose rollout died (terminated, timed out): withdraw the candidate it left, audited')
+    .argument('<lane>', 'env/target/region, e.g. dev/web/eu')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .addOption(actorOption())
+    .option('--json', 'print one JSON result')
+    .action((name: string, options: { reason: string; actor: string; json?: boolean }) =>
+      withSession(async ({ pool, temporal }) => {
+        const lane = parseLaneName(name);
+        await assertLaneIdle(await temporal(), lane);
+        const healer = `abort:${randomUUID()}`;
+        const leftover = await withdrawLeftover(pool(), { lane, healer, actor: options.actor, reason: options.reason });
+        const result = { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn: leftover };
+        printResult(options.json, result, () =>
+          leftover
+            ? `${laneName(lane)}: withdrew ${leftover.candidate.version}, left by ${leftover.rolloutId ?? 'an unknown rollout'}`
+            : `${laneName(lane)}: no leftover candidate, nothing to withdraw`,
+        );
+      }),
+    );
   program
     .command('revert')
     .description('re-activate an earlier snapshot on a lane (audited)')

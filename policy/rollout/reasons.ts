@@ -39,6 +39,7 @@ export const REASONS = {
   paused: (actor: string, reason: string) => `paused by ${actor}${reason ? `: ${reason}` : ''}`,
   manualRollback: (actor: string, reason: string) => `rolled back by ${actor}${reason ? `: ${reason}` : ''}`,
   cancelled: 'workflow cancelled: canary rolled back',
+  leftoverWithdrawn: (by: string) => `withdrawn by ${by}: the rollout that set it ended without withdrawing it`,
   fixturesFailed: (failed: number, total: number) => `${failed}/${total} fixtures failed`,
   promoted: (version: string) => `${version} promoted`,
   noEvaluators: (lane: string, served: { lane: string; evaluators: number }[]) =>

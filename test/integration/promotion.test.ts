@@ -229,12 +229,75 @@ test('a second rollout on a busy lane is refused naming the running one; cancell
   expect(refused).toBeInstanceOf(PkgError);
   expect((refused as PkgError).type).toBe('LaneBusy');
   expect((refused as PkgError).message).toContain(handle.workflowId);
+  // A live rollout has its own rollback: abort refuses to race it (exit 4, refused).
+  expect((await pkgctl('abort', laneName(lane), '--reason', 'x')).code).toBe(4);
   await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
   await handle.cancel();
   await expect(handle.result()).rejects.toThrow();
   const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
   expect(events.some((e) => e.event === 'rolled_back' && e.is_rollback)).toBe(true);
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+});
+
+const pkgctl = (...args: string[]) =>
+  promisify(execFile)(path.join(__dirname, '..', '..', 'bin', 'pkgctl'), args).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+
+/** Starts a rollout with a long bake and terminates it mid-bake: its canary is left on the lane. */
+async function strandCanary(version: string) {
+  const handle = await promote({ version }, { steps: [50, 100], bake: '10m' });
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
+  await handle.terminate('terminated by an operator');
+  const stranded = await laneRow(pool, lane);
+  expect(stranded).toMatchObject({ canary_percent: '50.00' });
+  expect(await versionOf(pool, stranded!.candidate_snapshot_id)).toBe(version);
+  return `${handle.workflowId}:${handle.firstExecutionRunId}`;
+}
+
+test('a terminated rollout strands its canary; pkgctl abort withdraws it, audited, and the evaluators drop it', async () => {
+  const deadRollout = await strandCanary(`${name}@1.6.1`);
+  const abort = await pkgctl('abort', laneName(lane), '--reason', 'x', '--json');
+  expect(abort.code).toBe(0);
+  const healed = JSON.parse(abort.stdout);
+  expect(healed).toMatchObject({
+    outcome: 'ok',
+    withdrawn: { rolloutId: deadRollout, candidate: { version: `${name}@1.6.1` } },
+  });
+  expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+  const events = await eventsOf(deadRollout);
+  expect(events.filter((e) => e.event === 'rolled_back')).toEqual([
+    expect.objectContaining({ actor: expect.any(String), reason: 'x', is_rollback: true }),
+  ]);
+  await waitFor(
+    async () => {
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          evaluate(evaluators[0]!, { input: { tags: ['vip'] }, routing_key: `guest:${i}` }),
+        ),
+      );
+      return replies.every((r) => r.body.snapshot !== `${name}@1.6.1`) || null;
+    },
+    20_000,
+    'the evaluators to stop serving the stranded candidate',
+  );
+  const again = JSON.parse((await pkgctl('abort', laneName(lane), '--reason', 'again', '--json')).stdout);
+  expect(again).toMatchObject({ outcome: 'ok', withdrawn: null });
+  expect((await pkgctl('abort', 'nonsense/a/b/c', '--reason', 'x', '--json')).code).toBe(2);
+});
+
+test('the next promotion on a stranded lane withdraws the leftover first, audited under the dead rollout', async () => {
+  const deadRollout = await strandCanary(`${name}@1.6.2`);
+  const handle = await promote({ version: `${name}@1.6.3` });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('promoted');
+  const healer = `${handle.workflowId}:${handle.firstExecutionRunId}`;
+  const withdrawn = await pool.query<{ reason: string; details: { healedBy: string } }>(
+    `SELECT reason, details FROM pkg_rollout_events WHERE rollout_id = $1 AND event = 'rolled_back'`,
+    [deadRollout],
+  );
+  expect(withdrawn.rows).toEqual([{ reason: expect.stringContaining(healer), details: { healedBy: healer } }]);
 });
 
 test('a bundle whose fixtures fail is rejected and the lane is untouched', async () => {
