@@ -2,9 +2,7 @@ import type { Pool } from 'pg';
 import { PkgError } from '../policy/errors';
 import type { Engine, EvaluationOutput, Fact, Mode } from '../policy/engine/evaluation';
 import { parseEvaluationInput } from '../policy/engine/evaluation-request';
-import { createNativeEngine } from '../policy/engine/native';
-import { createWasmEngine } from '../policy/engine/wasm';
-import { runFixtures, type FixtureReport } from '../policy/bundle/fixtures';
+import { validateSnapshot, type ValidationReport } from '../policy/bundle/validation';
 import { readSnapshot, snapshotIdOfVersion } from './store/snapshot-read';
 import { findValidationReport, insertValidationRun } from './store/validation-runs';
 import { refusingBadInput } from './failure';
@@ -32,13 +30,6 @@ export interface FixtureRunInput {
   runKey: string;
 }
 
-export interface FixtureRunReport {
-  passed: number;
-  failed: number;
-  results: { name: string; ok: boolean; message?: string }[];
-  engines: { native: { passed: number; failed: number }; wasm: { passed: number; failed: number } };
-}
-
 export interface BatchInput {
   version: string;
   inputs: unknown[];
@@ -49,16 +40,14 @@ export const MAX_BATCH = 10_000;
 
 export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
   return {
-    async runSnapshotFixtures({ snapshotId, runKey }: FixtureRunInput): Promise<FixtureRunReport> {
-      const recorded = await findValidationReport<FixtureRunReport>(deps.pool, runKey);
+    async runSnapshotFixtures({ snapshotId, runKey }: FixtureRunInput): Promise<ValidationReport> {
+      const recorded = await findValidationReport<ValidationReport>(deps.pool, runKey);
       if (recorded) return recorded;
       const stored = await refusingBadInput(() => readSnapshot(deps.pool, { id: snapshotId }));
-      const native = createNativeEngine(stored.compiled);
-      const wasm = await refusingBadInput(() => createWasmEngine(stored.compiled, stored));
-      const report = combineReports(runFixtures(native, stored.fixtures), runFixtures(wasm, stored.fixtures));
+      const report = await refusingBadInput(() => validateSnapshot(stored.compiled, stored, stored.fixtures));
       const { engine } = stored.compiled;
       await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report });
-      return (await findValidationReport<FixtureRunReport>(deps.pool, runKey)) ?? report;
+      return (await findValidationReport<ValidationReport>(deps.pool, runKey)) ?? report;
     },
 
     async evaluateBatch({ version, inputs, mode = 'control' }: BatchInput): Promise<EvaluationOutput[]> {
@@ -103,29 +92,4 @@ async function evaluateOne(
   } catch (error) {
     return { ok: false, snapshot: snapshot.version, reason: `inputs[${index}]: ${(error as Error).message}`, meta };
   }
-}
-
-/** A fixture passes only if it passes on both engines. */
-export function combineReports(native: FixtureReport, wasm: FixtureReport): FixtureRunReport {
-  const wasmByName = new Map(wasm.results.map((result) => [result.name, result]));
-  const results = native.results.map((result) => {
-    const other = wasmByName.get(result.name);
-    const problems = [
-      result.ok ? null : `native: ${result.message ?? 'failed'}`,
-      other?.ok ? null : `wasm: ${other?.message ?? 'not run'}`,
-    ].filter((problem): problem is string => problem !== null);
-    return problems.length === 0
-      ? { name: result.name, ok: true }
-      : { name: result.name, ok: false, message: problems.join('; ') };
-  });
-  const passed = results.filter((result) => result.ok).length;
-  return {
-    passed,
-    failed: results.length - passed,
-    results,
-    engines: {
-      native: { passed: native.passed, failed: native.failed },
-      wasm: { passed: wasm.passed, failed: wasm.failed },
-    },
-  };
 }

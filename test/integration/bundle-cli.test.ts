@@ -55,12 +55,15 @@ describe('pkgctl bundle validate', () => {
     expect(run.stdout).toMatch(/native: 21 fixtures passed, 0 failed\n\s+wasm: 21 fixtures passed, 0 failed/);
   });
 
-  it.concurrent.each(BAD_BUNDLES)('refuses %s with a clear error and exit 1', async (name, changes, expected) => {
-    const dir = await writeBundle(name.replace(/\W+/g, '-'), bundleFiles(changes));
-    const run = await pkgctl(['bundle', 'validate', dir]);
-    expect(run.code).toBe(1);
-    expect(`${run.stdout}${run.stderr}`).toMatch(expected);
-  });
+  it.concurrent.each(BAD_BUNDLES)(
+    'refuses %s with a clear error and exit 3 (rejected)',
+    async (name, changes, expected) => {
+      const dir = await writeBundle(name.replace(/\W+/g, '-'), bundleFiles(changes));
+      const run = await pkgctl(['bundle', 'validate', dir]);
+      expect(run.code).toBe(3);
+      expect(`${run.stdout}${run.stderr}`).toMatch(expected);
+    },
+  );
 });
 
 describe('pkgctl bundle sign', () => {

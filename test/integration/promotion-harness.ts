@@ -61,7 +61,10 @@ result := {"subtasks": escalations, "dag": [], "rules": []} if {
 `;
 import type { Lane } from '../../policy/lane';
 
-export type BundleKind = 'good' | 'faulty' | 'failing-fixtures';
+// Hand-written Rego, no rules.yaml: the same decisions as RULES, judged by the wasm engine alone.
+const OWN_REGO = FAULTY_REGO.replace('if {\n  not "boom" in input.tags\n}', '');
+
+export type BundleKind = 'good' | 'faulty' | 'failing-fixtures' | 'wasm-only';
 
 export interface BundleSpec {
   version: string;
@@ -73,7 +76,7 @@ export interface BundleSpec {
 export async function writeBundle(spec: BundleSpec): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pkg-bundle-'));
   const kind = spec.kind ?? 'good';
-  const engine = kind === 'faulty' ? 'wasm' : 'native';
+  const engine = kind === 'faulty' || kind === 'wasm-only' ? 'wasm' : 'native';
   const manifest = [
     `version: ${spec.version}`,
     `env: ${spec.env}`,
@@ -84,11 +87,11 @@ export async function writeBundle(spec: BundleSpec): Promise<string> {
   ].join('\n');
   await mkdir(path.join(dir, 'fixtures'));
   await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
-  await writeFile(path.join(dir, 'rules.yaml'), RULES);
+  if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), RULES);
   await writeFile(path.join(dir, 'fixtures', 'basic.yaml'), kind === 'failing-fixtures' ? WRONG_FIXTURE : FIXTURES);
-  if (kind === 'faulty') {
+  if (kind === 'faulty' || kind === 'wasm-only') {
     await mkdir(path.join(dir, 'policy'));
-    await writeFile(path.join(dir, 'policy', 'pkg.rego'), FAULTY_REGO);
+    await writeFile(path.join(dir, 'policy', 'pkg.rego'), kind === 'faulty' ? FAULTY_REGO : OWN_REGO);
   }
   return dir;
 }

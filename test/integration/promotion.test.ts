@@ -300,6 +300,21 @@ test('the next promotion on a stranded lane withdraws the leftover first, audite
   expect(withdrawn.rows).toEqual([{ reason: expect.stringContaining(healer), details: { healedBy: healer } }]);
 });
 
+test('a wasm-only bundle (its own Rego, no rules.yaml) is validated on wasm alone and promoted', async () => {
+  const version = `${name}@1.6.4`;
+  const handle = await promote({ version, kind: 'wasm-only' });
+  const result: PromotionResult = await handle.result();
+  expect(result).toMatchObject({ outcome: 'promoted' });
+  const run = await pool.query<{ report: { engines: Record<string, unknown>; passed: number } }>(
+    `SELECT r.report FROM pkg_validation_runs r JOIN pkg_snapshots s ON s.id = r.snapshot_id WHERE s.version = $1`,
+    [version],
+  );
+  expect(run.rows[0]!.report).toMatchObject({ passed: 2, engines: { wasm: { passed: 2, failed: 0 } } });
+  expect(run.rows[0]!.report.engines).not.toHaveProperty('native');
+  const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:7' });
+  expect(reply.body).toMatchObject({ ok: true, snapshot: version, meta: { engine: 'wasm' } });
+});
+
 test('a bundle whose fixtures fail is rejected and the lane is untouched', async () => {
   const before = await laneRow(pool, lane);
   const handle = await promote({ version: `${name}@1.7.0`, kind: 'failing-fixtures' });

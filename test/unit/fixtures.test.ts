@@ -1,4 +1,5 @@
 import { compareDecision, runFixtures } from '../../policy/bundle/fixtures';
+import { combineReports, enginesOf } from '../../policy/bundle/validation';
 import type { Decision, Engine } from '../../policy/engine/evaluation';
 
 const decision: Decision = {
@@ -59,5 +60,38 @@ describe('fixture comparison', () => {
         { name: 'boom', ok: false, message: 'evaluation failed: kaput' },
       ],
     });
+  });
+});
+
+describe('the engines a snapshot is validated on', () => {
+  const compiled = (engine: 'native' | 'wasm', rules: number) =>
+    ({ version: 'v', engine, entrypoint: 'pkg/result', subtaskTypes: [], rules: new Array(rules).fill({}) }) as never;
+
+  it('are both for rules (whatever the serving engine), wasm alone for hand-written Rego without rules', () => {
+    expect(enginesOf(compiled('native', 3))).toEqual(['native', 'wasm']);
+    expect(enginesOf(compiled('wasm', 3))).toEqual(['native', 'wasm']);
+    expect(enginesOf(compiled('wasm', 0))).toEqual(['wasm']);
+  });
+
+  it('a fixture passes only if it passes on every engine that ran; an absent engine is not counted', () => {
+    const fixtures = [{ name: 'a' }, { name: 'b' }] as never[];
+    const report = (okB: boolean) => ({
+      passed: okB ? 2 : 1,
+      failed: okB ? 0 : 1,
+      results: [
+        { name: 'a', ok: true },
+        { name: 'b', ok: okB, message: okB ? undefined : 'expected escalate' },
+      ],
+    });
+    expect(combineReports(fixtures, { wasm: report(true) })).toMatchObject({
+      passed: 2,
+      failed: 0,
+      engines: { wasm: { passed: 2, failed: 0 } },
+    });
+    const both = combineReports(fixtures, { native: report(false), wasm: report(true) });
+    expect(both).toMatchObject({ passed: 1, failed: 1 });
+    expect(both.results[1]).toEqual({ name: 'b', ok: false, message: 'expected escalate (native)' });
+    const neither = combineReports(fixtures, { native: report(false), wasm: report(false) });
+    expect(neither.results[1]!.message).toBe('expected escalate (native, wasm)');
   });
 });

@@ -6,7 +6,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RolloutPlan } from '../../activities/gate';
 import type { createPipelineActivities } from '../../activities/index';
-import type { FixtureRunReport } from '../../activities/evaluator';
+import type { ValidationReport } from '../../policy/bundle/validation';
 import { temporal } from '@temporalio/proto';
 import { EVALUATOR_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../policy/constants';
 import type { ErrorType } from '../../policy/errors';
@@ -56,8 +56,9 @@ type Fakes = Pick<
   | 'judgeLaneStep'
   | 'promoteCandidate'
   | 'rollbackLane'
+  | 'withdrawLeftover'
   | 'writeDecisionRecord'
-> & { runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<FixtureRunReport> };
+> & { runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport> };
 
 export const lane = { env: 'dev', target: 'web', region: 'eu' } as const;
 
@@ -127,6 +128,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     judgeLaneStep: async (input) => verdictOf('pass', input.step, input.percent),
     promoteCandidate: async () => undefined,
     rollbackLane: async () => undefined,
+    withdrawLeftover: async () => null,
     writeDecisionRecord: async () => 'decision-1',
   };
   const fakes = Object.fromEntries(

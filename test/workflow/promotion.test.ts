@@ -101,6 +101,8 @@ test('a good candidate passes every stage in order and is promoted, with one dec
   expect(callsTo(calls, 'rollbackLane')).toHaveLength(0);
   expect(callsTo(calls, 'writeDecisionRecord')).toHaveLength(1);
   expect(events(calls)).toEqual(['compiled', 'validated', 'verdict_pass', 'verdict_pass', 'verdict_pass']);
+  // A dead rollout's leftover is withdrawn before anything else touches the lane.
+  expect(calls[0]).toMatchObject({ name: 'withdrawLeftover', input: { lane: { env: 'dev' }, actor: 'ci' } });
 });
 
 test.each([
