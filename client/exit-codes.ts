@@ -24,6 +24,7 @@ const TYPE_EXIT: Record<ErrorType, ExitCode> = {
   ChecksumMismatch: EXIT.rejected,
   GateConfigLoosened: EXIT.rejected,
   NoEvaluators: EXIT.rejected,
+  FixturesFailed: EXIT.rejected,
   LaneBusy: EXIT.refused,
   ActionRefused: EXIT.refused,
   NotFound: EXIT.refused,

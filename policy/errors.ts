@@ -15,6 +15,7 @@ export const ERROR_TYPES = [
   'NotFound', // a snapshot, version, bundle digest or record does not exist
   'InputInvalid', // an evaluation input, fact, CLI argument or operator payload is malformed
   'ActionRefused', // an operator action the rollout's state does not allow now (early approve, resume when not paused)
+  'FixturesFailed', // a stored snapshot's fixtures fail on one of its engines (checked again before a revert)
   'NoEvaluators', // the lane has no live evaluator, so a canary on it could never be measured
 ] as const;
 

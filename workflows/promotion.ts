@@ -12,9 +12,8 @@ import {
 import type { RolloutPlan } from '../activities/gate';
 import type { SnapshotRef } from '../activities/store/deployments';
 import { laneName } from '../policy/lane';
-import type { Outcome } from '../policy/rollout/decision-record';
 import { REASONS } from '../policy/rollout/reasons';
-import type { PromotionResult, PromotionInput } from './definitions';
+import type { PromotionInput, PromotionOutcome, PromotionResult } from './definitions';
 import { registerHandlers } from './operator-actions';
 import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
@@ -22,7 +21,7 @@ import { RolloutState, type Run } from './promotion-state';
 
 /** How a promotion ended, with the reason every record of it gives. */
 interface Ending {
-  outcome: Outcome;
+  outcome: PromotionOutcome;
   reason: string;
 }
 

@@ -109,7 +109,7 @@ export async function decisionEnv(pool: Pool, id: string): Promise<string | null
   return rows[0]?.env ?? null;
 }
 
-/** `pkgctl history`: decision records and reverts of an env, newest first. */
+/** `pkgctl history`: decision records (reverts included) and reverts from before they had one, newest first. */
 export interface HistoryEntry {
   at: string;
   kind: 'decision' | 'revert';
@@ -130,6 +130,7 @@ export async function envHistory(pool: Pool, env: string, limit: number): Promis
        SELECT p.created_at, 'revert', 'reverted', s.version, p.actor, coalesce(p.reason, ''), p.idempotency_key
          FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id
         WHERE p.env = $1 AND p.action = 'revert'
+          AND NOT EXISTS (SELECT 1 FROM pkg_decision_records d WHERE d.rollout_id = p.idempotency_key)
      ) h ORDER BY at DESC LIMIT $2`,
     [env, limit],
   );

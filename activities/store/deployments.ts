@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Coverage } from '../../policy/rollout/gates';
 import { insertOutboxMessage, insertRolloutEvent, type LaneUpdate } from './audit';
 import { inTransaction } from './transaction';
+import { activateOnLane } from './lane-activation';
 import type { Lane } from '../../policy/lane';
 
 /**
@@ -86,21 +87,12 @@ export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<Bas
   });
 }
 
-/** pkg_promote_snapshot has no idempotency key of its own; the row it inserts gets ours. */
+/** The candidate becomes the lane's stable; only the default lane's promotion moves the env's active snapshot. */
 export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Promise<void> {
   const { rolloutId, lane, candidate, actor, reason } = input;
   const key = `${rolloutId}:promote`;
   await inTransaction(pool, async (client) => {
-    const done = await client.query('SELECT 1 FROM pkg_promotions WHERE idempotency_key = $1', [key]);
-    if (done.rowCount === 0) {
-      const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [
-        candidate.snapshotId,
-        lane.env,
-        actor,
-        reason,
-      ]);
-      await client.query('UPDATE pkg_promotions SET idempotency_key = $1 WHERE id = $2', [key, rows[0]!.id]);
-    }
+    await activateOnLane(client, { lane, snapshotId: candidate.snapshotId, action: 'promote', actor, reason, key });
     await client.query(
       `UPDATE pkg_deployments SET snapshot_id = $4, candidate_snapshot_id = NULL, canary_percent = 0, rollout_id = $5,
               updated_by = $6, updated_at = now()
@@ -178,9 +170,9 @@ async function withdraw(
     [...laneParams(lane), owner, actor],
   );
   await client.query(
-    `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, action, actor, reason, idempotency_key)
-     VALUES ($1, $2, $3, 'rollback', $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-    [candidate.snapshotId, rows[0]?.snapshot_id ?? null, lane.env, actor, reason, key],
+    `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, 'rollback', $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
+    [candidate.snapshotId, rows[0]?.snapshot_id ?? null, ...laneParams(lane), actor, reason, key],
   );
   if (rows.length > 0) {
     await insertOutboxMessage(client, key, laneUpdate('rollback', lane, candidate, 0));

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { EXIT } from '../exit-codes';
 import { envHistory, readDecision } from '../../activities/store/decisions';
 import { assertLaneIdle } from '../rollout-client';
-import { revertLane } from '../../activities/store/lane-revert';
+import { revert } from '../../activities/revert';
+import { PkgError } from '../../policy/errors';
 import { verifyStoredDecision } from '../rollout-history';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
@@ -37,20 +38,39 @@ export function registerAuditCommands(program: Command): void {
     );
   program
     .command('revert')
-    .description('re-activate an earlier snapshot on a lane (audited)')
+    .description('serve again a snapshot this lane served as stable before: fixtures first, audited, a decision record')
     .addOption(envOption())
     .requiredOption('--to <version>', 'the snapshot version to serve again')
     .addOption(laneOption('target'))
     .addOption(laneOption('region'))
-    .option('--reason <text>', 'why (audited)', 'manual revert')
+    .option('--reason <text>', 'why (audited; required with --force)')
+    .option('--force', 'allow a snapshot this lane never served as stable')
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
-    .action((options: Lane & { to: string; reason: string; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal }) => {
+    .action((options: Lane & { to: string; reason?: string; force?: boolean; actor: string; json?: boolean }) =>
+      withSession(async ({ pool, temporal, config }) => {
         const lane = laneOf(options);
+        if (options.force && !options.reason?.trim()) {
+          throw new PkgError('InputInvalid', '--force needs a --reason: an override of the revert rule is audited');
+        }
         await assertLaneIdle(await temporal(), lane);
-        const result = await revertLane(pool(), lane, options.to, options.actor, options.reason);
-        printResult(options.json, result, () => `${laneName(lane)} now serves ${result.version} (${result.revertId})`);
+        const result = await revert(
+          { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
+          {
+            lane,
+            version: options.to,
+            actor: options.actor,
+            reason: options.reason ?? 'manual revert',
+            force: !!options.force,
+          },
+        );
+        printResult(
+          options.json,
+          { outcome: 'reverted', ...result },
+          () =>
+            `${laneName(lane)} now serves ${result.version} (fixtures ${result.validation.passed} passed)\n` +
+            `decision record ${result.decisionId}`,
+        );
       }),
     );
   program

@@ -8,7 +8,7 @@ import { laneName, type Lane } from '../lane';
  * `canonicalize`) says what was decided and why. Its id is the sha256 of that text, and it names the
  * previous record of its env, so the chain is tamper-evident; an Ed25519 signature is optional.
  */
-export type Outcome = 'promoted' | 'rolled_back' | 'rejected';
+export type Outcome = 'promoted' | 'rolled_back' | 'rejected' | 'reverted';
 
 export interface DecisionEvent {
   event: string;
@@ -92,6 +92,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   promoted: 'was promoted',
   rolled_back: 'was rolled back',
   rejected: 'was rejected before any traffic',
+  reverted: 'was restored by a revert',
 };
 
 /** A few sentences for humans; the canonical JSON stays the source of truth. */

@@ -7,7 +7,7 @@ import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
 import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
-import { revertLane } from '../../activities/store/lane-revert';
+import { revert } from '../../activities/revert';
 import { verifyStoredDecision } from '../../client/rollout-history';
 import { envHistory } from '../../activities/store/decisions';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
@@ -376,14 +376,31 @@ test('a lane with no live evaluator is rejected at once, the hint naming the lan
   expect(stored.rowCount).toBe(0);
 });
 
-test('revert re-activates an earlier snapshot on the lane, audited, and the evaluators serve it', async () => {
+test('revert goes back only to a stable of this lane, after its fixtures, with a decision record in the chain', async () => {
   await assertLaneIdle(env.client, lane);
-  const result = await revertLane(pool, lane, `${name}@1.0.0`, 'oncall', 'back to the known good');
+  const deps = { pool };
+  const request = { lane, actor: 'oncall', reason: 'back to the known good', force: false };
+  // Rolled back (1.2.0) and rejected (1.7.0) snapshots were never this lane's stable.
+  for (const version of [`${name}@1.2.0`, `${name}@1.7.0`]) {
+    const refused = await revert(deps, { ...request, version }).catch((error: PkgError) => error);
+    expect(refused).toMatchObject({ type: 'ActionRefused', message: expect.stringContaining(`${name}@1.0.0`) });
+  }
+  // Forced past that rule, the rejected one still fails its fixtures, and nothing changes.
+  const before = await laneRow(pool, lane);
+  const forced = await revert(deps, { ...request, version: `${name}@1.7.0`, force: true }).catch((e: PkgError) => e);
+  expect(forced).toMatchObject({ type: 'FixturesFailed' });
+  expect(await laneRow(pool, lane)).toEqual(before);
+
+  const result = await revert(deps, { ...request, version: `${name}@1.0.0` });
+  expect(result.validation).toEqual({ passed: 2, failed: 0 });
   expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.0.0`);
-  const { rows } = await pool.query('SELECT action, actor, reason FROM pkg_promotions WHERE idempotency_key = $1', [
-    result.revertId,
+  const { rows } = await pool.query(
+    'SELECT action, actor, reason, target, region FROM pkg_promotions WHERE idempotency_key = $1',
+    [result.revertId],
+  );
+  expect(rows).toEqual([
+    { action: 'revert', actor: 'oncall', reason: 'back to the known good', target: lane.target, region: lane.region },
   ]);
-  expect(rows).toEqual([{ action: 'revert', actor: 'oncall', reason: 'back to the known good' }]);
   const served = await waitFor(
     async () => {
       const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:1' });
@@ -393,10 +410,14 @@ test('revert re-activates an earlier snapshot on the lane, audited, and the eval
     'the evaluators to serve the reverted version',
   );
   expect(served.body.ok).toBe(true);
+  const record = await pool.query<{ outcome: string; rollout_id: string }>(
+    'SELECT outcome, rollout_id FROM pkg_decision_records WHERE id = $1',
+    [result.decisionId],
+  );
+  expect(record.rows).toEqual([{ outcome: 'reverted', rollout_id: result.revertId }]);
+  expect(await verifyStoredDecision(pool, result.decisionId)).toMatchObject({ ok: true });
   const history = await envHistory(pool, 'dev', 500);
-  expect(history.find((e) => e.id === result.revertId)).toMatchObject({
-    kind: 'revert',
-    version: `${name}@1.0.0`,
-    actor: 'oncall',
-  });
+  expect(history.filter((e) => e.id === result.decisionId)).toEqual([
+    expect.objectContaining({ kind: 'decision', outcome: 'reverted', version: `${name}@1.0.0` }),
+  ]);
 });

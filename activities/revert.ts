@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import { PkgError } from '../policy/errors';
+import { validateSnapshot } from '../policy/bundle/validation';
+import { REASONS } from '../policy/rollout/reasons';
+import type { Lane } from '../policy/lane';
+import { createDecisionActivities } from './decisions';
+import { revertLane, revertTarget } from './store/lane-revert';
+import { readSnapshot } from './store/snapshot-read';
+import { insertValidationRun } from './store/validation-runs';
+
+/**
+ * A revert (ARCHITECTURE.md §9) bypasses the ramp but not the checks: only to a snapshot the lane
+ * served as stable before (unless forced, with a reason), after its fixtures pass again on its
+ * engines, and with a decision record in the env's chain like any rollout's.
+ */
+export interface RevertRequest {
+  lane: Lane;
+  version: string;
+  actor: string;
+  reason: string;
+  force: boolean;
+}
+
+export interface RevertResult {
+  revertId: string;
+  version: string;
+  snapshotId: string;
+  previous: { snapshotId: string; version: string } | null;
+  validation: { passed: number; failed: number };
+  decisionId: string;
+}
+
+export async function revert(
+  deps: { pool: Pool; signingKeyPath?: string },
+  request: RevertRequest,
+): Promise<RevertResult> {
+  const { pool } = deps;
+  const { lane, version, actor, reason, force } = request;
+  const revertId = `revert:${randomUUID()}`;
+  const snapshot = await revertTarget(pool, lane, version, force);
+  const stored = await readSnapshot(pool, { id: snapshot.snapshotId });
+  const report = await validateSnapshot(stored.compiled, stored, stored.fixtures);
+  const runKey = `${revertId}:fixtures`;
+  await insertValidationRun(pool, {
+    snapshotId: snapshot.snapshotId,
+    runKey,
+    engine: stored.compiled.engine,
+    ...report,
+    report,
+  });
+  if (report.failed > 0) {
+    throw new PkgError(
+      'FixturesFailed',
+      `${version} cannot be reverted to: ${REASONS.fixturesFailed(report.failed, report.passed + report.failed)}`,
+    );
+  }
+  const previous = await revertLane(pool, { revertId, lane, snapshot, actor, reason, forced: force });
+  const validation = { passed: report.passed, failed: report.failed };
+  const decisionId = await createDecisionActivities(deps).writeDecisionRecord({
+    rolloutId: revertId,
+    lane,
+    outcome: 'reverted',
+    reason: force ? `forced revert by ${actor}: ${reason}` : `reverted by ${actor}: ${reason}`,
+    snapshot,
+    baseline: previous,
+    validation,
+    verdicts: [],
+  });
+  return { revertId, version, snapshotId: snapshot.snapshotId, previous, validation, decisionId };
+}
