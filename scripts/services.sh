@@ -15,7 +15,8 @@ SEARCH_ATTRIBUTES=(PkgVersion=Keyword PkgEnv=Keyword PkgLane=Keyword PkgStage=Ke
 DEFAULT_DATABASE_URL=postgres://pkg:pkg@127.0.0.1:55432/pkg
 DEFAULT_REDIS_URL=redis://127.0.0.1:56379
 DEFAULT_TEMPORAL_ADDRESS=127.0.0.1:7233
-PG_PORT=55432
+# PKG_PG_PORT only moves the port this checkout's own cluster listens on (a second checkout's test).
+PG_PORT=${PKG_PG_PORT:-55432}
 REDIS_PORT=56379
 TEMPORAL_UI_PORT=8233
 
@@ -94,12 +95,24 @@ as_pg_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The cluster's directory: .data/pg, unless we are root in a checkout the postgres user cannot
+# reach (under /root, or any 0700 parent); then a directory of this checkout's own under /var/lib.
+pg_dir() {
+  mkdir -p "$DATA"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+    echo "/var/lib/pkg-pipeline/$(printf %s "$ROOT" | sha256sum | cut -c1-16)/pg"
+  else
+    echo "$DATA/pg"
+  fi
+}
+
 start_postgres() {
-  local bin dir="$DATA/pg"
+  local bin dir
   bin=$(pg_bin)
+  dir=$(pg_dir)
   if [ ! -f "$dir/PG_VERSION" ]; then
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
     chmod 700 "$dir"
     as_pg_owner "$bin/initdb" -D "$dir" -U pkg --auth=trust -E UTF8 >/dev/null
   fi
@@ -114,8 +127,10 @@ start_postgres() {
 }
 
 stop_postgres() {
-  [ -f "$DATA/pg/postmaster.pid" ] || return 0
-  as_pg_owner "$(pg_bin)/pg_ctl" -D "$DATA/pg" -m fast -w stop >/dev/null || true
+  local dir
+  dir=$(pg_dir)
+  [ -f "$dir/postmaster.pid" ] || return 0
+  as_pg_owner "$(pg_bin)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 
 start_redis() {

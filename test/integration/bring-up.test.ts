@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './evaluator-harness';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -21,3 +24,27 @@ test('npm run status reports every service up while the stack runs', () => {
     expect(run.stdout).toMatch(new RegExp(`^${service}\\s+up\\b`, 'm'));
   }
 });
+
+test('a clone under a 0700 directory brings its own PostgreSQL up, also as root', async () => {
+  const parent = mkdtempSync(path.join(tmpdir(), 'pkg-private-'));
+  chmodSync(parent, 0o700);
+  const clone = path.join(parent, 'checkout');
+  try {
+    expect(spawnSync('git', ['clone', '-q', root, clone]).status).toBe(0);
+    const env: NodeJS.ProcessEnv = { ...process.env, PKG_PG_PORT: String(await freePort()) };
+    delete env.DATABASE_URL;
+    const services = (script: string) =>
+      spawnSync('bash', ['-c', `source scripts/services.sh && ${script}`], { cwd: clone, env, encoding: 'utf8' });
+    const run = services('start_postgres && psql -h 127.0.0.1 -p "$PKG_PG_PORT" -U pkg -d pkg -tAc "select 1"');
+    expect({ status: run.status, stdout: run.stdout.trim(), stderr: run.stderr }).toEqual({
+      status: 0,
+      stdout: '1',
+      stderr: '',
+    });
+    const dir = services('pg_dir').stdout.trim();
+    expect(services('stop_postgres').status).toBe(0);
+    if (!dir.startsWith(clone)) rmSync(path.dirname(dir), { recursive: true, force: true });
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+}, 120_000);
