@@ -92,14 +92,15 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 as_pg_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the postgres user may not be able to enter the checkout (every path passed is absolute).
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # The cluster's directory: .data/pg, unless we are root in a checkout the postgres user cannot
 # reach (under /root, or any 0700 parent); then a directory of this checkout's own under /var/lib.
 pg_dir() {
   mkdir -p "$DATA"
-  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && ! (cd / && runuser -u postgres -- test -x "$DATA") 2>/dev/null; then
     echo "/var/lib/pkg-pipeline/$(printf %s "$ROOT" | sha256sum | cut -c1-16)/pg"
   else
     echo "$DATA/pg"
