@@ -117,10 +117,15 @@ function resultSetReader(policy: PolicyInternals, entrypoint: string): (input: u
     opa.opa_eval_ctx_set_entrypoint(ctx, id);
     opa.eval(ctx);
     const results = opa.opa_eval_ctx_get_result(ctx);
-    const answer = ruleRefsResultSet(memory.refresh(), results) ?? memory.refresh().json(opa.opa_json_dump(results));
+    const answer = ruleRefsResultSet(memory.refresh(), results) ?? jsonOf(memory, opa.opa_json_dump(results));
     clean = true;
     return answer;
   };
+}
+
+/** Dumping may grow the module's memory, so the view is refreshed after the dump, not before. */
+function jsonOf(memory: OpaMemory, text: number): unknown {
+  return memory.refresh().json(text);
 }
 
 /** Bytes an instance's heap may grow by across evaluations before it is reset. */

@@ -206,6 +206,30 @@ describe('wasm engine decisions a hand-written policy builds', () => {
     }
   });
 
+  it('returns its own values on every call while the module memory grows', async () => {
+    const { compiled } = await enginesFor('hotel-ops-v1');
+    const rule = `result := {"subtasks": [], "dag": [], "rules": [${own}], "tags": input.tags}`;
+    const wasm = await createWasmEngine(
+      compiled,
+      await buildRegoArtifacts(
+        OPA,
+        new Map([['policy/main.rego', `package pkg\n\nimport rego.v1\n\n${rule}\n`]]),
+        compiled,
+      ),
+    );
+    // Each answer is dumped as JSON into the heap; a dump that grows the memory detaches the old buffer.
+    const failures: string[] = [];
+    for (let run = 0; run < 30_000 && failures.length < 3; run++) {
+      try {
+        const decision = wasm.evaluate({ tags: [`guest-${run}`, 'vip'] }, []);
+        if (decision.rules[0]?.rule_id !== 'r-1') failures.push(`${run}: ${JSON.stringify(decision)}`);
+      } catch (error) {
+        failures.push(`${run}: ${(error as Error).message}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it.each([
     [
       'past the end of its table',
