@@ -120,7 +120,7 @@ function registerDecisionCommands(program: Command): void {
       withSession(async ({ pool, config }) => {
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
         const result = await verifyStoredDecision(pool(), id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
-        if (!result.ok) process.exitCode = EXIT.error;
+        if (!result.ok) process.exitCode = EXIT.rejected;
         printResult(options.json, result, () =>
           result.ok
             ? `ok: ${result.id} (${result.signed ? 'signature verified' : 'hash verified, unsigned'})`

@@ -86,7 +86,7 @@ describe('pkgctl bundle sign', () => {
       signature.replace(/"signature": "(.)/, (_, c: string) => `"signature": "${c === 'A' ? 'B' : 'A'}`),
     );
     expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({
-      code: 1,
+      code: 3,
       stderr: expect.stringMatching(/does not verify/),
     });
 
@@ -96,7 +96,7 @@ describe('pkgctl bundle sign', () => {
       `${await readFile(path.join(dir, 'rules.yaml'), 'utf8')}# late edit\n`,
     );
     expect(await pkgctl(['bundle', 'validate', dir], env)).toMatchObject({
-      code: 1,
+      code: 3,
       stderr: expect.stringMatching(/rules\.yaml: sha256 is [0-9a-f]{64}, signed as/),
     });
   });
@@ -133,11 +133,11 @@ describe('pkgctl evaluate', () => {
     const input = path.join(work, 'bad-input.json');
     await writeFile(input, JSON.stringify({ tagz: ['vip'] }));
     expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input])).toMatchObject({
-      code: 1,
+      code: 2,
       stderr: expect.stringMatching(/tagz/),
     });
     expect(await pkgctl(['evaluate', '--bundle', EXAMPLE, '--input', input, '--engine', 'lua'])).toMatchObject({
-      code: 1,
+      code: 2,
       stderr: expect.stringMatching(/--engine/),
     });
   });

@@ -327,8 +327,9 @@ describe('pkgctl evaluate --version', () => {
         expect(output).toMatchObject({ ok: true, snapshot: version, meta: { engine } });
         expect(output.subtasks.map((s: { name: string }) => s.name)).toEqual(['grant_lounge_access', 'notify_manager']);
       }
+      // README "Exit codes": an unknown version is refused (4), not an unexpected error.
       expect(await pkgctl(['evaluate', '--version', `${version}-missing`, '--input', input])).toMatchObject({
-        code: 1,
+        code: 4,
         stderr: expect.stringMatching(/no snapshot with version/),
       });
     } finally {

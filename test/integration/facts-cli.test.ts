@@ -71,9 +71,9 @@ test.each([
   [['--object', '{lounge}'], '--object: is not JSON'],
   [['--object', '[1]'], '--object: must be a JSON object'],
   [['--ttl', 'soon'], '--ttl: "soon" is not a duration'],
-])('facts add %j fails with exit 1 naming the flag, and writes nothing', async (flags, message) => {
+])('facts add %j fails with exit 2 (usage) naming the flag, and writes nothing', async (flags, message) => {
   const run = await pkgctl(['facts', 'add', '--subject', `${subject}-bad`, '--predicate', 'p', ...flags]);
-  expect(run.code).toBe(1);
+  expect(run.code).toBe(2);
   expect(run.stderr).toContain(message);
   expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
   const listed = await pkgctl(['facts', 'list', '--subject', `${subject}-bad`, '--include-expired', '--json']);

@@ -135,7 +135,7 @@ test('pkgctl promote --wait --json: exit 0, the workflow id, its Temporal UI lin
   expect(verify).toMatchObject({ code: 0, stdout: `ok: ${String(result.decisionId)} (signature verified)\n` });
   const other = path.join(keyDir, 'other.pub.pem');
   writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
-  expect((await pkgctl(['decision', 'verify', String(result.decisionId), '--key', other])).code).toBe(1);
+  expect((await pkgctl(['decision', 'verify', String(result.decisionId), '--key', other])).code).toBe(3);
   const status = await pkgctl(['status', String(result.workflowId), '--json']);
   expect(JSON.parse(status.stdout)).toMatchObject({ stage: 'promoted', version: `${name}@1.0.0`, percent: 100 });
   const history = await pkgctl(['history', '--env', 'dev', '--limit', '200', '--json']);
