@@ -172,8 +172,7 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
   expect(held.stepIndex).toBe(0);
   expect(held.verdicts).toHaveLength(0);
   // Operators may signal from the temporal CLI (or the UI) with the same JSON payload.
-  const cli = path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal');
-  await promisify(execFile)(cli, [
+  await temporalCli(
     'workflow',
     'signal',
     '--workflow-id',
@@ -182,9 +181,7 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
     'resume',
     '--input',
     '{"actor":"oncall"}',
-    '--address',
-    loadConfig().TEMPORAL_ADDRESS,
-  ]);
+  );
   const waiting = await waitFor(
     async () => {
       const s = await handle.query(statusQuery);
@@ -220,6 +217,46 @@ test('a manual rollback during the bake withdraws the canary at once', async () 
   await saveHistory(handle, 'manual-rollback');
 });
 
+test('CLI signals with no payload, {} or junk never wedge the rollout; pkgctl rollback then rescues it', async () => {
+  const handle = await promote({ version: `${name}@1.4.1` }, { steps: [50, 100], bake: '10m' });
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
+  // What the Temporal UI sends with its payload box left empty, and what a hurried operator types.
+  const sends: [string, string[]][] = [
+    ['pause', []],
+    ['resume', ['--input', '{}']],
+    ['pause', ['--input', '"x"']],
+    ['resume', ['--input', '42']],
+    ['pause', ['--input', '{"actor": 7, "reason": ["why"]}']],
+  ];
+  for (const [signal, input] of sends) {
+    await temporalCli('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', signal, ...input);
+  }
+  const paused = await waitFor(
+    async () => {
+      const status = await handle.query(statusQuery);
+      return status.paused ? status : null;
+    },
+    30_000,
+    'the last pause',
+  );
+  expect(paused).toMatchObject({ stage: 'baking', paused: { actor: 'unknown' } });
+  const rescue = await pkgctl('rollback', handle.workflowId, '--reason', 'rescue', '--json');
+  expect(rescue.code).toBe(0);
+  const result: PromotionResult = await handle.result();
+  expect(result).toMatchObject({ outcome: 'rolled_back' });
+  expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
+  const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
+  expect(events.filter((e) => e.actor === 'unknown').map((e) => e.event)).toEqual([
+    'paused',
+    'resumed',
+    'paused',
+    'resumed',
+    'paused',
+  ]);
+  const history = await handle.fetchHistory();
+  expect(history.events!.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+});
+
 test('a second rollout on a busy lane is refused naming the running one; cancelling rolls back', async () => {
   const handle = await promote({ version: `${name}@1.5.0` }, { steps: [50, 100], bake: '10m' });
   const refused = await promote({ version: `${name}@1.6.0` }).then(
@@ -238,6 +275,14 @@ test('a second rollout on a busy lane is refused naming the running one; cancell
   expect(events.some((e) => e.event === 'rolled_back' && e.is_rollback)).toBe(true);
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
 });
+
+/** The Temporal CLI, as an operator runs it against this server. */
+const temporalCli = (...args: string[]) =>
+  promisify(execFile)(path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal'), [
+    ...args,
+    '--address',
+    loadConfig().TEMPORAL_ADDRESS,
+  ]);
 
 const pkgctl = (...args: string[]) =>
   promisify(execFile)(path.join(__dirname, '..', '..', 'bin', 'pkgctl'), args).then(
