@@ -149,6 +149,19 @@ export function startGuestTraffic(evaluators: RunningEvaluator[], boomShare = 0,
   return startTraffic({ urls: evaluators.map((e) => e.url), body, concurrency, requireOk: false });
 }
 
+/**
+ * Gives a test lane its own row serving nothing, so its first promotion has no baseline and does
+ * not depend on the env's active snapshot that another suite's default-lane promotion left.
+ */
+export async function createEmptyLane(pool: Pool, lane: Lane): Promise<void> {
+  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [
+    lane.env,
+    lane.target,
+    lane.region,
+    'promotion-test',
+  ]);
+}
+
 export interface LaneRow {
   snapshot_id: string | null;
   candidate_snapshot_id: string | null;

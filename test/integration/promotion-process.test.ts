@@ -11,7 +11,7 @@ import { startPromotion } from '../../client/rollout-client';
 import { statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
-import { startGuestTraffic, uniqueName, uploadSpec, writeBundle } from './promotion-harness';
+import { createEmptyLane, startGuestTraffic, uniqueName, uploadSpec, writeBundle } from './promotion-harness';
 import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
 import { laneName } from '../../policy/lane';
@@ -91,6 +91,7 @@ const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.r
 beforeAll(async () => {
   env = await connectTestEnvironment();
   pool = createPool(loadConfig(), 2);
+  await createEmptyLane(pool, lane);
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
   traffic = startGuestTraffic(evaluators);
   worker = await startWorkerProcess();

@@ -15,6 +15,7 @@ import { connectTestEnvironment } from '../support/temporal';
 import { laneName } from '../../policy/lane';
 import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
+  createEmptyLane,
   laneRow,
   startPipeline,
   startGuestTraffic,
@@ -49,13 +50,7 @@ const fast = { steps: [50, 100], bake: '2s' };
 beforeAll(async () => {
   env = await connectTestEnvironment();
   pool = createPool(loadConfig(), 4);
-  // A lane row that serves nothing yet: the first promotion has no baseline to compare with.
-  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [
-    lane.env,
-    lane.target,
-    lane.region,
-    'promotion-test',
-  ]);
+  await createEmptyLane(pool, lane);
   pipeline = await startPipeline(env, pool);
   running = pipeline.worker.run();
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
