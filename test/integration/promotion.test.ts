@@ -3,6 +3,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RolloutStatus } from '../../policy/rollout/status';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
@@ -81,6 +83,18 @@ async function promote(spec: Omit<BundleSpec, 'env'>, overrides = fast) {
     pipeline.worker.options.taskQueue,
     { digest, lane, overrides, actor: 'ci' },
     spec.version,
+  );
+}
+
+/** Waits until the rollout's status satisfies `holds`, and returns that status. */
+function statusWhen(handle: WorkflowHandle, holds: (status: RolloutStatus) => boolean, ms: number, what: string) {
+  return waitFor(
+    async () => {
+      const status = await handle.query(statusQuery);
+      return holds(status) ? status : null;
+    },
+    ms,
+    what,
   );
 }
 
@@ -177,14 +191,7 @@ test('pause holds the ramp past its bake, resume continues, approve_at waits for
     '--input',
     '{"actor":"oncall"}',
   );
-  const waiting = await waitFor(
-    async () => {
-      const s = await handle.query(statusQuery);
-      return s.awaitingApproval ? s : null;
-    },
-    150_000,
-    'the approval wait',
-  );
+  const waiting = await statusWhen(handle, (s) => s.awaitingApproval, 150_000, 'the approval wait');
   expect(waiting).toMatchObject({ stepIndex: 1, percent: 50 });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect((await handle.query(statusQuery)).awaitingApproval).toBe(true);
@@ -226,14 +233,7 @@ test('CLI signals with no payload, {} or junk never wedge the rollout; pkgctl ro
   for (const [signal, input] of sends) {
     await temporalCli('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', signal, ...input);
   }
-  const paused = await waitFor(
-    async () => {
-      const status = await handle.query(statusQuery);
-      return status.paused ? status : null;
-    },
-    30_000,
-    'the last pause',
-  );
+  const paused = await statusWhen(handle, (s) => s.paused !== null, 30_000, 'the last pause');
   expect(paused).toMatchObject({ stage: 'baking', paused: { actor: 'unknown' } });
   const rescue = await pkgctl('rollback', handle.workflowId, '--reason', 'rescue', '--json');
   expect(rescue.code).toBe(0);
