@@ -32,9 +32,18 @@ const FIELD = { requests: 'r', errors: 'e', compared: 'sc', diverged: 'sd' } as 
 const latencyField = (index: number) => `l${index}`;
 
 export function metricsKey(lane: Lane, version: string, bucketStartMs: number): string {
-  const parts = [lane.env, lane.target, lane.region, version].map(encodeURIComponent);
-  return `${KEY_PREFIX}:${parts.join(':')}:${Math.floor(bucketStartMs / METRICS_BUCKET_MS)}`;
+  return bucketKey(metricsKeyPrefix(lane, version), bucketStartMs);
 }
+
+function metricsKeyPrefix(lane: Lane, version: string): string {
+  const parts = [lane.env, lane.target, lane.region, version].map(encodeURIComponent);
+  return `${KEY_PREFIX}:${parts.join(':')}`;
+}
+
+const bucketKey = (prefix: string, ms: number) => `${prefix}:${Math.floor(ms / METRICS_BUCKET_MS)}`;
+
+// Encoding four parts per request showed in profiles; a lane's version keeps one prefix.
+const MAX_PREFIXES = 4096;
 
 export interface LaneMetricsRecorder {
   recordRequest(lane: Lane, version: string, sample: { error: boolean; micros: number }): void;
@@ -53,6 +62,16 @@ export interface RecorderOptions {
 export function createLaneMetricsRecorder(redis: Redis, options: RecorderOptions): LaneMetricsRecorder {
   const now = options.now ?? Date.now;
   let pending = new Map<string, Map<string, number>>();
+  const prefixes = new Map<string, string>();
+  const keyOf = (lane: Lane, version: string) => {
+    const id = `${lane.env}\u0000${lane.target}\u0000${lane.region}\u0000${version}`;
+    let prefix = prefixes.get(id);
+    if (prefix === undefined) {
+      if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
+      prefixes.set(id, (prefix = metricsKeyPrefix(lane, version)));
+    }
+    return bucketKey(prefix, now());
+  };
 
   const add = (key: string, field: string, by: number) => {
     let fields = pending.get(key);
@@ -70,13 +89,13 @@ export function createLaneMetricsRecorder(redis: Redis, options: RecorderOptions
 
   return {
     recordRequest(lane, version, { error, micros }) {
-      const key = metricsKey(lane, version, now());
+      const key = keyOf(lane, version);
       add(key, FIELD.requests, 1);
       if (error) add(key, FIELD.errors, 1);
       add(key, latencyField(latencyBucketIndex(micros)), 1);
     },
     recordShadow(lane, candidateVersion, diverged) {
-      const key = metricsKey(lane, candidateVersion, now());
+      const key = keyOf(lane, candidateVersion);
       add(key, FIELD.compared, 1);
       if (diverged) add(key, FIELD.diverged, 1);
     },

@@ -1,38 +1,61 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { laneName, type Lane } from '../../policy/lane';
 
 /**
  * Prometheus view of the evaluator (`GET /metrics`). Labels are bounded: lanes by the lane table,
  * versions by the loaded-snapshot LRU. The gates read Redis, not these; these are for dashboards.
+ * Several processes behind one port (processes.ts) answer a scrape with the sum over all of them.
  */
 export interface EvaluatorProm {
   registry: Registry;
+  /** The text a scrape gets: this process's registry, or every worker's aggregated. */
+  metrics(): Promise<string>;
+  contentType: string;
   requests: Counter<'lane' | 'version' | 'outcome'>;
   latency: Histogram<'version'>;
   shadow: Counter<'lane' | 'candidate' | 'result'>;
   swaps: Counter<'lane' | 'result'>;
   serving: Gauge<'lane' | 'role' | 'version'>;
   connected: Gauge<'dependency'>;
+  /** The per-request series of one lane's version, looked up once rather than per request. */
+  meter(lane: Lane, version: string): Meter;
 }
 
-export function createEvaluatorProm(): EvaluatorProm {
+export interface Meter {
+  ok: Counter.Internal;
+  error: Counter.Internal;
+  latency: Histogram.Internal<'version'>;
+}
+
+// prom-client hashes label values on every labels() call. Bounded like the lanes and versions the
+// meters are for; cleared rather than tracked when it overflows.
+const MAX_METERS = 1024;
+
+/** `gather` replaces the local registry's text, for a worker whose scrape must cover its siblings. */
+export function createEvaluatorProm(gather?: (registry: Registry) => () => Promise<string>): EvaluatorProm {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pkg_evaluator_process_' });
   const registers = [registry];
+  const requests = new Counter({
+    name: 'pkg_evaluator_requests_total',
+    help: 'Evaluations by lane, snapshot version and outcome (ok, error, rejected, unavailable).',
+    labelNames: ['lane', 'version', 'outcome'],
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'pkg_evaluator_evaluation_seconds',
+    help: 'Time to decide one request (fact lookup and engine), by snapshot version.',
+    labelNames: ['version'],
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+    registers,
+  });
+  const meters = new Map<string, Meter>();
   return {
     registry,
-    requests: new Counter({
-      name: 'pkg_evaluator_requests_total',
-      help: 'Evaluations by lane, snapshot version and outcome (ok, error, rejected, unavailable).',
-      labelNames: ['lane', 'version', 'outcome'],
-      registers,
-    }),
-    latency: new Histogram({
-      name: 'pkg_evaluator_evaluation_seconds',
-      help: 'Time to decide one request (fact lookup and engine), by snapshot version.',
-      labelNames: ['version'],
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
-      registers,
-    }),
+    metrics: gather ? gather(registry) : () => registry.metrics(),
+    contentType: registry.contentType,
+    requests,
+    latency,
     shadow: new Counter({
       name: 'pkg_evaluator_shadow_comparisons_total',
       help: 'Requests also decided on the other version of a canary lane, by whether the decisions matched.',
@@ -45,17 +68,35 @@ export function createEvaluatorProm(): EvaluatorProm {
       labelNames: ['lane', 'result'],
       registers,
     }),
+    // Summed over processes a gauge of 1 would read 2: each process that serves a version says so once.
     serving: new Gauge({
       name: 'pkg_evaluator_serving_info',
       help: 'The snapshot a lane serves (role=serving) and its canary candidate (role=candidate); value 1.',
       labelNames: ['lane', 'role', 'version'],
+      aggregator: 'max',
       registers,
     }),
     connected: new Gauge({
       name: 'pkg_evaluator_dependency_up',
-      help: 'Whether Redis and Postgres answered the last time they were used (1) or not (0).',
+      help: 'Whether Redis and Postgres answered the last time they were used (1) or not (0), in every process.',
       labelNames: ['dependency'],
+      aggregator: 'min',
       registers,
     }),
+    meter(lane, version) {
+      const id = `${laneName(lane)}\u0000${version}`;
+      let meter = meters.get(id);
+      if (!meter) {
+        if (meters.size >= MAX_METERS) meters.clear();
+        const name = laneName(lane);
+        meter = {
+          ok: requests.labels(name, version, 'ok'),
+          error: requests.labels(name, version, 'error'),
+          latency: latency.labels(version),
+        };
+        meters.set(id, meter);
+      }
+      return meter;
+    },
   };
 }

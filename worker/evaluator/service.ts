@@ -134,8 +134,9 @@ function record(
   engineMs: number,
 ): void {
   deps.metrics.recordRequest(lane, snapshot.version, { error, micros: engineMs * 1000 });
-  deps.prom.requests.labels(laneName(lane), snapshot.version, error ? 'error' : 'ok').inc();
-  deps.prom.latency.labels(snapshot.version).observe(requestMs / 1000);
+  const meter = deps.prom.meter(lane, snapshot.version);
+  (error ? meter.error : meter.ok).inc();
+  meter.latency.observe(requestMs / 1000);
 }
 
 function failed(
