@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { envSchema } from './lane';
 import { PIPELINE_TASK_QUEUE } from './constants';
 
@@ -57,6 +58,8 @@ export const configSchema = z.object({
   EVALUATOR_HEARTBEAT_MS: z.coerce.number({ error: 'milliseconds' }).int().min(100).default(3000),
   EVALUATOR_LOADED_MAX: z.coerce.number({ error: 'a count' }).int().min(2).default(8),
   EVALUATOR_BODY_LIMIT: z.coerce.number({ error: 'bytes' }).int().min(1024).default(262144),
+  // One process per core by default: a Node process decides on one core (worker/evaluator/processes.ts).
+  EVALUATOR_WORKERS: z.coerce.number({ error: 'a count' }).int().min(1).max(256).default(availableParallelism()),
   EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
   METRICS_TTL_S: z.coerce.number({ error: 'seconds' }).int().min(60).default(86400),
   // Pipeline worker: its task queue (tests isolate with their own), decision-record signing key

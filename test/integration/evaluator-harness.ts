@@ -76,6 +76,8 @@ export async function startEvaluator(lane: Lane, env: Record<string, string> = {
       EVALUATOR_REGION: lane.region,
       EVALUATOR_TEMPORAL: 'off',
       EVALUATOR_HEARTBEAT_MS: '500',
+      // One process unless a test asks for more: a SIGKILL then kills the whole evaluator.
+      EVALUATOR_WORKERS: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

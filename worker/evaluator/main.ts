@@ -16,6 +16,7 @@ import { createFleetReporter } from './fleet';
 import { buildSnapshot } from './snapshots';
 import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
+import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -47,9 +48,10 @@ function createPostgresHealth() {
   return health;
 }
 
-function assemble(config: Config) {
+function assemble(config: Config, worker: number | null) {
   const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
-  const instanceId = `${hostname()}:${config.EVALUATOR_PORT}`;
+  // Each process of a host is its own fleet instance: coverage must see every process that answers.
+  const instanceId = `${hostname()}:${config.EVALUATOR_PORT}${worker === null ? '' : `#${worker}`}`;
   const pool = createPool(config, 8);
   // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
   // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
@@ -57,7 +59,7 @@ function assemble(config: Config) {
   pool.on('error', () => undefined);
   const redis = createRedis(config);
   redis.on('error', () => undefined);
-  const prom = createEvaluatorProm();
+  const prom = createEvaluatorProm(worker === null ? undefined : gatherFromPrimary);
   const postgres = createPostgresHealth();
   const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
   const fleetEntry = () => ({
@@ -105,9 +107,11 @@ function assemble(config: Config) {
   return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http } = assemble(config);
+async function main(config: Config, worker: number | null): Promise<void> {
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http } = assemble(
+    config,
+    worker,
+  );
   await sync.syncAll();
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -120,8 +124,11 @@ async function main(): Promise<void> {
   fleet.start();
   await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
   log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneName(lane)} as ${instanceId}`);
+  // Evaluation activities need no more than one Temporal worker per host.
   const temporal =
-    config.EVALUATOR_TEMPORAL === 'on' ? startEvaluatorTemporalWorker(config, pool, registry, log) : null;
+    config.EVALUATOR_TEMPORAL === 'on' && (worker ?? 0) === 0
+      ? startEvaluatorTemporalWorker(config, pool, registry, log)
+      : null;
 
   // Order matters: stop taking requests, finish activities, send the last counts, leave the fleet.
   const shutdown = async (signal: string) => {
@@ -184,8 +191,12 @@ function readiness(
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  });
+  const config = loadConfigOrExit();
+  const worker = workerIndex();
+  if (worker === null && config.EVALUATOR_WORKERS > 1) runPrimary(config.EVALUATOR_WORKERS, log);
+  else
+    main(config, worker).catch((error: unknown) => {
+      log(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    });
 }
