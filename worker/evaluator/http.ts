@@ -24,6 +24,8 @@ export interface EvaluatorHttpDeps {
   prom: EvaluatorProm;
   readiness(): Readiness;
   bodyLimit: number;
+  /** Sent as `x-evaluator-instance` with every decision: which process of which host answered. */
+  instanceId: string;
 }
 
 const EVALUATE_PATH = '/v1/evaluate';
@@ -85,7 +87,14 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
   // Headers as a flat list: writeHead then skips building and walking a header object.
   const answer = (response: ServerResponse, status: number, body: unknown, close = false) => {
     const text = JSON.stringify(body);
-    const headers = ['content-type', 'application/json; charset=utf-8', 'content-length', Buffer.byteLength(text)];
+    const headers = [
+      'content-type',
+      'application/json; charset=utf-8',
+      'content-length',
+      Buffer.byteLength(text),
+      'x-evaluator-instance',
+      deps.instanceId,
+    ];
     if (close) headers.push('connection', 'close');
     response.writeHead(status, headers);
     response.end(text);

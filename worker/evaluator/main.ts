@@ -102,6 +102,7 @@ function assemble(config: Config, worker: number | null) {
     service,
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
+    instanceId,
     readiness: () => readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions()),
   });
   return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http };
