@@ -1,6 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
@@ -20,16 +20,31 @@ import {
 } from '../test/integration/evaluator-harness';
 
 /**
- * `npx tsx bench/evaluator.ts [--duration 10] [--connections 64] [--rounds 2]`
+ * `npm run bench -- evaluator [--duration 10] [--connections 64] [--rounds 3]`
  *
- * Throughput and latency of `POST /v1/evaluate` against `opa run --server` serving the same
- * compiled Rego of the example bundle, with the same inputs (the bundle's fixture inputs, facts
- * supplied so neither side reads pkg_facts) and the same load client (wrk, one thread, loopback),
- * in one run. The evaluator is measured serving the snapshot with each engine (native, wasm).
- * Rounds alternate the targets so drift on the machine hits all alike. Before measuring, every
- * input is sent to each and the decisions are compared.
+ * Throughput and latency of `POST /v1/evaluate`, in one run, with the same inputs (the bundle's
+ * fixture inputs, facts supplied so nothing reads pkg_facts) and the same load client (wrk, one
+ * thread, loopback), against two references: the floor (bench/http-floor.ts, a bare node:http server
+ * answering a constant of the evaluator's typical response size) and `opa run --server` serving the
+ * same compiled Rego. The evaluator runs as one process (native and wasm engines) and as one process
+ * per core behind one port. Rounds alternate the targets so drift on the machine hits all alike.
+ * Before measuring, every input is sent to each evaluator and to OPA and the decisions compared.
  */
 const run = promisify(execFile);
+const cores = availableParallelism();
+
+const NAMES = {
+  floor: 'node:http floor',
+  single: 'evaluator, 1 process',
+  host: `evaluator, ${cores} processes`,
+  wasm: 'evaluator wasm, 1 process',
+  opa: 'opa run --server',
+} as const;
+
+interface Target {
+  name: string;
+  url: string;
+}
 
 interface WrkResult {
   rps: number;
@@ -44,7 +59,7 @@ async function main(): Promise<void> {
     options: {
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
-      rounds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
     },
   });
   const config = loadConfig();
@@ -64,17 +79,25 @@ async function main(): Promise<void> {
     const data = regoData(native.compiled);
     const opa = await startOpa(config.OPA_PATH, work, native.rego, data);
     stops.push(opa.stop);
-    const targets = [{ name: 'opa run --server', url: opa.url }];
-    for (const snapshot of [native, wasm]) {
+    const decide = (answer: unknown) => decisionOf(answer, data[REGO_DATA_ROOT]!.rules, native.compiled.version);
+    const targets: Target[] = [];
+    const evaluatorTarget = async (name: string, snapshot: typeof native, env: Record<string, string>) => {
       const lane = randomLane(snapshot.env);
       await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
-      const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0' });
+      const evaluator = await startEvaluator(lane, { EVALUATOR_SHADOW_RATE: '0', ...env });
       stops.push(() => evaluator.stop());
-      targets.push({ name: `POST /v1/evaluate (${snapshot.compiled.engine})`, url: `${evaluator.url}/v1/evaluate` });
-      await compareDecisions(inputs, targets.at(-1)!.url, opa.url, (answer) =>
-        decisionOf(answer, data[REGO_DATA_ROOT]!.rules, native.compiled.version),
-      );
-    }
+      const url = `${evaluator.url}/v1/evaluate`;
+      await compareDecisions(inputs, url, opa.url, decide);
+      targets.push({ name, url });
+      return url;
+    };
+    const single = await evaluatorTarget(NAMES.single, native, { EVALUATOR_WORKERS: '1' });
+    await evaluatorTarget(NAMES.host, native, { EVALUATOR_WORKERS: String(cores) });
+    await evaluatorTarget(NAMES.wasm, wasm, { EVALUATOR_WORKERS: '1' });
+    targets.push({ name: NAMES.opa, url: opa.url });
+    const floor = await startFloor(work, await typicalAnswer(inputs, single));
+    stops.push(floor.stop);
+    targets.unshift({ name: NAMES.floor, url: floor.url });
 
     const script = path.join(work, 'bodies.lua');
     await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
@@ -115,6 +138,37 @@ async function startOpa(opaPath: string, work: string, rego: Map<string, string>
   return { url: `http://127.0.0.1:${port}/v1/data/pkg/result`, stop: () => void child.kill('SIGTERM') };
 }
 
+/** The evaluator's answer closest to the mean size over the inputs, for the floor to send. */
+async function typicalAnswer(inputs: unknown[], url: string): Promise<string> {
+  const answers: string[] = [];
+  for (const input of inputs) answers.push(await post(url, input).then((r) => r.text()));
+  const mean = answers.reduce((sum, text) => sum + text.length, 0) / answers.length;
+  return answers.reduce((best, text) => (Math.abs(text.length - mean) < Math.abs(best.length - mean) ? text : best));
+}
+
+async function startFloor(work: string, answer: string) {
+  const file = path.join(work, 'floor-answer.json');
+  await writeFile(file, answer);
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'http-floor.ts')], {
+    env: { ...process.env, FLOOR_PORT: String(port), FLOOR_BODY: file },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}/v1/evaluate`;
+  await waitFor(
+    async () =>
+      (await post(url, {})
+        .then((r) => r.ok)
+        .catch(() => false)) || null,
+    20_000,
+    'floor',
+  );
+  return { url, stop: () => void child.kill('SIGTERM') };
+}
+
+const post = (url: string, input: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+
 /** Same policy, same answers: the comparison is only fair if both decide identically. */
 /** OPA answers as the generated Rego does (by number into the data document); `decide` reads that as ARCHITECTURE.md §4 lists. */
 async function compareDecisions(
@@ -123,15 +177,10 @@ async function compareDecisions(
   opaUrl: string,
   decide: (answer: unknown) => Decision,
 ): Promise<void> {
-  const post = (url: string, input: unknown) =>
-    fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input }),
-    }).then((r) => r.json());
+  const json = (url: string, input: unknown) => post(url, input).then((r) => r.json());
   for (const [i, input] of inputs.entries()) {
-    const ours = (await post(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
-    const theirs = decide(((await post(opaUrl, input)) as { result: unknown }).result);
+    const ours = (await json(evaluatorUrl, input)) as { ok: boolean; subtasks: unknown; dag: unknown; rules: unknown };
+    const theirs = decide(((await json(opaUrl, input)) as { result: unknown }).result);
     const same =
       canonicalize(withoutRuleIds([ours.subtasks, ours.dag, ours.rules])) ===
       canonicalize(withoutRuleIds([theirs.subtasks, theirs.dag, theirs.rules]));
@@ -187,20 +236,37 @@ function report(
   inputCount: number,
   values: Record<string, string | undefined>,
 ): void {
-  const mean = (list: WrkResult[], key: keyof WrkResult) => list.reduce((sum, r) => sum + r[key], 0) / list.length;
-  const [opaName, opa] = [...results][0]!;
+  const mean = (name: string, key: keyof WrkResult) => {
+    const list = results.get(name)!;
+    return list.reduce((sum, r) => sum + r[key], 0) / list.length;
+  };
+  const range = (name: string) => {
+    const rps = results.get(name)!.map((r) => r.rps);
+    return `${Math.min(...rps).toFixed(0)}-${Math.max(...rps).toFixed(0)}`;
+  };
   console.log(
-    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, loopback, means over rounds`,
+    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, ${cores} cores, loopback; means (req/s range) over rounds`,
   );
-  for (const [name, list] of results) {
-    const ratio =
-      name === opaName
-        ? ''
-        : `   = ${(mean(list, 'rps') / mean(opa, 'rps')).toFixed(2)}x OPA req/s, p99 ${(mean(list, 'p99ms') / mean(opa, 'p99ms')).toFixed(2)}x OPA's`;
+  for (const name of results.keys()) {
     console.log(
-      `${name.padEnd(28)} ${mean(list, 'rps').toFixed(0).padStart(7)} req/s   p50 ${mean(list, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(list, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(list, 'bad')}${ratio}`,
+      `${name.padEnd(28)} ${mean(name, 'rps').toFixed(0).padStart(7)} req/s (${range(name).padStart(11)})   p50 ${mean(name, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(name, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(name, 'bad')}`,
     );
   }
+  const ratio = (a: string, b: string, key: keyof WrkResult) => mean(a, key) / mean(b, key);
+  const line = (label: string, value: number, target: string, met: boolean) =>
+    console.log(
+      `${label.padEnd(44)} ${value.toFixed(2).padStart(6)}   target ${target.padEnd(6)} ${met ? 'met' : 'NOT met'}`,
+    );
+  const single = ratio(NAMES.single, NAMES.floor, 'rps');
+  const singleP99 = ratio(NAMES.single, NAMES.opa, 'p99ms');
+  const host = ratio(NAMES.host, NAMES.opa, 'rps');
+  const hostP99 = ratio(NAMES.host, NAMES.opa, 'p99ms');
+  line('1 process req/s / floor req/s', single, '>= 0.80', single >= 0.8);
+  line("1 process p99 / OPA's p99", singleP99, '<= 1', singleP99 <= 1);
+  line(`${cores} processes req/s / OPA req/s`, host, '>= 2', host >= 2);
+  line(`${cores} processes p99 / OPA's p99`, hostP99, '<= 1', hostP99 <= 1);
+  line('1 process req/s / OPA req/s', ratio(NAMES.single, NAMES.opa, 'rps'), '', true);
+  line('wasm 1 process req/s / OPA req/s', ratio(NAMES.wasm, NAMES.opa, 'rps'), '', true);
 }
 
 main().catch((error: unknown) => {
