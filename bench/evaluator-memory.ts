@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { compileBundleFiles } from '../activities/compile';
 import { createPool } from '../activities/connections';
@@ -20,6 +19,7 @@ import {
   type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { generatedCases, generatedSnapshot } from './engines';
+import { runWrk, wrkScript, type WrkResult } from './wrk';
 
 /**
  * `npx tsx bench/evaluator-memory.ts [--snapshots 8] [--rules 500] [--soak 300] [--sample 10]`
@@ -32,7 +32,6 @@ import { generatedCases, generatedSnapshot } from './engines';
  * seconds, with VmRSS read from /proc after each slice. Facts come in the request, so nothing
  * reads pkg_facts.
  */
-const run = promisify(execFile);
 const CONNECTIONS = 64;
 const MiB = 1024 * 1024;
 
@@ -41,14 +40,7 @@ interface Row {
   at: number;
   t: number;
   rss: number;
-  slice: Slice;
-}
-
-interface Slice {
-  rps: number;
-  requests: number;
-  non2xx: number;
-  socketErrors: number;
+  slice: WrkResult;
 }
 
 async function main(): Promise<void> {
@@ -148,7 +140,7 @@ async function main(): Promise<void> {
     console.log(`\n  t(s)   RSS MiB     req/s`);
     for (let elapsed = 0; elapsed < soak;) {
       const seconds = Math.min(sample, soak - elapsed);
-      const slice = await runWrk(url, script, seconds);
+      const slice = await runWrk(url, script, seconds, CONNECTIONS);
       elapsed += seconds;
       const row = { at: elapsed, t: (Date.now() - started) / 1000, rss: await rssOf(pid), slice };
       rows.push(row);
@@ -228,34 +220,6 @@ function summarise(rows: Row[], soak: number, rssAll: number, peak: number): voi
   console.log(
     `requests ${requests} in ${end.toFixed(0)} s (${(requests / end).toFixed(0)} req/s), non-2xx ${non2xx}, socket errors ${socketErrors}`,
   );
-}
-
-function wrkScript(bodies: string[]): string {
-  return `local bodies = {\n${bodies.map((b) => `[==[${b}]==]`).join(',\n')}\n}
-local reqs = {}
-local n = 0
-init = function(args)
-  for i, b in ipairs(bodies) do reqs[i] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, b) end
-end
-request = function()
-  n = n + 1
-  return reqs[(n % #reqs) + 1]
-end
-`;
-}
-
-async function runWrk(url: string, script: string, seconds: number): Promise<Slice> {
-  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url], {
-    timeout: seconds * 1000 + 60_000,
-  });
-  const number = (pattern: RegExp) => Number(stdout.match(pattern)?.[1] ?? 0);
-  const socket = stdout.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  return {
-    rps: number(/Requests\/sec:\s+([\d.]+)/),
-    requests: number(/(\d+) requests in/),
-    non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
-    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-  };
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,7 @@
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 import { loadConfig } from '../policy/config';
@@ -18,6 +17,7 @@ import {
   storeExample,
   waitFor,
 } from '../test/integration/evaluator-harness';
+import { runWrk, wrkScript, type WrkResult } from './wrk';
 
 /**
  * `npm run bench -- evaluator [--duration 10] [--connections 64] [--rounds 3]`
@@ -30,7 +30,6 @@ import {
  * per core behind one port. Rounds alternate the targets so drift on the machine hits all alike.
  * Before measuring, every input is sent to each evaluator and to OPA and the decisions compared.
  */
-const run = promisify(execFile);
 const cores = availableParallelism();
 
 const NAMES = {
@@ -44,14 +43,6 @@ const NAMES = {
 interface Target {
   name: string;
   url: string;
-}
-
-interface WrkResult {
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  requests: number;
-  bad: number;
 }
 
 async function main(): Promise<void> {
@@ -101,7 +92,7 @@ async function main(): Promise<void> {
 
     const script = path.join(work, 'bodies.lua');
     await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
-    const wrk = (url: string, seconds: string) => runWrk(url, script, seconds, values.connections);
+    const wrk = (url: string, seconds: string) => runWrk(url, script, Number(seconds), Number(values.connections));
     for (const target of targets) await wrk(target.url, '3');
     const results = new Map<string, WrkResult[]>(targets.map((target) => [target.name, []]));
     for (let round = 0; round < Number(values.rounds); round++) {
@@ -198,39 +189,6 @@ function withoutRuleIds(value: unknown): unknown {
   );
 }
 
-function wrkScript(bodies: string[]): string {
-  return `local bodies = {\n${bodies.map((b) => `[==[${b}]==]`).join(',\n')}\n}
-local reqs = {}
-local n = 0
-init = function(args)
-  for i, b in ipairs(bodies) do reqs[i] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, b) end
-end
-request = function()
-  n = n + 1
-  return reqs[(n % #reqs) + 1]
-end
-`;
-}
-
-async function runWrk(url: string, script: string, seconds: string, connections: string): Promise<WrkResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], {
-    timeout: 120_000,
-  });
-  const number = (pattern: RegExp) => Number(stdout.match(pattern)?.[1] ?? NaN);
-  const ms = (label: string) => {
-    const match = stdout.match(new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)`, 'm'));
-    if (!match) return NaN;
-    return Number(match[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[match[2]!]!;
-  };
-  return {
-    rps: number(/Requests\/sec:\s+([\d.]+)/),
-    p50ms: ms('50'),
-    p99ms: ms('99'),
-    requests: number(/(\d+) requests in/),
-    bad: (number(/Non-2xx or 3xx responses: (\d+)/) || 0) + (stdout.includes('Socket errors') ? 1 : 0),
-  };
-}
-
 function report(
   results: Map<string, WrkResult[]>,
   inputCount: number,
@@ -249,7 +207,7 @@ function report(
   );
   for (const name of results.keys()) {
     console.log(
-      `${name.padEnd(28)} ${mean(name, 'rps').toFixed(0).padStart(7)} req/s (${range(name).padStart(11)})   p50 ${mean(name, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(name, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx/errors ${mean(name, 'bad')}`,
+      `${name.padEnd(28)} ${mean(name, 'rps').toFixed(0).padStart(7)} req/s (${range(name).padStart(11)})   p50 ${mean(name, 'p50ms').toFixed(2).padStart(6)} ms   p99 ${mean(name, 'p99ms').toFixed(2).padStart(7)} ms   non-2xx ${mean(name, 'non2xx')} socket errors ${mean(name, 'socketErrors')}`,
     );
   }
   const ratio = (a: string, b: string, key: keyof WrkResult) => mean(a, key) / mean(b, key);

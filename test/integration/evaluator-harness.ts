@@ -175,6 +175,20 @@ export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise
   );
 }
 
+/** A fresh lane serving hotel-ops v1 with v2 as its canary candidate at `percent`, salted anew. */
+export async function canaryLane(pool: Pool, percent: number) {
+  const lane = randomLane();
+  const serving = await storeExample(pool, 'hotel-ops-v1');
+  const candidate = await storeExample(pool, 'hotel-ops-v2');
+  await setLane(pool, lane, {
+    snapshotId: serving.snapshotId,
+    candidateSnapshotId: candidate.snapshotId,
+    canaryPercent: percent,
+    salt: randomUUID(),
+  });
+  return { lane, serving, candidate };
+}
+
 export function laneMessage(lane: Lane, type: 'activate' | 'canary' | 'rollback', version: string): string {
   return JSON.stringify({ type, ...lane, version, seq: Date.now() });
 }

@@ -5,6 +5,7 @@ import { readLaneMetrics } from '../../activities/store/lane-metrics';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import { laneName, type Lane } from '../../policy/lane';
 import {
+  canaryLane,
   laneMessage,
   randomLane,
   setLane,
@@ -124,15 +125,7 @@ test('both processes follow a hot swap, each heartbeats as its own fleet instanc
 }, 120_000);
 
 test('a canary key gets the same arm from either process; Redis counts and the scrape sum both processes', async () => {
-  const lane = randomLane();
-  const serving = await storeExample(services.pool, 'hotel-ops-v1');
-  const candidate = await storeExample(services.pool, 'hotel-ops-v2');
-  await setLane(services.pool, lane, {
-    snapshotId: serving.snapshotId,
-    candidateSnapshotId: candidate.snapshotId,
-    canaryPercent: 50,
-    salt: randomUUID(),
-  });
+  const { lane, serving, candidate } = await canaryLane(services.pool, 50);
   const evaluator = await twoProcessEvaluator(lane);
   const scrapedBefore = await scrapedRequests(evaluator, lane);
   // Redis counts whole seconds: start the window after the warm-up's second.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { readLaneMetrics } from '../../activities/store/lane-metrics';
 import {
+  canaryLane,
   evaluate,
   randomLane,
   setLane,
@@ -42,15 +43,7 @@ async function routeAll(evaluators: RunningEvaluator[], keys: string[], offset: 
 }
 
 test('a 10% canary routes 10% ± 1% of 20,000 distinct keys to the candidate, the same keys each time, and both versions are measured', async () => {
-  const lane = randomLane();
-  const serving = await storeExample(services.pool, 'hotel-ops-v1');
-  const candidate = await storeExample(services.pool, 'hotel-ops-v2');
-  await setLane(services.pool, lane, {
-    snapshotId: serving.snapshotId,
-    candidateSnapshotId: candidate.snapshotId,
-    canaryPercent: 10,
-    salt: randomUUID(),
-  });
+  const { lane, serving, candidate } = await canaryLane(services.pool, 10);
   const env = { EVALUATOR_SHADOW_RATE: '0.05' };
   const evaluators = await Promise.all([startEvaluator(lane, env), startEvaluator(lane, env)]);
   services.running.push(...evaluators);
