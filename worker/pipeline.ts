@@ -32,6 +32,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         opaPath: config.OPA_PATH,
         signingKeyPath: config.DECISION_SIGNING_KEY,
         metricsSettleMs: config.GATE_SETTLE_MS,
+        prometheusUrl: config.PROMETHEUS_URL,
       }),
     });
     relay.start();
