@@ -86,7 +86,10 @@ export function mergeAnalysis(
     const current = acc.get(name);
     if (!current) {
       if (metric.query === undefined) {
-        problems.push({ path: `${path}.query`, message: `${layerName} sets no query and no earlier layer defines ${name}` });
+        problems.push({
+          path: `${path}.query`,
+          message: `${layerName} sets no query and no earlier layer defines ${name}`,
+        });
         continue;
       }
       acc.set(name, withDefaultSlack({ ...metric }));
@@ -96,7 +99,8 @@ export function mergeAnalysis(
     if (metric.query !== undefined && metric.query !== current.query) {
       problems.push({ path: `${path}.query`, message: `${layerName} changes the query an earlier layer requires` });
     }
-    for (const bound of [...BUDGETS, ...FLOORS]) tightenBound(next, metric, bound, `${path}.${bound}`, layerName, problems);
+    for (const bound of [...BUDGETS, ...FLOORS])
+      tightenBound(next, metric, bound, `${path}.${bound}`, layerName, problems);
     if (metric.requires_baseline === true && current.requires_baseline !== true) {
       problems.push({
         path: `${path}.requires_baseline`,

@@ -45,7 +45,8 @@ export const REASONS = {
     ok: boolean,
     bounds: { max: number | null; min: number | null },
     baseline: number | null,
-  ) => `${name} ${numberText(value)} ${boundsText(value, ok, bounds)}${baseline === null ? '' : ` (baseline ${numberText(baseline)})`}`,
+  ) =>
+    `${name} ${numberText(value)} ${boundsText(value, ok, bounds)}${baseline === null ? '' : ` (baseline ${numberText(baseline)})`}`,
   analysisUnknown: (name: string, reason: string) => `${name}: ${reason}`,
   analysisQueryFailed: (reason: string) => `query failed: ${reason}`,
   analysisNoData: 'no data: the query returned no series',
