@@ -13,6 +13,7 @@ import { rolloutConfigFor } from '../../policy/rollout/config';
 import type { GateCheck, StepVerdict } from '../../policy/rollout/gates';
 import type { PromotionResult } from '../../workflows/definitions';
 import { startPrometheusSide } from '../../worker/pipeline-metrics';
+import type { TargetGroup } from '../../policy/scrape-targets';
 import { connectTestEnvironment } from '../support/temporal';
 import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
@@ -64,7 +65,7 @@ beforeAll(async () => {
   env = await connectTestEnvironment();
   pool = createPool(config, 4);
   await createEmptyLane(pool, lane);
-  prometheus = await startPrometheusSide({ ...config, PIPELINE_METRICS_PORT: 0 }, pool);
+  prometheus = await startPrometheusSide(config, pool);
   pipeline = await startPipeline(env, pool);
   running = pipeline.worker.run();
   evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
@@ -96,26 +97,33 @@ async function promote(version: string, kind: BundleKind, rollout: string): Prom
 const analysisChecks = (verdicts: StepVerdict[]): GateCheck[] =>
   verdicts.flatMap((v) => v.checks).filter((c) => c.gate === 'analysis');
 
-test('Prometheus discovers the evaluators from the fleet registry and scrapes them', async () => {
-  const ports = evaluators.map((e) => e.port);
-  const scraped = await waitFor(
+test('Prometheus discovers the evaluators from the fleet registry and scrapes them and the pipeline', async () => {
+  const laneLabel = `dev/${lane.target}/${lane.region}`;
+  const upQuery = `up{job="pkg-evaluator", evaluator_lane="${laneLabel}"} == 1`;
+  await waitFor(
     async () => {
-      const outcome = await queryInstant(config.PROMETHEUS_URL, 'up{job="pkg-evaluator"} == 1', Date.now());
-      const up = outcome.ok ? outcome.values.length : 0;
-      const targets = await readFile(config.PROMETHEUS_TARGETS_FILE, 'utf8');
-      return ports.every((port) => targets.includes(`:${port}"`)) && up >= ports.length ? targets : null;
+      const outcome = await queryInstant(config.PROMETHEUS_URL, upQuery, Date.now());
+      return outcome.ok && outcome.values.length === evaluators.length ? outcome : null;
     },
     60_000,
-    'both evaluators in the targets file and up in Prometheus',
+    'both evaluators of the lane up in Prometheus',
     500,
   );
-  expect(scraped).toContain(`"evaluator_lane": "dev/${lane.target}/${lane.region}"`);
-  const series = await queryInstant(
-    config.PROMETHEUS_URL,
-    `count(pkg_evaluator_requests_total{lane="dev/${lane.target}/${lane.region}"})`,
-    Date.now(),
+  const groups = JSON.parse(await readFile(config.PROMETHEUS_TARGETS_FILE, 'utf8')) as TargetGroup[];
+  const ours = groups.find((group) => group.labels.evaluator_lane === laneLabel)!;
+  expect(ours.targets.map((target) => Number(target.split(':')[1])).sort()).toEqual(
+    evaluators.map((e) => e.port).sort(),
   );
-  expect(series).toMatchObject({ ok: true });
+  const pipelineUp = await waitFor(
+    async () => {
+      const outcome = await queryInstant(config.PROMETHEUS_URL, 'up{job="pkg-pipeline"} == 1', Date.now());
+      return outcome.ok && outcome.values.length === 1 ? outcome : null;
+    },
+    30_000,
+    "the pipeline's /metrics up in Prometheus",
+    500,
+  );
+  expect(pipelineUp.values).toEqual([1]);
 });
 
 test('a latency gate passes a fast candidate, with its number and query in the verdict', async () => {
