@@ -5,7 +5,7 @@
 export const percentText = (fraction: number): string => `${+(fraction * 100).toFixed(3)}%`;
 export const msText = (micros: number): string => `${+(micros / 1000).toFixed(2)}ms`;
 
-export const numberText = (value: number): string => (Number.isFinite(value) ? `${+value.toPrecision(4)}` : `${value}`);
+const numberText = (value: number): string => (Number.isFinite(value) ? `${+value.toPrecision(4)}` : `${value}`);
 
 /** "≤ 5", "≥ 1", or the bound a failing value broke. */
 function boundsText(value: number, ok: boolean, { max, min }: { max: number | null; min: number | null }): string {
