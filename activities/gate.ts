@@ -24,7 +24,8 @@ import { readAnalysis } from './analysis';
 
 /**
  * Reads a step's measured numbers and judges them. Evaluators flush counts to Redis about once a
- * second, so the window closes now and the read waits `settleMs` for the last counts to land.
+ * second, so the window closes now and the read waits `settleMs` for the last counts to land. The
+ * plan's metric gates are queried from Prometheus for the same window, as of its end.
  */
 export interface GateInput {
   lane: Lane;
