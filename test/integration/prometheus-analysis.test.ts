@@ -15,6 +15,7 @@ import type { PromotionResult } from '../../workflows/definitions';
 import { startPrometheusSide } from '../../worker/pipeline-metrics';
 import type { TargetGroup } from '../../policy/scrape-targets';
 import { connectTestEnvironment } from '../support/temporal';
+import { saveHistory } from '../replay/record';
 import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
   createEmptyLane,
@@ -83,7 +84,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function promote(version: string, kind: BundleKind, rollout: string): Promise<PromotionResult> {
+/** Promotes and waits; `history` names the recorded history the replay test keeps (PKG_RECORD_HISTORIES=1). */
+async function promote(version: string, kind: BundleKind, rollout: string, history?: string): Promise<PromotionResult> {
   const digest = await uploadSpec(pool, { version, env: 'dev', kind, rollout }, fast);
   const handle = await startPromotion(
     env.client,
@@ -91,7 +93,9 @@ async function promote(version: string, kind: BundleKind, rollout: string): Prom
     { digest, lane, overrides: fast, actor: 'ci' },
     version,
   );
-  return handle.result();
+  const result = await handle.result();
+  if (history) await saveHistory(handle, history);
+  return result;
 }
 
 const analysisChecks = (verdicts: StepVerdict[]): GateCheck[] =>
@@ -153,7 +157,7 @@ test("the example bundle's queries each answer one number for a version that ser
 });
 
 test('the same gate fails a slow candidate (real extra work in its policy) and rolls it back', async () => {
-  const result = await promote(`${name}@1.1.0`, 'slow', LATENCY_GATE);
+  const result = await promote(`${name}@1.1.0`, 'slow', LATENCY_GATE, 'rolled-back-analysis');
   expect(result.outcome).toBe('rolled_back');
   const failing = result.verdicts.at(-1)!;
   expect(failing.verdict).toBe('fail');
