@@ -19,10 +19,13 @@ import { readCoverage } from './store/deployments';
 import { laneName, sameLane, type Lane } from '../policy/lane';
 import { REASONS } from '../policy/rollout/reasons';
 import { liveLanes } from './store/fleet';
+import type { AnalysisMetric } from '../policy/rollout/analysis';
+import { readAnalysis } from './analysis';
 
 /**
  * Reads a step's measured numbers and judges them. Evaluators flush counts to Redis about once a
- * second, so the window closes now and the read waits `settleMs` for the last counts to land.
+ * second, so the window closes now and the read waits `settleMs` for the last counts to land. The
+ * plan's metric gates are queried from Prometheus for the same window, as of its end.
  */
 export interface GateInput {
   lane: Lane;
@@ -33,6 +36,8 @@ export interface GateInput {
   stepCount: number;
   percent: number;
   gates: GateConfig;
+  /** The plan's metric gates; absent in rollouts planned before they existed. */
+  analysis?: AnalysisMetric[];
 }
 
 export interface PlanInput {
@@ -81,6 +86,8 @@ export interface GateDeps {
   redis: Redis;
   settleMs?: number;
   now?: () => number;
+  /** Where metric gates (rollout.analysis) are queried. */
+  prometheusUrl: string;
 }
 
 const DEFAULT_SETTLE_MS = 1500;
@@ -95,7 +102,9 @@ export function createGateActivities(deps: GateDeps) {
       const versions = { candidate: input.candidateVersion, baseline: input.baselineVersion };
       const metrics = await readLaneMetrics(deps.redis, input.lane, versions, { fromMs: input.fromMs, toMs });
       const coverage = await readCoverage(deps.pool, input.lane);
-      return judgeStep({ ...input, ...metrics, coverage });
+      const window = { ...versions, lane: input.lane, windowS: (toMs - input.fromMs) / 1000 };
+      const analysis = await readAnalysis(deps.prometheusUrl, input.analysis ?? [], window, toMs);
+      return judgeStep({ ...input, ...metrics, coverage, analysis });
     },
   };
 }

@@ -19,6 +19,8 @@ export interface PipelineDeps {
   signingKeyPath?: string;
   /** How long the gate waits for evaluators' last metric flush before reading. */
   metricsSettleMs?: number;
+  /** Prometheus for the metric gates (rollout.analysis). */
+  prometheusUrl: string;
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
@@ -27,7 +29,12 @@ export function createPipelineActivities(deps: PipelineDeps) {
     ...createFactActivities({ pool: deps.pool }),
     ...createLaneActivities({ pool: deps.pool }),
     ...createAuditActivities({ pool: deps.pool }),
-    ...createGateActivities({ pool: deps.pool, redis: deps.redis, settleMs: deps.metricsSettleMs }),
+    ...createGateActivities({
+      pool: deps.pool,
+      redis: deps.redis,
+      settleMs: deps.metricsSettleMs,
+      prometheusUrl: deps.prometheusUrl,
+    }),
     ...createDecisionActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
   };
 }

@@ -31,7 +31,13 @@ async function startPipeline(taskQueue: string) {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: SETTLE_MS }),
+    activities: createPipelineActivities({
+      pool,
+      redis,
+      opaPath: config.OPA_PATH,
+      metricsSettleMs: SETTLE_MS,
+      prometheusUrl: config.PROMETHEUS_URL,
+    }),
     maxConcurrentActivityTaskExecutions: 200,
   });
   relay.start();

@@ -69,6 +69,20 @@ export const configSchema = z.object({
   DECISION_SIGNING_KEY: z.string().min(1).optional(),
   OUTBOX_RELAY_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(100),
   GATE_SETTLE_MS: z.coerce.number({ error: 'milliseconds' }).int().min(0).default(1500),
+  // Prometheus that metric gates (rollout.analysis) query; the pipeline worker keeps its evaluator
+  // targets file current (file-based discovery) and serves its own /metrics (port 0: none).
+  PROMETHEUS_URL: url(['http:', 'https:']).default('http://127.0.0.1:9090'),
+  PROMETHEUS_TARGETS_FILE: z
+    .string()
+    .min(1)
+    .default(path.join(root, '.data', 'prometheus', 'targets', 'evaluators.json')),
+  PIPELINE_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  PIPELINE_METRICS_PORT: z.coerce
+    .number({ error: 'a port number 0-65535' })
+    .int('a port number 0-65535')
+    .min(0, 'a port number 0-65535')
+    .max(65535, 'a port number 0-65535')
+    .default(9464),
   // Bundle signatures: the Ed25519 public key (PEM text or a path to a PEM file) that verifies
   // .signatures.json, and the envs that refuse unsigned bundles (comma list; "prod" by default
   // when a key is configured, none otherwise; "none" to require none).

@@ -15,14 +15,21 @@ SEARCH_ATTRIBUTES=(PkgVersion=Keyword PkgEnv=Keyword PkgLane=Keyword PkgStage=Ke
 DEFAULT_DATABASE_URL=postgres://pkg:pkg@127.0.0.1:55432/pkg
 DEFAULT_REDIS_URL=redis://127.0.0.1:56379
 DEFAULT_TEMPORAL_ADDRESS=127.0.0.1:7233
+DEFAULT_PROMETHEUS_URL=http://127.0.0.1:9090
 # PKG_PG_PORT only moves the port this checkout's own cluster listens on (a second checkout's test).
 PG_PORT=${PKG_PG_PORT:-55432}
 REDIS_PORT=56379
 TEMPORAL_UI_PORT=8233
+PROMETHEUS_PORT=9090
+PROMETHEUS_DIR="$DATA/prometheus"
+# Must match policy/config.ts: the targets file the pipeline worker keeps current, and its /metrics port.
+PROMETHEUS_TARGETS_FILE=${PROMETHEUS_TARGETS_FILE:-$PROMETHEUS_DIR/targets/evaluators.json}
+PIPELINE_METRICS_PORT=${PIPELINE_METRICS_PORT:-9464}
 
 owns_postgres() { [ -z "${DATABASE_URL:-}" ] || [ "$DATABASE_URL" = "$DEFAULT_DATABASE_URL" ]; }
 owns_redis() { [ -z "${REDIS_URL:-}" ] || [ "$REDIS_URL" = "$DEFAULT_REDIS_URL" ]; }
 owns_temporal() { [ -z "${TEMPORAL_ADDRESS:-}" ] || [ "$TEMPORAL_ADDRESS" = "$DEFAULT_TEMPORAL_ADDRESS" ]; }
+owns_prometheus() { [ -z "${PROMETHEUS_URL:-}" ] || [ "$PROMETHEUS_URL" = "$DEFAULT_PROMETHEUS_URL" ]; }
 
 ensure_node_modules() {
   [ -d "$ROOT/node_modules" ] || (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
@@ -86,6 +93,8 @@ install_tools() {
   if owns_temporal; then go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"; fi
   if owns_postgres && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt_install postgresql; fi
   if owns_redis && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+  # Recommends would add node-exporter, a second daemon; the server binary is all we run.
+  if owns_prometheus && ! command -v prometheus >/dev/null; then apt_install --no-install-recommends prometheus; fi
 }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
@@ -168,8 +177,51 @@ stop_temporal() {
   rm -f "$DATA/temporal.pid"
 }
 
+# Scrapes every second so a gate sees data within a short bake. Evaluators come from the targets
+# file the pipeline worker rewrites from the fleet registry (file-based discovery, no restart).
+write_prometheus_config() {
+  mkdir -p "$PROMETHEUS_DIR/data" "$(dirname "$PROMETHEUS_TARGETS_FILE")"
+  [ -f "$PROMETHEUS_TARGETS_FILE" ] || echo '[]' >"$PROMETHEUS_TARGETS_FILE"
+  cat >"$PROMETHEUS_DIR/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: pkg-evaluator
+    file_sd_configs:
+      - files: ["$PROMETHEUS_TARGETS_FILE"]
+        refresh_interval: 5s
+  - job_name: pkg-pipeline
+    static_configs:
+      - targets: ["127.0.0.1:$PIPELINE_METRICS_PORT"]
+EOF
+}
+
+prometheus_ready() { curl -sf "$DEFAULT_PROMETHEUS_URL/-/ready"; }
+
+start_prometheus() {
+  write_prometheus_config
+  if prometheus_ready >/dev/null 2>&1; then
+    # Ours: pick up a changed config without losing the series gathered so far.
+    if [ -f "$PROMETHEUS_DIR/prometheus.pid" ]; then kill -HUP "$(cat "$PROMETHEUS_DIR/prometheus.pid")" 2>/dev/null || true; fi
+    return 0
+  fi
+  nohup prometheus --config.file="$PROMETHEUS_DIR/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=2d --web.listen-address=127.0.0.1:$PROMETHEUS_PORT --log.level=warn \
+    >"$PROMETHEUS_DIR/prometheus.log" 2>&1 &
+  echo $! >"$PROMETHEUS_DIR/prometheus.pid"
+  wait_for 30 Prometheus prometheus_ready
+}
+
+stop_prometheus() {
+  [ -f "$PROMETHEUS_DIR/prometheus.pid" ] || return 0
+  kill "$(cat "$PROMETHEUS_DIR/prometheus.pid")" 2>/dev/null || true
+  rm -f "$PROMETHEUS_DIR/prometheus.pid"
+}
+
 wait_external() {
   owns_postgres || wait_for 30 "PostgreSQL at \$DATABASE_URL" psql "$DATABASE_URL" -tAc 'select 1'
   owns_redis || wait_for 30 "Redis at \$REDIS_URL" redis-cli -u "$REDIS_URL" ping
   owns_temporal || wait_for 30 "Temporal at \$TEMPORAL_ADDRESS" "$TOOLS/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
+  owns_prometheus || wait_for 30 "Prometheus at \$PROMETHEUS_URL" curl -sf "$PROMETHEUS_URL/-/ready"
 }

@@ -3,11 +3,13 @@ import { loadConfigOrExit, type Config } from '../policy/config';
 import { createPool, createRedis, temporalTls } from '../activities/connections';
 import { createPipelineActivities } from '../activities/index';
 import { createOutboxRelay } from './outbox-relay';
+import { startPrometheusSide } from './pipeline-metrics';
 
 /**
  * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup) and control activities
  * on the pipeline task queue, plus the outbox relay that turns committed lane changes into Redis
- * hot-swap messages. SIGINT/SIGTERM drain the worker, then stop the relay.
+ * hot-swap messages; it keeps Prometheus' evaluator targets file current and serves its own /metrics.
+ * SIGINT/SIGTERM drain the worker, then stop the relay.
  */
 export async function runPipelineWorker(config: Config): Promise<void> {
   const pool = createPool(config);
@@ -19,6 +21,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
     intervalMs: config.OUTBOX_RELAY_MS,
     onError: (error) => process.stderr.write(`outbox relay: ${(error as Error).message}\n`),
   });
+  const prometheus = await startPrometheusSide(config, pool);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, tls: temporalTls(config) });
   try {
     const worker = await Worker.create({
@@ -32,6 +35,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         opaPath: config.OPA_PATH,
         signingKeyPath: config.DECISION_SIGNING_KEY,
         metricsSettleMs: config.GATE_SETTLE_MS,
+        prometheusUrl: config.PROMETHEUS_URL,
       }),
     });
     relay.start();
@@ -41,6 +45,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
     await worker.run();
   } finally {
     await relay.stop();
+    await prometheus.stop();
     await connection.close();
     redis.disconnect();
     relayRedis.disconnect();

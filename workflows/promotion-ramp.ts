@@ -114,6 +114,7 @@ async function judge(ramp: Ramp, step: number, percent: number, fromMs: number):
         stepCount: plan.steps.length,
         percent,
         gates: plan.gates,
+        analysis: plan.analysis,
       },
     ],
   );

@@ -57,6 +57,17 @@ export async function forgetLongGone(pool: Pool): Promise<void> {
   );
 }
 
+/** Every live evaluator instance and its lane, for Prometheus' discovery of scrape targets. */
+export async function liveInstances(pool: Pool): Promise<{ instanceId: string; lane: Lane }[]> {
+  const { rows } = await pool.query<{ instance_id: string; env: Lane['env']; target: string; region: string }>(
+    'SELECT instance_id, env, target, region FROM pkg_live_evaluators ORDER BY instance_id',
+  );
+  return rows.map(({ instance_id, env, target, region }) => ({
+    instanceId: instance_id,
+    lane: { env, target, region },
+  }));
+}
+
 /** Every lane some live evaluator serves (pkg_live_evaluators), busiest first. */
 export async function liveLanes(pool: Pool): Promise<LiveLane[]> {
   const { rows } = await pool.query<{ env: Lane['env']; target: string; region: string; evaluators: string }>(

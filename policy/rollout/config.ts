@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { PkgError, type Problem } from '../errors';
 import type { Env } from '../lane';
+import {
+  analysisOverridesSchema,
+  mergeAnalysis,
+  toAnalysisMetrics,
+  type AnalysisMetric,
+  type AnalysisMetricOverride,
+} from './analysis';
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -10,7 +17,8 @@ import type { Env } from '../lane';
  *   budget (max_error_rate, max_divergence, p99 factor/slack/ceiling) the min;
  * - steps end at 100, and a later layer may add steps but never remove one (so it cannot start higher);
  * - bake and coverage_timeout only grow, and the bake respects the merged min_bake;
- * - approve_at only ever adds approvals.
+ * - approve_at only ever adds approvals;
+ * - analysis metrics are only added, and a metric's bounds only narrow (policy/rollout/analysis.ts).
  * The global layer is the least any env may run; each env's layer adds to it.
  */
 const DURATION = /^(\d+)(ms|s|m|h)$/;
@@ -49,6 +57,7 @@ export const rolloutOverridesSchema = z.strictObject({
   coverage_timeout: duration.optional(),
   approve_at: z.array(percent).optional(),
   gates: gateOverridesSchema.optional(),
+  analysis: analysisOverridesSchema.optional(),
 });
 
 export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
@@ -72,6 +81,8 @@ export interface RolloutConfig {
   /** Percents from approve_at: the first step reaching each one waits for an approve signal. */
   approveAt: number[];
   gates: GateConfig;
+  /** Metric gates (rollout.analysis), by name; judged after each bake beside the built-in gates. */
+  analysis: AnalysisMetric[];
 }
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
@@ -199,17 +210,20 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const gates: Record<string, number | string> = {};
   const merged: RolloutOverrides = {};
   const approveAt = new Set<number>();
+  const analysis = new Map<string, AnalysisMetricOverride>();
   for (const { name, overrides } of layers) {
     const layer = parseRolloutOverrides(overrides, name);
     mergeGates(gates, layer.gates, name, problems);
     mergeSteps(merged, layer.steps, name, problems);
     for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
     layer.approve_at?.forEach((p) => approveAt.add(p));
+    mergeAnalysis(analysis, layer.analysis, name, problems);
   }
   const config = toRolloutConfig(
     merged,
     gates,
     [...approveAt].sort((a, b) => a - b),
+    toAnalysisMetrics(analysis, problems),
   );
   if (config.bakeMs < config.gates.minBakeMs) {
     problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
@@ -251,6 +265,7 @@ function toRolloutConfig(
   merged: RolloutOverrides,
   gates: Record<string, number | string>,
   approveAt: number[],
+  analysis: AnalysisMetric[],
 ): RolloutConfig {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
@@ -273,6 +288,7 @@ function toRolloutConfig(
       maxP99Ms: gate('max_p99_ms'),
       maxExtensions: gate('max_extensions'),
     },
+    analysis,
   };
 }
 

@@ -1,6 +1,7 @@
 import { percentileFromHistogram } from './latency-histogram';
 import type { GateConfig } from './config';
 import { REASONS } from './reasons';
+import { judgeAnalysis, type AnalysisReading } from './analysis-judge';
 
 /**
  * The gate judge (ARCHITECTURE.md §7): pure, from measured numbers to a verdict. Each check yields its own
@@ -10,7 +11,15 @@ import { REASONS } from './reasons';
 /** pass: safe to go on; fail: roll back; inconclusive: not enough evidence either way yet. */
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
-export type GateName = 'samples' | 'error_rate' | 'error_rate_vs_baseline' | 'p99' | 'divergence' | 'coverage';
+export type GateName =
+  | 'samples'
+  | 'error_rate'
+  | 'error_rate_vs_baseline'
+  | 'p99'
+  | 'divergence'
+  | 'coverage'
+  /** A metric gate of the bundle or env (rollout.analysis), measured by a PromQL query. */
+  | 'analysis';
 
 export interface VersionMetrics {
   requests: number;
@@ -30,6 +39,9 @@ export interface GateCheck {
   value: number | null;
   limit: number | null;
   message: string;
+  /** analysis only: the metric's name and the query as sent to Prometheus. */
+  name?: string;
+  query?: string;
 }
 
 export interface StepVerdict {
@@ -51,6 +63,8 @@ export interface JudgeInput {
   baseline: VersionMetrics | null;
   coverage: Coverage;
   gates: GateConfig;
+  /** What the step's metric gates (rollout.analysis) measured; judged beside the built-in gates. */
+  analysis?: AnalysisReading[];
 }
 
 // One-sided 95%: the candidate's error rate must be significantly *higher* to fail.
@@ -178,6 +192,7 @@ export function judgeStep(input: JudgeInput): StepVerdict {
   if (baseline) checks.push(errorRateVsBaselineCheck(input, baseline));
   checks.push(p99Check(input, baseline));
   if (use !== 'none') checks.push(divergenceCheck(input));
+  checks.push(...judgeAnalysis(input.analysis ?? [], use === 'compared'));
   checks.push(coverageCheck(input));
   const verdict = worstVerdict(checks.map((c) => c.verdict));
   return {

@@ -5,6 +5,16 @@
 export const percentText = (fraction: number): string => `${+(fraction * 100).toFixed(3)}%`;
 export const msText = (micros: number): string => `${+(micros / 1000).toFixed(2)}ms`;
 
+const numberText = (value: number): string => (Number.isFinite(value) ? `${+value.toPrecision(4)}` : `${value}`);
+
+/** "≤ 5", "≥ 1", or the bound a failing value broke. */
+function boundsText(value: number, ok: boolean, { max, min }: { max: number | null; min: number | null }): string {
+  if (!ok) return max !== null && value > max ? `> ${numberText(max)}` : `< ${numberText(min!)}`;
+  return [max === null ? '' : `≤ ${numberText(max)}`, min === null ? '' : `≥ ${numberText(min)}`]
+    .filter(Boolean)
+    .join(', ');
+}
+
 const stepLabel = (index: number, count: number, percent: number) => `step ${index + 1}/${count} (${percent}%)`;
 
 export const REASONS = {
@@ -29,6 +39,20 @@ export const REASONS = {
   coverageShort: (serving: number, evaluators: number, need: number) =>
     `${serving}/${evaluators} evaluators serve the step (need ${percentText(need)})`,
   coverageOk: (serving: number, evaluators: number) => `${serving}/${evaluators} evaluators serve the step`,
+  analysisMeasured: (
+    name: string,
+    value: number,
+    ok: boolean,
+    bounds: { max: number | null; min: number | null },
+    baseline: number | null,
+  ) =>
+    `${name} ${numberText(value)} ${boundsText(value, ok, bounds)}${baseline === null ? '' : ` (baseline ${numberText(baseline)})`}`,
+  analysisUnknown: (name: string, reason: string) => `${name}: ${reason}`,
+  analysisQueryFailed: (reason: string) => `query failed: ${reason}`,
+  analysisNoData: 'no data: the query returned no series',
+  analysisManySeries: (count: number) => `${count} series where one is needed (aggregate them, e.g. with sum or max)`,
+  analysisNaN: 'the query returned NaN (no samples in the window?)',
+  analysisBaseline: (reason: string) => `baseline ${reason}`,
   stepVerdict: (index: number, count: number, percent: number, verdict: string, detail: string) =>
     `${stepLabel(index, count, percent)} ${verdict === 'pass' ? 'passed' : verdict === 'fail' ? 'failed' : 'inconclusive'}: ${detail}`,
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,

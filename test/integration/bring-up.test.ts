@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './evaluator-harness';
@@ -20,8 +20,25 @@ test('npm run up with a bad DATABASE_URL stops with one clear line and exit 1, n
 
 test('npm run status reports every service up while the stack runs', () => {
   const run = spawnSync('bash', ['scripts/status'], { cwd: root, encoding: 'utf8' });
-  for (const service of ['postgres', 'redis', 'temporal', 'ui', 'opa']) {
+  for (const service of ['postgres', 'redis', 'temporal', 'ui', 'prometheus', 'opa']) {
     expect(run.stdout).toMatch(new RegExp(`^${service}\\s+up\\b`, 'm'));
+  }
+});
+
+test("the Prometheus config scripts/up writes is valid and discovers evaluators from the pipeline's file", () => {
+  const data = mkdtempSync(path.join(tmpdir(), 'pkg-prometheus-'));
+  try {
+    const targets = path.join(data, 'targets', 'evaluators.json');
+    const env = { ...process.env, PROMETHEUS_TARGETS_FILE: targets };
+    const script = `source scripts/services.sh && PROMETHEUS_DIR=${data} && write_prometheus_config`;
+    expect(spawnSync('bash', ['-c', script], { cwd: root, env, encoding: 'utf8' }).status).toBe(0);
+    const config = path.join(data, 'prometheus.yml');
+    const check = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+    expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(readFileSync(config, 'utf8')).toContain(`files: ["${targets}"]`);
+    expect(readFileSync(targets, 'utf8')).toBe('[]\n');
+  } finally {
+    rmSync(data, { recursive: true, force: true });
   }
 });
 

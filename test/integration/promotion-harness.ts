@@ -64,7 +64,20 @@ import type { Lane } from '../../policy/lane';
 // Hand-written Rego, no rules.yaml: the same decisions as RULES, judged by the wasm engine alone.
 const OWN_REGO = FAULTY_REGO.replace('if {\n  not "boom" in input.tags\n}', '');
 
-export type BundleKind = 'good' | 'faulty' | 'failing-fixtures' | 'wasm-only';
+// Same decisions as RULES after a needlessly quadratic loop (90,000 steps, tens to hundreds of milliseconds in
+// the wasm engine): a policy that is correct but slow, as a careless comprehension makes one.
+const SLOW_REGO = FAULTY_REGO.replace(
+  'not "boom" in input.tags',
+  'count([1 | some i in numbers.range(1, 300); some j in numbers.range(1, 300); i != j]) > 0',
+);
+
+export type BundleKind = 'good' | 'faulty' | 'slow' | 'failing-fixtures' | 'wasm-only';
+
+const HAND_WRITTEN_REGO: Partial<Record<BundleKind, string>> = {
+  faulty: FAULTY_REGO,
+  slow: SLOW_REGO,
+  'wasm-only': OWN_REGO,
+};
 
 export interface BundleSpec {
   version: string;
@@ -76,7 +89,8 @@ export interface BundleSpec {
 export async function writeBundle(spec: BundleSpec): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pkg-bundle-'));
   const kind = spec.kind ?? 'good';
-  const engine = kind === 'faulty' || kind === 'wasm-only' ? 'wasm' : 'native';
+  const rego = HAND_WRITTEN_REGO[kind];
+  const engine = rego === undefined ? 'native' : 'wasm';
   const manifest = [
     `version: ${spec.version}`,
     `env: ${spec.env}`,
@@ -89,9 +103,9 @@ export async function writeBundle(spec: BundleSpec): Promise<string> {
   await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
   if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), RULES);
   await writeFile(path.join(dir, 'fixtures', 'basic.yaml'), kind === 'failing-fixtures' ? WRONG_FIXTURE : FIXTURES);
-  if (kind === 'faulty' || kind === 'wasm-only') {
+  if (rego !== undefined) {
     await mkdir(path.join(dir, 'policy'));
-    await writeFile(path.join(dir, 'policy', 'pkg.rego'), kind === 'faulty' ? FAULTY_REGO : OWN_REGO);
+    await writeFile(path.join(dir, 'policy', 'pkg.rego'), rego);
   }
   return dir;
 }
@@ -127,7 +141,13 @@ export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): P
   const redis = createRedis(config);
   const relay = createOutboxRelay({ pool, redis, intervalMs: 50 });
   const worker = await createTestWorker(env, {
-    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: 1200 }),
+    activities: createPipelineActivities({
+      pool,
+      redis,
+      opaPath: config.OPA_PATH,
+      metricsSettleMs: 1200,
+      prometheusUrl: config.PROMETHEUS_URL,
+    }),
   });
   relay.start();
   return {

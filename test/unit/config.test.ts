@@ -6,6 +6,9 @@ test('defaults match the services scripts/up starts', () => {
   expect(config.REDIS_URL).toBe('redis://127.0.0.1:56379');
   expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
   expect(config.TEMPORAL_NAMESPACE).toBe('default');
+  expect(config.PROMETHEUS_URL).toBe('http://127.0.0.1:9090');
+  expect(config.PROMETHEUS_TARGETS_FILE).toMatch(/\/\.data\/prometheus\/targets\/evaluators\.json$/);
+  expect(config.PIPELINE_METRICS_PORT).toBe(9464);
 });
 
 test('explicit values win over defaults', () => {
@@ -19,6 +22,8 @@ test.each([
   ['REDIS_URL', 'http://x', 'redis://'],
   ['TEMPORAL_ADDRESS', 'no-port', 'host:port'],
   ['EVALUATOR_PORT', '99999', 'port number'],
+  ['PROMETHEUS_URL', '127.0.0.1:9090', 'http://'],
+  ['PIPELINE_METRICS_PORT', '-1', 'port number 0-65535'],
 ])('a bad %s is named with its value and what was expected', (name, value, expected) => {
   expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   try {

@@ -81,6 +81,7 @@ export function plan(changes: Partial<RolloutPlan> = {}): RolloutPlan {
       maxP99Ms: 1000,
       maxExtensions: 2,
     },
+    analysis: [],
     ...changes,
   };
 }

@@ -12,7 +12,7 @@ export interface EvaluatorProm {
   metrics(): Promise<string>;
   contentType: string;
   requests: Counter<'lane' | 'version' | 'outcome'>;
-  latency: Histogram<'version'>;
+  latency: Histogram<'lane' | 'version'>;
   shadow: Counter<'lane' | 'candidate' | 'result'>;
   swaps: Counter<'lane' | 'result'>;
   serving: Gauge<'lane' | 'role' | 'version'>;
@@ -24,7 +24,7 @@ export interface EvaluatorProm {
 export interface Meter {
   ok: Counter.Internal;
   error: Counter.Internal;
-  latency: Histogram.Internal<'version'>;
+  latency: Histogram.Internal<'lane' | 'version'>;
 }
 
 // prom-client hashes label values on every labels() call. Bounded like the lanes and versions the
@@ -44,8 +44,8 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
   });
   const latency = new Histogram({
     name: 'pkg_evaluator_evaluation_seconds',
-    help: 'Time to decide one request (fact lookup and engine), by snapshot version.',
-    labelNames: ['version'],
+    help: 'Time to decide one request (fact lookup and engine), by lane and snapshot version.',
+    labelNames: ['lane', 'version'],
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
     registers,
   });
@@ -92,7 +92,7 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
         meter = {
           ok: requests.labels(name, version, 'ok'),
           error: requests.labels(name, version, 'error'),
-          latency: latency.labels(version),
+          latency: latency.labels(name, version),
         };
         meters.set(id, meter);
       }
