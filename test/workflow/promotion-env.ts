@@ -80,6 +80,9 @@ export function plan(changes: Partial<RolloutPlan> = {}): RolloutPlan {
       p99SlackMs: 2,
       maxP99Ms: 1000,
       maxExtensions: 2,
+      alpha: 0.05,
+      maxLatencyEffect: 0.64,
+      consecutivePasses: 1,
     },
     ...changes,
   };
