@@ -4,6 +4,8 @@
  */
 export const percentText = (fraction: number): string => `${+(fraction * 100).toFixed(3)}%`;
 export const msText = (micros: number): string => `${+(micros / 1000).toFixed(2)}ms`;
+export const pText = (p: number): string => (p !== 0 && p < 1e-4 ? p.toExponential(1) : `${+p.toPrecision(2)}`);
+const shareText = (share: number) => `${+share.toFixed(3)}`;
 
 const stepLabel = (index: number, count: number, percent: number) => `step ${index + 1}/${count} (${percent}%)`;
 
@@ -14,15 +16,22 @@ export const REASONS = {
   errorRateDoomed: (errors: number, budget: number, min: number) =>
     `${errors} errors already exceed budget ${percentText(budget)} of ${min} requests`,
   errorRateOk: (rate: number, budget: number) => `error rate ${percentText(rate)} ≤ ${percentText(budget)}`,
-  errorRateWorse: (rate: number, base: number, z: number) =>
-    `error rate ${percentText(rate)} significantly worse than baseline ${percentText(base)} (z=${z.toFixed(2)})`,
-  errorRateComparable: (rate: number, base: number, z: number) =>
-    `error rate ${percentText(rate)} vs baseline ${percentText(base)} (z=${z.toFixed(2)})`,
+  errorRateWorse: (rate: number, base: number, p: number, alpha: number) =>
+    `error rate ${percentText(rate)} significantly worse than baseline ${percentText(base)} (Fisher p=${pText(p)} < α ${alpha})`,
+  errorRateComparable: (rate: number, base: number, p: number) =>
+    `error rate ${percentText(rate)} vs baseline ${percentText(base)} (Fisher p=${pText(p)})`,
   noBaseline: 'no baseline (first promotion of this lane): comparisons skipped, absolute budgets only',
   baselineQuiet: (requests: number) => `baseline served only ${requests} requests in the window: comparisons skipped`,
   p99Over: (p99: number, limit: number) => `p99 ${msText(p99)} > ${msText(limit)}`,
   p99Ok: (p99: number, limit: number) => `p99 ${msText(p99)} ≤ ${msText(limit)}`,
   p99Unknown: 'no latency samples',
+  latencySamplesShort: (samples: number, min: number) => `only ${samples} latency samples to compare (need ${min})`,
+  latencySlower: (share: number, limit: number, p: number, alpha: number) =>
+    `latency slower than baseline: P(candidate slower) ${shareText(share)} > ${limit} (Mann–Whitney p=${pText(p)} < α ${alpha})`,
+  latencyNotSignificant: (share: number, limit: number, p: number, alpha: number) =>
+    `latency vs baseline: P(candidate slower) ${shareText(share)} > ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})`,
+  latencyComparable: (share: number, limit: number, p: number) =>
+    `latency vs baseline: P(candidate slower) ${shareText(share)} ≤ ${limit} (Mann–Whitney p=${pText(p)})`,
   divergenceOver: (rate: number, budget: number) => `divergence ${percentText(rate)} > budget ${percentText(budget)}`,
   divergenceOk: (rate: number, budget: number) => `divergence ${percentText(rate)} ≤ ${percentText(budget)}`,
   divergenceUnknown: 'no shadow comparisons yet',
