@@ -8,11 +8,12 @@ import {
   approvalStepIndexes,
   parseRolloutOverrides,
   rolloutConfigFor,
+  withGateDefaults,
   type GateConfig,
   type RolloutConfig,
   type RolloutOverrides,
 } from '../policy/rollout/config';
-import { readLaneMetrics } from './store/lane-metrics';
+import { readLaneMetrics, windowEndMs } from './store/lane-metrics';
 import { readUploadedBundle } from './store/bundles';
 import { refusingBadInput } from './failure';
 import { readCoverage } from './store/deployments';
@@ -93,9 +94,10 @@ export function createGateActivities(deps: GateDeps) {
       const toMs = now();
       await Context.current().sleep(deps.settleMs ?? DEFAULT_SETTLE_MS);
       const versions = { candidate: input.candidateVersion, baseline: input.baselineVersion };
-      const metrics = await readLaneMetrics(deps.redis, input.lane, versions, { fromMs: input.fromMs, toMs });
+      const window = { fromMs: input.fromMs, toMs: windowEndMs(toMs) };
+      const metrics = await readLaneMetrics(deps.redis, input.lane, versions, window);
       const coverage = await readCoverage(deps.pool, input.lane);
-      return judgeStep({ ...input, ...metrics, coverage });
+      return { ...judgeStep({ ...input, ...metrics, coverage, gates: withGateDefaults(input.gates) }), window };
     },
   };
 }

@@ -43,6 +43,8 @@ export const REASONS = {
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,
   ramping: (index: number, count: number, percent: number) => `ramping to ${stepLabel(index, count, percent)}`,
   baking: (index: number, count: number, percent: number) => `baking ${stepLabel(index, count, percent)}`,
+  bakingAgain: (index: number, count: number, percent: number, passes: number) =>
+    `baking ${stepLabel(index, count, percent)} again after ${passes} passing read(s) in a row`,
   waitingApproval: (index: number, count: number, percent: number) =>
     `waiting for approval before ${stepLabel(index, count, percent)}`,
   paused: (actor: string, reason: string) => `paused by ${actor}${reason ? `: ${reason}` : ''}`,

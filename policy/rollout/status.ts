@@ -49,6 +49,8 @@ export interface RolloutFacts {
   percent: number;
   holds: Hold[];
   extensions: number;
+  /** Passing reads in a row of the current step (consecutive_passes). */
+  passes: number;
   verdicts: StepVerdict[];
   /** Why the rollout ended, when it has. */
   outcomeReason: string | null;
@@ -71,6 +73,7 @@ export function initialFacts(lane: Lane): RolloutFacts {
     percent: 0,
     holds: [],
     extensions: 0,
+    passes: 0,
     verdicts: [],
     outcomeReason: null,
   };
@@ -99,6 +102,7 @@ function rolloutMessage(facts: RolloutFacts): string {
   if (stage === 'ramping') return REASONS.ramping(stepIndex, steps.length, step);
   const inconclusive = holdOf(facts, 'inconclusive');
   if (stage === 'baking' && inconclusive) return inconclusive.reason;
+  if (stage === 'baking' && facts.passes > 0) return REASONS.bakingAgain(stepIndex, steps.length, step, facts.passes);
   if (stage === 'baking') return REASONS.baking(stepIndex, steps.length, step);
   return stage;
 }
