@@ -40,6 +40,9 @@ export const REASONS = {
   coverageOk: (serving: number, evaluators: number) => `${serving}/${evaluators} evaluators serve the step`,
   stepVerdict: (index: number, count: number, percent: number, verdict: string, detail: string) =>
     `${stepLabel(index, count, percent)} ${verdict === 'pass' ? 'passed' : verdict === 'fail' ? 'failed' : 'inconclusive'}: ${detail}`,
+  lastVerdict: (index: number, count: number, percent: number, verdict: string) =>
+    `last verdict: ${stepLabel(index, count, percent)} ${verdict}`,
+  checkLine: (verdict: string, gate: string, message: string) => `  ${verdict.padEnd(12)} ${gate}: ${message}`,
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,
   ramping: (index: number, count: number, percent: number) => `ramping to ${stepLabel(index, count, percent)}`,
   baking: (index: number, count: number, percent: number) => `baking ${stepLabel(index, count, percent)}`,

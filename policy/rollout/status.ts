@@ -107,6 +107,19 @@ function rolloutMessage(facts: RolloutFacts): string {
   return stage;
 }
 
+/**
+ * The last verdict check by check, each with its numbers (p-value and effect of a comparison with
+ * the baseline included): what `pkgctl status` prints under the rollout's own line.
+ */
+export function lastVerdictLines(facts: Pick<RolloutFacts, 'verdicts'>): string[] {
+  const last = facts.verdicts[facts.verdicts.length - 1];
+  if (!last) return [];
+  return [
+    REASONS.lastVerdict(last.step, last.stepCount, last.percent, last.verdict),
+    ...last.checks.map((check) => REASONS.checkLine(check.verdict, check.gate, check.message)),
+  ];
+}
+
 /** One line for the Temporal UI's current details: stage and the last verdict. */
 export function currentDetails(status: RolloutStatus): string {
   const last = status.verdicts[status.verdicts.length - 1];
