@@ -41,6 +41,8 @@ export const gateOverridesSchema = z.strictObject({
   // Beyond 0.5 a comparison fails an unchanged candidate more often than not: noise, not safety.
   alpha: z.number().gt(0).max(0.5).optional(),
   max_latency_effect: z.number().min(0.5).max(1).optional(),
+  max_latency_excess: rate.optional(),
+  latency_slack_ms: z.number().min(0).optional(),
   consecutive_passes: z.number().int().min(1).max(20).optional(),
 });
 
@@ -73,6 +75,10 @@ export interface GateConfig {
   alpha: number;
   /** Largest P(candidate slower) + ½·P(tie) tolerated when the latency difference is significant. */
   maxLatencyEffect: number;
+  /** Largest extra share of candidate requests above one latency tolerated when significant. */
+  maxLatencyExcess: number;
+  /** Latency added to every baseline sample before the distributions are compared. */
+  latencySlackMs: number;
   /** Reads in a row, one per bake, that must pass before a step advances. */
   consecutivePasses: number;
 }
@@ -104,6 +110,8 @@ export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
     max_extensions: 2,
     alpha: 0.05,
     max_latency_effect: 0.64,
+    max_latency_excess: 0.2,
+    latency_slack_ms: 2,
     consecutive_passes: 1,
   },
 };
@@ -289,6 +297,8 @@ function toRolloutConfig(
       maxExtensions: gate('max_extensions'),
       alpha: gate('alpha'),
       maxLatencyEffect: gate('max_latency_effect'),
+      maxLatencyExcess: gate('max_latency_excess'),
+      latencySlackMs: gate('latency_slack_ms'),
       consecutivePasses: gate('consecutive_passes'),
     },
   };

@@ -1,54 +1,14 @@
 import { percentileFromHistogram } from './latency-histogram';
-import type { GateConfig } from './config';
 import { REASONS } from './reasons';
-import { fisherExactGreater, mannWhitneyGreater } from './statistics';
+import { errorRateVsBaselineCheck, latencyChecks } from './baseline-comparisons';
+import { check, type GateCheck, type JudgeInput, type Verdict, type VersionMetrics } from './gate-check';
+
+export type { Coverage, GateCheck, GateName, GateStatistics, JudgeInput, Verdict, VersionMetrics } from './gate-check';
 
 /**
  * The gate judge (ARCHITECTURE.md §7): pure, from measured numbers to a verdict. Each check yields its own
  * verdict with its value and limit; the worst one decides (fail > inconclusive > pass).
  */
-
-/** pass: safe to go on; fail: roll back; inconclusive: not enough evidence either way yet. */
-export type Verdict = 'pass' | 'fail' | 'inconclusive';
-
-export type GateName =
-  | 'samples' // enough candidate requests to judge at all
-  | 'error_rate' // the absolute error budget
-  | 'error_rate_vs_baseline' // errors not significantly more frequent than the baseline's (Fisher)
-  | 'p99' // p99 latency against the baseline and an absolute ceiling
-  | 'latency_vs_baseline' // the whole latency distribution not significantly slower (Mann–Whitney)
-  | 'divergence' // shadow decisions that differ from the serving version's
-  | 'coverage'; // evaluators serving the step
-
-export interface VersionMetrics {
-  requests: number;
-  errors: number;
-  latencyBuckets: number[];
-  shadow: { compared: number; diverged: number };
-}
-
-export interface Coverage {
-  evaluators: number;
-  serving: number;
-}
-
-/** The significance test behind a comparison with the baseline, reported with the check. */
-export interface GateStatistics {
-  test: 'fisher' | 'mann_whitney';
-  /** One-sided: how likely evidence this bad is if the candidate is no worse than the baseline. */
-  pValue: number;
-  /** fisher: candidate minus baseline error rate; mann_whitney: P(candidate slower) + ½·P(tie). */
-  effect: number;
-}
-
-export interface GateCheck {
-  gate: GateName;
-  verdict: Verdict;
-  value: number | null;
-  limit: number | null;
-  message: string;
-  stats?: GateStatistics;
-}
 
 export interface StepVerdict {
   step: number;
@@ -63,31 +23,10 @@ export interface StepVerdict {
   window?: { fromMs: number; toMs: number };
 }
 
-export interface JudgeInput {
-  step: number;
-  stepCount: number;
-  percent: number;
-  candidate: VersionMetrics;
-  baseline: VersionMetrics | null;
-  coverage: Coverage;
-  gates: GateConfig;
-}
-
 const SEVERITY: Record<Verdict, number> = { pass: 0, inconclusive: 1, fail: 2 };
 
 export function worstVerdict(verdicts: Verdict[]): Verdict {
   return verdicts.reduce<Verdict>((worst, v) => (SEVERITY[v] > SEVERITY[worst] ? v : worst), 'pass');
-}
-
-function check(
-  gate: GateName,
-  verdict: Verdict,
-  value: number | null,
-  limit: number | null,
-  message: string,
-  stats?: GateStatistics,
-): GateCheck {
-  return stats ? { gate, verdict, value, limit, message, stats } : { gate, verdict, value, limit, message };
 }
 
 function samplesCheck({ candidate, gates }: JudgeInput): GateCheck {
@@ -118,61 +57,6 @@ function errorRateCheck({ candidate, gates }: JudgeInput): GateCheck {
     ? REASONS.errorRateOver(rate, gates.maxErrorRate)
     : REASONS.errorRateOk(rate, gates.maxErrorRate);
   return check('error_rate', over ? 'fail' : 'pass', rate, gates.maxErrorRate, message);
-}
-
-/**
- * Fisher's exact test at every count: exact where the z-test's normal approximation misleads (one
- * error in 200 requests against none in 2000 is z-test p 0.0008, Fisher p 0.09), close to it
- * where counts are large, and cheap for the counts of a step window. One test, so a verdict never
- * flips because a window crossed a threshold between two approximations.
- */
-function errorRateVsBaselineCheck(input: JudgeInput, baseline: VersionMetrics): GateCheck {
-  const { candidate, gates } = input;
-  if (candidate.requests < gates.minRequests) {
-    const message = REASONS.samplesShort(candidate.requests, gates.minRequests);
-    return check('error_rate_vs_baseline', 'inconclusive', null, gates.alpha, message);
-  }
-  const pValue = fisherExactGreater(candidate, baseline);
-  const [rate, base] = [candidate.errors / candidate.requests, baseline.errors / baseline.requests];
-  const stats: GateStatistics = { test: 'fisher', pValue, effect: rate - base };
-  const worse = pValue < gates.alpha;
-  const message = worse
-    ? REASONS.errorRateWorse(rate, base, pValue, gates.alpha)
-    : REASONS.errorRateComparable(rate, base, pValue);
-  return check('error_rate_vs_baseline', worse ? 'fail' : 'pass', pValue, gates.alpha, message, stats);
-}
-
-const sampleCount = (histogram: readonly number[]) => histogram.reduce((sum, n) => sum + n, 0);
-
-/**
- * Mann–Whitney U of the latency histograms, Kayenta's test: with thousands of samples a trivial
- * difference is significant, so it fails only when it is significant and the candidate is slower
- * in more pairs than max_latency_effect tolerates. It is a test of location: a spread that leaves
- * the candidate as often faster as slower is p99's to catch.
- */
-function latencyVsBaselineCheck({ candidate, gates }: JudgeInput, baseline: VersionMetrics): GateCheck {
-  const limit = gates.maxLatencyEffect;
-  const samples = Math.min(sampleCount(candidate.latencyBuckets), sampleCount(baseline.latencyBuckets));
-  const comparison = mannWhitneyGreater(candidate.latencyBuckets, baseline.latencyBuckets);
-  if (samples < gates.minRequests || comparison === null) {
-    return check(
-      'latency_vs_baseline',
-      'inconclusive',
-      null,
-      limit,
-      REASONS.latencySamplesShort(samples, gates.minRequests),
-    );
-  }
-  const { pValue, superiority } = comparison;
-  const stats: GateStatistics = { test: 'mann_whitney', pValue, effect: superiority };
-  const significant = pValue < gates.alpha;
-  const slower = significant && superiority > limit;
-  const message = slower
-    ? REASONS.latencySlower(superiority, limit, pValue, gates.alpha)
-    : superiority > limit
-      ? REASONS.latencyNotSignificant(superiority, limit, pValue, gates.alpha)
-      : REASONS.latencyComparable(superiority, limit, pValue);
-  return check('latency_vs_baseline', slower ? 'fail' : 'pass', superiority, limit, message, stats);
 }
 
 function p99Check({ candidate, gates }: JudgeInput, baseline: VersionMetrics | null): GateCheck {
@@ -224,7 +108,7 @@ export function judgeStep(input: JudgeInput): StepVerdict {
   const checks = [samplesCheck(input), errorRateCheck(input)];
   if (baseline) checks.push(errorRateVsBaselineCheck(input, baseline));
   checks.push(p99Check(input, baseline));
-  if (baseline) checks.push(latencyVsBaselineCheck(input, baseline));
+  if (baseline) checks.push(...latencyChecks(input, baseline));
   if (use !== 'none') checks.push(divergenceCheck(input));
   checks.push(coverageCheck(input));
   const verdict = worstVerdict(checks.map((c) => c.verdict));

@@ -26,12 +26,19 @@ export const REASONS = {
   p99Ok: (p99: number, limit: number) => `p99 ${msText(p99)} ≤ ${msText(limit)}`,
   p99Unknown: 'no latency samples',
   latencySamplesShort: (samples: number, min: number) => `only ${samples} latency samples to compare (need ${min})`,
-  latencySlower: (share: number, limit: number, p: number, alpha: number) =>
-    `latency slower than baseline: P(candidate slower) ${shareText(share)} > ${limit} (Mann–Whitney p=${pText(p)} < α ${alpha})`,
-  latencyNotSignificant: (share: number, limit: number, p: number, alpha: number) =>
-    `latency vs baseline: P(candidate slower) ${shareText(share)} > ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})`,
-  latencyComparable: (share: number, limit: number, p: number) =>
-    `latency vs baseline: P(candidate slower) ${shareText(share)} ≤ ${limit} (Mann–Whitney p=${pText(p)})`,
+  latencySlower: (slack: number, share: number, limit: number, p: number, alpha: number) =>
+    `latency slower than baseline + ${slack}ms: P(candidate slower) ${shareText(share)} > ${limit} (Mann–Whitney p=${pText(p)} < α ${alpha})`,
+  latencyComparable: (slack: number, share: number, limit: number, p: number, alpha: number) =>
+    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} ${share > limit ? `> ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})` : `≤ ${limit} (Mann–Whitney p=${pText(p)})`}`,
+  latencyExcess: (slack: number, excess: number, edge: number, limit: number, p: number, alpha: number) =>
+    `${percentText(excess)} more candidate requests than baseline + ${slack}ms slower than ${msText(edge)} ` +
+    (excess <= limit
+      ? `≤ ${percentText(limit)} (Kolmogorov–Smirnov p=${pText(p)})`
+      : p < alpha
+        ? `> ${percentText(limit)} (Kolmogorov–Smirnov p=${pText(p)} < α ${alpha})`
+        : `> ${percentText(limit)} but not significant (Kolmogorov–Smirnov p=${pText(p)} ≥ α ${alpha})`),
+  latencyExcessNone: (slack: number, limit: number, p: number) =>
+    `no latency that more candidate requests than baseline + ${slack}ms exceed (≤ ${percentText(limit)}, Kolmogorov–Smirnov p=${pText(p)})`,
   divergenceOver: (rate: number, budget: number) => `divergence ${percentText(rate)} > budget ${percentText(budget)}`,
   divergenceOk: (rate: number, budget: number) => `divergence ${percentText(rate)} ≤ ${percentText(budget)}`,
   divergenceUnknown: 'no shadow comparisons yet',

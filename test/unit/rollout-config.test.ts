@@ -83,6 +83,8 @@ const gatesArb = fc.record(
     alpha: fc.double({ min: 0.001, max: 0.5, noNaN: true }),
     max_latency_effect: fc.double({ min: 0.5, max: 1, noNaN: true }),
     consecutive_passes: fc.integer({ min: 1, max: 20 }),
+    max_latency_excess: fc.double({ min: 0, max: 1, noNaN: true }),
+    latency_slack_ms: fc.double({ min: 0, max: 10, noNaN: true }),
   },
   { requiredKeys: [] },
 );
@@ -106,6 +108,8 @@ test('property: whatever a bundle asks, the merged config is never looser than t
       expect(config.gates.alpha).toBeGreaterThanOrEqual(base.gates.alpha);
       expect(config.gates.maxLatencyEffect).toBeLessThanOrEqual(base.gates.maxLatencyEffect);
       expect(config.gates.consecutivePasses).toBeGreaterThanOrEqual(base.gates.consecutivePasses);
+      expect(config.gates.maxLatencyExcess).toBeLessThanOrEqual(base.gates.maxLatencyExcess);
+      expect(config.gates.latencySlackMs).toBeLessThanOrEqual(base.gates.latencySlackMs);
     }),
   );
 });
@@ -125,6 +129,8 @@ test.each<[string, RolloutOverrides, string]>([
   ['fewer extensions', { gates: { max_extensions: 1 } }, 'bundle sets 1, below the floor 2'],
   ['stronger evidence before failing', { gates: { alpha: 0.01 } }, 'bundle sets 0.01, below the floor 0.05'],
   ['a larger latency effect', { gates: { max_latency_effect: 0.8 } }, 'bundle sets 0.8, above the budget 0.64'],
+  ['a larger latency excess', { gates: { max_latency_excess: 0.3 } }, 'bundle sets 0.3, above the budget 0.2'],
+  ['more latency slack', { gates: { latency_slack_ms: 5 } }, 'bundle sets 5, above the budget 2'],
 ])('a prod bundle asking for %s is refused, the violation named', (_, bundle, message) => {
   const error = pkgErrorOf(() => rolloutConfigFor('prod', bundle));
   expect(error.type).toBe('GateConfigLoosened');
@@ -146,8 +152,14 @@ test('every violation of one layer is named at once', () => {
   );
 });
 
-test('the judge defaults: α 0.05, latency effect 0.64, one passing read; stricter values are accepted', () => {
-  expect(rolloutConfigFor('prod').gates).toMatchObject({ alpha: 0.05, maxLatencyEffect: 0.64, consecutivePasses: 1 });
+test('the judge defaults: α 0.05, latency effect 0.64, excess 0.2, slack 2 ms, one passing read; stricter is accepted', () => {
+  expect(rolloutConfigFor('prod').gates).toMatchObject({
+    alpha: 0.05,
+    maxLatencyEffect: 0.64,
+    maxLatencyExcess: 0.2,
+    latencySlackMs: 2,
+    consecutivePasses: 1,
+  });
   const gates = rolloutConfigFor('prod', {
     gates: { alpha: 0.1, max_latency_effect: 0.6, consecutive_passes: 3 },
   }).gates;
@@ -164,12 +176,21 @@ test.each([
   ['a latency effect below no effect', { max_latency_effect: 0.4 }],
   ['zero consecutive passes', { consecutive_passes: 0 }],
   ['a fractional count of passes', { consecutive_passes: 1.5 }],
+  ['a latency excess above 1', { max_latency_excess: 1.5 }],
+  ['a negative latency slack', { latency_slack_ms: -1 }],
 ])('the schema refuses %s', (_, gates) => {
   expect(rolloutOverridesSchema.safeParse({ gates }).success).toBe(false);
 });
 
 test('a plan made before the judge settings existed is judged with their global defaults', () => {
-  const { alpha: _a, maxLatencyEffect: _m, consecutivePasses: _c, ...older } = rolloutConfigFor('prod').gates;
+  const {
+    alpha: _a,
+    maxLatencyEffect: _m,
+    maxLatencyExcess: _x,
+    latencySlackMs: _s,
+    consecutivePasses: _c,
+    ...older
+  } = rolloutConfigFor('prod').gates;
   expect(withGateDefaults(older)).toEqual(rolloutConfigFor('prod').gates);
   expect(withGateDefaults({ ...older, alpha: 0.1 }).alpha).toBe(0.1);
 });

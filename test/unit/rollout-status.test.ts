@@ -7,7 +7,7 @@ import {
 } from '../../policy/rollout/status';
 import { judgeStep } from '../../policy/rollout/gates';
 import { rolloutConfigFor } from '../../policy/rollout/config';
-import { emptyHistogram } from '../../policy/rollout/latency-histogram';
+import { emptyHistogram, latencyBucketIndex } from '../../policy/rollout/latency-histogram';
 import type { StepVerdict } from '../../policy/rollout/gates';
 import type { Lane } from '../../policy/lane';
 
@@ -97,17 +97,17 @@ test('baking again after a pass says how many passed in a row', () => {
 });
 
 test('pkgctl status lists the last verdict check by check, with p-values and effects', () => {
-  const metrics = (requests: number, errors: number, bucket: number) => {
+  const metrics = (requests: number, errors: number, micros: number) => {
     const latencyBuckets = emptyHistogram();
-    latencyBuckets[bucket] = requests;
+    latencyBuckets[latencyBucketIndex(micros)] = requests;
     return { requests, errors, latencyBuckets, shadow: { compared: 10, diverged: 0 } };
   };
   const judged = judgeStep({
     step: 0,
     stepCount: 3,
     percent: 5,
-    candidate: metrics(2000, 1, 30),
-    baseline: metrics(20_000, 0, 26),
+    candidate: metrics(2000, 1, 9000),
+    baseline: metrics(20_000, 0, 5000),
     coverage: { evaluators: 1, serving: 1 },
     gates: rolloutConfigFor('dev').gates,
   });
@@ -118,7 +118,7 @@ test('pkgctl status lists the last verdict check by check, with p-values and eff
   );
   expect(lines).toContainEqual(
     expect.stringMatching(
-      /^ {2}fail {9}latency_vs_baseline: latency slower than baseline: P\(candidate slower\) 1 > 0\.64 \(Mann–Whitney p=/,
+      /^ {2}fail {9}latency_vs_baseline: latency slower than baseline \+ 2ms: P\(candidate slower\) 1 > 0\.64 \(Mann–Whitney p=/,
     ),
   );
   expect(lastVerdictLines(facts({}))).toEqual([]);

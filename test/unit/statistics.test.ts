@@ -1,4 +1,9 @@
-import { fisherExactGreater, mannWhitneyGreater, normalUpperTail } from '../../policy/rollout/statistics';
+import {
+  fisherExactGreater,
+  kolmogorovSmirnovGreater,
+  mannWhitneyGreater,
+  normalUpperTail,
+} from '../../policy/rollout/statistics';
 
 /**
  * Reference values computed independently with SciPy 1.17.1 (NumPy 2.4.6), Python 3.11:
@@ -6,6 +11,8 @@ import { fisherExactGreater, mannWhitneyGreater, normalUpperTail } from '../../p
  * - scipy.stats.mannwhitneyu(x, y, alternative='greater', method='asymptotic', use_continuity=True),
  *   x and y the histograms expanded to one sample per count (value = bucket index); the effect is
  *   statistic / (len(x) · len(y))
+ * - scipy.stats.ks_2samp(x, y, alternative='less', method='asymp') (x, y as above): 'less' is
+ *   scipy's name for "x's CDF lies below y's somewhere", i.e. x has more samples above some value
  * - scipy.stats.norm.sf(z)
  * "z-test" is the pooled one-sided two-proportion z-test the judge used before, p = norm.sf(z).
  */
@@ -97,4 +104,45 @@ test('Fisher over a support of 50,000 terms stays finite and matches scipy', () 
   const half = counts(50_000, 100_000);
   closeTo(fisherExactGreater(half, half), 0.501784117419027);
   expect(fisherExactGreater(counts(1_000_000, 1_000_000), counts(0, 1_000_000))).toBe(0);
+});
+
+test.each([
+  [
+    'the body moved up a bucket or two',
+    { 26: 150, 27: 400, 28: 330, 29: 110, 32: 10 },
+    BASELINE,
+    1.691570032367327e-184,
+    0.65,
+    26,
+  ],
+  ['identical', BASELINE, BASELINE, 1, 0, -1],
+  ['faster', { 24: 400, 25: 400, 26: 200 }, BASELINE, 1, 0, -1],
+  ['wider around the same median', { 25: 250, 26: 500, 27: 250 }, { 26: 1000 }, 5.597850046927003e-28, 0.25, 26],
+  [
+    'a tiny shift in a huge sample',
+    { 24: 8000, 25: 32000, 26: 40000, 27: 15000, 28: 4000, 32: 1000 },
+    { 24: 10000, 25: 30000, 26: 40000, 27: 15000, 28: 4000, 32: 1000 },
+    4.164231204773822e-18,
+    0.02,
+    24,
+  ],
+  [
+    'a slightly heavier tail',
+    { 24: 100, 25: 300, 26: 400, 27: 100, 28: 50, 29: 40, 32: 10 },
+    BASELINE,
+    0.07808166600115368,
+    0.05,
+    27,
+  ],
+  ['in the overflow slot', { 84: 700, 85: 300 }, { 84: 1000 }, 6.070273852348033e-40, 0.3, 84],
+])('Kolmogorov–Smirnov one-sided, %s: p and excess = scipy', (_, candidate, baseline, pValue, excess, bucket) => {
+  const result = kolmogorovSmirnovGreater(histogram(candidate), histogram(baseline))!;
+  closeTo(result.pValue, pValue);
+  closeTo(result.excess, excess, 1e-12);
+  expect(result.bucket).toBe(bucket);
+});
+
+test('Kolmogorov–Smirnov needs samples on both sides', () => {
+  expect(kolmogorovSmirnovGreater(histogram({}), histogram(BASELINE))).toBeNull();
+  expect(kolmogorovSmirnovGreater(histogram(BASELINE), histogram({}))).toBeNull();
 });

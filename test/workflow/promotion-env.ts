@@ -82,6 +82,8 @@ export function plan(changes: Partial<RolloutPlan> = {}): RolloutPlan {
       maxExtensions: 2,
       alpha: 0.05,
       maxLatencyEffect: 0.64,
+      maxLatencyExcess: 0.2,
+      latencySlackMs: 2,
       consecutivePasses: 1,
     },
     ...changes,
