@@ -67,7 +67,9 @@ function latencyVsBaselineCheck({ candidate, gates }: JudgeInput, slowedBaseline
   const slack = gates.latencySlackMs;
   const message = slower
     ? REASONS.latencySlower(slack, superiority, limit, pValue, gates.alpha)
-    : REASONS.latencyComparable(slack, superiority, limit, pValue, gates.alpha);
+    : superiority > limit
+      ? REASONS.latencyNotSignificant(slack, superiority, limit, pValue, gates.alpha)
+      : REASONS.latencyComparable(slack, superiority, limit, pValue);
   return check('latency_vs_baseline', slower ? 'fail' : 'pass', superiority, limit, message, stats);
 }
 

@@ -28,8 +28,10 @@ export const REASONS = {
   latencySamplesShort: (samples: number, min: number) => `only ${samples} latency samples to compare (need ${min})`,
   latencySlower: (slack: number, share: number, limit: number, p: number, alpha: number) =>
     `latency slower than baseline + ${slack}ms: P(candidate slower) ${shareText(share)} > ${limit} (Mann–Whitney p=${pText(p)} < α ${alpha})`,
-  latencyComparable: (slack: number, share: number, limit: number, p: number, alpha: number) =>
-    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} ${share > limit ? `> ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})` : `≤ ${limit} (Mann–Whitney p=${pText(p)})`}`,
+  latencyNotSignificant: (slack: number, share: number, limit: number, p: number, alpha: number) =>
+    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} > ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})`,
+  latencyComparable: (slack: number, share: number, limit: number, p: number) =>
+    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} ≤ ${limit} (Mann–Whitney p=${pText(p)})`,
   latencyExcess: (slack: number, excess: number, edge: number, limit: number, p: number, alpha: number) =>
     `${percentText(excess)} more candidate requests than baseline + ${slack}ms slower than ${msText(edge)} ` +
     (excess <= limit
