@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   fisherExactGreater,
   kolmogorovSmirnovGreater,
@@ -145,4 +146,47 @@ test.each([
 test('Kolmogorov–Smirnov needs samples on both sides', () => {
   expect(kolmogorovSmirnovGreater(histogram({}), histogram(BASELINE))).toBeNull();
   expect(kolmogorovSmirnovGreater(histogram(BASELINE), histogram({}))).toBeNull();
+});
+
+const countsArb = fc
+  .record({ requests: fc.integer({ min: 1, max: 3000 }), errors: fc.nat(3000) })
+  .map(({ requests, errors }) => counts(Math.min(errors, requests), requests));
+
+test('property: a Fisher p-value is a probability, and one more candidate error never raises it', () => {
+  fc.assert(
+    fc.property(countsArb, countsArb, (candidate, baseline) => {
+      const p = fisherExactGreater(candidate, baseline);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThanOrEqual(1);
+      if (candidate.errors < candidate.requests) {
+        const worse = fisherExactGreater(counts(candidate.errors + 1, candidate.requests), baseline);
+        expect(worse).toBeLessThanOrEqual(p * (1 + 1e-9));
+      }
+    }),
+  );
+});
+
+const histogramArb = fc.array(fc.nat(50), { minLength: 12, maxLength: 12 }).filter((h) => h.some((n) => n > 0));
+
+test('property: moving candidate samples to a slower bucket never lowers the effects nor raises the KS p-value', () => {
+  fc.assert(
+    fc.property(histogramArb, histogramArb, fc.nat(10), (candidate, baseline, from) => {
+      const slower = [...candidate];
+      const moved = slower[from]!;
+      slower[from] = 0;
+      slower[from + 1] = slower[from + 1]! + moved;
+      const [before, after] = [candidate, slower].map((h) => mannWhitneyGreater(h, baseline)!);
+      const [ksBefore, ksAfter] = [candidate, slower].map((h) => kolmogorovSmirnovGreater(h, baseline)!);
+      for (const result of [before!, after!]) {
+        expect(result.superiority).toBeGreaterThanOrEqual(0);
+        expect(result.superiority).toBeLessThanOrEqual(1);
+        expect(result.pValue).toBeLessThanOrEqual(1);
+      }
+      expect(after!.superiority).toBeGreaterThanOrEqual(before!.superiority - 1e-12);
+      // Not the Mann–Whitney p-value: when U stays put, the tie correction alone moves it (by ~1e-8).
+      expect(ksAfter!.excess).toBeGreaterThanOrEqual(ksBefore!.excess - 1e-12);
+      expect(ksAfter!.pValue).toBeLessThanOrEqual(ksBefore!.pValue + 1e-12);
+    }),
+    { numRuns: 2000 },
+  );
 });
