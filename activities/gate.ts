@@ -8,11 +8,12 @@ import {
   approvalStepIndexes,
   parseRolloutOverrides,
   rolloutConfigFor,
+  withGateDefaults,
   type GateConfig,
   type RolloutConfig,
   type RolloutOverrides,
 } from '../policy/rollout/config';
-import { readLaneMetrics } from './store/lane-metrics';
+import { readLaneMetrics, windowEndMs } from './store/lane-metrics';
 import { readUploadedBundle } from './store/bundles';
 import { refusingBadInput } from './failure';
 import { readCoverage } from './store/deployments';
@@ -100,11 +101,13 @@ export function createGateActivities(deps: GateDeps) {
       const toMs = now();
       await Context.current().sleep(deps.settleMs ?? DEFAULT_SETTLE_MS);
       const versions = { candidate: input.candidateVersion, baseline: input.baselineVersion };
-      const metrics = await readLaneMetrics(deps.redis, input.lane, versions, { fromMs: input.fromMs, toMs });
+      const window = { fromMs: input.fromMs, toMs: windowEndMs(toMs) };
+      const metrics = await readLaneMetrics(deps.redis, input.lane, versions, window);
       const coverage = await readCoverage(deps.pool, input.lane);
-      const window = { ...versions, lane: input.lane, windowS: (toMs - input.fromMs) / 1000 };
-      const analysis = await readAnalysis(deps.prometheusUrl, input.analysis ?? [], window, toMs);
-      return judgeStep({ ...input, ...metrics, coverage, analysis });
+      const scope = { ...versions, lane: input.lane, windowS: (window.toMs - input.fromMs) / 1000 };
+      const analysis = await readAnalysis(deps.prometheusUrl, input.analysis ?? [], scope, window.toMs);
+      const gates = withGateDefaults(input.gates);
+      return { ...judgeStep({ ...input, ...metrics, coverage, analysis, gates }), window };
     },
   };
 }

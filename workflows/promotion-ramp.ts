@@ -1,4 +1,4 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { RolloutPlan } from '../activities/gate';
 import type { CoverageResult } from '../activities/lane';
 import type { SnapshotRef } from '../activities/store/deployments';
@@ -16,6 +16,9 @@ export interface Ramp extends Run {
 
 /** How a ramp ends; a rollback without a reason is an operator's request (the state says whose). */
 export type RampEnding = { kind: 'promote' } | { kind: 'roll_back'; reason?: string };
+
+/** Patch id of the consecutive passing reads (consecutive_passes); histories before it never re-read a pass. */
+const CONSECUTIVE_PASSES_PATCH = 'consecutive-passes';
 
 const STOPPED = Symbol('stopped');
 const stopped: RampEnding = { kind: 'roll_back' };
@@ -64,7 +67,7 @@ async function awaitApproval({ state, plan }: Ramp, step: number, percent: numbe
 
 async function setStep({ input, state, rolloutId, candidate }: Ramp, step: number, percent: number): Promise<void> {
   state.release('inconclusive');
-  state.enter('ramping', { stepIndex: step, percent, extensions: 0 });
+  state.enter('ramping', { stepIndex: step, percent, extensions: 0, passes: 0 });
   const baseline = await control.setLaneStep.executeWithOptions(
     { ...CONTROL, summary: `set ${laneName(input.lane)} to ${percent}%` },
     [{ rolloutId, lane: input.lane, candidate, step, percent, actor: input.actor }],
@@ -79,11 +82,14 @@ function awaitCoverage({ input, plan }: Ramp, percent: number): Promise<Coverage
 }
 
 /**
- * Bakes, then judges; inconclusive extends the bake (same window start, more samples). Returns
- * how the ramp ends, or nothing when the step passed.
+ * Bakes, then judges; inconclusive extends the bake (same window start, more samples). With
+ * consecutive_passes above one, a pass is read again after another bake over a fresh window (the
+ * evidence already judged could not fail twice) until that many passed in a row; inconclusive
+ * starts the count over. Returns how the ramp ends, or nothing when the step passed.
  */
 async function bakeAndJudge(ramp: Ramp, step: number, percent: number, fromMs: number): Promise<RampEnding | null> {
   const { state, plan } = ramp;
+  let windowFrom = fromMs;
   for (;;) {
     state.enter('baking');
     if (plan.bakeMs > 0 && (await condition(() => state.stopping, plan.bakeMs))) return stopped;
@@ -91,13 +97,27 @@ async function bakeAndJudge(ramp: Ramp, step: number, percent: number, fromMs: n
     if (state.stopping) return stopped;
     state.release('inconclusive');
     state.enter('gating');
-    const verdict = await judge(ramp, step, percent, fromMs);
+    const verdict = await judge(ramp, step, percent, windowFrom);
     const action = stepAction(verdict, state.facts.extensions, plan.gates.maxExtensions);
-    if (action.kind === 'advance') return null;
     if (action.kind === 'rollback') return { kind: 'roll_back', reason: action.reason };
+    if (action.kind === 'advance') {
+      if (!awaitsMorePasses(ramp)) return null;
+      windowFrom = verdict.window?.toMs ?? windowFrom;
+      continue;
+    }
+    state.facts.passes = 0;
     state.facts.extensions += 1;
     state.hold('inconclusive', verdict.message, 'gate');
   }
+}
+
+/** Counts a pass; true while the step needs more in a row (Argo's consecutiveSuccessLimit). */
+function awaitsMorePasses({ state, plan }: Ramp): boolean {
+  // A plan made before the setting existed has none: one pass, as then.
+  const needed = plan.gates.consecutivePasses ?? 1;
+  if (needed <= 1 || !patched(CONSECUTIVE_PASSES_PATCH)) return false;
+  state.facts.passes += 1;
+  return state.facts.passes < needed;
 }
 
 async function judge(ramp: Ramp, step: number, percent: number, fromMs: number): Promise<StepVerdict> {

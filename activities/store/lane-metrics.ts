@@ -128,6 +128,14 @@ async function sendBatch(redis: Redis, batch: Map<string, Map<string, number>>, 
 }
 
 /**
+ * Where a window read up to `toMs` really ends: whole buckets are counted, so the bucket holding
+ * `toMs` is read to its end. The next window starts there and shares no bucket with this one.
+ */
+export function windowEndMs(toMs: number): number {
+  return Math.ceil(toMs / METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
+}
+
+/**
  * Candidate and baseline figures for a lane over [fromMs, toMs), summed over every evaluator.
  * Whole one-second buckets overlapping the window are counted; counts reach Redis within about a
  * second of the request (the evaluator's flush period), so read a window that ended ≥ 2 s ago.

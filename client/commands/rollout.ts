@@ -4,7 +4,7 @@ import { outcomeExit } from '../exit-codes';
 import { REASONS } from '../../policy/rollout/reasons';
 import { prepareBundle, uploadBundle } from '../bundle-upload';
 import { rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
-import type { RolloutStatus } from '../../policy/rollout/status';
+import { lastVerdictLines, type RolloutStatus } from '../../policy/rollout/status';
 import { operatorUpdates, type PromotionResult } from '../../workflows/definitions';
 import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
@@ -48,7 +48,8 @@ export function registerRolloutCommands(program: Command): void {
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
         const status = await rolloutStatus(await temporal(), id);
-        printResult(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
+        const lines = [describeStatus(status), ...lastVerdictLines(status), workflowLink(config, id)];
+        printResult(options.json, status, () => lines.join('\n'));
       }),
     );
   registerAuditCommands(program);

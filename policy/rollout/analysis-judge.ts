@@ -1,6 +1,6 @@
 import { laneName, type Lane } from '../lane';
 import { PLACEHOLDER_PATTERN, type AnalysisMetric, type Placeholder } from './analysis';
-import type { GateCheck, Verdict } from './gates';
+import type { GateCheck, Verdict } from './gate-check';
 import { REASONS } from './reasons';
 
 /**

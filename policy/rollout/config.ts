@@ -13,8 +13,10 @@ import {
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
  * whole plan only tightens, and a later layer that tries to relax anything is refused with each
  * violation named:
- * - gates: a floor (min_requests, coverage, min_bake, max_extensions) takes the max of the layers, a
- *   budget (max_error_rate, max_divergence, p99 factor/slack/ceiling) the min;
+ * - gates: a floor (min_requests, coverage, min_bake, max_extensions, alpha, consecutive_passes) takes
+ *   the max of the layers, a budget (max_error_rate, max_divergence, p99 factor/slack/ceiling,
+ *   max_latency_effect) the min. alpha, the significance level of the comparisons with the baseline,
+ *   is a floor because a larger alpha fails a candidate on weaker evidence: raising it tightens;
  * - steps end at 100, and a later layer may add steps but never remove one (so it cannot start higher);
  * - bake and coverage_timeout only grow, and the bake respects the merged min_bake;
  * - approve_at only ever adds approvals;
@@ -44,6 +46,12 @@ export const gateOverridesSchema = z.strictObject({
   p99_slack_ms: z.number().min(0).optional(),
   max_p99_ms: z.number().gt(0).optional(),
   max_extensions: z.number().int().min(0).max(20).optional(),
+  // Beyond 0.5 a comparison fails an unchanged candidate more often than not: noise, not safety.
+  alpha: z.number().gt(0).max(0.5).optional(),
+  max_latency_effect: z.number().min(0.5).max(1).optional(),
+  max_latency_excess: rate.optional(),
+  latency_slack_ms: z.number().min(0).optional(),
+  consecutive_passes: z.number().int().min(1).max(20).optional(),
 });
 
 /** The manifest's `rollout:` block; also the shape of every other layer. */
@@ -72,6 +80,16 @@ export interface GateConfig {
   p99SlackMs: number;
   maxP99Ms: number;
   maxExtensions: number;
+  /** One-sided significance level of the baseline comparisons (error rate, latency distribution). */
+  alpha: number;
+  /** Largest P(candidate slower) + ½·P(tie) tolerated when the latency difference is significant. */
+  maxLatencyEffect: number;
+  /** Largest extra share of candidate requests above one latency tolerated when significant. */
+  maxLatencyExcess: number;
+  /** Latency added to every baseline sample before the distributions are compared. */
+  latencySlackMs: number;
+  /** Reads in a row, one per bake, that must pass before a step advances. */
+  consecutivePasses: number;
 }
 
 export interface RolloutConfig {
@@ -101,6 +119,11 @@ export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
     p99_slack_ms: 2,
     max_p99_ms: 1000,
     max_extensions: 2,
+    alpha: 0.05,
+    max_latency_effect: 0.64,
+    max_latency_excess: 0.2,
+    latency_slack_ms: 2,
+    consecutive_passes: 1,
   },
 };
 
@@ -114,7 +137,7 @@ export const ENV_ROLLOUT_DEFAULTS: Record<Env, RolloutOverrides> = {
 };
 
 type GateKey = keyof z.infer<typeof gateOverridesSchema>;
-const FLOORS: GateKey[] = ['min_requests', 'coverage', 'min_bake', 'max_extensions'];
+const FLOORS: GateKey[] = ['min_requests', 'coverage', 'min_bake', 'max_extensions', 'alpha', 'consecutive_passes'];
 
 function numeric(key: GateKey, value: number | string): number {
   return key === 'min_bake' ? parseDuration(String(value)) : Number(value);
@@ -287,9 +310,23 @@ function toRolloutConfig(
       p99SlackMs: gate('p99_slack_ms'),
       maxP99Ms: gate('max_p99_ms'),
       maxExtensions: gate('max_extensions'),
+      alpha: gate('alpha'),
+      maxLatencyEffect: gate('max_latency_effect'),
+      maxLatencyExcess: gate('max_latency_excess'),
+      latencySlackMs: gate('latency_slack_ms'),
+      consecutivePasses: gate('consecutive_passes'),
     },
     analysis,
   };
+}
+
+/**
+ * A plan made before a gate setting existed (a rollout in flight across an upgrade) lacks it; it
+ * is judged with the global default for it, never with nothing.
+ */
+export function withGateDefaults(gates: Partial<GateConfig>): GateConfig {
+  const defaults = mergeRolloutLayers([{ name: 'global defaults', overrides: GLOBAL_ROLLOUT_DEFAULTS }]).gates;
+  return { ...defaults, ...gates };
 }
 
 /** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */

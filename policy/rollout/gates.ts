@@ -1,48 +1,15 @@
 import { percentileFromHistogram } from './latency-histogram';
-import type { GateConfig } from './config';
 import { REASONS } from './reasons';
-import { judgeAnalysis, type AnalysisReading } from './analysis-judge';
+import { judgeAnalysis } from './analysis-judge';
+import { errorRateVsBaselineCheck, latencyChecks } from './baseline-comparisons';
+import { check, type GateCheck, type JudgeInput, type Verdict, type VersionMetrics } from './gate-check';
+
+export type { Coverage, GateCheck, GateName, GateStatistics, JudgeInput, Verdict, VersionMetrics } from './gate-check';
 
 /**
  * The gate judge (ARCHITECTURE.md §7): pure, from measured numbers to a verdict. Each check yields its own
  * verdict with its value and limit; the worst one decides (fail > inconclusive > pass).
  */
-
-/** pass: safe to go on; fail: roll back; inconclusive: not enough evidence either way yet. */
-export type Verdict = 'pass' | 'fail' | 'inconclusive';
-
-export type GateName =
-  | 'samples'
-  | 'error_rate'
-  | 'error_rate_vs_baseline'
-  | 'p99'
-  | 'divergence'
-  | 'coverage'
-  /** A metric gate of the bundle or env (rollout.analysis), measured by a PromQL query. */
-  | 'analysis';
-
-export interface VersionMetrics {
-  requests: number;
-  errors: number;
-  latencyBuckets: number[];
-  shadow: { compared: number; diverged: number };
-}
-
-export interface Coverage {
-  evaluators: number;
-  serving: number;
-}
-
-export interface GateCheck {
-  gate: GateName;
-  verdict: Verdict;
-  value: number | null;
-  limit: number | null;
-  message: string;
-  /** analysis only: the metric's name and the query as sent to Prometheus. */
-  name?: string;
-  query?: string;
-}
 
 export interface StepVerdict {
   step: number;
@@ -53,45 +20,14 @@ export interface StepVerdict {
   baseline: 'none' | 'quiet' | 'compared';
   checks: GateCheck[];
   message: string;
+  /** The metrics window read, [fromMs, toMs); set by the gate activity (absent in older records). */
+  window?: { fromMs: number; toMs: number };
 }
 
-export interface JudgeInput {
-  step: number;
-  stepCount: number;
-  percent: number;
-  candidate: VersionMetrics;
-  baseline: VersionMetrics | null;
-  coverage: Coverage;
-  gates: GateConfig;
-  /** What the step's metric gates (rollout.analysis) measured; judged beside the built-in gates. */
-  analysis?: AnalysisReading[];
-}
-
-// One-sided 95%: the candidate's error rate must be significantly *higher* to fail.
-export const Z_CRITICAL = 1.645;
 const SEVERITY: Record<Verdict, number> = { pass: 0, inconclusive: 1, fail: 2 };
 
 export function worstVerdict(verdicts: Verdict[]): Verdict {
   return verdicts.reduce<Verdict>((worst, v) => (SEVERITY[v] > SEVERITY[worst] ? v : worst), 'pass');
-}
-
-/** z of a one-sided two-proportion test that the candidate's error rate exceeds the baseline's. */
-export function errorRateZ(candidate: VersionMetrics, baseline: VersionMetrics): number {
-  const [nc, nb] = [candidate.requests, baseline.requests];
-  const pooled = (candidate.errors + baseline.errors) / (nc + nb);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nb));
-  if (se === 0) return 0;
-  return (candidate.errors / nc - baseline.errors / nb) / se;
-}
-
-function check(
-  gate: GateName,
-  verdict: Verdict,
-  value: number | null,
-  limit: number | null,
-  message: string,
-): GateCheck {
-  return { gate, verdict, value, limit, message };
 }
 
 function samplesCheck({ candidate, gates }: JudgeInput): GateCheck {
@@ -122,24 +58,6 @@ function errorRateCheck({ candidate, gates }: JudgeInput): GateCheck {
     ? REASONS.errorRateOver(rate, gates.maxErrorRate)
     : REASONS.errorRateOk(rate, gates.maxErrorRate);
   return check('error_rate', over ? 'fail' : 'pass', rate, gates.maxErrorRate, message);
-}
-
-function errorRateVsBaselineCheck(input: JudgeInput, baseline: VersionMetrics): GateCheck {
-  const { candidate, gates } = input;
-  if (candidate.requests < gates.minRequests) {
-    return check(
-      'error_rate_vs_baseline',
-      'inconclusive',
-      null,
-      Z_CRITICAL,
-      REASONS.samplesShort(candidate.requests, gates.minRequests),
-    );
-  }
-  const z = errorRateZ(candidate, baseline);
-  const [rate, base] = [candidate.errors / candidate.requests, baseline.errors / baseline.requests];
-  const worse = z > Z_CRITICAL;
-  const message = worse ? REASONS.errorRateWorse(rate, base, z) : REASONS.errorRateComparable(rate, base, z);
-  return check('error_rate_vs_baseline', worse ? 'fail' : 'pass', z, Z_CRITICAL, message);
 }
 
 function p99Check({ candidate, gates }: JudgeInput, baseline: VersionMetrics | null): GateCheck {
@@ -191,6 +109,7 @@ export function judgeStep(input: JudgeInput): StepVerdict {
   const checks = [samplesCheck(input), errorRateCheck(input)];
   if (baseline) checks.push(errorRateVsBaselineCheck(input, baseline));
   checks.push(p99Check(input, baseline));
+  if (baseline) checks.push(...latencyChecks(input, baseline));
   if (use !== 'none') checks.push(divergenceCheck(input));
   checks.push(...judgeAnalysis(input.analysis ?? [], use === 'compared'));
   checks.push(coverageCheck(input));

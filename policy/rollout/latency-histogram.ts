@@ -44,6 +44,23 @@ export function mergeHistograms(...histograms: readonly (readonly number[])[]): 
 }
 
 /**
+ * The histogram with every sample `micros` slower. A bucket's samples move together, as from the
+ * bucket's midpoint, so a shifted sample lands within half a bucket (~10%) of where it would;
+ * the overflow slot stays where it is. 0 µs changes nothing.
+ */
+export function shiftHistogram(counts: readonly number[], micros: number): number[] {
+  const shifted = emptyHistogram();
+  counts.forEach((n, i) => {
+    if (n === 0) return;
+    const upper = LATENCY_BOUNDS_US[i];
+    const lower = i === 0 ? 0 : LATENCY_BOUNDS_US[i - 1]!;
+    const target = upper === undefined || micros === 0 ? i : latencyBucketIndex((lower + upper) / 2 + micros);
+    shifted[target] = shifted[target]! + n;
+  });
+  return shifted;
+}
+
+/**
  * The q-quantile (0 < q ≤ 1) in µs, linearly interpolated inside its bucket; null without samples.
  * A quantile in the overflow slot is reported as the largest bound (a lower bound of the truth).
  */

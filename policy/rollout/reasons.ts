@@ -4,6 +4,8 @@
  */
 export const percentText = (fraction: number): string => `${+(fraction * 100).toFixed(3)}%`;
 export const msText = (micros: number): string => `${+(micros / 1000).toFixed(2)}ms`;
+export const pText = (p: number): string => (p !== 0 && p < 1e-4 ? p.toExponential(1) : `${+p.toPrecision(2)}`);
+const shareText = (share: number) => `${+share.toFixed(3)}`;
 
 const numberText = (value: number): string => (Number.isFinite(value) ? `${+value.toPrecision(4)}` : `${value}`);
 
@@ -24,15 +26,31 @@ export const REASONS = {
   errorRateDoomed: (errors: number, budget: number, min: number) =>
     `${errors} errors already exceed budget ${percentText(budget)} of ${min} requests`,
   errorRateOk: (rate: number, budget: number) => `error rate ${percentText(rate)} ≤ ${percentText(budget)}`,
-  errorRateWorse: (rate: number, base: number, z: number) =>
-    `error rate ${percentText(rate)} significantly worse than baseline ${percentText(base)} (z=${z.toFixed(2)})`,
-  errorRateComparable: (rate: number, base: number, z: number) =>
-    `error rate ${percentText(rate)} vs baseline ${percentText(base)} (z=${z.toFixed(2)})`,
+  errorRateWorse: (rate: number, base: number, p: number, alpha: number) =>
+    `error rate ${percentText(rate)} significantly worse than baseline ${percentText(base)} (Fisher p=${pText(p)} < α ${alpha})`,
+  errorRateComparable: (rate: number, base: number, p: number) =>
+    `error rate ${percentText(rate)} vs baseline ${percentText(base)} (Fisher p=${pText(p)})`,
   noBaseline: 'no baseline (first promotion of this lane): comparisons skipped, absolute budgets only',
   baselineQuiet: (requests: number) => `baseline served only ${requests} requests in the window: comparisons skipped`,
   p99Over: (p99: number, limit: number) => `p99 ${msText(p99)} > ${msText(limit)}`,
   p99Ok: (p99: number, limit: number) => `p99 ${msText(p99)} ≤ ${msText(limit)}`,
   p99Unknown: 'no latency samples',
+  latencySamplesShort: (samples: number, min: number) => `only ${samples} latency samples to compare (need ${min})`,
+  latencySlower: (slack: number, share: number, limit: number, p: number, alpha: number) =>
+    `latency slower than baseline + ${slack}ms: P(candidate slower) ${shareText(share)} > ${limit} (Mann–Whitney p=${pText(p)} < α ${alpha})`,
+  latencyNotSignificant: (slack: number, share: number, limit: number, p: number, alpha: number) =>
+    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} > ${limit} but not significant (Mann–Whitney p=${pText(p)} ≥ α ${alpha})`,
+  latencyComparable: (slack: number, share: number, limit: number, p: number) =>
+    `latency vs baseline + ${slack}ms: P(candidate slower) ${shareText(share)} ≤ ${limit} (Mann–Whitney p=${pText(p)})`,
+  latencyExcess: (slack: number, excess: number, edge: number, limit: number, p: number, alpha: number) =>
+    `${percentText(excess)} more candidate requests than baseline + ${slack}ms slower than ${msText(edge)} ` +
+    (excess <= limit
+      ? `≤ ${percentText(limit)} (Kolmogorov–Smirnov p=${pText(p)})`
+      : p < alpha
+        ? `> ${percentText(limit)} (Kolmogorov–Smirnov p=${pText(p)} < α ${alpha})`
+        : `> ${percentText(limit)} but not significant (Kolmogorov–Smirnov p=${pText(p)} ≥ α ${alpha})`),
+  latencyExcessNone: (slack: number, limit: number, p: number) =>
+    `no latency that more candidate requests than baseline + ${slack}ms exceed (≤ ${percentText(limit)}, Kolmogorov–Smirnov p=${pText(p)})`,
   divergenceOver: (rate: number, budget: number) => `divergence ${percentText(rate)} > budget ${percentText(budget)}`,
   divergenceOk: (rate: number, budget: number) => `divergence ${percentText(rate)} ≤ ${percentText(budget)}`,
   divergenceUnknown: 'no shadow comparisons yet',
@@ -55,9 +73,14 @@ export const REASONS = {
   analysisBaseline: (reason: string) => `baseline ${reason}`,
   stepVerdict: (index: number, count: number, percent: number, verdict: string, detail: string) =>
     `${stepLabel(index, count, percent)} ${verdict === 'pass' ? 'passed' : verdict === 'fail' ? 'failed' : 'inconclusive'}: ${detail}`,
+  lastVerdict: (index: number, count: number, percent: number, verdict: string) =>
+    `last verdict: ${stepLabel(index, count, percent)} ${verdict}`,
+  checkLine: (verdict: string, gate: string, message: string) => `  ${verdict.padEnd(12)} ${gate}: ${message}`,
   extensionsExhausted: (max: number, detail: string) => `still inconclusive after ${max} extension(s): ${detail}`,
   ramping: (index: number, count: number, percent: number) => `ramping to ${stepLabel(index, count, percent)}`,
   baking: (index: number, count: number, percent: number) => `baking ${stepLabel(index, count, percent)}`,
+  bakingAgain: (index: number, count: number, percent: number, passes: number) =>
+    `baking ${stepLabel(index, count, percent)} again after ${passes} passing read(s) in a row`,
   waitingApproval: (index: number, count: number, percent: number) =>
     `waiting for approval before ${stepLabel(index, count, percent)}`,
   paused: (actor: string, reason: string) => `paused by ${actor}${reason ? `: ${reason}` : ''}`,

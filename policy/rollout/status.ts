@@ -49,6 +49,8 @@ export interface RolloutFacts {
   percent: number;
   holds: Hold[];
   extensions: number;
+  /** Passing reads in a row of the current step (consecutive_passes). */
+  passes: number;
   verdicts: StepVerdict[];
   /** Why the rollout ended, when it has. */
   outcomeReason: string | null;
@@ -71,6 +73,7 @@ export function initialFacts(lane: Lane): RolloutFacts {
     percent: 0,
     holds: [],
     extensions: 0,
+    passes: 0,
     verdicts: [],
     outcomeReason: null,
   };
@@ -99,8 +102,22 @@ function rolloutMessage(facts: RolloutFacts): string {
   if (stage === 'ramping') return REASONS.ramping(stepIndex, steps.length, step);
   const inconclusive = holdOf(facts, 'inconclusive');
   if (stage === 'baking' && inconclusive) return inconclusive.reason;
+  if (stage === 'baking' && facts.passes > 0) return REASONS.bakingAgain(stepIndex, steps.length, step, facts.passes);
   if (stage === 'baking') return REASONS.baking(stepIndex, steps.length, step);
   return stage;
+}
+
+/**
+ * The last verdict check by check, each with its numbers (p-value and effect of a comparison with
+ * the baseline included): what `pkgctl status` prints under the rollout's own line.
+ */
+export function lastVerdictLines(facts: Pick<RolloutFacts, 'verdicts'>): string[] {
+  const last = facts.verdicts[facts.verdicts.length - 1];
+  if (!last) return [];
+  return [
+    REASONS.lastVerdict(last.step, last.stepCount, last.percent, last.verdict),
+    ...last.checks.map((check) => REASONS.checkLine(check.verdict, check.gate, check.message)),
+  ];
 }
 
 /** One line for the Temporal UI's current details: stage and the last verdict. */

@@ -129,9 +129,26 @@ test('a good candidate is compared with the baseline and promoted', async () => 
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('promoted');
   expect(result.verdicts[0]).toMatchObject({ verdict: 'pass', baseline: 'compared' });
-  expect(result.verdicts[0]!.checks.map((c) => c.gate)).toEqual(
-    expect.arrayContaining(['error_rate_vs_baseline', 'divergence']),
+  const checks = result.verdicts[0]!.checks;
+  expect(checks.map((c) => c.gate)).toEqual(
+    expect.arrayContaining([
+      'error_rate_vs_baseline',
+      'latency_vs_baseline',
+      'latency_exceedance_vs_baseline',
+      'divergence',
+    ]),
   );
+  // The statistics travel through the workflow history as numbers.
+  const stats = Object.fromEntries(checks.filter((c) => c.stats).map((c) => [c.gate, c.stats]));
+  expect(stats).toEqual({
+    error_rate_vs_baseline: { test: 'fisher', pValue: expect.any(Number), effect: expect.any(Number) },
+    latency_vs_baseline: { test: 'mann_whitney', pValue: expect.any(Number), effect: expect.any(Number) },
+    latency_exceedance_vs_baseline: {
+      test: 'kolmogorov_smirnov',
+      pValue: expect.any(Number),
+      effect: expect.any(Number),
+    },
+  });
   expect(await versionOf(pool, (await laneRow(pool, lane))!.snapshot_id)).toBe(`${name}@1.1.0`);
   const { rows } = await pool.query('SELECT action, actor FROM pkg_promotions WHERE idempotency_key = $1', [
     `${handle.workflowId}:${handle.firstExecutionRunId}:promote`,
@@ -353,6 +370,21 @@ test('a wasm-only bundle (its own Rego, no rules.yaml) is validated on wasm alon
   expect(run.rows[0]!.report.engines).not.toHaveProperty('native');
   const reply = await evaluate(evaluators[1]!, { input: { tags: ['vip'] }, routing_key: 'guest:7' });
   expect(reply.body).toMatchObject({ ok: true, snapshot: version, meta: { engine: 'wasm' } });
+});
+
+test('consecutive_passes 2 in the bundle: each step passes two reads in a row over adjoining windows', async () => {
+  const rollout = 'rollout:\n  gates: { consecutive_passes: 2 }';
+  const handle = await promote({ version: `${name}@1.6.5`, rollout });
+  const result: PromotionResult = await handle.result();
+  expect(result.outcome).toBe('promoted');
+  for (const step of [0, 1]) {
+    // A busy machine may need an extension first; the step ends on two passes in a row.
+    const [first, second] = result.verdicts.filter((v) => v.step === step).slice(-2);
+    expect([first!.verdict, second!.verdict]).toEqual(['pass', 'pass']);
+    expect(second!.window!.fromMs).toBe(first!.window!.toMs);
+    expect(second!.window!.toMs).toBeGreaterThan(second!.window!.fromMs);
+  }
+  await saveHistory(handle, 'promoted-consecutive-passes');
 });
 
 test('a bundle whose fixtures fail is rejected and the lane is untouched', async () => {

@@ -6,6 +6,7 @@ import {
   latencyBucketIndex,
   mergeHistograms,
   percentileFromHistogram,
+  shiftHistogram,
 } from '../../policy/rollout/latency-histogram';
 
 test('bounds rise strictly, start at a few µs and reach past one second', () => {
@@ -64,4 +65,17 @@ test('merging adds counts slot by slot', () => {
   expect(merged[3]).toBe(7);
   expect(merged[10]).toBe(1);
   expect(merged).toHaveLength(LATENCY_BUCKET_COUNT);
+});
+
+test('shifting a histogram moves every sample by the slack, to within half a bucket; 0 changes nothing', () => {
+  const counts = emptyHistogram();
+  counts[latencyBucketIndex(10)] = 5;
+  counts[latencyBucketIndex(5_000)] = 7;
+  counts[LATENCY_BUCKET_COUNT - 1] = 2;
+  expect(shiftHistogram(counts, 0)).toEqual(counts);
+  const shifted = shiftHistogram(counts, 2_000);
+  expect(shifted[latencyBucketIndex(2_010)]).toBe(5);
+  expect(shifted[latencyBucketIndex(7_000)]).toBe(7);
+  expect(shifted[LATENCY_BUCKET_COUNT - 1]).toBe(2);
+  expect(shifted.reduce((a, b) => a + b, 0)).toBe(14);
 });

@@ -9,6 +9,7 @@ import {
   parseDuration,
   rolloutConfigFor,
   rolloutOverridesSchema,
+  withGateDefaults,
   type RolloutOverrides,
 } from '../../policy/rollout/config';
 import { ENVS } from '../../policy/lane';
@@ -79,6 +80,11 @@ const gatesArb = fc.record(
     max_divergence: fc.double({ min: 0, max: 1, noNaN: true }),
     p99_factor: fc.double({ min: 1, max: 5, noNaN: true }),
     max_extensions: fc.integer({ min: 0, max: 20 }),
+    alpha: fc.double({ min: 0.001, max: 0.5, noNaN: true }),
+    max_latency_effect: fc.double({ min: 0.5, max: 1, noNaN: true }),
+    consecutive_passes: fc.integer({ min: 1, max: 20 }),
+    max_latency_excess: fc.double({ min: 0, max: 1, noNaN: true }),
+    latency_slack_ms: fc.double({ min: 0, max: 10, noNaN: true }),
   },
   { requiredKeys: [] },
 );
@@ -99,6 +105,11 @@ test('property: whatever a bundle asks, the merged config is never looser than t
       expect(config.gates.maxDivergence).toBeLessThanOrEqual(base.gates.maxDivergence);
       expect(config.gates.p99Factor).toBeLessThanOrEqual(base.gates.p99Factor);
       expect(config.gates.maxExtensions).toBeGreaterThanOrEqual(base.gates.maxExtensions);
+      expect(config.gates.alpha).toBeGreaterThanOrEqual(base.gates.alpha);
+      expect(config.gates.maxLatencyEffect).toBeLessThanOrEqual(base.gates.maxLatencyEffect);
+      expect(config.gates.consecutivePasses).toBeGreaterThanOrEqual(base.gates.consecutivePasses);
+      expect(config.gates.maxLatencyExcess).toBeLessThanOrEqual(base.gates.maxLatencyExcess);
+      expect(config.gates.latencySlackMs).toBeLessThanOrEqual(base.gates.latencySlackMs);
     }),
   );
 });
@@ -116,6 +127,10 @@ test.each<[string, RolloutOverrides, string]>([
   ['a shorter bake', { bake: '1m' }, 'bundle sets 1m, shorter than 5m'],
   ['a shorter coverage timeout', { coverage_timeout: '10s' }, 'bundle sets 10s, shorter than 60s'],
   ['fewer extensions', { gates: { max_extensions: 1 } }, 'bundle sets 1, below the floor 2'],
+  ['stronger evidence before failing', { gates: { alpha: 0.01 } }, 'bundle sets 0.01, below the floor 0.05'],
+  ['a larger latency effect', { gates: { max_latency_effect: 0.8 } }, 'bundle sets 0.8, above the budget 0.64'],
+  ['a larger latency excess', { gates: { max_latency_excess: 0.3 } }, 'bundle sets 0.3, above the budget 0.2'],
+  ['more latency slack', { gates: { latency_slack_ms: 5 } }, 'bundle sets 5, above the budget 2'],
 ])('a prod bundle asking for %s is refused, the violation named', (_, bundle, message) => {
   const error = pkgErrorOf(() => rolloutConfigFor('prod', bundle));
   expect(error.type).toBe('GateConfigLoosened');
@@ -135,6 +150,49 @@ test('every violation of one layer is named at once', () => {
       'rollout.steps',
     ].sort(),
   );
+});
+
+test('the judge defaults: α 0.05, latency effect 0.64, excess 0.2, slack 2 ms, one passing read; stricter is accepted', () => {
+  expect(rolloutConfigFor('prod').gates).toMatchObject({
+    alpha: 0.05,
+    maxLatencyEffect: 0.64,
+    maxLatencyExcess: 0.2,
+    latencySlackMs: 2,
+    consecutivePasses: 1,
+  });
+  const gates = rolloutConfigFor('prod', {
+    gates: { alpha: 0.1, max_latency_effect: 0.6, consecutive_passes: 3 },
+  }).gates;
+  expect(gates).toMatchObject({ alpha: 0.1, maxLatencyEffect: 0.6, consecutivePasses: 3 });
+  const error = pkgErrorOf(() =>
+    rolloutConfigFor('prod', { gates: { consecutive_passes: 3 } }, { gates: { consecutive_passes: 2 } }),
+  );
+  expect(error.message).toContain('command line sets 2, below the floor 3');
+});
+
+test.each([
+  ['an alpha above 0.5', { alpha: 0.6 }],
+  ['an alpha of 0', { alpha: 0 }],
+  ['a latency effect below no effect', { max_latency_effect: 0.4 }],
+  ['zero consecutive passes', { consecutive_passes: 0 }],
+  ['a fractional count of passes', { consecutive_passes: 1.5 }],
+  ['a latency excess above 1', { max_latency_excess: 1.5 }],
+  ['a negative latency slack', { latency_slack_ms: -1 }],
+])('the schema refuses %s', (_, gates) => {
+  expect(rolloutOverridesSchema.safeParse({ gates }).success).toBe(false);
+});
+
+test('a plan made before the judge settings existed is judged with their global defaults', () => {
+  const {
+    alpha: _a,
+    maxLatencyEffect: _m,
+    maxLatencyExcess: _x,
+    latencySlackMs: _s,
+    consecutivePasses: _c,
+    ...older
+  } = rolloutConfigFor('prod').gates;
+  expect(withGateDefaults(older)).toEqual(rolloutConfigFor('prod').gates);
+  expect(withGateDefaults({ ...older, alpha: 0.1 }).alpha).toBe(0.1);
 });
 
 test('adding steps, lengthening the bake and adding approvals are tightening and accepted', () => {
@@ -237,6 +295,13 @@ test('property: a merged plan is at least as strict as every layer of a random s
         if (g.max_error_rate !== undefined) expect(config.gates.maxErrorRate).toBeLessThanOrEqual(g.max_error_rate);
         if (g.max_divergence !== undefined) expect(config.gates.maxDivergence).toBeLessThanOrEqual(g.max_divergence);
         if (g.p99_factor !== undefined) expect(config.gates.p99Factor).toBeLessThanOrEqual(g.p99_factor);
+        if (g.alpha !== undefined) expect(config.gates.alpha).toBeGreaterThanOrEqual(g.alpha);
+        if (g.max_latency_effect !== undefined) {
+          expect(config.gates.maxLatencyEffect).toBeLessThanOrEqual(g.max_latency_effect);
+        }
+        if (g.consecutive_passes !== undefined) {
+          expect(config.gates.consecutivePasses).toBeGreaterThanOrEqual(g.consecutive_passes);
+        }
       }
       expect(approvalStepIndexes(config)).toHaveLength(new Set(approvalStepIndexes(config)).size);
     }),

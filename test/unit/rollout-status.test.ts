@@ -1,4 +1,13 @@
-import { currentDetails, describeRollout, initialFacts, type RolloutFacts } from '../../policy/rollout/status';
+import {
+  currentDetails,
+  describeRollout,
+  initialFacts,
+  lastVerdictLines,
+  type RolloutFacts,
+} from '../../policy/rollout/status';
+import { judgeStep } from '../../policy/rollout/gates';
+import { rolloutConfigFor } from '../../policy/rollout/config';
+import { emptyHistogram, latencyBucketIndex } from '../../policy/rollout/latency-histogram';
 import type { StepVerdict } from '../../policy/rollout/gates';
 import type { Lane } from '../../policy/lane';
 
@@ -79,4 +88,38 @@ test('current details for the Temporal UI name the stage and the last verdict', 
   );
   expect(details).toContain('**baking** rules@1.0.0 at 25%');
   expect(details).toContain(`last verdict: ${verdict.message}`);
+});
+
+test('baking again after a pass says how many passed in a row', () => {
+  expect(describeRollout(facts({ stage: 'baking', stepIndex: 0, passes: 2 })).message).toBe(
+    'baking step 1/3 (5%) again after 2 passing read(s) in a row',
+  );
+});
+
+test('pkgctl status lists the last verdict check by check, with p-values and effects', () => {
+  const metrics = (requests: number, errors: number, micros: number) => {
+    const latencyBuckets = emptyHistogram();
+    latencyBuckets[latencyBucketIndex(micros)] = requests;
+    return { requests, errors, latencyBuckets, shadow: { compared: 10, diverged: 0 } };
+  };
+  const judged = judgeStep({
+    step: 0,
+    stepCount: 3,
+    percent: 5,
+    candidate: metrics(2000, 1, 9000),
+    baseline: metrics(20_000, 0, 5000),
+    coverage: { evaluators: 1, serving: 1 },
+    gates: rolloutConfigFor('dev').gates,
+  });
+  const lines = lastVerdictLines(facts({ verdicts: [verdict, judged] }));
+  expect(lines[0]).toBe('last verdict: step 1/3 (5%) fail');
+  expect(lines).toContainEqual(
+    '  pass         error_rate_vs_baseline: error rate 0.05% vs baseline 0% (Fisher p=0.091)',
+  );
+  expect(lines).toContainEqual(
+    expect.stringMatching(
+      /^ {2}fail {9}latency_vs_baseline: latency slower than baseline \+ 2ms: P\(candidate slower\) 1 > 0\.64 \(Mann–Whitney p=/,
+    ),
+  );
+  expect(lastVerdictLines(facts({}))).toEqual([]);
 });

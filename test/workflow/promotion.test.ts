@@ -1,6 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import type { GateInput } from '../../activities/gate';
+import type { StepVerdict, Verdict } from '../../policy/rollout/gates';
 import { REASONS } from '../../policy/rollout/reasons';
 import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
@@ -387,4 +389,84 @@ test('cancelling the workflow rolls the canary back and still writes the decisio
   expect(callsTo(calls, 'writeDecisionRecord').map((c) => c.input)).toEqual([
     expect.objectContaining({ outcome: 'rolled_back', reason: REASONS.cancelled }),
   ]);
+});
+
+/** A gate fake answering `script` in order, each verdict with the window it read (5 s long). */
+function scriptedGate(script: Verdict[]) {
+  let read = 0;
+  return async (input: GateInput): Promise<StepVerdict> => ({
+    ...verdictOf(script[read++] ?? 'pass', input.step, input.percent),
+    window: { fromMs: input.fromMs, toMs: input.fromMs + 5000 },
+  });
+}
+const needing = (consecutivePasses: number) => plan({ gates: { ...plan().gates, consecutivePasses } });
+const gateReads = (calls: Calls) =>
+  callsTo(calls, 'judgeLaneStep').map((c) => {
+    const { step, fromMs } = c.input as GateInput;
+    return [step, fromMs];
+  });
+
+test('consecutive_passes: a pass is read again after another bake, over a fresh window, until N in a row', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => needing(3),
+    judgeLaneStep: scriptedGate([]),
+  });
+  const result = await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await pastTheBake();
+    const again = await statusWhen(handle, (s) => s.stage === 'baking' && s.passes === 1);
+    expect(again.message).toBe(REASONS.bakingAgain(0, 3, 10, 1));
+    expect(callsTo(calls, 'setLaneStep')).toHaveLength(1);
+    const outcome = await handle.result();
+    const history = await handle.fetchHistory();
+    const markers = history.events?.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    expect(markers?.length).toBeGreaterThan(0);
+    return outcome;
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(gateReads(calls)).toEqual([
+    [0, 0],
+    [0, 5000],
+    [0, 10_000],
+    [1, 0],
+    [1, 5000],
+    [1, 10_000],
+    [2, 0],
+    [2, 5000],
+    [2, 10_000],
+  ]);
+  expect(events(calls).filter((e) => e === 'verdict_pass')).toHaveLength(9);
+});
+
+test('consecutive_passes: inconclusive starts the count over on the same window and spends an extension; a later fail rolls back', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => needing(2),
+    judgeLaneStep: scriptedGate(['pass', 'inconclusive', 'pass', 'pass', 'pass', 'fail']),
+  });
+  const result = await withPromotion(fakes, (handle) => handle.result());
+  expect(gateReads(calls)).toEqual([
+    [0, 0],
+    [0, 5000], // fresh window after the first pass
+    [0, 5000], // inconclusive: the same window, longer
+    [0, 10_000], // the second pass in a row follows; the step advances
+    [1, 0],
+    [1, 5000],
+  ]);
+  expect(result).toMatchObject({ outcome: 'rolled_back', reason: 'step 2 fail' });
+  expect(percentsSet(calls)).toEqual([10, 50]);
+  expect(callsTo(calls, 'promoteCandidate')).toHaveLength(0);
+});
+
+test('consecutive_passes: inconclusive reads between passes still exhaust max_extensions', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => needing(2),
+    judgeLaneStep: scriptedGate(['pass', 'inconclusive', 'pass', 'inconclusive', 'pass', 'inconclusive']),
+  });
+  const result = await withPromotion(fakes, (handle) => handle.result());
+  expect(callsTo(calls, 'judgeLaneStep')).toHaveLength(6);
+  expect(result).toMatchObject({
+    outcome: 'rolled_back',
+    reason: REASONS.extensionsExhausted(2, 'step 1 inconclusive'),
+  });
+  expect(percentsSet(calls)).toEqual([10]);
 });
