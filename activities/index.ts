@@ -6,10 +6,11 @@ import { createDecisionActivities } from './decisions';
 import { createFactActivities } from './facts';
 import { createGateActivities } from './gate';
 import { createLaneActivities } from './lane';
+import { createWebhookActivities } from './webhook';
 
 /**
  * Every activity of the pipeline worker (task queue pkg-pipeline): compile (bundles → snapshots),
- * lane changes, gates, audit, decision records, fact cleanup. Evaluator activities live on their
+ * lane changes, gates, audit, decision records, fact cleanup, rollout webhooks. Evaluator activities live on their
  * own queue and are not here.
  */
 export interface PipelineDeps {
@@ -19,6 +20,8 @@ export interface PipelineDeps {
   signingKeyPath?: string;
   /** How long the gate waits for evaluators' last metric flush before reading. */
   metricsSettleMs?: number;
+  /** PKG_WEBHOOK_SECRET: signs rollout webhook calls. */
+  webhookSecret?: string;
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
@@ -29,5 +32,6 @@ export function createPipelineActivities(deps: PipelineDeps) {
     ...createAuditActivities({ pool: deps.pool }),
     ...createGateActivities({ pool: deps.pool, redis: deps.redis, settleMs: deps.metricsSettleMs }),
     ...createDecisionActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
+    ...createWebhookActivities({ secret: deps.webhookSecret }),
   };
 }

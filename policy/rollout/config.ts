@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { PkgError, type Problem } from '../errors';
 import type { Env } from '../lane';
+import { durationSchema as duration, parseDuration } from './duration';
+import { mergeWebhooks, resolveWebhook, webhookSchema, type Webhook, type WebhookSettings } from './webhooks';
+
+export { parseDuration };
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -10,19 +14,10 @@ import type { Env } from '../lane';
  *   budget (max_error_rate, max_divergence, p99 factor/slack/ceiling) the min;
  * - steps end at 100, and a later layer may add steps but never remove one (so it cannot start higher);
  * - bake and coverage_timeout only grow, and the bake respects the merged min_bake;
- * - approve_at only ever adds approvals.
+ * - approve_at only ever adds approvals;
+ * - webhooks only ever add webhooks (policy/rollout/webhooks.ts).
  * The global layer is the least any env may run; each env's layer adds to it.
  */
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-export function parseDuration(text: string): number {
-  const match = DURATION.exec(text);
-  if (!match) throw new PkgError('InputInvalid', `bad duration ${JSON.stringify(text)}: expected e.g. 30s, 2m, 500ms`);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-}
-
-const duration = z.string().regex(DURATION, 'a duration such as 500ms, 30s, 2m or 1h');
 const percent = z.number().gt(0).lte(100);
 const rate = z.number().min(0).max(1);
 
@@ -49,6 +44,7 @@ export const rolloutOverridesSchema = z.strictObject({
   coverage_timeout: duration.optional(),
   approve_at: z.array(percent).optional(),
   gates: gateOverridesSchema.optional(),
+  webhooks: z.array(webhookSchema).optional(),
 });
 
 export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
@@ -72,6 +68,7 @@ export interface RolloutConfig {
   /** Percents from approve_at: the first step reaching each one waits for an approve signal. */
   approveAt: number[];
   gates: GateConfig;
+  webhooks: Webhook[];
 }
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
@@ -199,18 +196,23 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const gates: Record<string, number | string> = {};
   const merged: RolloutOverrides = {};
   const approveAt = new Set<number>();
+  const webhooks = new Map<string, { layer: string; hook: WebhookSettings }>();
   for (const { name, overrides } of layers) {
     const layer = parseRolloutOverrides(overrides, name);
     mergeGates(gates, layer.gates, name, problems);
     mergeSteps(merged, layer.steps, name, problems);
     for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
     layer.approve_at?.forEach((p) => approveAt.add(p));
+    mergeWebhooks(webhooks, layer.webhooks, name, problems);
   }
-  const config = toRolloutConfig(
-    merged,
-    gates,
-    [...approveAt].sort((a, b) => a - b),
-  );
+  const config = {
+    ...toRolloutConfig(
+      merged,
+      gates,
+      [...approveAt].sort((a, b) => a - b),
+    ),
+    webhooks: [...webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
+  };
   if (config.bakeMs < config.gates.minBakeMs) {
     problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
   }
@@ -251,7 +253,7 @@ function toRolloutConfig(
   merged: RolloutOverrides,
   gates: Record<string, number | string>,
   approveAt: number[],
-): RolloutConfig {
+): Omit<RolloutConfig, 'webhooks'> {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
     return value;

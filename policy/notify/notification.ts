@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Notifications: every audited rollout event (stage changes, verdicts, operator actions, webhook
+ * holds) told to configured sinks. The event is stored once, sink-independent, in pkg_outbox; each
+ * sink gets its own delivery with its own dedupe key, so a down sink delays only itself.
+ */
+export const NOTIFICATION_CHANNEL = 'pkg_notifications';
+
+/** The stored notification: one audited rollout event as sinks see it. */
+export interface RolloutNotification {
+  event: string;
+  event_key: string;
+  rollout_id: string;
+  lane: string;
+  env: string;
+  /** The candidate's version, when the event names a snapshot. */
+  version: string | null;
+  step: number | null;
+  percent: number | null;
+  actor: string;
+  reason: string | null;
+  /** ISO time the event was recorded. */
+  at: string;
+}
+
+export const SINK_KINDS = ['webhook', 'slack'] as const;
+export type SinkKind = (typeof SINK_KINDS)[number];
+
+/** A sink's id names its kind and a hash of its URL: stable across restarts, and no secret URL in rows or labels. */
+export interface Sink {
+  id: string;
+  kind: SinkKind;
+  url: string;
+}
+
+export function sinkOf(kind: SinkKind, url: string): Sink {
+  return { id: `${kind}:${createHash('sha256').update(url).digest('hex').slice(0, 12)}`, kind, url };
+}
+
+/** Sinks from comma-separated URL lists (the PKG_NOTIFY_* variables); blanks ignored. */
+export function sinksFrom(urls: Partial<Record<SinkKind, string>>): Sink[] {
+  return SINK_KINDS.flatMap((kind) =>
+    (urls[kind] ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== '')
+      .map((url) => sinkOf(kind, url)),
+  );
+}
+
+/** One sink's copy of one notification: the key a receiver de-duplicates by. */
+export const deliveryKey = (notification: Pick<RolloutNotification, 'event_key'>, sink: Sink): string =>
+  `${notification.event_key}@${sink.id}`;
+
+/** One line a person reads: lane, version, what happened, why. */
+export function notificationText(n: RolloutNotification): string {
+  const version = n.version ? ` ${n.version}` : '';
+  const at = n.percent !== null && n.step !== null ? ` (step ${n.step + 1}, ${Number(n.percent)}%)` : '';
+  const why = n.reason ? `: ${n.reason}` : '';
+  return `[${n.lane}]${version} ${n.event.replaceAll('_', ' ')}${at} by ${n.actor}${why}`;
+}
+
+/** The body a sink receives: the notification plus its dedupe key, or Slack's incoming-webhook shape. */
+export function deliveryBody(n: RolloutNotification, sink: Sink): string {
+  if (sink.kind === 'slack') {
+    const text = notificationText(n);
+    return JSON.stringify({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+  }
+  return JSON.stringify({ dedupe_key: deliveryKey(n, sink), ...n });
+}
