@@ -2,12 +2,20 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfigOrExit, type Config } from '../policy/config';
 import { createPool, createRedis, temporalTls } from '../activities/connections';
 import { createPipelineActivities } from '../activities/index';
+import { Registry } from 'prom-client';
+import { sinksFrom } from '../policy/notify/notification';
 import { createOutboxRelay } from './outbox-relay';
+import { createNotifier } from './notifier';
+import { createNotifierMetrics } from './notifier-metrics';
+
+/** The pipeline worker's Prometheus registry: the notifier's series (worker/notifier-metrics.ts). */
+export const pipelineRegistry = new Registry();
 
 /**
  * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup) and control activities
  * on the pipeline task queue, plus the outbox relay that turns committed lane changes into Redis
- * hot-swap messages. SIGINT/SIGTERM drain the worker, then stop the relay.
+ * hot-swap messages and the notifier that tells sinks of rollout events. SIGINT/SIGTERM drain the
+ * worker, then stop the relay and the notifier.
  */
 export async function runPipelineWorker(config: Config): Promise<void> {
   const pool = createPool(config);
@@ -18,6 +26,15 @@ export async function runPipelineWorker(config: Config): Promise<void> {
     redis: relayRedis,
     intervalMs: config.OUTBOX_RELAY_MS,
     onError: (error) => process.stderr.write(`outbox relay: ${(error as Error).message}\n`),
+  });
+  const sinks = sinksFrom({ webhook: config.PKG_NOTIFY_WEBHOOK_URLS, slack: config.PKG_NOTIFY_SLACK_URLS });
+  const notifier = createNotifier({
+    pool,
+    sinks,
+    metrics: createNotifierMetrics([pipelineRegistry]),
+    secret: config.PKG_WEBHOOK_SECRET,
+    intervalMs: config.NOTIFY_MS,
+    onError: (error) => process.stderr.write(`notifier: ${(error as Error).message}\n`),
   });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, tls: temporalTls(config) });
   try {
@@ -32,15 +49,19 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         opaPath: config.OPA_PATH,
         signingKeyPath: config.DECISION_SIGNING_KEY,
         metricsSettleMs: config.GATE_SETTLE_MS,
+        webhookSecret: config.PKG_WEBHOOK_SECRET,
       }),
     });
     relay.start();
+    notifier.start();
     process.stderr.write(
-      `pipeline worker polling ${config.PIPELINE_TASK_QUEUE}; outbox relay every ${config.OUTBOX_RELAY_MS} ms\n`,
+      `pipeline worker polling ${config.PIPELINE_TASK_QUEUE}; outbox relay every ${config.OUTBOX_RELAY_MS} ms; ` +
+        `notifying ${sinks.length} sink(s)${config.PKG_WEBHOOK_SECRET ? '' : ', webhooks and notifications unsigned (no PKG_WEBHOOK_SECRET)'}\n`,
     );
     await worker.run();
   } finally {
     await relay.stop();
+    await notifier.stop();
     await connection.close();
     redis.disconnect();
     relayRedis.disconnect();

@@ -69,3 +69,8 @@ export function deliveryBody(n: RolloutNotification, sink: Sink): string {
   }
   return JSON.stringify({ dedupe_key: deliveryKey(n, sink), ...n });
 }
+
+/** Exponential backoff for a delivery that failed `attempts` times: base, 2×base, 4×base… up to max. */
+export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+}
