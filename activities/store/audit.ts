@@ -1,12 +1,12 @@
 import type { Queryable } from './transaction';
 import { laneName, type Lane } from '../../policy/lane';
-import { NOTIFICATION_CHANNEL, type RolloutNotification } from '../../policy/notify/notification';
+import type { RolloutNotification } from '../../policy/notify/notification';
 
 /**
  * Rollout audit rows (pkg_rollout_events) and outbox rows (pkg_outbox). Both are keyed for
  * idempotency: a retried or replayed activity inserts nothing the second time. Every audit row
- * writes its notification in the same statement's transaction, so nobody is told of an event that
- * did not commit, and no committed event goes untold.
+ * writes its notification (pkg_notifications) in the caller's transaction, so nobody is told of an
+ * event that did not commit, and no committed event goes untold.
  */
 export interface RolloutEvent {
   rolloutId: string;
@@ -50,7 +50,7 @@ export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promis
 
 type StoredFields = 'version' | 'at';
 
-/** The event as sinks see it; the candidate's version and the commit time come from the database. */
+/** The event as sinks see it (pkg_notifications); the candidate's version and the time come from the database. */
 async function insertNotification(db: Queryable, e: RolloutEvent): Promise<void> {
   const notification: Omit<RolloutNotification, StoredFields> = {
     event: e.event,
@@ -64,12 +64,12 @@ async function insertNotification(db: Queryable, e: RolloutEvent): Promise<void>
     reason: e.reason ?? null,
   };
   await db.query(
-    `INSERT INTO pkg_outbox (channel, dedupe_key, payload)
-     VALUES ($1, $2, $3::jsonb || jsonb_build_object(
-       'version', (SELECT version FROM pkg_snapshots WHERE id = $4::uuid),
+    `INSERT INTO pkg_notifications (event_key, payload)
+     VALUES ($1, $2::jsonb || jsonb_build_object(
+       'version', (SELECT version FROM pkg_snapshots WHERE id = $3::uuid),
        'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
-     ON CONFLICT (dedupe_key) DO NOTHING`,
-    [NOTIFICATION_CHANNEL, `notify:${e.eventKey}`, JSON.stringify(notification), e.snapshotId],
+     ON CONFLICT (event_key) DO NOTHING`,
+    [e.eventKey, JSON.stringify(notification), e.snapshotId],
   );
 }
 

@@ -1,11 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from './transaction';
-import {
-  deliveryKey,
-  NOTIFICATION_CHANNEL,
-  type RolloutNotification,
-  type Sink,
-} from '../../policy/notify/notification';
+import { deliveryKey, type RolloutNotification, type Sink } from '../../policy/notify/notification';
 
 // Arbitrary but fixed, and not the relay's: the advisory lock that makes the notifier a singleton.
 const NOTIFIER_LOCK_ID = 0x706b6732;
@@ -33,25 +28,25 @@ export interface NotifierPass {
 }
 
 /**
- * Turns each pending notification (pkg_outbox, channel pkg_notifications) into one delivery per
- * configured sink and marks it published. Every pipeline worker must configure the same sinks:
+ * Turns each pending notification (pkg_notifications) into one delivery per configured sink and
+ * marks it fanned out. Every pipeline worker must configure the same sinks:
  * whichever holds the lock fans out for all.
  */
 async function fanOut(client: PoolClient, sinks: Sink[], batchSize: number): Promise<number> {
   const { rows } = await client.query<{ seq: string; payload: RolloutNotification }>(
-    'SELECT seq, payload FROM pkg_outbox WHERE channel = $1 AND published_at IS NULL ORDER BY seq LIMIT $2 FOR UPDATE',
-    [NOTIFICATION_CHANNEL, batchSize],
+    'SELECT seq, payload FROM pkg_notifications WHERE fanned_out_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
+    [batchSize],
   );
   if (rows.length === 0) return 0;
   const copies = rows.flatMap((row) =>
     sinks.map((sink) => ({ seq: row.seq, sink: sink.id, key: deliveryKey(row.payload, sink) })),
   );
   await client.query(
-    `INSERT INTO pkg_notification_deliveries (outbox_seq, sink, dedupe_key)
+    `INSERT INTO pkg_notification_deliveries (notification_seq, sink, dedupe_key)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) ON CONFLICT (dedupe_key) DO NOTHING`,
     [copies.map((c) => c.seq), copies.map((c) => c.sink), copies.map((c) => c.key)],
   );
-  await client.query('UPDATE pkg_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [
+  await client.query('UPDATE pkg_notifications SET fanned_out_at = now() WHERE seq = ANY($1::bigint[])', [
     rows.map((r) => r.seq),
   ]);
   return rows.length;
@@ -71,8 +66,8 @@ async function dueDeliveries(
     attempts: number;
     payload: RolloutNotification;
   }>(
-    `SELECT d.id, d.sink, d.dedupe_key, d.attempts, o.payload
-       FROM pkg_notification_deliveries d JOIN pkg_outbox o ON o.seq = d.outbox_seq
+    `SELECT d.id, d.sink, d.dedupe_key, d.attempts, n.payload
+       FROM pkg_notification_deliveries d JOIN pkg_notifications n ON n.seq = d.notification_seq
       WHERE d.delivered_at IS NULL AND d.next_attempt_at <= now() AND d.sink = ANY($1::text[]) AND d.attempts < $2
       ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED`,
     [sinks.map((s) => s.id), maxAttempts, batchSize],

@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
 import { inTransaction } from './transaction';
-import { NOTIFICATION_CHANNEL } from '../../policy/notify/notification';
 
 // Arbitrary but fixed: the advisory lock id that makes the relay a singleton.
 const RELAY_LOCK_ID = 0x706b6731;
@@ -14,8 +13,7 @@ interface OutboxRow {
 /**
  * Publishes up to a batch of unpublished pkg_outbox rows in seq order, then marks them published
  * in the same transaction that locked them; returns how many. Another relay holding the lock
- * means 0: one relay at a time, so messages are never interleaved out of order. Notification rows
- * are the notifier's (store/notifications.ts): a down sink must never hold back a hot swap.
+ * means 0: one relay at a time, so messages are never interleaved out of order.
  */
 export function publishOutboxBatch(
   pool: Pool,
@@ -26,9 +24,8 @@ export function publishOutboxBatch(
     const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK_ID]);
     if (!lock.rows[0]?.ok) return 0;
     const { rows } = await client.query<OutboxRow>(
-      `SELECT seq, channel, payload FROM pkg_outbox
-       WHERE published_at IS NULL AND channel <> $2 ORDER BY seq LIMIT $1 FOR UPDATE`,
-      [batchSize, NOTIFICATION_CHANNEL],
+      'SELECT seq, channel, payload FROM pkg_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
+      [batchSize],
     );
     for (const row of rows) await publish(row.channel, JSON.stringify({ ...row.payload, seq: Number(row.seq) }));
     if (rows.length > 0) {

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 
 /**
  * Notifications: every audited rollout event (stage changes, verdicts, operator actions, webhook
- * holds) told to configured sinks. The event is stored once, sink-independent, in pkg_outbox; each
- * sink gets its own delivery with its own dedupe key, so a down sink delays only itself.
+ * holds) told to configured sinks. The event is stored once, sink-independent, in
+ * pkg_notifications; each sink gets its own delivery with its own dedupe key, so a down sink
+ * delays only itself.
  */
-export const NOTIFICATION_CHANNEL = 'pkg_notifications';
-
 /** The stored notification: one audited rollout event as sinks see it. */
 export interface RolloutNotification {
   event: string;
