@@ -34,7 +34,6 @@ async function callWebhook(deps: WebhookDeps, { hook, payload, idempotencyKey }:
     idempotency_key: idempotencyKey,
     timestamp: new Date(nowMs).toISOString(),
   });
-  const label = `${hook.type} webhook ${hook.name}`;
   let response: Response;
   try {
     response = await fetch(hook.url, {
@@ -44,12 +43,13 @@ async function callWebhook(deps: WebhookDeps, { hook, payload, idempotencyKey }:
       signal: AbortSignal.timeout(hook.timeoutMs),
     });
   } catch (error) {
-    throw ApplicationFailure.retryable(`${label} unreachable: ${(error as Error).message}`, 'WebhookUnreachable');
+    // The message is the answer alone: the workflow's reasons name the webhook.
+    throw ApplicationFailure.retryable(`unreachable: ${(error as Error).message}`, 'WebhookUnreachable');
   }
   const answer = (await response.text().catch(() => '')).slice(0, ANSWER_CHARS).trim();
   if (!response.ok) {
     const said = answer ? `: ${answer}` : '';
-    throw ApplicationFailure.retryable(`${label} answered ${response.status}${said}`, 'WebhookRefused');
+    throw ApplicationFailure.retryable(`answered ${response.status}${said}`, 'WebhookRefused');
   }
   return { status: response.status };
 }

@@ -121,13 +121,26 @@ export interface PipelineUnderTest {
   stop(): Promise<void>;
 }
 
-/** A pipeline worker on a fresh task queue with every real activity, and the outbox relay running. */
-export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): Promise<PipelineUnderTest> {
+/**
+ * A pipeline worker on a fresh task queue with every real activity, and the outbox relay running;
+ * `webhookSecret` signs rollout webhook calls as PKG_WEBHOOK_SECRET does.
+ */
+export async function startPipeline(
+  env: TestWorkflowEnvironment,
+  pool: Pool,
+  options: { webhookSecret?: string } = {},
+): Promise<PipelineUnderTest> {
   const config = loadConfig();
   const redis = createRedis(config);
   const relay = createOutboxRelay({ pool, redis, intervalMs: 50 });
   const worker = await createTestWorker(env, {
-    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: 1200 }),
+    activities: createPipelineActivities({
+      pool,
+      redis,
+      opaPath: config.OPA_PATH,
+      metricsSettleMs: 1200,
+      webhookSecret: options.webhookSecret,
+    }),
   });
   relay.start();
   return {
