@@ -66,10 +66,10 @@ async function runPromotion(run: Run): Promise<Ending> {
   await healLane(run);
   const compiled = await planAndCompile(run);
   if ('refusal' in compiled) return reject(run, compiled.refusal);
+  adoptWebhooks(run, compiled.plan);
   const refusal = await validate(run, compiled.candidate);
   if (refusal) return reject(run, refusal.reason, refusal.details);
   if (run.state.stopping) return rollBack(run);
-  adoptWebhooks(run, compiled.plan);
   const start = await gateStart(run);
   if (start.kind === 'stopped') return rollBack(run);
   if (start.kind === 'fail') return reject(run, start.reason);

@@ -156,3 +156,20 @@ test('informational webhooks that fail change nothing: still promoted, the failu
   expect(webhookCalls(calls)[0]!.payload).toMatchObject({ outcome: 'promoted', reason: 'rules@1.0.0 promoted' });
   expect(events(calls).at(-1)).toBe('webhook_failed');
 });
+
+test('a candidate whose fixtures fail is rejected, and post-rollout is told so', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => plan({ webhooks: [hook('pre-rollout'), hook('post-rollout')] }),
+    runSnapshotFixtures: async () => ({
+      passed: 1,
+      failed: 1,
+      results: [],
+      engines: { native: { passed: 1, failed: 1 }, wasm: { passed: 1, failed: 1 } },
+    }),
+  });
+  const result = await testEnv.withPromotion(fakes, (handle) => handle.result());
+  expect(result.outcome).toBe('rejected');
+  expect(webhookCalls(calls).map((c) => [c.hook.type, c.payload.outcome, c.payload.reason])).toEqual([
+    ['post-rollout', 'rejected', '1/2 fixtures failed'],
+  ]);
+});
