@@ -19,6 +19,9 @@ test.each([
   ['REDIS_URL', 'http://x', 'redis://'],
   ['TEMPORAL_ADDRESS', 'no-port', 'host:port'],
   ['EVALUATOR_PORT', '99999', 'port number'],
+  ['PKG_WEBHOOK_SECRET', 'short', 'at least 16 characters'],
+  ['PKG_NOTIFY_WEBHOOK_URLS', 'http://ok.example/,ftp://no.example/', 'comma list of http:// or https:// URLs'],
+  ['PKG_NOTIFY_SLACK_URLS', 'hooks.slack.com/services/x', 'comma list of http:// or https:// URLs'],
 ])('a bad %s is named with its value and what was expected', (name, value, expected) => {
   expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   try {
@@ -29,4 +32,10 @@ test.each([
     expect(message).toContain(expected);
     expect(message.split('\n')).toHaveLength(1);
   }
+});
+
+test('notification sinks are comma lists of URLs; none by default', () => {
+  expect(loadConfig({}).PKG_NOTIFY_WEBHOOK_URLS).toBeUndefined();
+  const urls = 'http://127.0.0.1:8787/notify, https://hooks.example/a';
+  expect(loadConfig({ PKG_NOTIFY_WEBHOOK_URLS: urls }).PKG_NOTIFY_WEBHOOK_URLS).toBe(urls);
 });
