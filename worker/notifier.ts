@@ -30,7 +30,7 @@ export interface NotifierDeps {
 }
 
 export interface Notifier extends PollingLoop {
-  /** Fans out and delivers what is due now; returns how many deliveries were attempted. */
+  /** Registers the sinks and delivers what is due now; returns how many deliveries were attempted. */
   deliverPending(): Promise<number>;
 }
 
@@ -48,7 +48,7 @@ function deliverer(deps: NotifierDeps & typeof DEFAULTS): (delivery: Delivery) =
   const now = deps.now ?? Date.now;
   return async ({ id, sink: sinkId, dedupeKey, attempts, notification }) => {
     const sink = sinks.get(sinkId)!;
-    const body = deliveryBody(notification, sink);
+    const body = deliveryBody(notification, sink, dedupeKey);
     const headers = deliveryHeaders(body, dedupeKey, Math.floor(now() / 1000), deps.secret);
     let error: string | null;
     try {
@@ -79,9 +79,9 @@ export function createNotifier(options: NotifierDeps): Notifier {
   const deliverPending = async () => {
     let total = 0;
     for (;;) {
-      const pass = await runNotifierBatch(deps.pool, batch);
-      total += pass.results.length;
-      if (pass.fannedOut < deps.batchSize && pass.results.length < deps.batchSize) return total;
+      const results = await runNotifierBatch(deps.pool, batch);
+      total += results.length;
+      if (results.length < deps.batchSize) return total;
     }
   };
 

@@ -53,7 +53,8 @@ export async function runPipelineWorker(config: Config): Promise<void> {
       }),
     });
     relay.start();
-    notifier.start();
+    // Without sinks there is nobody to tell: no notifier, no sink registered, no deliveries written.
+    if (sinks.length > 0) notifier.start();
     process.stderr.write(
       `pipeline worker polling ${config.PIPELINE_TASK_QUEUE}; outbox relay every ${config.OUTBOX_RELAY_MS} ms; ` +
         `notifying ${sinks.length} sink(s)${config.PKG_WEBHOOK_SECRET ? '' : ', webhooks and notifications unsigned (no PKG_WEBHOOK_SECRET)'}\n`,

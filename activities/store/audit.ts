@@ -63,12 +63,19 @@ async function insertNotification(db: Queryable, e: RolloutEvent): Promise<void>
     actor: e.actor,
     reason: e.reason ?? null,
   };
+  // One delivery per sink a notifier has registered (store/notifications.ts), keyed <event_key>@<sink>.
   await db.query(
-    `INSERT INTO pkg_notifications (event_key, payload)
-     VALUES ($1, $2::jsonb || jsonb_build_object(
-       'version', (SELECT version FROM pkg_snapshots WHERE id = $3::uuid),
-       'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
-     ON CONFLICT (event_key) DO NOTHING`,
+    `WITH notification AS (
+       INSERT INTO pkg_notifications (event_key, payload)
+       VALUES ($1, $2::jsonb || jsonb_build_object(
+         'version', (SELECT version FROM pkg_snapshots WHERE id = $3::uuid),
+         'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+       ON CONFLICT (event_key) DO NOTHING
+       RETURNING seq, event_key)
+     INSERT INTO pkg_notification_deliveries (notification_seq, sink, dedupe_key)
+     SELECT n.seq, s.id, n.event_key || '@' || s.id
+       FROM notification n CROSS JOIN pkg_notification_sinks s
+      WHERE s.last_seen_at > now() - interval '1 hour'`,
     [e.eventKey, JSON.stringify(notification), e.snapshotId],
   );
 }

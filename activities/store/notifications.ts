@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from './transaction';
-import { deliveryKey, type RolloutNotification, type Sink } from '../../policy/notify/notification';
+import type { RolloutNotification, Sink } from '../../policy/notify/notification';
 
 // Arbitrary but fixed, and not the relay's: the advisory lock that makes the notifier a singleton.
 const NOTIFIER_LOCK_ID = 0x706b6732;
@@ -22,37 +22,20 @@ export interface DeliveryResult {
   retryInMs: number;
 }
 
-export interface NotifierPass {
-  fannedOut: number;
-  results: (DeliveryResult & { sink: string })[];
-}
-
 /**
- * Turns each pending notification (pkg_notifications) into one delivery per configured sink and
- * marks it fanned out. Every pipeline worker must configure the same sinks:
- * whichever holds the lock fans out for all.
+ * Registers this notifier's sinks, so every event recorded from now on gets a delivery for each
+ * (store/audit.ts). Refreshed at most once a minute; a sink unseen for an hour gets no more.
  */
-async function fanOut(client: PoolClient, sinks: Sink[], batchSize: number): Promise<number> {
-  const { rows } = await client.query<{ seq: string; payload: RolloutNotification }>(
-    'SELECT seq, payload FROM pkg_notifications WHERE fanned_out_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
-    [batchSize],
-  );
-  if (rows.length === 0) return 0;
-  const copies = rows.flatMap((row) =>
-    sinks.map((sink) => ({ seq: row.seq, sink: sink.id, key: deliveryKey(row.payload, sink) })),
-  );
+async function registerSinks(client: PoolClient, sinks: Sink[]): Promise<void> {
   await client.query(
-    `INSERT INTO pkg_notification_deliveries (notification_seq, sink, dedupe_key)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) ON CONFLICT (dedupe_key) DO NOTHING`,
-    [copies.map((c) => c.seq), copies.map((c) => c.sink), copies.map((c) => c.key)],
+    `INSERT INTO pkg_notification_sinks (id, kind) SELECT * FROM unnest($1::text[], $2::text[])
+     ON CONFLICT (id) DO UPDATE SET last_seen_at = now()
+      WHERE pkg_notification_sinks.last_seen_at < now() - interval '1 minute'`,
+    [sinks.map((s) => s.id), sinks.map((s) => s.kind)],
   );
-  await client.query('UPDATE pkg_notifications SET fanned_out_at = now() WHERE seq = ANY($1::bigint[])', [
-    rows.map((r) => r.seq),
-  ]);
-  return rows.length;
 }
 
-/** Deliveries due now to sinks still configured (a removed sink's deliveries wait), oldest first. */
+/** Deliveries to this notifier's sinks due now, oldest first; another sink's wait for its notifier. */
 async function dueDeliveries(
   client: PoolClient,
   sinks: Sink[],
@@ -68,7 +51,7 @@ async function dueDeliveries(
   }>(
     `SELECT d.id, d.sink, d.dedupe_key, d.attempts, n.payload
        FROM pkg_notification_deliveries d JOIN pkg_notifications n ON n.seq = d.notification_seq
-      WHERE d.delivered_at IS NULL AND d.next_attempt_at <= now() AND d.sink = ANY($1::text[]) AND d.attempts < $2
+      WHERE d.delivered_at IS NULL AND d.sink = ANY($1::text[]) AND d.next_attempt_at <= now() AND d.attempts < $2
       ORDER BY d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED`,
     [sinks.map((s) => s.id), maxAttempts, batchSize],
   );
@@ -104,18 +87,18 @@ export interface NotifierBatch {
 
 /**
  * One notifier pass in one transaction holding the notifier's advisory lock (another notifier
- * holding it means an empty pass): fan out, then deliver what is due, all of the batch at once so
- * one slow sink costs one timeout, not one per row. A crash before commit sends the batch again:
- * at least once, and receivers de-duplicate by the delivery's key.
+ * holding it means an empty pass): register the sinks, then deliver what is due, all of the batch at
+ * once so one slow sink costs one timeout, not one per row. A crash before commit sends the batch
+ * again: at least once, and receivers de-duplicate by the delivery's key. Returns the results.
  */
-export function runNotifierBatch(pool: Pool, batch: NotifierBatch): Promise<NotifierPass> {
+export function runNotifierBatch(pool: Pool, batch: NotifierBatch): Promise<(DeliveryResult & { sink: string })[]> {
   return inTransaction(pool, async (client) => {
     const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [NOTIFIER_LOCK_ID]);
-    if (!lock.rows[0]?.ok) return { fannedOut: 0, results: [] };
-    const fannedOut = await fanOut(client, batch.sinks, batch.batchSize);
+    if (!lock.rows[0]?.ok) return [];
+    await registerSinks(client, batch.sinks);
     const due = await dueDeliveries(client, batch.sinks, batch.batchSize, batch.maxAttempts);
     const results = await Promise.all(due.map(async (d) => ({ ...(await batch.deliver(d)), sink: d.sink })));
     if (results.length > 0) await recordResults(client, results);
-    return { fannedOut, results };
+    return results;
   });
 }

@@ -48,10 +48,6 @@ export function sinksFrom(urls: Partial<Record<SinkKind, string>>): Sink[] {
   );
 }
 
-/** One sink's copy of one notification: the key a receiver de-duplicates by. */
-export const deliveryKey = (notification: Pick<RolloutNotification, 'event_key'>, sink: Sink): string =>
-  `${notification.event_key}@${sink.id}`;
-
 /** One line a person reads: lane, version, what happened, why. */
 export function notificationText(n: RolloutNotification): string {
   const version = n.version ? ` ${n.version}` : '';
@@ -60,13 +56,16 @@ export function notificationText(n: RolloutNotification): string {
   return `[${n.lane}]${version} ${n.event.replaceAll('_', ' ')}${at} by ${n.actor}${why}`;
 }
 
-/** The body a sink receives: the notification plus its dedupe key, or Slack's incoming-webhook shape. */
-export function deliveryBody(n: RolloutNotification, sink: Sink): string {
+/**
+ * The body a sink receives: the notification plus its dedupe key (`<event_key>@<sink id>`, the key a
+ * receiver de-duplicates by), or Slack's incoming-webhook shape.
+ */
+export function deliveryBody(n: RolloutNotification, sink: Sink, dedupeKey: string): string {
   if (sink.kind === 'slack') {
     const text = notificationText(n);
     return JSON.stringify({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
   }
-  return JSON.stringify({ dedupe_key: deliveryKey(n, sink), ...n });
+  return JSON.stringify({ dedupe_key: dedupeKey, ...n });
 }
 
 /** Exponential backoff for a delivery that failed `attempts` times: base, 2×base, 4×base… up to max. */

@@ -86,6 +86,8 @@ test('a flapping receiver ends with every notification exactly once per dedupe k
     retryMaxMs: 200,
     timeoutMs: 2000,
   });
+  // Registers the sinks: events from now on get a delivery for each.
+  await notifier.deliverPending();
   const eventKeys = await recordEvents(rolloutId, 12);
   // A retried activity writes its audit row again: nothing more is told.
   await recordEvents(rolloutId, 3);
@@ -94,8 +96,9 @@ test('a flapping receiver ends with every notification exactly once per dedupe k
   await waitFor(
     async () => {
       const { rows } = await pool.query<{ n: string }>(
-        'SELECT count(*) AS n FROM pkg_notification_deliveries WHERE dedupe_key LIKE $1 AND delivered_at IS NOT NULL',
-        [`${rolloutId}:%`],
+        `SELECT count(*) AS n FROM pkg_notification_deliveries
+          WHERE dedupe_key LIKE $1 AND sink = ANY($2) AND delivered_at IS NOT NULL`,
+        [`${rolloutId}:%`, sinks.map((s) => s.id)],
       );
       return Number(rows[0]!.n) === expected.length ? true : null;
     },
@@ -137,19 +140,21 @@ test('a sink that is down never holds back hot-swap messages; its failures are k
   const gone = await startReceiver(() => 200);
   await gone.stop();
   const registry = new Registry();
+  const sinks = sinksFrom({ webhook: `${gone.url}/hook` });
   notifier = createNotifier({
     pool,
-    sinks: sinksFrom({ webhook: `${gone.url}/hook` }),
+    sinks,
     metrics: createNotifierMetrics([registry]),
     intervalMs: 50,
     retryBaseMs: 60_000,
   });
+  await notifier.deliverPending();
   notifier.start();
   await recordEvents(rolloutId, 3);
   const failed = () =>
     pool.query<{ attempts: number; last_error: string | null; delivered_at: Date | null }>(
-      'SELECT attempts, last_error, delivered_at FROM pkg_notification_deliveries WHERE dedupe_key LIKE $1',
-      [`${rolloutId}:%`],
+      'SELECT attempts, last_error, delivered_at FROM pkg_notification_deliveries WHERE dedupe_key LIKE $1 AND sink = $2',
+      [`${rolloutId}:%`, sinks[0]!.id],
     );
   await waitFor(
     async () => ((await failed()).rows.filter((r) => r.attempts > 0).length === 3 ? true : null),
@@ -178,4 +183,33 @@ test('a sink that is down never holds back hot-swap messages; its failures are k
     true,
   );
   expect(await sum(registry, 'pkg_notification_failures_total')).toBe(3);
+});
+
+test('a sink is told of events from its registration on, and two notifiers each deliver only to their own sinks', async () => {
+  const rolloutId = `rollout-notify-${randomUUID()}`;
+  const [early, late] = await Promise.all([startReceiver(() => 200), startReceiver(() => 200)]);
+  const notifierOf = (receiverUrl: string) =>
+    createNotifier({
+      pool,
+      sinks: sinksFrom({ webhook: `${receiverUrl}/hook` }),
+      metrics: createNotifierMetrics([new Registry()]),
+    });
+  const [first, second] = [notifierOf(early.url), notifierOf(late.url)];
+  await first.deliverPending();
+  const [before] = await recordEvents(`${rolloutId}:a`, 1);
+  await second.deliverPending();
+  const [after] = await recordEvents(`${rolloutId}:b`, 1);
+  const keysOf = (r: Receiver) => r.calls.map((c) => String(c.json.event_key)).filter((k) => k.startsWith(rolloutId));
+  await waitFor(
+    async () => {
+      await first.deliverPending();
+      await second.deliverPending();
+      return keysOf(early).length === 2 && keysOf(late).length === 1 ? true : null;
+    },
+    10_000,
+    'both receivers told',
+  );
+  expect(keysOf(early).sort()).toEqual([before, after]);
+  expect(keysOf(late)).toEqual([after]);
+  await Promise.all([early.stop(), late.stop()]);
 });

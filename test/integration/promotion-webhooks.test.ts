@@ -56,6 +56,7 @@ beforeAll(async () => {
     secret,
     intervalMs: 100,
   });
+  await notifier.deliverPending();
   notifier.start();
   pipeline = await startPipeline(env, pool, { webhookSecret: secret });
   running = pipeline.worker.run();
