@@ -80,9 +80,12 @@ async function runPromotion(run: Run): Promise<Ending> {
   return promote(run, compiled.candidate);
 }
 
-/** Webhooks apply from here on; histories recorded before they existed replay without them. */
+/**
+ * Webhooks apply from here on; histories recorded before they existed replay without them. A plan
+ * an older worker made (the rollout was under way at a deploy) has no webhooks field.
+ */
 function adoptWebhooks(run: Run, plan: RolloutPlan): void {
-  if (patched('rollout-webhooks')) run.webhooks = plan.webhooks;
+  if (patched('rollout-webhooks')) run.webhooks = plan.webhooks ?? [];
 }
 
 /** Before any traffic: pre-rollout, then confirm-rollout; a failure rejects the candidate unserved. */

@@ -205,12 +205,9 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
     layer.approve_at?.forEach((p) => approveAt.add(p));
     mergeWebhooks(webhooks, layer.webhooks, name, problems);
   }
-  const config = {
-    ...toRolloutConfig(
-      merged,
-      gates,
-      [...approveAt].sort((a, b) => a - b),
-    ),
+  const sortedApprovals = [...approveAt].sort((a, b) => a - b);
+  const config: RolloutConfig = {
+    ...toRolloutConfig(merged, gates, sortedApprovals),
     webhooks: [...webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
   };
   if (config.bakeMs < config.gates.minBakeMs) {
