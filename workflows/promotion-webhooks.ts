@@ -69,7 +69,8 @@ async function hookEvent(run: Run, hook: Webhook, outcome: string, reason: strin
     percent: state.facts.percent,
     actor: `webhook:${hook.name}`,
     reason,
-    details: { type: hook.type, url: hook.url },
+    // Not the URL: it may carry a token, and audit rows are read widely.
+    details: { type: hook.type },
   });
 }
 
