@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS pkg_notification_deliveries (
   id               bigserial PRIMARY KEY,
   notification_seq bigint NOT NULL REFERENCES pkg_notifications (seq),
   sink             text NOT NULL REFERENCES pkg_notification_sinks (id),
-  -- What the receiver de-duplicates by: <event_key>@<sink>.
+  -- What the receiver dedupes by: <event_key>@<sink>.
   dedupe_key       text NOT NULL UNIQUE,
   attempts         integer NOT NULL DEFAULT 0,
   next_attempt_at  timestamptz NOT NULL DEFAULT now(),

@@ -9,7 +9,7 @@ import { createPollingLoop, type PollingLoop } from './polling-loop';
  * Tells configured sinks about every audited rollout event (README "Webhooks and notifications").
  * Beside the outbox relay but independent of it: its own tables and lock, so a down sink
  * delays only its own deliveries, never a hot swap and never the workflow (which only wrote a row).
- * At least once: a failed delivery is retried with backoff; receivers de-duplicate by the
+ * At least once: a failed delivery is retried with backoff; receivers dedupe by the
  * `Idempotency-Key` header (also `dedupe_key` in a generic webhook's body).
  */
 export interface NotifierDeps {

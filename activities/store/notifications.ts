@@ -89,7 +89,7 @@ export interface NotifierBatch {
  * One notifier pass in one transaction holding the notifier's advisory lock (another notifier
  * holding it means an empty pass): register the sinks, then deliver what is due, all of the batch at
  * once so one slow sink costs one timeout, not one per row. A crash before commit sends the batch
- * again: at least once, and receivers de-duplicate by the delivery's key. Returns the results.
+ * again: at least once, and receivers dedupe by the delivery's key. Returns the results.
  */
 export function runNotifierBatch(pool: Pool, batch: NotifierBatch): Promise<(DeliveryResult & { sink: string })[]> {
   return inTransaction(pool, async (client) => {

@@ -58,7 +58,7 @@ export function notificationText(n: RolloutNotification): string {
 
 /**
  * The body a sink receives: the notification plus its dedupe key (`<event_key>@<sink id>`, the key a
- * receiver de-duplicates by), or Slack's incoming-webhook shape.
+ * receiver dedupes by), or Slack's incoming-webhook shape.
  */
 export function deliveryBody(n: RolloutNotification, sink: Sink, dedupeKey: string): string {
   if (sink.kind === 'slack') {

@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export const SIGNATURE_HEADER = 'x-pkg-signature';
 export const TIMESTAMP_HEADER = 'x-pkg-timestamp';
-/** Same for every retry of one call: the receiver de-duplicates by it. */
+/** Same for every retry of one call: the receiver dedupes by it. */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 /** Five minutes, as Slack and Stripe use: room for clock skew and retries, not for a replay next week. */
