@@ -6,10 +6,11 @@ import { createDecisionActivities } from './decisions';
 import { createFactActivities } from './facts';
 import { createGateActivities } from './gate';
 import { createLaneActivities } from './lane';
+import { createWebhookActivities } from './webhook';
 
 /**
  * Every activity of the pipeline worker (task queue pkg-pipeline): compile (bundles → snapshots),
- * lane changes, gates, audit, decision records, fact cleanup. Evaluator activities live on their
+ * lane changes, gates, audit, decision records, fact cleanup, rollout webhooks. Evaluator activities live on their
  * own queue and are not here.
  */
 export interface PipelineDeps {
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   metricsSettleMs?: number;
   /** Prometheus for the metric gates (rollout.analysis). */
   prometheusUrl: string;
+  /** PKG_WEBHOOK_SECRET: signs rollout webhook calls. */
+  webhookSecret?: string;
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
@@ -36,5 +39,6 @@ export function createPipelineActivities(deps: PipelineDeps) {
       prometheusUrl: deps.prometheusUrl,
     }),
     ...createDecisionActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
+    ...createWebhookActivities({ secret: deps.webhookSecret }),
   };
 }

@@ -23,6 +23,16 @@ const url = (protocols: string[]) =>
     `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
   );
 
+const urlList = z.string().refine(
+  (value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+      .every((item) => url(['http:', 'https:']).safeParse(item).success),
+  'a comma list of http:// or https:// URLs',
+);
+
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7233');
 const port = z.coerce
   .number({ error: 'a port number 1-65535' })
@@ -83,6 +93,14 @@ export const configSchema = z.object({
     .min(0, 'a port number 0-65535')
     .max(65535, 'a port number 0-65535')
     .default(9464),
+  // Webhooks and notifications (README "Webhooks and notifications"): the HMAC secret that signs
+  // rollout webhook calls and notification deliveries (never in a bundle), the sinks told of every
+  // rollout event (comma lists of URLs; a generic JSON webhook, a Slack-compatible incoming
+  // webhook), and the notifier's poll period.
+  PKG_WEBHOOK_SECRET: z.string().min(16, 'a secret of at least 16 characters').optional(),
+  PKG_NOTIFY_WEBHOOK_URLS: urlList.optional(),
+  PKG_NOTIFY_SLACK_URLS: urlList.optional(),
+  NOTIFY_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(500),
   // Bundle signatures: the Ed25519 public key (PEM text or a path to a PEM file) that verifies
   // .signatures.json, and the envs that refuse unsigned bundles (comma list; "prod" by default
   // when a key is configured, none otherwise; "none" to require none).

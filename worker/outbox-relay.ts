@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { publishOutboxBatch } from '../activities/store/outbox';
+import { createPollingLoop, type PollingLoop } from './polling-loop';
 
 /**
  * Publishes pkg_outbox rows to Redis in seq order, then marks them published in the same
@@ -17,18 +18,13 @@ export interface OutboxRelayDeps {
   onError?: (error: unknown) => void;
 }
 
-export interface OutboxRelay {
+export interface OutboxRelay extends PollingLoop {
   /** Publishes what is pending now; returns how many rows were published. */
   publishPending(): Promise<number>;
-  start(): void;
-  stop(): Promise<void>;
 }
 
 export function createOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
   const batchSize = deps.batchSize ?? 100;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-
   const publishBatch = () =>
     publishOutboxBatch(deps.pool, batchSize, async (channel, message) => {
       await deps.redis.publish(channel, message);
@@ -40,27 +36,5 @@ export function createOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
     return total;
   };
 
-  const tick = () => {
-    running = publishPending()
-      .then(
-        () => undefined,
-        (error: unknown) => deps.onError?.(error),
-      )
-      .finally(() => {
-        running = null;
-        if (timer !== null) timer = setTimeout(tick, deps.intervalMs ?? 100);
-      });
-  };
-
-  return {
-    publishPending,
-    start() {
-      if (timer === null) timer = setTimeout(tick, 0);
-    },
-    async stop() {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
-  };
+  return { publishPending, ...createPollingLoop(publishPending, deps.intervalMs ?? 100, deps.onError) };
 }

@@ -48,9 +48,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
  * What the pipeline worker does for Prometheus: keeps the evaluator targets file current and serves
- * /metrics. Metrics are for watching the worker, not for running it: a taken port is reported, not fatal.
+ * /metrics, whose registry other parts of the worker (the notifier) add their series to. Metrics are for watching the worker, not for running it: a taken port is reported, not fatal.
  */
-export async function startPrometheusSide(config: Config, pool: Pool): Promise<{ stop(): Promise<void> }> {
+export async function startPrometheusSide(
+  config: Config,
+  pool: Pool,
+): Promise<{ registry: Registry; stop(): Promise<void> }> {
   const metrics = createPipelineMetrics();
   const targets = createScrapeTargetsWriter({
     pool,
@@ -67,6 +70,7 @@ export async function startPrometheusSide(config: Config, pool: Pool): Promise<{
         });
   targets.start();
   return {
+    registry: metrics.registry,
     async stop() {
       await targets.stop();
       server?.close();

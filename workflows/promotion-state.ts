@@ -11,6 +11,7 @@ import {
   type RolloutFacts,
   type Stage,
 } from '../policy/rollout/status';
+import type { Webhook } from '../policy/rollout/webhooks';
 import { searchAttributeKeys, type PromotionInput } from './definitions';
 
 /**
@@ -27,6 +28,8 @@ export interface Run {
   rolloutId: string;
   input: PromotionInput;
   state: RolloutState;
+  /** The plan's webhooks once planned; none in histories recorded before webhooks existed. */
+  webhooks: readonly Webhook[];
 }
 
 /** What a decision record needs to know, learned stage by stage. */

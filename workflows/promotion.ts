@@ -17,6 +17,7 @@ import type { PromotionInput, PromotionOutcome, PromotionResult } from './defini
 import { registerHandlers } from './operator-actions';
 import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
+import { gateOn, tell, type GateAnswer } from './promotion-webhooks';
 import { RolloutState, type Run } from './promotion-state';
 
 /** How a promotion ended, with the reason every record of it gives. */
@@ -36,6 +37,7 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
     rolloutId: `${info.workflowId}:${info.firstExecutionRunId}`,
     input,
     state: new RolloutState(input.lane),
+    webhooks: [],
   };
   const audits = registerHandlers(run);
   run.state.publish();
@@ -51,6 +53,7 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
     });
     throw error;
   }
+  await tell(run, 'post-rollout', ending);
   await Promise.all(audits);
   const decisionId = await recordDecision(run, ending);
   // An Update accepted just now still answers its caller before the run closes.
@@ -63,11 +66,32 @@ async function runPromotion(run: Run): Promise<Ending> {
   await healLane(run);
   const compiled = await planAndCompile(run);
   if ('refusal' in compiled) return reject(run, compiled.refusal);
+  adoptWebhooks(run, compiled.plan);
   const refusal = await validate(run, compiled.candidate);
   if (refusal) return reject(run, refusal.reason, refusal.details);
   if (run.state.stopping) return rollBack(run);
+  const start = await gateStart(run);
+  if (start.kind === 'stopped') return rollBack(run);
+  if (start.kind === 'fail') return reject(run, start.reason);
   const ending = await rampCandidate({ ...run, plan: compiled.plan, candidate: compiled.candidate });
-  return ending.kind === 'promote' ? promote(run, compiled.candidate) : rollBack(run, ending.reason);
+  if (ending.kind !== 'promote') return rollBack(run, ending.reason);
+  const promotion = await gateOn(run, 'confirm-promotion');
+  if (promotion.kind !== 'pass') return rollBack(run, promotion.kind === 'fail' ? promotion.reason : undefined);
+  return promote(run, compiled.candidate);
+}
+
+/**
+ * Webhooks apply from here on; histories recorded before they existed replay without them. A plan
+ * an older worker made (the rollout was under way at a deploy) has no webhooks field.
+ */
+function adoptWebhooks(run: Run, plan: RolloutPlan): void {
+  if (patched('rollout-webhooks')) run.webhooks = plan.webhooks ?? [];
+}
+
+/** Before any traffic: pre-rollout, then confirm-rollout; a failure rejects the candidate unserved. */
+async function gateStart(run: Run): Promise<GateAnswer> {
+  const pre = await gateOn(run, 'pre-rollout');
+  return pre.kind === 'pass' ? gateOn(run, 'confirm-rollout') : pre;
 }
 
 /**
@@ -188,6 +212,7 @@ async function rollBack(run: Run, gateReason?: string): Promise<Ending> {
     ? { actor: request.actor, reason: REASONS.manualRollback(request.actor, request.reason) }
     : { actor: 'gate', reason: gateReason ?? 'gate failed' };
   await withdraw(run, by);
+  await tell(run, 'rollback', { outcome: 'rolled_back', reason: by.reason });
   return { outcome: 'rolled_back', reason: by.reason };
 }
 

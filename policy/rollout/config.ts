@@ -8,6 +8,10 @@ import {
   type AnalysisMetric,
   type AnalysisMetricOverride,
 } from './analysis';
+import { durationSchema as duration, parseDuration } from './duration';
+import { mergeWebhooks, resolveWebhook, webhookSchema, type Webhook, type WebhookSettings } from './webhooks';
+
+export { parseDuration };
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -21,18 +25,9 @@ import {
  * - bake and coverage_timeout only grow, and the bake respects the merged min_bake;
  * - approve_at only ever adds approvals;
  * - analysis metrics are only added, and a metric's bounds only narrow (policy/rollout/analysis.ts).
+ * - webhooks only ever add webhooks (policy/rollout/webhooks.ts).
  * The global layer is the least any env may run; each env's layer adds to it.
  */
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-export function parseDuration(text: string): number {
-  const match = DURATION.exec(text);
-  if (!match) throw new PkgError('InputInvalid', `bad duration ${JSON.stringify(text)}: expected e.g. 30s, 2m, 500ms`);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-}
-
-const duration = z.string().regex(DURATION, 'a duration such as 500ms, 30s, 2m or 1h');
 const percent = z.number().gt(0).lte(100);
 const rate = z.number().min(0).max(1);
 
@@ -66,6 +61,7 @@ export const rolloutOverridesSchema = z.strictObject({
   approve_at: z.array(percent).optional(),
   gates: gateOverridesSchema.optional(),
   analysis: analysisOverridesSchema.optional(),
+  webhooks: z.array(webhookSchema).optional(),
 });
 
 export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
@@ -101,6 +97,7 @@ export interface RolloutConfig {
   gates: GateConfig;
   /** Metric gates (rollout.analysis), by name; judged after each bake beside the built-in gates. */
   analysis: AnalysisMetric[];
+  webhooks: Webhook[];
 }
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
@@ -234,6 +231,7 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const merged: RolloutOverrides = {};
   const approveAt = new Set<number>();
   const analysis = new Map<string, AnalysisMetricOverride>();
+  const webhooks = new Map<string, { layer: string; hook: WebhookSettings }>();
   for (const { name, overrides } of layers) {
     const layer = parseRolloutOverrides(overrides, name);
     mergeGates(gates, layer.gates, name, problems);
@@ -241,13 +239,13 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
     for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
     layer.approve_at?.forEach((p) => approveAt.add(p));
     mergeAnalysis(analysis, layer.analysis, name, problems);
+    mergeWebhooks(webhooks, layer.webhooks, name, problems);
   }
-  const config = toRolloutConfig(
-    merged,
-    gates,
-    [...approveAt].sort((a, b) => a - b),
-    toAnalysisMetrics(analysis, problems),
-  );
+  const sortedApprovals = [...approveAt].sort((a, b) => a - b);
+  const config: RolloutConfig = {
+    ...toRolloutConfig(merged, gates, sortedApprovals, toAnalysisMetrics(analysis, problems)),
+    webhooks: [...webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
+  };
   if (config.bakeMs < config.gates.minBakeMs) {
     problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
   }
@@ -289,7 +287,7 @@ function toRolloutConfig(
   gates: Record<string, number | string>,
   approveAt: number[],
   analysis: AnalysisMetric[],
-): RolloutConfig {
+): Omit<RolloutConfig, 'webhooks'> {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
     return value;

@@ -87,6 +87,9 @@ export const REASONS = {
   manualRollback: (actor: string, reason: string) => `rolled back by ${actor}${reason ? `: ${reason}` : ''}`,
   cancelled: 'workflow cancelled: canary rolled back',
   leftoverWithdrawn: (by: string) => `withdrawn by ${by}: the rollout that set it ended without withdrawing it`,
+  webhookHolding: (type: string, name: string, answer: string) => `waiting for ${type} webhook ${name} (${answer})`,
+  webhookFailed: (type: string, name: string, answer: string) => `${type} webhook ${name} failed: ${answer}`,
+  webhookConfirmed: (type: string, name: string) => `${type} webhook ${name} confirmed`,
   fixturesFailed: (failed: number, total: number) => `${failed}/${total} fixtures failed`,
   promoted: (version: string) => `${version} promoted`,
   noEvaluators: (lane: string, served: { lane: string; evaluators: number }[]) =>

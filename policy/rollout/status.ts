@@ -22,7 +22,8 @@ export const FINAL_STAGES: readonly Stage[] = ['promoted', 'rolled_back', 'rejec
 export type HoldKind =
   | 'paused' // an operator paused it; resume releases it
   | 'approval' // the next step waits for an approve
-  | 'inconclusive'; // the last verdict had too little data: the bake was extended
+  | 'inconclusive' // the last verdict had too little data: the bake was extended
+  | 'confirmation'; // a confirm-rollout or confirm-promotion webhook has not confirmed yet; asked again
 
 /** One shape for every hold: what holds, why, who (null for the gate's own), and since when. */
 export interface Hold {
@@ -99,6 +100,8 @@ function rolloutMessage(facts: RolloutFacts): string {
   const pause = holdOf(facts, 'paused');
   if (pause) return REASONS.paused(pause.actor ?? 'unknown', pause.reason);
   if (holdOf(facts, 'approval')) return REASONS.waitingApproval(stepIndex, steps.length, step);
+  const confirmation = holdOf(facts, 'confirmation');
+  if (confirmation) return confirmation.reason;
   if (stage === 'ramping') return REASONS.ramping(stepIndex, steps.length, step);
   const inconclusive = holdOf(facts, 'inconclusive');
   if (stage === 'baking' && inconclusive) return inconclusive.reason;

@@ -135,8 +135,15 @@ export interface PipelineUnderTest {
   stop(): Promise<void>;
 }
 
-/** A pipeline worker on a fresh task queue with every real activity, and the outbox relay running. */
-export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): Promise<PipelineUnderTest> {
+/**
+ * A pipeline worker on a fresh task queue with every real activity, and the outbox relay running;
+ * `webhookSecret` signs rollout webhook calls as PKG_WEBHOOK_SECRET does.
+ */
+export async function startPipeline(
+  env: TestWorkflowEnvironment,
+  pool: Pool,
+  options: { webhookSecret?: string } = {},
+): Promise<PipelineUnderTest> {
   const config = loadConfig();
   const redis = createRedis(config);
   const relay = createOutboxRelay({ pool, redis, intervalMs: 50 });
@@ -147,6 +154,7 @@ export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): P
       opaPath: config.OPA_PATH,
       metricsSettleMs: 1200,
       prometheusUrl: config.PROMETHEUS_URL,
+      webhookSecret: options.webhookSecret,
     }),
   });
   relay.start();

@@ -24,6 +24,9 @@ test.each([
   ['EVALUATOR_PORT', '99999', 'port number'],
   ['PROMETHEUS_URL', '127.0.0.1:9090', 'http://'],
   ['PIPELINE_METRICS_PORT', '-1', 'port number 0-65535'],
+  ['PKG_WEBHOOK_SECRET', 'short', 'at least 16 characters'],
+  ['PKG_NOTIFY_WEBHOOK_URLS', 'http://ok.example/,ftp://no.example/', 'comma list of http:// or https:// URLs'],
+  ['PKG_NOTIFY_SLACK_URLS', 'hooks.slack.com/services/x', 'comma list of http:// or https:// URLs'],
 ])('a bad %s is named with its value and what was expected', (name, value, expected) => {
   expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   try {
@@ -34,4 +37,10 @@ test.each([
     expect(message).toContain(expected);
     expect(message.split('\n')).toHaveLength(1);
   }
+});
+
+test('notification sinks are comma lists of URLs; none by default', () => {
+  expect(loadConfig({}).PKG_NOTIFY_WEBHOOK_URLS).toBeUndefined();
+  const urls = 'http://127.0.0.1:8787/notify, https://hooks.example/a';
+  expect(loadConfig({ PKG_NOTIFY_WEBHOOK_URLS: urls }).PKG_NOTIFY_WEBHOOK_URLS).toBe(urls);
 });

@@ -58,6 +58,7 @@ type Fakes = Pick<
   | 'rollbackLane'
   | 'withdrawLeftover'
   | 'writeDecisionRecord'
+  | 'callRolloutWebhook'
 > & { runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport> };
 
 export const lane = { env: 'dev', target: 'web', region: 'eu' } as const;
@@ -87,6 +88,7 @@ export function plan(changes: Partial<RolloutPlan> = {}): RolloutPlan {
       consecutivePasses: 1,
     },
     analysis: [],
+    webhooks: [],
     ...changes,
   };
 }
@@ -136,6 +138,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     rollbackLane: async () => undefined,
     withdrawLeftover: async () => null,
     writeDecisionRecord: async () => 'decision-1',
+    callRolloutWebhook: async () => ({ status: 200 }),
   };
   const fakes = Object.fromEntries(
     Object.entries({ ...defaults, ...overrides }).map(([name, fake]) => [
