@@ -15,7 +15,8 @@ import { laneName } from '../policy/lane';
 import { REASONS } from '../policy/rollout/reasons';
 import type { PromotionInput, PromotionOutcome, PromotionResult } from './definitions';
 import { registerHandlers } from './operator-actions';
-import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
+import { judgeReplay } from '../policy/rollout/impact';
+import { COMPILE, CONTROL, compile, control, evaluator, replayer } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
 import { RolloutState, type Run } from './promotion-state';
 
@@ -65,6 +66,8 @@ async function runPromotion(run: Run): Promise<Ending> {
   if ('refusal' in compiled) return reject(run, compiled.refusal);
   const refusal = await validate(run, compiled.candidate);
   if (refusal) return reject(run, refusal.reason, refusal.details);
+  const replayRefusal = await replayLogged(run, compiled.plan, compiled.candidate);
+  if (replayRefusal) return reject(run, replayRefusal);
   if (run.state.stopping) return rollBack(run);
   const ending = await rampCandidate({ ...run, plan: compiled.plan, candidate: compiled.candidate });
   return ending.kind === 'promote' ? promote(run, compiled.candidate) : rollBack(run, ending.reason);
@@ -131,6 +134,36 @@ async function validate(
   }
   await event(run, 'validated', { passed: report.passed });
   return null;
+}
+
+/** Examples of changed decisions kept in the verdict and the decision record. */
+const REPLAY_EXAMPLES = 3;
+
+/**
+ * Logged decisions replayed on the candidate and on what the lane serves, before any live request
+ * reaches the candidate: more change than the author declared is refused here, with no canary row
+ * ever written. Returns the refusal, or null to go on. Histories recorded before this stage replay without it.
+ */
+async function replayLogged(run: Run, plan: RolloutPlan, candidate: SnapshotRef): Promise<string | null> {
+  if (!patched('replay-stage')) return null;
+  run.state.enter('replaying');
+  let report;
+  try {
+    report = await replayer.replayDecisions({
+      lane: run.input.lane,
+      candidate: { snapshotId: candidate.snapshotId },
+      windowMs: plan.replay.windowMs,
+      limit: plan.replay.limit,
+      maxExamples: REPLAY_EXAMPLES,
+    });
+  } catch (error) {
+    return `replay could not run: ${refusal(error, true)}`;
+  }
+  const verdict = judgeReplay(report, plan.replay);
+  run.state.facts.replay = verdict;
+  const { examples, baselineVersion, skipped: unparsed } = report;
+  await event(run, `replay_${verdict.verdict}`, { ...verdict, baselineVersion, unparsed, examples }, verdict.message);
+  return verdict.verdict === 'pass' || verdict.skipped ? null : verdict.message;
 }
 
 /**
@@ -212,6 +245,7 @@ async function recordDecision(run: Run, ending: Ending): Promise<string> {
       baseline,
       validation,
       verdicts: run.state.facts.verdicts,
+      replay: run.state.facts.replay,
     },
   ]);
 }

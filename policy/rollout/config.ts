@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PkgError, type Problem } from '../errors';
 import type { Env } from '../lane';
+import type { ReplaySettings } from './impact';
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -36,6 +37,15 @@ export const gateOverridesSchema = z.strictObject({
   p99_slack_ms: z.number().min(0).optional(),
   max_p99_ms: z.number().gt(0).optional(),
   max_extensions: z.number().int().min(0).max(20).optional(),
+  max_replay_divergence: rate.optional(),
+});
+
+/** The replay stage (policy/rollout/impact.ts): how much logged traffic, and what too little means. */
+export const replayOverridesSchema = z.strictObject({
+  window: duration.optional(),
+  limit: z.number().int().min(1).max(10_000_000).optional(),
+  min_decisions: z.number().int().min(0).optional(),
+  on_insufficient: z.enum(['skip', 'require']).optional(),
 });
 
 /** The manifest's `rollout:` block; also the shape of every other layer. */
@@ -49,6 +59,7 @@ export const rolloutOverridesSchema = z.strictObject({
   coverage_timeout: duration.optional(),
   approve_at: z.array(percent).optional(),
   gates: gateOverridesSchema.optional(),
+  replay: replayOverridesSchema.optional(),
 });
 
 export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
@@ -72,6 +83,7 @@ export interface RolloutConfig {
   /** Percents from approve_at: the first step reaching each one waits for an approve signal. */
   approveAt: number[];
   gates: GateConfig;
+  replay: ReplaySettings;
 }
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
@@ -90,7 +102,10 @@ export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
     p99_slack_ms: 2,
     max_p99_ms: 1000,
     max_extensions: 2,
+    // Any change may be intended until the author declares a budget.
+    max_replay_divergence: 1,
   },
+  replay: { window: '24h', limit: 100_000, min_decisions: 100, on_insufficient: 'skip' },
 };
 
 const FULL_RAMP = [1, 5, 25, 50, 100];
@@ -199,17 +214,20 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const gates: Record<string, number | string> = {};
   const merged: RolloutOverrides = {};
   const approveAt = new Set<number>();
+  const replay: ReplayOverrides = {};
   for (const { name, overrides } of layers) {
     const layer = parseRolloutOverrides(overrides, name);
     mergeGates(gates, layer.gates, name, problems);
     mergeSteps(merged, layer.steps, name, problems);
     for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
+    mergeReplay(replay, layer.replay, name, problems);
     layer.approve_at?.forEach((p) => approveAt.add(p));
   }
   const config = toRolloutConfig(
     merged,
     gates,
     [...approveAt].sort((a, b) => a - b),
+    replay,
   );
   if (config.bakeMs < config.gates.minBakeMs) {
     problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
@@ -251,6 +269,7 @@ function toRolloutConfig(
   merged: RolloutOverrides,
   gates: Record<string, number | string>,
   approveAt: number[],
+  replay: ReplayOverrides,
 ): RolloutConfig {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
@@ -273,7 +292,45 @@ function toRolloutConfig(
       maxP99Ms: gate('max_p99_ms'),
       maxExtensions: gate('max_extensions'),
     },
+    replay: {
+      maxDivergence: gate('max_replay_divergence'),
+      minDecisions: required(replay.min_decisions, 'replay.min_decisions'),
+      windowMs: parseDuration(required(replay.window, 'replay.window')),
+      limit: required(replay.limit, 'replay.limit'),
+      onInsufficient: required(replay.on_insufficient, 'replay.on_insufficient'),
+    },
   };
+}
+
+type ReplayOverrides = z.infer<typeof replayOverridesSchema>;
+
+/**
+ * More replayed evidence is tighter: window, limit and min_decisions only grow, and once a layer
+ * requires a replay no later layer may let too little data through.
+ */
+function mergeReplay(acc: ReplayOverrides, layer: ReplayOverrides | undefined, layerName: string, problems: Problem[]) {
+  const size = (key: 'window' | 'limit' | 'min_decisions', value: string | number) =>
+    key === 'window' ? parseDuration(String(value)) : Number(value);
+  for (const key of ['window', 'limit', 'min_decisions'] as const) {
+    const value = layer?.[key];
+    if (value === undefined) continue;
+    const current = acc[key];
+    if (current !== undefined && size(key, value) < size(key, current)) {
+      problems.push({ path: `rollout.replay.${key}`, message: `${layerName} sets ${value}, less than ${current}` });
+      continue;
+    }
+    Object.assign(acc, { [key]: value });
+  }
+  const policy = layer?.on_insufficient;
+  if (policy === undefined) return;
+  if (acc.on_insufficient === 'require' && policy === 'skip') {
+    problems.push({
+      path: 'rollout.replay.on_insufficient',
+      message: `${layerName} sets skip, but require is in force`,
+    });
+    return;
+  }
+  acc.on_insufficient = policy;
 }
 
 /** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */
