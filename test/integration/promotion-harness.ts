@@ -33,6 +33,15 @@ rules:
       - { subtask: escalate }
 `;
 
+// RULES plus a rule for late guests: every old fixture still passes, but logged traffic tagged "late" changes.
+const WIDER_RULES = `${RULES}  - name: late_escalation
+    priority: 5
+    conditions:
+      - { type: TAG, key: late }
+    emissions:
+      - { subtask: escalate }
+`;
+
 const FIXTURES = `- name: vip_is_escalated
   input: { tags: [vip], context: { subject: "guest:Ada" } }
   expect: { subtasks: [escalate] }
@@ -64,7 +73,7 @@ import type { Lane } from '../../policy/lane';
 // Hand-written Rego, no rules.yaml: the same decisions as RULES, judged by the wasm engine alone.
 const OWN_REGO = FAULTY_REGO.replace('if {\n  not "boom" in input.tags\n}', '');
 
-export type BundleKind = 'good' | 'faulty' | 'failing-fixtures' | 'wasm-only';
+export type BundleKind = 'good' | 'faulty' | 'failing-fixtures' | 'wasm-only' | 'wider';
 
 export interface BundleSpec {
   version: string;
@@ -87,7 +96,7 @@ export async function writeBundle(spec: BundleSpec): Promise<string> {
   ].join('\n');
   await mkdir(path.join(dir, 'fixtures'));
   await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
-  if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), RULES);
+  if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), kind === 'wider' ? WIDER_RULES : RULES);
   await writeFile(path.join(dir, 'fixtures', 'basic.yaml'), kind === 'failing-fixtures' ? WRONG_FIXTURE : FIXTURES);
   if (kind === 'faulty' || kind === 'wasm-only') {
     await mkdir(path.join(dir, 'policy'));
