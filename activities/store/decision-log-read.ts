@@ -11,7 +11,8 @@ export interface LoggedDecision {
 
 interface Row {
   decision_id: string;
-  ts: Date;
+  /** As text: a JS Date would drop the microseconds and the keyset would skip rows. */
+  ts: string;
   mode: Mode;
   input: unknown;
 }
@@ -20,7 +21,8 @@ const PAGE = 5000;
 
 /**
  * A lane's logged decisions since `sinceMs`, newest first, at most `limit`, in pages: keyset paging
- * on (timestamp, decision_id) walks the lane/time index, so a million rows never sit in memory at once.
+ * on (timestamp, decision_id) walks the lane/time index, so a million rows never sit in memory at
+ * once. The next page is already being read while the caller works on this one.
  */
 export async function* readLoggedDecisions(
   pool: Pool,
@@ -28,31 +30,30 @@ export async function* readLoggedDecisions(
   sinceMs: number,
   limit: number,
 ): AsyncGenerator<LoggedDecision[]> {
-  let after: { ts: Date; id: string } | null = null;
-  for (let left = limit; left > 0;) {
-    const page: Row[] = (
+  const since = new Date(sinceMs);
+  const read = async (after: Row | null, count: number): Promise<Row[]> =>
+    (
       await pool.query<Row>(
-        `SELECT decision_id, "timestamp" AS ts, mode, input
-         FROM pkg_decision_logs
-        WHERE env = $1 AND target = $2 AND region = $3 AND "timestamp" >= $4
-          AND ($5::timestamptz IS NULL OR ("timestamp", decision_id) < ($5, $6::uuid))
-        ORDER BY "timestamp" DESC, decision_id DESC
-        LIMIT $7`,
-        [
-          lane.env,
-          lane.target,
-          lane.region,
-          new Date(sinceMs),
-          after?.ts ?? null,
-          after?.id ?? null,
-          Math.min(PAGE, left),
-        ],
+        `SELECT decision_id, "timestamp"::text AS ts, mode, input
+           FROM pkg_decision_logs
+          WHERE env = $1 AND target = $2 AND region = $3 AND "timestamp" >= $4
+            AND ($5::timestamptz IS NULL OR ("timestamp", decision_id) < ($5, $6::uuid))
+          ORDER BY "timestamp" DESC, decision_id DESC
+          LIMIT $7`,
+        [lane.env, lane.target, lane.region, since, after?.ts ?? null, after?.decision_id ?? null, count],
       )
     ).rows;
-    if (page.length === 0) return;
-    yield page.map((row) => ({ decisionId: row.decision_id, mode: row.mode, input: row.input }));
-    const last: Row = page[page.length - 1]!;
-    after = { ts: last.ts, id: last.decision_id };
-    left -= page.length;
+  let left = limit;
+  let next: Promise<Row[]> | null = read(null, Math.min(PAGE, left));
+  try {
+    while (next) {
+      const page: Row[] = await next;
+      left -= page.length;
+      next = page.length > 0 && left > 0 ? read(page[page.length - 1]!, Math.min(PAGE, left)) : null;
+      if (page.length > 0) yield page.map((row) => ({ decisionId: row.decision_id, mode: row.mode, input: row.input }));
+    }
+  } finally {
+    // A caller that stops early leaves a read in flight: its failure must not go unhandled.
+    void next?.catch(() => undefined);
   }
 }
