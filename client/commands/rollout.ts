@@ -48,7 +48,8 @@ export function registerRolloutCommands(program: Command): void {
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
         const status = await rolloutStatus(await temporal(), id);
-        printResult(options.json, status, () => `${describeStatus(status)}\n${workflowLink(config, id)}`);
+        const replay = status.replay ? `\n${status.replay.message}` : '';
+        printResult(options.json, status, () => `${describeStatus(status)}${replay}\n${workflowLink(config, id)}`);
       }),
     );
   registerAuditCommands(program);
