@@ -13,6 +13,7 @@ import type { StepVerdict } from '../policy/rollout/gates';
 import type { BaselineRef, SnapshotRef } from './store/deployments';
 import { appendDecision } from './store/decisions';
 import type { Lane } from '../policy/lane';
+import type { ReplayVerdict } from '../policy/rollout/impact';
 
 /**
  * Writes the decision record of a finished rollout: once per rollout (rollout_id is unique), linked
@@ -27,6 +28,8 @@ export interface DecisionInput {
   baseline: BaselineRef | null;
   validation: { passed: number; failed: number } | null;
   verdicts: StepVerdict[];
+  /** The replay stage's verdict; absent for rollouts without one. */
+  replay?: ReplayVerdict | null;
 }
 
 export interface DecisionDeps {
@@ -73,6 +76,7 @@ function decisionRecordOf(
     previous_snapshot: input.baseline && { id: input.baseline.snapshotId, version: input.baseline.version },
     validation: input.validation,
     verdicts: input.verdicts,
+    ...(input.replay ? { replay: input.replay } : {}),
     events,
     actors: [...new Set(events.map((e) => e.actor))].sort(),
     previous_id: previousId,

@@ -7,6 +7,7 @@ import { readSnapshot, snapshotIdOfVersion } from './store/snapshot-read';
 import { findValidationReport, insertValidationRun } from './store/validation-runs';
 import { refusingBadInput } from './failure';
 import { loadFactsForSubject } from './store/facts';
+import { replayDecisions, type ReplayInput } from './replay';
 
 /**
  * Activities of the evaluator pool (task queue pkg-evaluator). Fixture runs use both engines, so
@@ -49,6 +50,8 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
       await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report });
       return (await findValidationReport<ValidationReport>(deps.pool, runKey)) ?? report;
     },
+
+    replayDecisions: (input: ReplayInput) => replayDecisions(deps, input),
 
     async evaluateBatch({ version, inputs, mode = 'control' }: BatchInput): Promise<EvaluationOutput[]> {
       const snapshot = await refusingBadInput(async () => {

@@ -4,6 +4,7 @@ import { registerScheduleCommands } from './commands/schedule';
 import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
+import { registerImpactCommands } from './commands/impact';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -20,6 +21,7 @@ export function buildProgram(json: boolean): Command {
   registerRolloutCommands(program);
   registerBundleCommands(program);
   registerEvaluateCommands(program);
+  registerImpactCommands(program);
   return program;
 }
 

@@ -2,3 +2,4 @@
 export {};
 export { factCleanup } from './fact-cleanup';
 export { promotion } from './promotion';
+export { impactAnalysis } from './impact';

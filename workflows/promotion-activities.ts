@@ -21,6 +21,14 @@ export const FIXTURES: ActivityOptions = {
   scheduleToCloseTimeout: '10m',
   retry,
 };
+/** A replay reads and decides up to millions of logged inputs: long, heartbeating, on the evaluator pool. */
+export const REPLAY: ActivityOptions = {
+  taskQueue: EVALUATOR_TASK_QUEUE,
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
+  scheduleToStartTimeout: '10m',
+  retry,
+};
 /** Waits that poll: heartbeats prove the worker alive, so a crashed one is replaced quickly. */
 export const WAITING: ActivityOptions = { startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry };
 export const GATE: ActivityOptions = { startToCloseTimeout: '1m', retry };
@@ -33,3 +41,4 @@ export const compile = proxyActivities<PipelineActivities>(COMPILE);
 export const waiting = proxyActivities<PipelineActivities>(WAITING);
 export const gate = proxyActivities<PipelineActivities>(GATE);
 export const evaluator = proxyActivities<EvaluatorActivities>(FIXTURES);
+export const replayer = proxyActivities<EvaluatorActivities>(REPLAY);

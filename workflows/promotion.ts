@@ -15,7 +15,8 @@ import { laneName } from '../policy/lane';
 import { REASONS } from '../policy/rollout/reasons';
 import type { PromotionInput, PromotionOutcome, PromotionResult } from './definitions';
 import { registerHandlers } from './operator-actions';
-import { COMPILE, CONTROL, compile, control, evaluator } from './promotion-activities';
+import { judgeReplay } from '../policy/rollout/impact';
+import { COMPILE, CONTROL, compile, control, evaluator, replayer } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
 import { gateOn, tell, type GateAnswer } from './promotion-webhooks';
 import { RolloutState, type Run } from './promotion-state';
@@ -69,6 +70,8 @@ async function runPromotion(run: Run): Promise<Ending> {
   adoptWebhooks(run, compiled.plan);
   const refusal = await validate(run, compiled.candidate);
   if (refusal) return reject(run, refusal.reason, refusal.details);
+  const replayRefusal = await replayLogged(run, compiled.plan, compiled.candidate);
+  if (replayRefusal) return reject(run, replayRefusal);
   if (run.state.stopping) return rollBack(run);
   const start = await gateStart(run);
   if (start.kind === 'stopped') return rollBack(run);
@@ -157,6 +160,37 @@ async function validate(
   return null;
 }
 
+/** Examples of changed decisions kept in the verdict and the decision record. */
+const REPLAY_EXAMPLES = 3;
+
+/**
+ * Logged decisions replayed on the candidate and on what the lane serves, before any live request
+ * reaches the candidate: more change than the author declared is refused here, with no canary row
+ * ever written. Returns the refusal, or null to go on. Histories recorded before this stage replay without it.
+ */
+async function replayLogged(run: Run, plan: RolloutPlan, candidate: SnapshotRef): Promise<string | null> {
+  // A plan an older worker made (the rollout was under way at a deploy) has no replay settings.
+  if (!patched('replay-stage') || plan.replay === undefined) return null;
+  run.state.enter('replaying');
+  let report;
+  try {
+    report = await replayer.replayDecisions({
+      lane: run.input.lane,
+      candidate: { snapshotId: candidate.snapshotId },
+      windowMs: plan.replay.windowMs,
+      limit: plan.replay.limit,
+      maxExamples: REPLAY_EXAMPLES,
+    });
+  } catch (error) {
+    return `replay could not run: ${refusal(error, true)}`;
+  }
+  const verdict = judgeReplay(report, plan.replay);
+  run.state.facts.replay = verdict;
+  const { examples, baselineVersion, skipped: unparsed } = report;
+  await event(run, `replay_${verdict.verdict}`, { ...verdict, baselineVersion, unparsed, examples }, verdict.message);
+  return verdict.verdict === 'pass' || verdict.skipped ? null : verdict.message;
+}
+
 /**
  * A non-retryable activity failure is a refusal of the bundle. With `timeouts`, an activity that
  * timed out (no evaluator picked the fixtures up) refuses too; anything else, e.g. a cancellation,
@@ -237,6 +271,7 @@ async function recordDecision(run: Run, ending: Ending): Promise<string> {
       baseline,
       validation,
       verdicts: run.state.facts.verdicts,
+      replay: run.state.facts.replay,
     },
   ]);
 }

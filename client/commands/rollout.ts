@@ -48,7 +48,8 @@ export function registerRolloutCommands(program: Command): void {
     .action((id: string, options: { json?: boolean }) =>
       withSession(async ({ temporal, config }) => {
         const status = await rolloutStatus(await temporal(), id);
-        const lines = [describeStatus(status), ...lastVerdictLines(status), workflowLink(config, id)];
+        const replay = status.replay ? [status.replay.message] : [];
+        const lines = [describeStatus(status), ...replay, ...lastVerdictLines(status), workflowLink(config, id)];
         printResult(options.json, status, () => lines.join('\n'));
       }),
     );

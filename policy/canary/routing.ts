@@ -31,13 +31,20 @@ export function shouldShadow(split: CanarySplit, rate: number, draw: number): bo
  * renaming a rule that still emits the same work is no change in decision.
  */
 export function decisionFingerprint(decision: Decision): string {
+  // JSON strings side by side stay unambiguous; canonicalize (the slow part) only for params that exist.
   const subtasks = decision.subtasks
-    .map((s) => canonicalize({ name: s.name, type: s.type, params: s.params }) ?? '')
+    .map((s) => JSON.stringify(s.name) + JSON.stringify(s.type) + paramsText(s.params))
     .sort();
   const dag = decision.dag.map((e) => `${e.from}>${e.to}:${e.type}`).sort();
   return JSON.stringify([subtasks, dag]);
 }
 
+const paramsText = (params: Record<string, unknown>) => {
+  for (const _ in params) return canonicalize(params) ?? '';
+  return '{}';
+};
+
 export function decisionsDiffer(a: Decision, b: Decision): boolean {
+  if (a.subtasks.length !== b.subtasks.length || a.dag.length !== b.dag.length) return true;
   return decisionFingerprint(a) !== decisionFingerprint(b);
 }

@@ -12,6 +12,7 @@ import { durationSchema as duration, parseDuration } from './duration';
 import { mergeWebhooks, resolveWebhook, webhookSchema, type Webhook, type WebhookSettings } from './webhooks';
 
 export { parseDuration };
+import type { ReplaySettings } from './impact';
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -47,6 +48,15 @@ export const gateOverridesSchema = z.strictObject({
   max_latency_excess: rate.optional(),
   latency_slack_ms: z.number().min(0).optional(),
   consecutive_passes: z.number().int().min(1).max(20).optional(),
+  max_replay_divergence: rate.optional(),
+});
+
+/** The replay stage (policy/rollout/impact.ts): how much logged traffic, and what too little means. */
+export const replayOverridesSchema = z.strictObject({
+  window: duration.optional(),
+  limit: z.number().int().min(1).max(10_000_000).optional(),
+  min_decisions: z.number().int().min(0).optional(),
+  on_insufficient: z.enum(['skip', 'require']).optional(),
 });
 
 /** The manifest's `rollout:` block; also the shape of every other layer. */
@@ -62,6 +72,7 @@ export const rolloutOverridesSchema = z.strictObject({
   gates: gateOverridesSchema.optional(),
   analysis: analysisOverridesSchema.optional(),
   webhooks: z.array(webhookSchema).optional(),
+  replay: replayOverridesSchema.optional(),
 });
 
 export type RolloutOverrides = z.infer<typeof rolloutOverridesSchema>;
@@ -98,6 +109,7 @@ export interface RolloutConfig {
   /** Metric gates (rollout.analysis), by name; judged after each bake beside the built-in gates. */
   analysis: AnalysisMetric[];
   webhooks: Webhook[];
+  replay: ReplaySettings;
 }
 
 /** Built-in layers; ARCHITECTURE.md §7 defaults plus stricter prod budgets. */
@@ -121,7 +133,10 @@ export const GLOBAL_ROLLOUT_DEFAULTS: RolloutOverrides = {
     max_latency_excess: 0.2,
     latency_slack_ms: 2,
     consecutive_passes: 1,
+    // Any change may be intended until the author declares a budget.
+    max_replay_divergence: 1,
   },
+  replay: { window: '24h', limit: 100_000, min_decisions: 100, on_insufficient: 'skip' },
 };
 
 const FULL_RAMP = [1, 5, 25, 50, 100];
@@ -232,18 +247,20 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const approveAt = new Set<number>();
   const analysis = new Map<string, AnalysisMetricOverride>();
   const webhooks = new Map<string, { layer: string; hook: WebhookSettings }>();
+  const replay: ReplayOverrides = {};
   for (const { name, overrides } of layers) {
     const layer = parseRolloutOverrides(overrides, name);
     mergeGates(gates, layer.gates, name, problems);
     mergeSteps(merged, layer.steps, name, problems);
     for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
+    mergeReplay(replay, layer.replay, name, problems);
     layer.approve_at?.forEach((p) => approveAt.add(p));
     mergeAnalysis(analysis, layer.analysis, name, problems);
     mergeWebhooks(webhooks, layer.webhooks, name, problems);
   }
   const sortedApprovals = [...approveAt].sort((a, b) => a - b);
   const config: RolloutConfig = {
-    ...toRolloutConfig(merged, gates, sortedApprovals, toAnalysisMetrics(analysis, problems)),
+    ...toRolloutConfig(merged, gates, sortedApprovals, toAnalysisMetrics(analysis, problems), replay),
     webhooks: [...webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
   };
   if (config.bakeMs < config.gates.minBakeMs) {
@@ -287,6 +304,7 @@ function toRolloutConfig(
   gates: Record<string, number | string>,
   approveAt: number[],
   analysis: AnalysisMetric[],
+  replay: ReplayOverrides,
 ): Omit<RolloutConfig, 'webhooks'> {
   const required = <T>(value: T | undefined, name: string): T => {
     if (value === undefined) throw new PkgError('InputInvalid', `rollout defaults do not set ${name}`);
@@ -315,6 +333,13 @@ function toRolloutConfig(
       consecutivePasses: gate('consecutive_passes'),
     },
     analysis,
+    replay: {
+      maxDivergence: gate('max_replay_divergence'),
+      minDecisions: required(replay.min_decisions, 'replay.min_decisions'),
+      windowMs: parseDuration(required(replay.window, 'replay.window')),
+      limit: required(replay.limit, 'replay.limit'),
+      onInsufficient: required(replay.on_insufficient, 'replay.on_insufficient'),
+    },
   };
 }
 
@@ -325,6 +350,37 @@ function toRolloutConfig(
 export function withGateDefaults(gates: Partial<GateConfig>): GateConfig {
   const defaults = mergeRolloutLayers([{ name: 'global defaults', overrides: GLOBAL_ROLLOUT_DEFAULTS }]).gates;
   return { ...defaults, ...gates };
+}
+
+type ReplayOverrides = z.infer<typeof replayOverridesSchema>;
+
+/**
+ * More replayed evidence is tighter: window, limit and min_decisions only grow, and once a layer
+ * requires a replay no later layer may let too little data through.
+ */
+function mergeReplay(acc: ReplayOverrides, layer: ReplayOverrides | undefined, layerName: string, problems: Problem[]) {
+  const size = (key: 'window' | 'limit' | 'min_decisions', value: string | number) =>
+    key === 'window' ? parseDuration(String(value)) : Number(value);
+  for (const key of ['window', 'limit', 'min_decisions'] as const) {
+    const value = layer?.[key];
+    if (value === undefined) continue;
+    const current = acc[key];
+    if (current !== undefined && size(key, value) < size(key, current)) {
+      problems.push({ path: `rollout.replay.${key}`, message: `${layerName} sets ${value}, less than ${current}` });
+      continue;
+    }
+    Object.assign(acc, { [key]: value });
+  }
+  const policy = layer?.on_insufficient;
+  if (policy === undefined) return;
+  if (acc.on_insufficient === 'require' && policy === 'skip') {
+    problems.push({
+      path: 'rollout.replay.on_insufficient',
+      message: `${layerName} sets skip, but require is in force`,
+    });
+    return;
+  }
+  acc.on_insufficient = policy;
 }
 
 /** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { StepVerdict } from './gates';
+import type { ReplayVerdict } from './impact';
 import { laneName, type Lane } from '../lane';
 
 /**
@@ -31,6 +32,8 @@ export interface DecisionRecord {
   previous_snapshot: { id: string; version: string } | null;
   validation: { passed: number; failed: number } | null;
   verdicts: StepVerdict[];
+  /** Present when the rollout had a replay stage: its verdict with its numbers. */
+  replay?: ReplayVerdict;
   events: DecisionEvent[];
   actors: string[];
   previous_id: string | null;
@@ -102,6 +105,7 @@ export function narrateDecision(record: DecisionRecord): string {
   const lines = [`${version} ${OUTCOME_TEXT[record.outcome]} on lane ${lane}: ${record.reason}.`];
   if (record.validation)
     lines.push(`Fixtures: ${record.validation.passed} passed, ${record.validation.failed} failed.`);
+  if (record.replay) lines.push(`Replay: ${record.replay.message}.`);
   const passed = record.verdicts.filter((v) => v.verdict === 'pass').length;
   if (record.verdicts.length > 0) lines.push(`Gates: ${passed} of ${record.verdicts.length} verdict(s) passed.`);
   const last = record.verdicts[record.verdicts.length - 1];

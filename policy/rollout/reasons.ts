@@ -92,6 +92,15 @@ export const REASONS = {
   webhookConfirmed: (type: string, name: string) => `${type} webhook ${name} confirmed`,
   fixturesFailed: (failed: number, total: number) => `${failed}/${total} fixtures failed`,
   promoted: (version: string) => `${version} promoted`,
+  replayOk: (changed: number, total: number, share: number, budget: number) =>
+    `replay: ${changed}/${total} logged decisions change (${percentText(share)} ≤ budget ${percentText(budget)})`,
+  replayOver: (changed: number, total: number, share: number, budget: number, topRule?: string) =>
+    `replay: ${changed}/${total} logged decisions change (${percentText(share)} > budget ${percentText(budget)})` +
+    (topRule ? `; most changed rule: ${topRule}` : ''),
+  replayNoBaseline: 'the lane serves nothing yet to compare with',
+  replayTooFew: (decisions: number, min: number) => `only ${decisions} logged decisions to replay (need ${min})`,
+  replayInconclusive: (why: string, skipped: boolean) =>
+    `replay inconclusive: ${why}; ${skipped ? 'skipped by the environment policy, the canary steps still judge it' : 'the environment requires it'}`,
   noEvaluators: (lane: string, served: { lane: string; evaluators: number }[]) =>
     `lane ${lane} has no live evaluator, so no step could ever be measured. ` +
     (served.length > 0

@@ -1,4 +1,5 @@
 import type { StepVerdict } from './gates';
+import type { ReplayVerdict } from './impact';
 import { REASONS } from './reasons';
 import type { Lane } from '../lane';
 
@@ -9,6 +10,7 @@ import type { Lane } from '../lane';
 export type Stage =
   | 'compiling' // the bundle is being compiled and stored as a snapshot
   | 'validating' // fixtures run on both engines on the evaluator pool
+  | 'replaying' // logged decisions are replayed on the candidate and on what the lane serves
   | 'ramping' // the lane's percent is being raised to the next step (or waits for approval)
   | 'baking' // the step serves traffic while the durable bake timer runs
   | 'gating' // the step's metrics are being judged
@@ -53,6 +55,8 @@ export interface RolloutFacts {
   /** Passing reads in a row of the current step (consecutive_passes). */
   passes: number;
   verdicts: StepVerdict[];
+  /** The replay stage's verdict, once it ran (null before, and in rollouts that had no such stage). */
+  replay: ReplayVerdict | null;
   /** Why the rollout ended, when it has. */
   outcomeReason: string | null;
 }
@@ -76,6 +80,7 @@ export function initialFacts(lane: Lane): RolloutFacts {
     extensions: 0,
     passes: 0,
     verdicts: [],
+    replay: null,
     outcomeReason: null,
   };
 }

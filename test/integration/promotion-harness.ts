@@ -33,6 +33,15 @@ rules:
       - { subtask: escalate }
 `;
 
+// RULES plus a rule for late guests: every old fixture still passes, but logged traffic tagged "late" changes.
+const WIDER_RULES = `${RULES}  - name: late_escalation
+    priority: 5
+    conditions:
+      - { type: TAG, key: late }
+    emissions:
+      - { subtask: escalate }
+`;
+
 const FIXTURES = `- name: vip_is_escalated
   input: { tags: [vip], context: { subject: "guest:Ada" } }
   expect: { subtasks: [escalate] }
@@ -71,7 +80,7 @@ const SLOW_REGO = FAULTY_REGO.replace(
   'count([1 | some i in numbers.range(1, 300); some j in numbers.range(1, 300); i != j]) > 0',
 );
 
-export type BundleKind = 'good' | 'faulty' | 'slow' | 'failing-fixtures' | 'wasm-only';
+export type BundleKind = 'good' | 'faulty' | 'slow' | 'failing-fixtures' | 'wasm-only' | 'wider';
 
 const HAND_WRITTEN_REGO: Partial<Record<BundleKind, string>> = {
   faulty: FAULTY_REGO,
@@ -101,7 +110,7 @@ export async function writeBundle(spec: BundleSpec): Promise<string> {
   ].join('\n');
   await mkdir(path.join(dir, 'fixtures'));
   await writeFile(path.join(dir, 'manifest.yaml'), `${manifest}\n`);
-  if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), RULES);
+  if (kind !== 'wasm-only') await writeFile(path.join(dir, 'rules.yaml'), kind === 'wider' ? WIDER_RULES : RULES);
   await writeFile(path.join(dir, 'fixtures', 'basic.yaml'), kind === 'failing-fixtures' ? WRONG_FIXTURE : FIXTURES);
   if (rego !== undefined) {
     await mkdir(path.join(dir, 'policy'));

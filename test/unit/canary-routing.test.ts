@@ -68,3 +68,15 @@ test('decisions differ by subtasks and params, not by version-specific rule ids 
   expect(decisionsDiffer(decision('high', 'a1'), decision('normal', 'a1'))).toBe(true);
   expect(decisionsDiffer(decision('high', 'a1'), { subtasks: [], dag: [], rules: [] })).toBe(true);
 });
+
+test('params compare by content, not key order; a name that runs into its type is not confused', () => {
+  const withParams = (params: Record<string, unknown>, name = 'escalate', type = 'escalate'): Decision => ({
+    subtasks: [{ name, type, params, rule_id: 'r', rule_name: 'vip' }],
+    dag: [],
+    rules: [],
+  });
+  expect(decisionsDiffer(withParams({ a: 1, b: [1, 2] }), withParams({ b: [1, 2], a: 1 }))).toBe(false);
+  expect(decisionsDiffer(withParams({}), withParams({ a: undefined }))).toBe(false);
+  expect(decisionsDiffer(withParams({}), withParams({ a: null }))).toBe(true);
+  expect(decisionsDiffer(withParams({}, 'ab', 'c'), withParams({}, 'a', 'bc'))).toBe(true);
+});

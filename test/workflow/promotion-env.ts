@@ -7,6 +7,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { RolloutPlan } from '../../activities/gate';
 import type { createPipelineActivities } from '../../activities/index';
 import type { ValidationReport } from '../../policy/bundle/validation';
+import type { ReplayInput } from '../../activities/replay';
+import type { ImpactReport } from '../../policy/rollout/impact';
 import { temporal } from '@temporalio/proto';
 import { EVALUATOR_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../policy/constants';
 import type { ErrorType } from '../../policy/errors';
@@ -59,7 +61,10 @@ type Fakes = Pick<
   | 'withdrawLeftover'
   | 'writeDecisionRecord'
   | 'callRolloutWebhook'
-> & { runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport> };
+> & {
+  runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport>;
+  replayDecisions: (input: ReplayInput) => Promise<ImpactReport>;
+};
 
 export const lane = { env: 'dev', target: 'web', region: 'eu' } as const;
 
@@ -89,6 +94,7 @@ export function plan(changes: Partial<RolloutPlan> = {}): RolloutPlan {
     },
     analysis: [],
     webhooks: [],
+    replay: { maxDivergence: 1, minDecisions: 100, windowMs: 86_400_000, limit: 100_000, onInsufficient: 'skip' },
     ...changes,
   };
 }
@@ -102,6 +108,20 @@ export function verdictOf(verdict: Verdict, step: number, percent: number): Step
     baseline: 'compared',
     checks: [],
     message: `step ${step + 1} ${verdict}`,
+  };
+}
+
+/** A replay of `decisions` logged decisions of which `changed` came out differently. */
+export function impactReport(decisions: number, changed: number): ImpactReport {
+  return {
+    candidateVersion: 'rules@1.0.0',
+    baselineVersion: 'rules@0.9.0',
+    decisions,
+    changed,
+    skipped: 0,
+    rules: changed > 0 ? [{ name: 'vip_escalation', added: 0, removed: changed }] : [],
+    subtasks: [],
+    examples: [],
   };
 }
 
@@ -130,6 +150,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
       results: [],
       engines: { native: { passed: 2, failed: 0 }, wasm: { passed: 2, failed: 0 } },
     }),
+    replayDecisions: async () => impactReport(0, 0),
     recordRolloutEvent: async () => undefined,
     setLaneStep: async () => ({ snapshotId: 'snap-0', version: 'rules@0.9.0' }),
     awaitCoverage: async () => ({ evaluators: 2, serving: 2, reached: true, atMs: 0 }),
@@ -169,19 +190,25 @@ export interface PromotionTestEnv {
 export async function createPromotionEnv(): Promise<PromotionTestEnv> {
   const env = await createTestServer();
   const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default' };
-  let fixtures: Fakes['runSnapshotFixtures'] = () => Promise.reject(new Error('no test is running'));
+  const idle = () => Promise.reject(new Error('no test is running'));
+  let fixtures: Fakes['runSnapshotFixtures'] = idle;
+  let replays: Fakes['replayDecisions'] = idle;
   const evaluatorWorker = await Worker.create({
     ...common,
     taskQueue: EVALUATOR_TASK_QUEUE,
-    activities: { runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => fixtures(input) },
+    activities: {
+      runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => fixtures(input),
+      replayDecisions: (input: ReplayInput) => replays(input),
+    },
   });
   const evaluating = evaluatorWorker.run();
   return {
     env,
     async withPromotion(fakes, work) {
       const taskQueue = `wf-${randomUUID()}`;
-      const { runSnapshotFixtures, ...pipeline } = fakes;
+      const { runSnapshotFixtures, replayDecisions, ...pipeline } = fakes;
       fixtures = runSnapshotFixtures;
+      replays = replayDecisions;
       const worker = await Worker.create({
         ...common,
         taskQueue,

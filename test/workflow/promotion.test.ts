@@ -9,6 +9,7 @@ import {
   callsTo,
   createPromotionEnv,
   fakeActivities,
+  impactReport,
   latch,
   plan,
   refused,
@@ -102,7 +103,14 @@ test('a good candidate passes every stage in order and is promoted, with one dec
   expect(callsTo(calls, 'promoteCandidate')).toHaveLength(1);
   expect(callsTo(calls, 'rollbackLane')).toHaveLength(0);
   expect(callsTo(calls, 'writeDecisionRecord')).toHaveLength(1);
-  expect(events(calls)).toEqual(['compiled', 'validated', 'verdict_pass', 'verdict_pass', 'verdict_pass']);
+  expect(events(calls)).toEqual([
+    'compiled',
+    'validated',
+    'replay_inconclusive',
+    'verdict_pass',
+    'verdict_pass',
+    'verdict_pass',
+  ]);
   // A dead rollout's leftover is withdrawn before anything else touches the lane.
   expect(calls[0]).toMatchObject({ name: 'withdrawLeftover', input: { lane: { env: 'dev' }, actor: 'ci' } });
 });
@@ -469,4 +477,62 @@ test('consecutive_passes: inconclusive reads between passes still exhaust max_ex
     reason: REASONS.extensionsExhausted(2, 'step 1 inconclusive'),
   });
   expect(percentsSet(calls)).toEqual([10]);
+});
+
+describe('the replay stage', () => {
+  const replayPlan = (changes: Partial<ReturnType<typeof plan>['replay']>) =>
+    plan({ replay: { ...plan().replay, maxDivergence: 0.05, ...changes } });
+
+  test('more change than the declared budget rejects the candidate before any canary step', async () => {
+    const { fakes, calls } = fakeActivities({
+      planRollout: async () => replayPlan({}),
+      replayDecisions: async () => impactReport(1000, 400),
+    });
+    const result = await withPromotion(fakes, (handle) => handle.result());
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toBe(REASONS.replayOver(400, 1000, 0.4, 0.05, 'vip_escalation'));
+    expect(callsTo(calls, 'setLaneStep')).toHaveLength(0);
+    expect(callsTo(calls, 'rollbackLane')).toHaveLength(0);
+    expect(events(calls)).toEqual(['compiled', 'validated', 'replay_fail', 'rejected']);
+    const record = callsTo(calls, 'writeDecisionRecord')[0]!.input as { replay: { verdict: string; changed: number } };
+    expect(record.replay).toMatchObject({ verdict: 'fail', changed: 400, decisions: 1000 });
+  });
+
+  test('change within the budget goes on to the ramp, and status shows the replay verdict', async () => {
+    const { fakes, calls } = fakeActivities({
+      planRollout: async () => replayPlan({}),
+      replayDecisions: async () => impactReport(1000, 20),
+    });
+    await withPromotion(fakes, async (handle) => {
+      const status = await statusWhen(handle, (s) => s.stage === 'baking');
+      expect(status.replay).toMatchObject({ verdict: 'pass', decisions: 1000, changed: 20, share: 0.02 });
+      await pastTheBake();
+      await pastTheBake();
+      await pastTheBake();
+      return handle.result();
+    });
+    expect(percentsSet(calls)).toEqual([10, 50, 100]);
+    const replay = callsTo(calls, 'replayDecisions')[0]!.input;
+    expect(replay).toMatchObject({ candidate: { snapshotId: 'snap-1' }, windowMs: 86_400_000, limit: 100_000 });
+  });
+
+  test.each([
+    ['skip', 'promoted', 3],
+    ['require', 'rejected', 0],
+  ] as const)('too few logged decisions with on_insufficient %s: %s', async (policy, outcome, steps) => {
+    const { fakes, calls } = fakeActivities({
+      planRollout: async () => replayPlan({ onInsufficient: policy, minDecisions: 100 }),
+      replayDecisions: async () => impactReport(40, 40),
+    });
+    const result = await withPromotion(fakes, async (handle) => {
+      for (let i = 0; i < steps; i++) {
+        await statusWhen(handle, (s) => s.stage === 'baking' && s.stepIndex === i);
+        await pastTheBake();
+      }
+      return handle.result();
+    });
+    expect(result.outcome).toBe(outcome);
+    expect(percentsSet(calls)).toHaveLength(steps);
+    expect(events(calls)).toContain('replay_inconclusive');
+  });
 });
