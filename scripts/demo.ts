@@ -10,8 +10,9 @@ import { laneName, type Lane } from '../policy/lane';
 /**
  * `npm run demo [-- --keep]`: the whole lifecycle for real. Brings the services up, starts the
  * pipeline worker and two evaluators on a fresh lane, sends live traffic, then through pkgctl:
- * bootstraps the lane with hotel-ops v1, promotes the good v2 through the full ramp, and watches
- * the broken v3 fail its divergence gate and roll back. Exits 0 when both outcomes are as expected.
+ * bootstraps the lane with hotel-ops v1, promotes the good v2 through the full ramp, shows the impact
+ * of the broken v3 on the logged traffic, and watches the replay stage reject v3 before any live
+ * request reaches it. Exits 0 when every outcome is as expected.
  */
 const ROOT = path.join(__dirname, '..');
 const DEMO_DIR = path.join(ROOT, '.data', 'demo');
@@ -26,7 +27,7 @@ interface Stage {
   title: string;
   bundle: string;
   args: string[];
-  expect: 'promoted' | 'rolled_back';
+  expect: 'promoted' | 'rolled_back' | 'rejected';
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -115,7 +116,13 @@ async function main(): Promise<number> {
   mkdirSync(DEMO_DIR, { recursive: true });
   const lane: Lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
   const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
-  const laneEnv = { EVALUATOR_ENV: lane.env, EVALUATOR_TARGET: lane.target, EVALUATOR_REGION: lane.region };
+  // Every decision is logged, so each candidate is first replayed on what the lane really decided.
+  const laneEnv = {
+    EVALUATOR_ENV: lane.env,
+    EVALUATOR_TARGET: lane.target,
+    EVALUATOR_REGION: lane.region,
+    DECISION_LOG_SAMPLE: '1',
+  };
   const ports = [await freePort(), await freePort()];
   say(`\n== lane ${laneName(lane)}: pipeline worker + evaluators on :${ports.join(', :')}`);
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
@@ -141,7 +148,7 @@ async function main(): Promise<number> {
       expect: 'promoted',
     },
     {
-      title: 'promote hotel-ops v2: behaviour changed on purpose, within its divergence budget',
+      title: 'promote hotel-ops v2: behaviour changed on purpose, within its declared 25% budget (replay and canary)',
       bundle: 'hotel-ops-v2',
       args: ['--steps', FULL_RAMP, '--bake', BAKE],
       expect: 'promoted',
@@ -150,11 +157,17 @@ async function main(): Promise<number> {
       title: 'promote hotel-ops v3: broken (escalates every guest), far beyond its 10% budget',
       bundle: 'hotel-ops-v3-broken',
       args: ['--steps', FULL_RAMP, '--bake', BAKE],
-      expect: 'rolled_back',
+      expect: 'rejected',
     },
   ];
   let asExpected = true;
   for (const stage of stages) {
+    if (stage.expect === 'rejected') {
+      say(`\n== impact of ${stage.bundle} on the decisions logged so far (pkgctl impact, nothing deployed)`);
+      say(
+        `   ${pkgctl('impact', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, '--examples', '1').replace(/\n/g, '\n   ')}`,
+      );
+    }
     say(`\n== ${stage.title}`);
     const result = await promote(stage, laneArgs);
     printVerdicts(result);
@@ -183,7 +196,7 @@ async function main(): Promise<number> {
   );
   say(
     asExpected
-      ? '== demo: one promotion and one automatic rollback, as expected'
+      ? '== demo: v1 and v2 promoted, the broken v3 rejected by the replay before any live request, as expected'
       : '== demo: an outcome was not as expected',
   );
   return asExpected && report.failed === 0 ? 0 : 1;
