@@ -3,13 +3,14 @@ import type { Redis } from 'ioredis';
 import { createAuditActivities } from './audit';
 import { createCompileActivities } from './compile';
 import { createDecisionActivities } from './decisions';
+import { createDecisionLogActivities } from './decision-logs';
 import { createFactActivities } from './facts';
 import { createGateActivities } from './gate';
 import { createLaneActivities } from './lane';
 
 /**
  * Every activity of the pipeline worker (task queue pkg-pipeline): compile (bundles → snapshots),
- * lane changes, gates, audit, decision records, fact cleanup. Evaluator activities live on their
+ * lane changes, gates, audit, decision records, fact cleanup, decision log retention. Evaluator activities live on their
  * own queue and are not here.
  */
 export interface PipelineDeps {
@@ -19,12 +20,15 @@ export interface PipelineDeps {
   signingKeyPath?: string;
   /** How long the gate waits for evaluators' last metric flush before reading. */
   metricsSettleMs?: number;
+  /** Days of decision log partitions the retention keeps. */
+  decisionLogRetentionDays: number;
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
   return {
     ...createCompileActivities({ pool: deps.pool, opaPath: deps.opaPath }),
     ...createFactActivities({ pool: deps.pool }),
+    ...createDecisionLogActivities({ pool: deps.pool, retentionDays: deps.decisionLogRetentionDays }),
     ...createLaneActivities({ pool: deps.pool }),
     ...createAuditActivities({ pool: deps.pool }),
     ...createGateActivities({ pool: deps.pool, redis: deps.redis, settleMs: deps.metricsSettleMs }),

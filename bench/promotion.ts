@@ -31,7 +31,13 @@ async function startPipeline(taskQueue: string) {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: SETTLE_MS }),
+    activities: createPipelineActivities({
+      pool,
+      redis,
+      opaPath: config.OPA_PATH,
+      metricsSettleMs: SETTLE_MS,
+      decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
+    }),
     maxConcurrentActivityTaskExecutions: 200,
   });
   relay.start();

@@ -5,7 +5,7 @@ import { createPipelineActivities } from '../activities/index';
 import { createOutboxRelay } from './outbox-relay';
 
 /**
- * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup) and control activities
+ * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup, decision log retention) and control activities
  * on the pipeline task queue, plus the outbox relay that turns committed lane changes into Redis
  * hot-swap messages. SIGINT/SIGTERM drain the worker, then stop the relay.
  */
@@ -32,6 +32,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         opaPath: config.OPA_PATH,
         signingKeyPath: config.DECISION_SIGNING_KEY,
         metricsSettleMs: config.GATE_SETTLE_MS,
+        decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
       }),
     });
     relay.start();

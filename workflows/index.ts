@@ -1,4 +1,5 @@
 // Every workflow the pipeline worker registers.
 export {};
+export { decisionLogRetention } from './decision-log-retention';
 export { factCleanup } from './fact-cleanup';
 export { promotion } from './promotion';

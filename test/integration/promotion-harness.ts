@@ -127,7 +127,13 @@ export async function startPipeline(env: TestWorkflowEnvironment, pool: Pool): P
   const redis = createRedis(config);
   const relay = createOutboxRelay({ pool, redis, intervalMs: 50 });
   const worker = await createTestWorker(env, {
-    activities: createPipelineActivities({ pool, redis, opaPath: config.OPA_PATH, metricsSettleMs: 1200 }),
+    activities: createPipelineActivities({
+      pool,
+      redis,
+      opaPath: config.OPA_PATH,
+      metricsSettleMs: 1200,
+      decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
+    }),
   });
   relay.start();
   return {
