@@ -53,11 +53,19 @@ export function decisionLogRow(
     snapshot_version: entry.snapshotVersion,
     canary: entry.canary,
     mode: entry.mode,
-    input: maskInput({ ...entry.input, facts: entry.facts as Fact[] }, mask, hash),
+    input: maskInput({ ...entry.input, facts: entry.facts.map(asInputFact) }, mask, hash),
     result: entry.decision ? { ok: true, subtasks: subtasks!, dag: dag!, rules: rules! } : null,
     error: entry.error,
     eval_ns: Math.max(0, Math.round(entry.evalNs)),
   };
+}
+
+/**
+ * Facts read from pkg_facts carry their row (id, namespace, subject, validity): the log keeps what
+ * a request would send, so a CONTROL replay accepts the input and the subject is not stored raw.
+ */
+function asInputFact(fact: Fact): Fact {
+  return fact.object === undefined ? { predicate: fact.predicate } : { predicate: fact.predicate, object: fact.object };
 }
 
 const DAY_MS = 86_400_000;

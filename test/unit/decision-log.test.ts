@@ -203,6 +203,12 @@ describe('decision log row', () => {
     });
   });
 
+  test('facts read from pkg_facts are logged as a request sends them: predicate and object only', () => {
+    const stored = { id: '9', namespace: 'default', subject: 'guest:Ben', predicate: 'member', validTo: null };
+    const row = decisionLogRow(entry({ facts: [{ ...stored, object: { tier: 'gold' } }, stored] }), mask(''), sha256);
+    expect(row.input.facts).toEqual([{ predicate: 'member', object: { tier: 'gold' } }, { predicate: 'member' }]);
+  });
+
   test('a failed evaluation has a null result and its error', () => {
     const row = decisionLogRow(entry({ decision: null, error: 'evaluation failed: boom' }), mask(''), sha256);
     expect(row).toMatchObject({ result: null, error: 'evaluation failed: boom' });
