@@ -19,6 +19,12 @@ test.each([
   ['REDIS_URL', 'http://x', 'redis://'],
   ['TEMPORAL_ADDRESS', 'no-port', 'host:port'],
   ['EVALUATOR_PORT', '99999', 'port number'],
+  ['DECISION_LOG_SAMPLE', '0.1,prod/web=1', 'env/target/region'],
+  ['DECISION_LOG_SAMPLE', '150%', 'fraction 0..1'],
+  ['DECISION_LOG_MASK_HASH', 'subject', 'dotted input paths'],
+  ['DECISION_LOG_MASK_DROP', 'context..card', 'dotted input paths'],
+  ['DECISION_LOG_BUFFER', '0', 'DECISION_LOG_BUFFER="0"'],
+  ['DECISION_LOG_RETENTION_DAYS', '0', 'DECISION_LOG_RETENTION_DAYS="0"'],
 ])('a bad %s is named with its value and what was expected', (name, value, expected) => {
   expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   try {
@@ -29,4 +35,16 @@ test.each([
     expect(message).toContain(expected);
     expect(message.split('\n')).toHaveLength(1);
   }
+});
+
+test('decision logs are off by default, and the subject is what gets hashed once they are on', () => {
+  const config = loadConfig({});
+  expect(config.DECISION_LOG_SAMPLE).toEqual({ defaultRate: 0, lanes: new Map() });
+  expect(config.DECISION_LOG_MASK_HASH).toEqual([['context', 'subject']]);
+  expect(config.DECISION_LOG_MASK_DROP).toEqual([]);
+  expect(config).toMatchObject({
+    DECISION_LOG_BUFFER: 10_000,
+    DECISION_LOG_FLUSH_MS: 1000,
+    DECISION_LOG_RETENTION_DAYS: 7,
+  });
 });

@@ -156,7 +156,10 @@ describe('bounded buffer', () => {
         let pushed = 0;
         let taken = 0;
         for (const take of takes) {
-          for (let i = 0; i < 4; i++) (buffer.push(pushed++), expect(buffer.length).toBeLessThanOrEqual(capacity));
+          for (let i = 0; i < 4; i++) {
+            buffer.push(pushed++);
+            expect(buffer.length).toBeLessThanOrEqual(capacity);
+          }
           taken += buffer.take(take).length;
         }
         expect(taken + buffer.length + buffer.stats().dropped.buffer_full).toBe(pushed);
