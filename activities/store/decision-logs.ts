@@ -1,5 +1,4 @@
 import { escapeIdentifier } from 'pg';
-import type { DecisionLogRow } from '../../policy/decision-log/entry';
 import type { Queryable } from './transaction';
 
 /**
@@ -10,16 +9,18 @@ import type { Queryable } from './transaction';
 const COLUMNS = `decision_id, "timestamp", env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns`;
 
 /**
- * One statement and one parameter per batch: the rows travel as one JSON array and Postgres turns
- * it into records, instead of a parameter per value or an array literal per column.
+ * One statement and one parameter per batch: the rows (decisionLogRowJson) travel as one JSON array
+ * that Postgres parses once into records, rather than a parameter per value or an array per column.
  */
-export async function insertDecisionLogs(db: Queryable, rows: readonly DecisionLogRow[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function insertDecisionLogs(db: Queryable, rowsJson: readonly string[]): Promise<void> {
+  if (rowsJson.length === 0) return;
   await db.query(
     `INSERT INTO pkg_decision_logs (${COLUMNS})
-     SELECT ${COLUMNS} FROM json_populate_recordset(NULL::pkg_decision_logs, $1::json)
+     SELECT decision_id, to_timestamp(at / 1000), env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns
+       FROM jsonb_to_recordset($1::jsonb) AS r(decision_id uuid, at double precision, env pkg_env, target text,
+            region text, snapshot_version text, canary boolean, mode text, input jsonb, result jsonb, error text, eval_ns bigint)
      ON CONFLICT DO NOTHING`,
-    [JSON.stringify(rows)],
+    [`[${rowsJson.join(',')}]`],
   );
 }
 

@@ -17,47 +17,41 @@ export interface DecisionLogEntry {
   mode: Mode;
   input: EvaluationInput;
   facts: readonly Fact[];
-  /** Null when the evaluation failed; then `error` says why. */
-  decision: Decision | null;
+  /** `{ok, subtasks, dag, rules}` as JSON text (decisionResultJson); null when the evaluation failed, then `error` says why. */
+  result: string | null;
   error: string | null;
   evalNs: number;
 }
 
-export interface DecisionLogRow {
-  decision_id: string;
-  timestamp: string;
-  env: Lane['env'];
-  target: string;
-  region: string;
-  snapshot_version: string;
-  canary: boolean;
-  mode: Mode;
-  input: EvaluationInput;
-  result: ({ ok: true } & Decision) | null;
-  error: string | null;
-  eval_ns: number;
+/**
+ * A decision's JSON rendered once and used twice: spliced into the answer's body and stored as the
+ * log's result. Serialising the decision is most of what logging costs per request.
+ */
+export function decisionJson(decision: Decision): string {
+  return JSON.stringify(decision);
 }
 
-export function decisionLogRow(
+/** `{ok: true, subtasks, dag, rules}` from decisionJson's text. */
+export const decisionResultJson = (json: string): string => `{"ok":true,${json.slice(1)}`;
+
+/**
+ * The row as JSON text, the form the batch insert sends: the masked input is the only part
+ * serialised here. `at` stays epoch milliseconds; the insert turns it into the timestamp.
+ */
+export function decisionLogRowJson(
   entry: DecisionLogEntry,
   mask: DecisionLogMask,
   hash: (value: string) => string,
-): DecisionLogRow {
-  const { subtasks, dag, rules } = entry.decision ?? {};
-  return {
-    decision_id: entry.decisionId,
-    timestamp: new Date(entry.at).toISOString(),
-    env: entry.lane.env,
-    target: entry.lane.target,
-    region: entry.lane.region,
-    snapshot_version: entry.snapshotVersion,
-    canary: entry.canary,
-    mode: entry.mode,
-    input: maskInput({ ...entry.input, facts: entry.facts.map(asInputFact) }, mask, hash),
-    result: entry.decision ? { ok: true, subtasks: subtasks!, dag: dag!, rules: rules! } : null,
-    error: entry.error,
-    eval_ns: Math.max(0, Math.round(entry.evalNs)),
-  };
+): string {
+  const input = maskInput({ ...entry.input, facts: entry.facts.map(asInputFact) }, mask, hash);
+  const text = JSON.stringify;
+  return (
+    `{"decision_id":"${entry.decisionId}","at":${entry.at},"env":"${entry.lane.env}",` +
+    `"target":${text(entry.lane.target)},"region":${text(entry.lane.region)},` +
+    `"snapshot_version":${text(entry.snapshotVersion)},"canary":${entry.canary},"mode":"${entry.mode}",` +
+    `"input":${text(input)},"result":${entry.result ?? 'null'},"error":${text(entry.error)},` +
+    `"eval_ns":${Math.max(0, Math.round(entry.evalNs))}}`
+  );
 }
 
 /**

@@ -20,17 +20,19 @@ export function parseDecisionLogSampling(text: string): ParseResult<DecisionLogS
   const lanes = new Map<string, number>();
   for (const item of text.split(',').map((part) => part.trim())) {
     if (item === '') continue;
-    const [lane, rateText] = item.includes('=') ? item.split('=', 2).map((part) => part.trim()) : [undefined, item];
-    if (!RATE.test(rateText!)) return { ok: false, reason: `"${item}": the rate must be a fraction 0..1, e.g. 0.1` };
-    const rate = Number(rateText);
-    if (lane === undefined) {
+    const separator = item.indexOf('=');
+    const lane = separator < 0 ? null : item.slice(0, separator).trim();
+    const rateText = item.slice(separator + 1).trim();
+    if (!RATE.test(rateText)) return { ok: false, reason: `"${item}": the rate must be a fraction 0..1, e.g. 0.1` };
+    if (lane === null) {
       if (defaultRate !== undefined) return { ok: false, reason: `"${item}": only one default rate may be given` };
-      defaultRate = rate;
-    } else if (!isLaneName(lane!)) {
+      defaultRate = Number(rateText);
+      continue;
+    }
+    if (!isLaneName(lane))
       return { ok: false, reason: `"${item}": the lane must be env/target/region, e.g. prod/web/eu=1` };
-    } else if (lanes.has(lane!)) {
-      return { ok: false, reason: `"${item}": lane ${lane} is given twice` };
-    } else lanes.set(lane!, rate);
+    if (lanes.has(lane)) return { ok: false, reason: `"${item}": lane ${lane} is given twice` };
+    lanes.set(lane, Number(rateText));
   }
   return { ok: true, value: { defaultRate: defaultRate ?? 0, lanes } };
 }

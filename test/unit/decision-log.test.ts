@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { createDecisionLogBuffer } from '../../policy/decision-log/buffer';
-import { decisionLogRow, partitionDays, type DecisionLogEntry } from '../../policy/decision-log/entry';
+import {
+  decisionJson,
+  decisionLogRowJson,
+  decisionResultJson,
+  partitionDays,
+  type DecisionLogEntry,
+} from '../../policy/decision-log/entry';
 import { createMaskHasher, maskInput, parseMaskPaths, type DecisionLogMask } from '../../policy/decision-log/masking';
 import { isSampled, parseDecisionLogSampling, sampleRate } from '../../policy/decision-log/sampling';
 import type { EvaluationInput } from '../../policy/engine/evaluation';
@@ -169,6 +175,7 @@ describe('bounded buffer', () => {
 });
 
 describe('decision log row', () => {
+  const decided = { subtasks: [], dag: [], rules: [] };
   const entry = (overrides: Partial<DecisionLogEntry> = {}): DecisionLogEntry => ({
     decisionId: '7d3f1c2e-0000-4000-8000-000000000000',
     at: Date.UTC(2026, 11, 7, 23, 59, 59, 500),
@@ -178,17 +185,18 @@ describe('decision log row', () => {
     mode: 'control',
     input: { tags: ['vip'], context: { subject: 'guest:Ben' } },
     facts: [{ predicate: 'hasTemporaryAccess', object: { service: 'lounge' } }],
-    decision: { subtasks: [], dag: [], rules: [] },
+    result: decisionResultJson(decisionJson(decided)),
     error: null,
     evalNs: 12_345.6,
     ...overrides,
   });
+  const row = (e: DecisionLogEntry, m = mask('context.subject')) =>
+    JSON.parse(decisionLogRowJson(e, m, sha256)) as Record<string, unknown> & { input: EvaluationInput };
 
   test('the input carries the facts the decision saw, masked; the result is {ok, subtasks, dag, rules}', () => {
-    const row = decisionLogRow(entry(), mask('context.subject'), sha256);
-    expect(row).toEqual({
+    expect(row(entry())).toEqual({
       decision_id: '7d3f1c2e-0000-4000-8000-000000000000',
-      timestamp: '2026-12-07T23:59:59.500Z',
+      at: Date.UTC(2026, 11, 7, 23, 59, 59, 500),
       env: 'prod',
       target: 'web',
       region: 'eu',
@@ -206,15 +214,20 @@ describe('decision log row', () => {
     });
   });
 
+  test('text that needs escaping stays valid JSON', () => {
+    const odd = row(entry({ snapshotVersion: 'a"b\\c@1.0.0', lane: { env: 'dev', target: 't"', region: 'r\n' } }));
+    expect(odd).toMatchObject({ snapshot_version: 'a"b\\c@1.0.0', target: 't"', region: 'r\n' });
+  });
+
   test('facts read from pkg_facts are logged as a request sends them: predicate and object only', () => {
     const stored = { id: '9', namespace: 'default', subject: 'guest:Ben', predicate: 'member', validTo: null };
-    const row = decisionLogRow(entry({ facts: [{ ...stored, object: { tier: 'gold' } }, stored] }), mask(''), sha256);
-    expect(row.input.facts).toEqual([{ predicate: 'member', object: { tier: 'gold' } }, { predicate: 'member' }]);
+    const logged = row(entry({ facts: [{ ...stored, object: { tier: 'gold' } }, stored] }), mask(''));
+    expect(logged.input.facts).toEqual([{ predicate: 'member', object: { tier: 'gold' } }, { predicate: 'member' }]);
   });
 
   test('a failed evaluation has a null result and its error', () => {
-    const row = decisionLogRow(entry({ decision: null, error: 'evaluation failed: boom' }), mask(''), sha256);
-    expect(row).toMatchObject({ result: null, error: 'evaluation failed: boom' });
+    const logged = row(entry({ result: null, error: 'evaluation failed: boom' }), mask(''));
+    expect(logged).toMatchObject({ result: null, error: 'evaluation failed: boom' });
   });
 
   test("a batch needs each entry's UTC day and the next", () => {

@@ -94,6 +94,15 @@ test('a decision from the serving snapshot is ok:true and counted for its versio
   expect(recorded).toEqual(['v1:ok']);
 });
 
+test('the rendered answer is exactly the JSON of its body, decision_id included', async () => {
+  const { log } = capturingLog();
+  for (const decisionLog of [undefined, log]) {
+    const { service } = setup({ serving: snapshot('v"1', () => decision('high')) }, { decisionLog });
+    const reply = await service.evaluate(request());
+    expect(reply.text).toBe(JSON.stringify(reply.body));
+  }
+});
+
 test('no serving snapshot or no lane state: ok:false with a reason, never an empty allow', async () => {
   expect(await setup({ serving: null }).service.evaluate(request())).toMatchObject({
     status: 503,
@@ -183,7 +192,7 @@ test('a logged decision carries the facts the engine saw, and the answer its dec
       mode: 'control',
       input: request().input,
       facts: stored,
-      decision: decision('high'),
+      result: JSON.stringify({ ok: true, ...decision('high') }),
       error: null,
       evalNs: expect.any(Number),
     },
@@ -206,5 +215,5 @@ test('a decision the log did not take has no decision_id; a failed one is logged
   );
   const failed = await failing.service.evaluate(request());
   expect(failed).toMatchObject({ status: 500, body: { meta: { decision_id: 'id-2' } } });
-  expect(drafts[1]).toMatchObject({ decision: null, error: 'evaluation failed: wasm trap', facts: [] });
+  expect(drafts[1]).toMatchObject({ result: null, error: 'evaluation failed: wasm trap', facts: [] });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createDecisionLogBuffer, type BufferStats } from '../../policy/decision-log/buffer';
-import { decisionLogRow, partitionDays, type DecisionLogEntry } from '../../policy/decision-log/entry';
+import { decisionLogRowJson, partitionDays, type DecisionLogEntry } from '../../policy/decision-log/entry';
 import type { DecisionLogMask } from '../../policy/decision-log/masking';
 import { isSampled, sampleRate, type DecisionLogSampling } from '../../policy/decision-log/sampling';
 import { ensureDecisionLogPartitions, insertDecisionLogs } from '../../activities/store/decision-logs';
@@ -58,7 +58,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   let timer: NodeJS.Timeout | null = null;
 
   const write = async (batch: DecisionLogEntry[]) => {
-    const rows = batch.map((entry) => decisionLogRow(entry, deps.mask, deps.hash));
+    const rows = batch.map((entry) => decisionLogRowJson(entry, deps.mask, deps.hash));
     const missing = partitionDays(batch).filter((day) => !knownDays.has(day));
     if (missing.length > 0) {
       await ensureDecisionLogPartitions(deps.db, missing);

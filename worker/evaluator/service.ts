@@ -15,6 +15,7 @@ import type { LaneTable, ServingLane } from './lanes';
 import type { LoadedSnapshot } from './registry';
 import type { EvaluatorProm } from './prom';
 import type { DecisionLog } from './decision-log';
+import { decisionJson, decisionResultJson } from '../../policy/decision-log/entry';
 import { laneName, type Lane } from '../../policy/lane';
 
 /**
@@ -37,6 +38,8 @@ export interface EvaluatorServiceDeps {
 export interface EvaluationReply {
   status: number;
   body: EvaluationOutput;
+  /** `body` as JSON, when the service already rendered it (a decision's JSON also goes to the decision log). */
+  text?: string;
 }
 
 export interface EvaluatorService {
@@ -106,9 +109,12 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       record(deps, lane, snapshot, false, done - started, done - evalStart);
       if (shouldShadow(state.split, deps.shadowRate, random()))
         shadow(lane, state, arm, request.input, facts.facts, decision);
-      const decisionId = logDecision(deps, routed, facts.facts, decision, null, done - evalStart);
+      const json = decisionJson(decision);
+      const decisionId = logDecision(deps, routed, facts.facts, decisionResultJson(json), null, done - evalStart);
       const meta = metaOf(routed, done - evalStart, decisionId);
-      return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta } };
+      // Exactly JSON.stringify of the body, with the decision's part rendered once for both uses.
+      const text = `{"ok":true,"snapshot":${JSON.stringify(snapshot.version)},${json.slice(1, -1)},"meta":${JSON.stringify(meta)}}`;
+      return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta }, text };
     },
   };
 }
@@ -137,7 +143,7 @@ function logDecision(
   deps: EvaluatorServiceDeps,
   routed: Routed,
   facts: readonly Fact[],
-  decision: Decision | null,
+  result: string | null,
   error: string | null,
   engineMs: number,
 ): string | null {
@@ -149,7 +155,7 @@ function logDecision(
     mode: routed.request.mode,
     input: routed.request.input,
     facts,
-    decision,
+    result,
     error,
     evalNs: engineMs * 1e6,
   });
