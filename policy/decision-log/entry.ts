@@ -66,13 +66,9 @@ const DAY_MS = 86_400_000;
 
 /** UTC days (YYYY-MM-DD) whose partitions a batch needs: each entry's day and the next, so midnight never finds none. */
 export function partitionDays(entries: readonly Pick<DecisionLogEntry, 'at'>[]): string[] {
-  const days = new Set<string>();
-  for (const { at } of entries) {
-    const start = Math.floor(at / DAY_MS) * DAY_MS;
-    days.add(utcDay(start));
-    days.add(utcDay(start + DAY_MS));
-  }
-  return [...days].sort();
+  // Day numbers first: a batch spans one day or two, so only those few become text.
+  const days = new Set<number>();
+  for (const { at } of entries) days.add(Math.floor(at / DAY_MS));
+  const needed = new Set([...days].flatMap((day) => [day, day + 1]));
+  return [...needed].sort((a, b) => a - b).map((day) => new Date(day * DAY_MS).toISOString().slice(0, 10));
 }
-
-const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

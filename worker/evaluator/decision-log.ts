@@ -9,9 +9,14 @@ import type { EvaluatorProm } from './prom';
 import { oneLine } from './service';
 
 /**
- * The evaluator's decision log (README "Decision logs"): sampled decisions go into a bounded buffer
- * and are written in batches by a timer, or as soon as a batch is full, never by a request. A full
- * buffer or a failed write drops entries, counted in /metrics and /readyz.
+ * The evaluator's decision log (README "Decision logs"): a sampled decision is masked and rendered
+ * to its row's JSON at once, then waits in a bounded buffer to be written in batches by a timer, or
+ * as soon as a batch is full, never by a request. A full buffer or a failed write drops entries,
+ * counted in /metrics and /readyz.
+ *
+ * Rendering at once rather than at the flush: the buffer then holds one flat string per decision,
+ * not the request's object graph, which measured twice as costly per request in garbage collection
+ * once those graphs outlived the young generation. And nothing unmasked waits in memory.
  */
 export interface DecisionLogDeps {
   db: Queryable;
@@ -25,6 +30,12 @@ export interface DecisionLogDeps {
 }
 
 export type DecisionDraft = Omit<DecisionLogEntry, 'decisionId' | 'at'>;
+
+/** A decision's row, masked and rendered, waiting for its batch. */
+interface PendingRow {
+  at: number;
+  json: string;
+}
 
 export interface DecisionLogStatus extends BufferStats {
   written: number;
@@ -47,7 +58,7 @@ export const DECISION_LOG_BATCH = 500;
 
 export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   const random = deps.random ?? Math.random;
-  const buffer = createDecisionLogBuffer<DecisionLogEntry>(deps.capacity, (reason, count) =>
+  const buffer = createDecisionLogBuffer<PendingRow>(deps.capacity, (reason, count) =>
     deps.prom.decisionLogDropped.labels(reason).inc(count),
   );
   const knownDays = new Set<string>();
@@ -57,14 +68,16 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   let drainQueued = false;
   let timer: NodeJS.Timeout | null = null;
 
-  const write = async (batch: DecisionLogEntry[]) => {
-    const rows = batch.map((entry) => decisionLogRowJson(entry, deps.mask, deps.hash));
+  const write = async (batch: PendingRow[]) => {
     const missing = partitionDays(batch).filter((day) => !knownDays.has(day));
     if (missing.length > 0) {
       await ensureDecisionLogPartitions(deps.db, missing);
       missing.forEach((day) => knownDays.add(day));
     }
-    await insertDecisionLogs(deps.db, rows);
+    await insertDecisionLogs(
+      deps.db,
+      batch.map((row) => row.json),
+    );
   };
 
   // A failed batch is dropped rather than kept for a retry: through an outage, memory stays at the
@@ -89,9 +102,9 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   return {
     record(draft) {
       if (!isSampled(sampleRate(deps.sampling, draft.lane), random())) return null;
-      const decisionId = randomUUID();
-      if (!buffer.push({ ...draft, decisionId, at: Date.now() })) return null;
-      // Deferred: masking and serialising a batch must not run inside the request that filled it.
+      const entry: DecisionLogEntry = { ...draft, decisionId: randomUUID(), at: Date.now() };
+      if (!buffer.push({ at: entry.at, json: decisionLogRowJson(entry, deps.mask, deps.hash) })) return null;
+      // Deferred: the write must not start inside the request that filled the batch.
       if (buffer.length >= DECISION_LOG_BATCH && !draining && !drainQueued) {
         drainQueued = true;
         setImmediate(() => {
@@ -99,7 +112,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
           void flush();
         });
       }
-      return decisionId;
+      return entry.decisionId;
     },
     flush,
     status: () => ({ ...buffer.stats(), written, last_write_error: lastError }),

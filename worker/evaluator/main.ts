@@ -34,7 +34,6 @@ const PG_QUERY_TIMEOUT_MS = 10_000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
-/** A small pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
 function createEvaluatorPool(config: Config, max: number) {
   const pool = createPool(config, max);
   // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
@@ -44,9 +43,14 @@ function createEvaluatorPool(config: Config, max: number) {
   return pool;
 }
 
+/** With a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
 function assembleDecisionLog(config: Config, prom: EvaluatorProm) {
   if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return { decisionLog: undefined, logPool: undefined };
-  const logPool = createEvaluatorPool(config, 2);
+  // One connection: batches are written one at a time. Without waiting for the commit's WAL flush:
+  // a crash of Postgres may lose the last moments of a log that was never durable in the
+  // evaluator's buffer either, and each batch holds the writer a disk flush less.
+  const logPool = createEvaluatorPool(config, 1);
+  Object.assign(logPool.options, { options: '-c synchronous_commit=off' });
   const decisionLog = createDecisionLog({
     db: logPool,
     sampling: config.DECISION_LOG_SAMPLE,
