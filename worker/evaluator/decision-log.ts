@@ -27,6 +27,7 @@ export interface DecisionLogDeps {
   flushMs: number;
   prom: Pick<EvaluatorProm, 'decisionLogDropped' | 'decisionLogWritten'>;
   random?: () => number;
+  now?: () => number;
 }
 
 export type DecisionDraft = Omit<DecisionLogEntry, 'decisionId' | 'at'>;
@@ -58,6 +59,7 @@ export const DECISION_LOG_BATCH = 500;
 
 export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   const random = deps.random ?? Math.random;
+  const now = deps.now ?? Date.now;
   const buffer = createDecisionLogBuffer<PendingRow>(deps.capacity, (reason, count) =>
     deps.prom.decisionLogDropped.labels(reason).inc(count),
   );
@@ -102,7 +104,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   return {
     record(draft) {
       if (!isSampled(sampleRate(deps.sampling, draft.lane), random())) return null;
-      const entry: DecisionLogEntry = { ...draft, decisionId: randomUUID(), at: Date.now() };
+      const entry: DecisionLogEntry = { ...draft, decisionId: randomUUID(), at: now() };
       if (!buffer.push({ at: entry.at, json: decisionLogRowJson(entry, deps.mask, deps.hash) })) return null;
       // Deferred: the write must not start inside the request that filled the batch.
       if (buffer.length >= DECISION_LOG_BATCH && !draining && !drainQueued) {
