@@ -14,8 +14,8 @@ export interface BufferStats {
 }
 
 export interface DecisionLogBuffer<T> {
-  /** False (and counted) when the buffer is full. */
-  push(entry: T): boolean;
+  /** Adds the entry `make` builds; when the buffer is full, counts the drop without building it and returns false. */
+  offer(make: () => T): boolean;
   /** Removes and returns up to `max` of the oldest entries. */
   take(max: number): T[];
   /** Counts entries lost after they left the buffer. */
@@ -36,12 +36,12 @@ export function createDecisionLogBuffer<T>(
     onDrop(reason, count);
   };
   return {
-    push(entry) {
+    offer(make) {
       if (entries.length >= capacity) {
         countDropped('buffer_full', 1);
         return false;
       }
-      entries.push(entry);
+      entries.push(make());
       return true;
     },
     take(max) {

@@ -145,30 +145,34 @@ describe('bounded buffer', () => {
   test('a full buffer refuses and counts; taking makes room again; write failures are counted apart', () => {
     const drops: string[] = [];
     const buffer = createDecisionLogBuffer<number>(3, (reason, count) => drops.push(`${reason}:${count}`));
-    expect([1, 2, 3, 4, 5].map((n) => buffer.push(n))).toEqual([true, true, true, false, false]);
+    const built: number[] = [];
+    const offer = (n: number) => buffer.offer(() => (built.push(n), n));
+    expect([1, 2, 3, 4, 5].map(offer)).toEqual([true, true, true, false, false]);
+    expect(built).toEqual([1, 2, 3]);
     expect(buffer.stats()).toEqual({ buffered: 3, capacity: 3, dropped: { buffer_full: 2, write_failed: 0 } });
     expect(buffer.take(2)).toEqual([1, 2]);
-    expect(buffer.push(6)).toBe(true);
+    expect(offer(6)).toBe(true);
     expect(buffer.take(10)).toEqual([3, 6]);
     buffer.countDropped('write_failed', 2);
     expect(buffer.stats()).toEqual({ buffered: 0, capacity: 3, dropped: { buffer_full: 2, write_failed: 2 } });
     expect(drops).toEqual(['buffer_full:1', 'buffer_full:1', 'write_failed:2']);
   });
 
-  test('it never holds more than its capacity, and every push is either kept or counted', () => {
+  test('it never holds more than its capacity, and every offer is either kept or counted', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 5 })), (capacity, takes) => {
         const buffer = createDecisionLogBuffer<number>(capacity);
-        let pushed = 0;
+        let offered = 0;
         let taken = 0;
         for (const take of takes) {
           for (let i = 0; i < 4; i++) {
-            buffer.push(pushed++);
+            offered += 1;
+            buffer.offer(() => offered);
             expect(buffer.length).toBeLessThanOrEqual(capacity);
           }
           taken += buffer.take(take).length;
         }
-        expect(taken + buffer.length + buffer.stats().dropped.buffer_full).toBe(pushed);
+        expect(taken + buffer.length + buffer.stats().dropped.buffer_full).toBe(offered);
       }),
     );
   });

@@ -105,7 +105,8 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
     record(draft) {
       if (!isSampled(sampleRate(deps.sampling, draft.lane), random())) return null;
       const entry: DecisionLogEntry = { ...draft, decisionId: randomUUID(), at: now() };
-      if (!buffer.push({ at: entry.at, json: decisionLogRowJson(entry, deps.mask, deps.hash) })) return null;
+      // An overloaded evaluator drops before rendering: the drop costs nothing but the count.
+      if (!buffer.offer(() => ({ at: entry.at, json: decisionLogRowJson(entry, deps.mask, deps.hash) }))) return null;
       // Deferred: the write must not start inside the request that filled the batch.
       if (buffer.length >= DECISION_LOG_BATCH && !draining && !drainQueued) {
         drainQueued = true;
