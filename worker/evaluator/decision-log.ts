@@ -14,9 +14,9 @@ import { oneLine } from './service';
  * as soon as a batch is full, never by a request. A full buffer or a failed write drops entries,
  * counted in /metrics and /readyz.
  *
- * Rendering at once rather than at the flush: the buffer then holds one flat string per decision,
- * not the request's object graph, which measured twice as costly per request in garbage collection
- * once those graphs outlived the young generation. And nothing unmasked waits in memory.
+ * Rendering at once rather than at the flush: nothing unmasked waits in memory, the buffer holds a
+ * string per decision rather than the request's objects (input, facts, decision) for the garbage
+ * collector to trace, and a flush does no per-row work inside the event loop turn that sends it.
  */
 export interface DecisionLogDeps {
   db: Queryable;
