@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { createAuditActivities } from './audit';
 import { createCompileActivities } from './compile';
 import { createDecisionActivities } from './decisions';
+import { createDecisionLogActivities } from './decision-logs';
 import { createFactActivities } from './facts';
 import { createGateActivities } from './gate';
 import { createLaneActivities } from './lane';
@@ -10,7 +11,7 @@ import { createWebhookActivities } from './webhook';
 
 /**
  * Every activity of the pipeline worker (task queue pkg-pipeline): compile (bundles → snapshots),
- * lane changes, gates, audit, decision records, fact cleanup, rollout webhooks. Evaluator activities live on their
+ * lane changes, gates, audit, decision records, fact cleanup, decision log retention, rollout webhooks. Evaluator activities live on their
  * own queue and are not here.
  */
 export interface PipelineDeps {
@@ -24,12 +25,15 @@ export interface PipelineDeps {
   prometheusUrl: string;
   /** PKG_WEBHOOK_SECRET: signs rollout webhook calls. */
   webhookSecret?: string;
+  /** Days of decision log partitions the retention keeps. */
+  decisionLogRetentionDays: number;
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
   return {
     ...createCompileActivities({ pool: deps.pool, opaPath: deps.opaPath }),
     ...createFactActivities({ pool: deps.pool }),
+    ...createDecisionLogActivities({ pool: deps.pool, retentionDays: deps.decisionLogRetentionDays }),
     ...createLaneActivities({ pool: deps.pool }),
     ...createAuditActivities({ pool: deps.pool }),
     ...createGateActivities({

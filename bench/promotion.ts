@@ -37,6 +37,7 @@ async function startPipeline(taskQueue: string) {
       opaPath: config.OPA_PATH,
       metricsSettleMs: SETTLE_MS,
       prometheusUrl: config.PROMETHEUS_URL,
+      decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
     }),
     maxConcurrentActivityTaskExecutions: 200,
   });

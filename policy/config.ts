@@ -3,6 +3,9 @@ import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { envSchema } from './lane';
 import { PIPELINE_TASK_QUEUE } from './constants';
+import type { ParseResult } from './engine/evaluation-request';
+import { parseMaskPaths } from './decision-log/masking';
+import { parseDecisionLogSampling } from './decision-log/sampling';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -40,6 +43,17 @@ const port = z.coerce
   .min(1, 'a port number 1-65535')
   .max(65535, 'a port number 1-65535');
 
+/** A variable read by a domain parser; its reason follows what was expected. */
+const parsedWith = <T>(parse: (text: string) => ParseResult<T>, expected: string) =>
+  z.string().transform((text, ctx) => {
+    const parsed = parse(text);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: `${expected} (${parsed.reason})` });
+    return z.NEVER;
+  });
+
+const maskPaths = parsedWith(parseMaskPaths, 'a comma list of dotted input paths, e.g. context.subject,facts.object');
+
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:56379'),
@@ -71,6 +85,20 @@ export const configSchema = z.object({
   // One process per core by default: a Node process decides on one core (worker/evaluator/processes.ts).
   EVALUATOR_WORKERS: z.coerce.number({ error: 'a count' }).int().min(1).max(256).default(availableParallelism()),
   EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
+  // Decision logs (README "Decision logs"): the share of each lane's decisions logged, the input
+  // fields hashed or dropped before an entry leaves the process, the salt of those hashes, the
+  // buffer bound (entries beyond it are dropped and counted), the flush period, and how many days
+  // of partitions the retention schedule keeps.
+  DECISION_LOG_SAMPLE: parsedWith(
+    parseDecisionLogSampling,
+    'a default rate 0..1 and env/target/region=rate overrides, e.g. 0.1,prod/web/eu=1',
+  ).prefault('0'),
+  DECISION_LOG_MASK_HASH: maskPaths.prefault('context.subject'),
+  DECISION_LOG_MASK_DROP: maskPaths.prefault(''),
+  DECISION_LOG_MASK_SALT: z.string().min(1, 'a non-empty salt').optional(),
+  DECISION_LOG_BUFFER: z.coerce.number({ error: 'a count' }).int().min(1).max(1_000_000).default(10_000),
+  DECISION_LOG_FLUSH_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(1000),
+  DECISION_LOG_RETENTION_DAYS: z.coerce.number({ error: 'whole days' }).int().min(1).default(7),
   METRICS_TTL_S: z.coerce.number({ error: 'seconds' }).int().min(60).default(86400),
   // Pipeline worker: its task queue (tests isolate with their own), decision-record signing key
   // (PEM of an Ed25519 private key; unsigned records without it), outbox poll period, and how long

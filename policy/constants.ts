@@ -3,6 +3,7 @@ export const PIPELINE_TASK_QUEUE = 'pkg-pipeline';
 export const EVALUATOR_TASK_QUEUE = 'pkg-evaluator';
 export const UPDATES_CHANNEL = 'pkg_updates';
 export const FACT_CLEANUP_SCHEDULE_ID = 'pkg-fact-cleanup';
+export const DECISION_LOG_RETENTION_SCHEDULE_ID = 'pkg-decision-log-retention';
 export const ROLLOUT_WORKFLOW_ID_PREFIX = 'rollout';
 
 /** Custom search attributes; scripts/services.sh registers the same names on the dev server. */

@@ -9,7 +9,7 @@ import { createNotifier } from './notifier';
 import { createNotifierMetrics } from './notifier-metrics';
 
 /**
- * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup) and control activities
+ * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup, decision log retention) and control activities
  * on the pipeline task queue, plus the outbox relay that turns committed lane changes into Redis
  * hot-swap messages and the notifier that tells sinks of rollout events; it keeps Prometheus' evaluator
  * targets file current and serves its own /metrics. SIGINT/SIGTERM drain the worker, then stop the
@@ -50,6 +50,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         metricsSettleMs: config.GATE_SETTLE_MS,
         prometheusUrl: config.PROMETHEUS_URL,
         webhookSecret: config.PKG_WEBHOOK_SECRET,
+        decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
       }),
     });
     relay.start();

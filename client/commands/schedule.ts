@@ -1,17 +1,24 @@
 import type { Command } from 'commander';
-import { ensureFactCleanupSchedule } from '../fact-schedule';
+import type { Config } from '../../policy/config';
+import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from '../schedules';
 import { printResult } from '../output';
 import { withSession } from '../session';
 
-interface FactCleanupOptions {
+interface ScheduleOptions {
   every: string;
-  namespace?: string;
-  grace?: string;
-  batchSize?: string;
   json?: boolean;
 }
 
-/** `pkgctl schedule fact-cleanup --every 1h`: creates or updates the Temporal Schedule. */
+interface FactCleanupOptions extends ScheduleOptions {
+  namespace?: string;
+  grace?: string;
+  batchSize?: string;
+}
+
+/**
+ * `pkgctl schedule fact-cleanup --every 1h` and `pkgctl schedule decision-log-retention --every 1h`:
+ * create or update the Temporal Schedule.
+ */
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('Temporal Schedules the pipeline runs');
   schedule
@@ -34,13 +41,33 @@ export function registerScheduleCommands(program: Command): void {
           request,
           taskQueue: config.PIPELINE_TASK_QUEUE,
         });
-        const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
-        const verb = outcome.created ? 'created' : 'updated';
-        printResult(
-          options.json,
-          { ...outcome, link },
-          () => `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`,
-        );
+        printSchedule(config, options, outcome);
       }),
     );
+  schedule
+    .command('decision-log-retention')
+    .description(
+      "drop decision log partitions older than the pipeline worker's DECISION_LOG_RETENTION_DAYS, at a fixed interval (overlap: skip)",
+    )
+    .requiredOption('--every <duration>', 'interval, e.g. 1h')
+    .option('--json', 'print one JSON result')
+    .action((options: ScheduleOptions) =>
+      withSession(async ({ config, temporal }) => {
+        const outcome = await ensureDecisionLogRetentionSchedule(await temporal(), {
+          every: options.every,
+          taskQueue: config.PIPELINE_TASK_QUEUE,
+        });
+        printSchedule(config, options, outcome);
+      }),
+    );
+}
+
+function printSchedule(config: Config, options: ScheduleOptions, outcome: ScheduleOutcome): void {
+  const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
+  const verb = outcome.created ? 'created' : 'updated';
+  printResult(
+    options.json,
+    { ...outcome, link },
+    () => `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`,
+  );
 }

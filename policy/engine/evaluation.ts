@@ -52,6 +52,8 @@ export interface EvaluationMeta {
   mode: Mode;
   canary: boolean;
   eval_us: number;
+  /** Set when the decision was logged (sampled and buffered), as OPA returns it: the key to its decision log row. */
+  decision_id?: string;
 }
 
 export type EvaluationOutput =

@@ -7,7 +7,7 @@ import { Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createFactActivities } from '../../activities/facts';
 import type { FactCleanupResult } from '../../activities/store/fact-cleanup';
-import { ensureFactCleanupSchedule } from '../../client/fact-schedule';
+import { ensureFactCleanupSchedule } from '../../client/schedules';
 import { loadConfig } from '../../policy/config';
 import { connectTestEnvironment, createTestWorker } from '../support/temporal';
 

@@ -164,6 +164,7 @@ export async function startPipeline(
       metricsSettleMs: 1200,
       prometheusUrl: config.PROMETHEUS_URL,
       webhookSecret: options.webhookSecret,
+      decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
     }),
   });
   relay.start();

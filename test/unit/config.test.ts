@@ -27,6 +27,12 @@ test.each([
   ['PKG_WEBHOOK_SECRET', 'short', 'at least 16 characters'],
   ['PKG_NOTIFY_WEBHOOK_URLS', 'http://ok.example/,ftp://no.example/', 'comma list of http:// or https:// URLs'],
   ['PKG_NOTIFY_SLACK_URLS', 'hooks.slack.com/services/x', 'comma list of http:// or https:// URLs'],
+  ['DECISION_LOG_SAMPLE', '0.1,prod/web=1', 'env/target/region'],
+  ['DECISION_LOG_SAMPLE', '150%', 'fraction 0..1'],
+  ['DECISION_LOG_MASK_HASH', 'subject', 'dotted input paths'],
+  ['DECISION_LOG_MASK_DROP', 'context..card', 'dotted input paths'],
+  ['DECISION_LOG_BUFFER', '0', 'DECISION_LOG_BUFFER="0"'],
+  ['DECISION_LOG_RETENTION_DAYS', '0', 'DECISION_LOG_RETENTION_DAYS="0"'],
 ])('a bad %s is named with its value and what was expected', (name, value, expected) => {
   expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   try {
@@ -43,4 +49,16 @@ test('notification sinks are comma lists of URLs; none by default', () => {
   expect(loadConfig({}).PKG_NOTIFY_WEBHOOK_URLS).toBeUndefined();
   const urls = 'http://127.0.0.1:8787/notify, https://hooks.example/a';
   expect(loadConfig({ PKG_NOTIFY_WEBHOOK_URLS: urls }).PKG_NOTIFY_WEBHOOK_URLS).toBe(urls);
+});
+
+test('decision logs are off by default, and the subject is what gets hashed once they are on', () => {
+  const config = loadConfig({});
+  expect(config.DECISION_LOG_SAMPLE).toEqual({ defaultRate: 0, lanes: new Map() });
+  expect(config.DECISION_LOG_MASK_HASH).toEqual([['context', 'subject']]);
+  expect(config.DECISION_LOG_MASK_DROP).toEqual([]);
+  expect(config).toMatchObject({
+    DECISION_LOG_BUFFER: 10_000,
+    DECISION_LOG_FLUSH_MS: 1000,
+    DECISION_LOG_RETENTION_DAYS: 7,
+  });
 });

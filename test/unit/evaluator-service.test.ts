@@ -3,7 +3,8 @@ import { createEvaluatorProm } from '../../worker/evaluator/prom';
 import type { LaneTable, ServingLane } from '../../worker/evaluator/lanes';
 import type { LoadedSnapshot } from '../../worker/evaluator/registry';
 import type { LaneMetricsRecorder } from '../../activities/store/lane-metrics';
-import type { Decision } from '../../policy/engine/evaluation';
+import type { DecisionDraft, DecisionLog } from '../../worker/evaluator/decision-log';
+import type { Decision, Fact } from '../../policy/engine/evaluation';
 import type { EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { Lane } from '../../policy/lane';
 
@@ -26,7 +27,11 @@ function snapshot(version: string, decide: () => Decision, usesFacts = false): L
 
 function setup(
   state: Partial<ServingLane> | undefined,
-  options: { shadowRate?: number; facts?: () => Promise<never> } = {},
+  options: {
+    shadowRate?: number;
+    facts?: (subject: string) => Promise<readonly Fact[]>;
+    decisionLog?: DecisionLog;
+  } = {},
 ) {
   const recorded: string[] = [];
   const metrics: LaneMetricsRecorder = {
@@ -66,6 +71,7 @@ function setup(
     metrics,
     prom: createEvaluatorProm(),
     shadowRate: options.shadowRate ?? 0,
+    decisionLog: options.decisionLog,
     random: () => 0,
   });
   return { service, recorded };
@@ -86,6 +92,15 @@ test('a decision from the serving snapshot is ok:true and counted for its versio
     body: { ok: true, snapshot: 'v1', meta: { engine: 'native', mode: 'control', canary: false } },
   });
   expect(recorded).toEqual(['v1:ok']);
+});
+
+test('the rendered answer is exactly the JSON of its body, decision_id included', async () => {
+  const { log } = capturingLog();
+  for (const decisionLog of [undefined, log]) {
+    const { service } = setup({ serving: snapshot('v"1', () => decision('high')) }, { decisionLog });
+    const reply = await service.evaluate(request());
+    expect(reply.text).toBe(JSON.stringify(reply.body));
+  }
 });
 
 test('no serving snapshot or no lane state: ok:false with a reason, never an empty allow', async () => {
@@ -139,4 +154,66 @@ test('a canary lane routes by key and shadows the other version, counting diverg
     body: { snapshot: 'v1', meta: { canary: false } },
   });
   expect(recorded).toEqual(['v2:ok', 'v2:shadow:true', 'v1:ok', 'v2:shadow:true']);
+});
+
+/** A decision log that keeps what it is given and accepts the entries `accept` says yes to. */
+function capturingLog(accept: (draft: DecisionDraft) => boolean = () => true) {
+  const drafts: DecisionDraft[] = [];
+  const log: DecisionLog = {
+    record: (draft) => (drafts.push(draft), accept(draft) ? `id-${drafts.length}` : null),
+    flush: async () => undefined,
+    status: () => ({
+      buffered: 0,
+      capacity: 1,
+      dropped: { buffer_full: 0, write_failed: 0 },
+      written: 0,
+      last_write_error: null,
+    }),
+    start: () => undefined,
+    stop: async () => undefined,
+  };
+  return { log, drafts };
+}
+
+test('a logged decision carries the facts the engine saw, and the answer its decision_id', async () => {
+  const { log, drafts } = capturingLog();
+  const stored: Fact[] = [{ predicate: 'member', object: { tier: 'gold' } }];
+  const { service } = setup(
+    { serving: snapshot('v1', () => decision('high'), true) },
+    { decisionLog: log, facts: async () => stored },
+  );
+  const reply = await service.evaluate(request());
+  expect(reply.body.meta).toMatchObject({ decision_id: 'id-1' });
+  expect(drafts).toEqual([
+    {
+      lane,
+      snapshotVersion: 'v1',
+      canary: false,
+      mode: 'control',
+      input: request().input,
+      facts: stored,
+      result: JSON.stringify({ ok: true, ...decision('high') }),
+      error: null,
+      evalNs: expect.any(Number),
+    },
+  ]);
+});
+
+test('a decision the log did not take has no decision_id; a failed one is logged with its error', async () => {
+  const { log, drafts } = capturingLog((draft) => draft.error !== null);
+  const ok = await setup({ serving: snapshot('v1', () => decision('high')) }, { decisionLog: log }).service.evaluate(
+    request(),
+  );
+  expect(ok.body.meta).not.toHaveProperty('decision_id');
+  const failing = setup(
+    {
+      serving: snapshot('v1', () => {
+        throw new Error('wasm trap');
+      }),
+    },
+    { decisionLog: log },
+  );
+  const failed = await failing.service.evaluate(request());
+  expect(failed).toMatchObject({ status: 500, body: { meta: { decision_id: 'id-2' } } });
+  expect(drafts[1]).toMatchObject({ result: null, error: 'evaluation failed: wasm trap', facts: [] });
 });

@@ -85,8 +85,8 @@ type BodyResult = { ok: true; value: unknown } | { ok: false; status: number; re
 
 function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
   // Headers as a flat list: writeHead then skips building and walking a header object.
-  const answer = (response: ServerResponse, status: number, body: unknown, close = false) => {
-    const text = JSON.stringify(body);
+  const answer = (response: ServerResponse, status: number, body: unknown, close = false, rendered?: string) => {
+    const text = rendered ?? JSON.stringify(body);
     const headers = [
       'content-type',
       'application/json; charset=utf-8',
@@ -105,8 +105,8 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
     if (!body.ok) return answer(response, body.status, refusal(body.reason), body.status === 413);
     const parsed = parseEvaluationRequest(body.value);
     if (!parsed.ok) return answer(response, 400, refusal(parsed.reason));
-    const { status, body: decision } = await deps.service.evaluate(parsed.value);
-    answer(response, status, decision);
+    const { status, body: decision, text } = await deps.service.evaluate(parsed.value);
+    answer(response, status, decision, false, text);
   };
 
   return (request: IncomingMessage, response: ServerResponse) => {

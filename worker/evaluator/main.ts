@@ -17,6 +17,9 @@ import { buildSnapshot } from './snapshots';
 import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
 import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
+import { createDecisionLog, type DecisionLog } from './decision-log';
+import { createMaskHasher } from '../../policy/decision-log/masking';
+import { samplesAnything } from '../../policy/decision-log/sampling';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -30,6 +33,35 @@ const PG_CONNECT_TIMEOUT_MS = 3000;
 const PG_QUERY_TIMEOUT_MS = 10_000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
+
+function createEvaluatorPool(config: Config, max: number) {
+  const pool = createPool(config, max);
+  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
+  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
+  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** With a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
+function assembleDecisionLog(config: Config, prom: EvaluatorProm) {
+  if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return { decisionLog: undefined, logPool: undefined };
+  // One connection: batches are written one at a time. Without waiting for the commit's WAL flush:
+  // a crash of Postgres may lose the last moments of a log that was never durable in the
+  // evaluator's buffer either, and each batch holds the writer a disk flush less.
+  const logPool = createEvaluatorPool(config, 1);
+  Object.assign(logPool.options, { options: '-c synchronous_commit=off' });
+  const decisionLog = createDecisionLog({
+    db: logPool,
+    sampling: config.DECISION_LOG_SAMPLE,
+    mask: { hash: config.DECISION_LOG_MASK_HASH, drop: config.DECISION_LOG_MASK_DROP },
+    hash: createMaskHasher(config.DECISION_LOG_MASK_SALT),
+    capacity: config.DECISION_LOG_BUFFER,
+    flushMs: config.DECISION_LOG_FLUSH_MS,
+    prom,
+  });
+  return { decisionLog, logPool };
+}
 
 /** Postgres health as last seen by any query: queries are the only probe that costs nothing extra. */
 function createPostgresHealth() {
@@ -52,11 +84,7 @@ function assemble(config: Config, worker: number | null) {
   const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
   // Each process of a host is its own fleet instance: coverage must see every process that answers.
   const instanceId = `${hostname()}:${config.EVALUATOR_PORT}${worker === null ? '' : `#${worker}`}`;
-  const pool = createPool(config, 8);
-  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
-  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
-  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
-  pool.on('error', () => undefined);
+  const pool = createEvaluatorPool(config, 8);
   const redis = createRedis(config);
   redis.on('error', () => undefined);
   const prom = createEvaluatorProm(worker === null ? undefined : gatherFromPrimary);
@@ -90,6 +118,7 @@ function assemble(config: Config, worker: number | null) {
     maxSubjects: config.FACT_CACHE_MAX,
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
+  const { decisionLog, logPool } = assembleDecisionLog(config, prom);
   const service = createEvaluatorService({
     lanes,
     defaultLane: lane,
@@ -97,22 +126,24 @@ function assemble(config: Config, worker: number | null) {
     metrics,
     prom,
     shadowRate: config.EVALUATOR_SHADOW_RATE,
+    decisionLog,
   });
   const http = buildEvaluatorHttp({
     service,
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     instanceId,
-    readiness: () => readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions()),
+    readiness: () => {
+      const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
+      return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
+    },
   });
-  return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http };
+  return { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, http } = assemble(
-    config,
-    worker,
-  );
+  const { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } =
+    assemble(config, worker);
   await sync.syncAll();
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -123,6 +154,7 @@ async function main(config: Config, worker: number | null): Promise<void> {
   }, METRICS_FLUSH_MS);
   flushTimer.unref();
   fleet.start();
+  decisionLog?.start();
   await http.listen({ port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST });
   log(`listening on ${config.EVALUATOR_HOST}:${config.EVALUATOR_PORT} for lane ${laneName(lane)} as ${instanceId}`);
   // Evaluation activities need no more than one Temporal worker per host.
@@ -138,8 +170,10 @@ async function main(config: Config, worker: number | null): Promise<void> {
     await http.close();
     await temporal?.stop();
     await metrics.flush().catch(() => undefined);
+    await decisionLog?.stop();
     await fleet.stop();
     await pool.end().catch(() => undefined);
+    await logPool?.end().catch(() => undefined);
     process.exit(0);
   };
   // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.
@@ -189,6 +223,16 @@ function readiness(
       lane_errors: status.laneErrors,
     },
   };
+}
+
+/** Per process: with several processes behind one port, /readyz shows the one that answered. */
+function decisionLogDetails(config: Config, decisionLog: DecisionLog | undefined) {
+  const sample = {
+    default: config.DECISION_LOG_SAMPLE.defaultRate,
+    lanes: Object.fromEntries(config.DECISION_LOG_SAMPLE.lanes),
+  };
+  if (!decisionLog) return { enabled: false, sample };
+  return { enabled: true, sample, ...decisionLog.status() };
 }
 
 if (require.main === module) {

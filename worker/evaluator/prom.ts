@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { laneName, type Lane } from '../../policy/lane';
+import { DROP_REASONS } from '../../policy/decision-log/buffer';
 
 /**
  * Prometheus view of the evaluator (`GET /metrics`). Labels are bounded: lanes by the lane table,
@@ -17,6 +18,8 @@ export interface EvaluatorProm {
   swaps: Counter<'lane' | 'result'>;
   serving: Gauge<'lane' | 'role' | 'version'>;
   connected: Gauge<'dependency'>;
+  decisionLogDropped: Counter<'reason'>;
+  decisionLogWritten: Counter;
   /** The per-request series of one lane's version, looked up once rather than per request. */
   meter(lane: Lane, version: string): Meter;
 }
@@ -49,6 +52,14 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
     registers,
   });
+  const decisionLogDropped = new Counter({
+    name: 'pkg_decision_log_dropped_total',
+    help: 'Sampled decisions not logged: the buffer was full (buffer_full) or their batch failed to write (write_failed).',
+    labelNames: ['reason'],
+    registers,
+  });
+  // Both reasons at 0 from the start, so a dashboard's rate() sees the first drop.
+  DROP_REASONS.forEach((reason) => decisionLogDropped.labels(reason).inc(0));
   const meters = new Map<string, Meter>();
   return {
     registry,
@@ -81,6 +92,12 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
       help: 'Whether Redis and Postgres answered the last time they were used (1) or not (0), in every process.',
       labelNames: ['dependency'],
       aggregator: 'min',
+      registers,
+    }),
+    decisionLogDropped,
+    decisionLogWritten: new Counter({
+      name: 'pkg_decision_log_written_total',
+      help: 'Decisions written to pkg_decision_logs.',
       registers,
     }),
     meter(lane, version) {

@@ -1,5 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { Decision, EvaluationInput, EvaluationOutput, Fact, Mode } from '../../policy/engine/evaluation';
+import type {
+  Decision,
+  EvaluationInput,
+  EvaluationMeta,
+  EvaluationOutput,
+  Fact,
+  Mode,
+} from '../../policy/engine/evaluation';
 import { routingKeyOf, type EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { FactCache } from '../../policy/facts/cache';
 import type { LaneMetricsRecorder } from '../../activities/store/lane-metrics';
@@ -7,6 +14,8 @@ import { chooseArm, decisionsDiffer, shouldShadow } from '../../policy/canary/ro
 import type { LaneTable, ServingLane } from './lanes';
 import type { LoadedSnapshot } from './registry';
 import type { EvaluatorProm } from './prom';
+import type { DecisionLog } from './decision-log';
+import { decisionJson, decisionResultJson } from '../../policy/decision-log/entry';
 import { laneName, type Lane } from '../../policy/lane';
 
 /**
@@ -21,12 +30,16 @@ export interface EvaluatorServiceDeps {
   metrics: LaneMetricsRecorder;
   prom: EvaluatorProm;
   shadowRate: number;
+  /** Absent when no lane is sampled. */
+  decisionLog?: DecisionLog;
   random?: () => number;
 }
 
 export interface EvaluationReply {
   status: number;
   body: EvaluationOutput;
+  /** `body` as JSON, when the service already rendered it (a decision's JSON also goes to the decision log). */
+  text?: string;
 }
 
 export interface EvaluatorService {
@@ -81,29 +94,71 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       const arm = chooseArm(state.split, routingKeyOf(request));
       const snapshot = arm === 'candidate' ? state.candidate : state.serving;
       if (!snapshot) return unavailable(request.mode, `lane ${laneName(lane)} has no serving snapshot`);
+      const routed: Routed = { lane, snapshot, request, canary: arm === 'candidate' };
       const started = performance.now();
       const facts = await factsFor(deps.facts, snapshot, request);
-      if (!facts.ok) return failed(deps, lane, snapshot, request.mode, arm, started, 503, facts.reason);
+      if (!facts.ok) return failed(deps, routed, started, 503, facts.reason, []);
       let decision: Decision;
       const evalStart = performance.now();
       try {
         decision = snapshot.engine.evaluate(request.input, facts.facts);
       } catch (error) {
-        return failed(deps, lane, snapshot, request.mode, arm, started, 500, `evaluation failed: ${oneLine(error)}`);
+        return failed(deps, routed, started, 500, `evaluation failed: ${oneLine(error)}`, facts.facts, evalStart);
       }
       const done = performance.now();
       record(deps, lane, snapshot, false, done - started, done - evalStart);
       if (shouldShadow(state.split, deps.shadowRate, random()))
         shadow(lane, state, arm, request.input, facts.facts, decision);
-      const meta = {
-        engine: snapshot.engine.kind,
-        mode: request.mode,
-        canary: arm === 'candidate',
-        eval_us: Math.round((done - evalStart) * 1000),
-      };
-      return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta } };
+      const json = decisionJson(decision);
+      const decisionId = logDecision(deps, routed, facts.facts, decisionResultJson(json), null, done - evalStart);
+      const meta = metaOf(routed, done - evalStart, decisionId);
+      // Exactly JSON.stringify of the body, with the decision's part rendered once for both uses.
+      const text = `{"ok":true,"snapshot":${JSON.stringify(snapshot.version)},${json.slice(1, -1)},"meta":${JSON.stringify(meta)}}`;
+      return { status: 200, body: { ok: true, snapshot: snapshot.version, ...decision, meta }, text };
     },
   };
+}
+
+/** Where a request went: the lane, the snapshot its arm serves, and whether that arm is the canary. */
+interface Routed {
+  lane: Lane;
+  snapshot: LoadedSnapshot;
+  request: EvaluationRequest;
+  canary: boolean;
+}
+
+function metaOf(routed: Routed, engineMs: number, decisionId: string | null): EvaluationMeta {
+  const meta: EvaluationMeta = {
+    engine: routed.snapshot.engine.kind,
+    mode: routed.request.mode,
+    canary: routed.canary,
+    eval_us: Math.round(engineMs * 1000),
+  };
+  if (decisionId !== null) meta.decision_id = decisionId;
+  return meta;
+}
+
+/** The input as evaluated with the facts the engine saw, so a replay needs nothing but the row. */
+function logDecision(
+  deps: EvaluatorServiceDeps,
+  routed: Routed,
+  facts: readonly Fact[],
+  result: string | null,
+  error: string | null,
+  engineMs: number,
+): string | null {
+  if (!deps.decisionLog) return null;
+  return deps.decisionLog.record({
+    lane: routed.lane,
+    snapshotVersion: routed.snapshot.version,
+    canary: routed.canary,
+    mode: routed.request.mode,
+    input: routed.request.input,
+    facts,
+    result,
+    error,
+    evalNs: engineMs * 1e6,
+  });
 }
 
 type FactsResult = { ok: true; facts: readonly Fact[] } | { ok: false; reason: string };
@@ -139,20 +194,21 @@ function record(
   meter.latency.observe(requestMs / 1000);
 }
 
+/** `evalStart` when the engine itself failed: the time it spent is logged as the decision's engine time. */
 function failed(
   deps: EvaluatorServiceDeps,
-  lane: Lane,
-  snapshot: LoadedSnapshot,
-  mode: Mode,
-  arm: 'serving' | 'candidate',
+  routed: Routed,
   started: number,
   status: number,
   reason: string,
+  facts: readonly Fact[],
+  evalStart?: number,
 ): EvaluationReply {
-  const elapsedMs = performance.now() - started;
-  record(deps, lane, snapshot, true, elapsedMs, elapsedMs);
-  const meta = { engine: snapshot.engine.kind, mode, canary: arm === 'candidate', eval_us: 0 };
-  return { status, body: { ok: false, snapshot: snapshot.version, reason, meta } };
+  const now = performance.now();
+  record(deps, routed.lane, routed.snapshot, true, now - started, now - started);
+  const decisionId = logDecision(deps, routed, facts, null, reason, evalStart === undefined ? 0 : now - evalStart);
+  const meta = metaOf(routed, 0, decisionId);
+  return { status, body: { ok: false, snapshot: routed.snapshot.version, reason, meta } };
 }
 
 function unavailable(mode: Mode, reason: string): EvaluationReply {
