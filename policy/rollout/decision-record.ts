@@ -105,7 +105,7 @@ export function narrateDecision(record: DecisionRecord): string {
   const lines = [`${version} ${OUTCOME_TEXT[record.outcome]} on lane ${lane}: ${record.reason}.`];
   if (record.validation)
     lines.push(`Fixtures: ${record.validation.passed} passed, ${record.validation.failed} failed.`);
-  if (record.replay) lines.push(`Replay: ${record.replay.message}.`);
+  if (record.replay) lines.push(`${record.replay.message}.`);
   const passed = record.verdicts.filter((v) => v.verdict === 'pass').length;
   if (record.verdicts.length > 0) lines.push(`Gates: ${passed} of ${record.verdicts.length} verdict(s) passed.`);
   const last = record.verdicts[record.verdicts.length - 1];
