@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { text } from 'node:stream/consumers';
+import { createServer } from 'node:http';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../policy/notify/signature';
 
 /**
@@ -13,15 +14,6 @@ const secret = process.env.PKG_WEBHOOK_SECRET;
 const seen = new Set<string>();
 let approved = false;
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
 function answer(path: string, body: string, key: string): number {
   if (path === '/approve') return ((approved = true), 200);
   if (path.startsWith('/confirm-') && !approved) return 503;
@@ -32,7 +24,7 @@ function answer(path: string, body: string, key: string): number {
 }
 
 createServer((request, response) => {
-  void readBody(request).then((body) => {
+  void text(request).then((body) => {
     const header = (name: string) => request.headers[name] as string | undefined;
     const signed = { body, timestamp: header(TIMESTAMP_HEADER), signature: header(SIGNATURE_HEADER) };
     const verified = !secret || request.url === '/approve' || verifySignature(secret, signed, Date.now() / 1000);

@@ -1,7 +1,7 @@
 /**
  * A background pass run every interval, one at a time (the next waits for the last to finish),
- * for the outbox relay and the notifier. A failed pass is reported and the loop goes on: the next
- * pass picks up whatever the failed one left.
+ * for the outbox relay, the notifier and Prometheus' targets file. A failed pass is reported and
+ * the loop goes on: the next pass picks up whatever the failed one left.
  */
 export interface PollingLoop {
   start(): void;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Pool } from 'pg';
 import { liveInstances } from '../activities/store/fleet';
 import { scrapeTargetGroups } from '../policy/scrape-targets';
+import { createPollingLoop, type PollingLoop } from './polling-loop';
 
 /**
  * Keeps Prometheus' evaluator targets file (file_sd_configs) equal to the live evaluators of the
@@ -18,19 +19,14 @@ export interface ScrapeTargetsDeps {
   onTargets?: (count: number) => void;
 }
 
-export interface ScrapeTargetsWriter {
+export interface ScrapeTargetsWriter extends PollingLoop {
   /** Rewrites the file now if the live evaluators changed; returns how many targets it lists. */
   refresh(): Promise<number>;
-  start(): void;
-  stop(): Promise<void>;
 }
 
 const DEFAULT_INTERVAL_MS = 1000;
 
 export function createScrapeTargetsWriter(deps: ScrapeTargetsDeps): ScrapeTargetsWriter {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-
   const refresh = async () => {
     const groups = scrapeTargetGroups(await liveInstances(deps.pool));
     const text = `${JSON.stringify(groups, null, 2)}\n`;
@@ -40,27 +36,7 @@ export function createScrapeTargetsWriter(deps: ScrapeTargetsDeps): ScrapeTarget
     deps.onTargets?.(count);
     return count;
   };
-
-  const tick = () => {
-    running = refresh()
-      .catch((error: unknown) => deps.onError?.(error))
-      .finally(() => {
-        running = null;
-        if (timer !== null) timer = setTimeout(tick, deps.intervalMs ?? DEFAULT_INTERVAL_MS);
-      });
-  };
-
-  return {
-    refresh,
-    start() {
-      if (timer === null) timer = setTimeout(tick, 0);
-    },
-    async stop() {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
-  };
+  return { refresh, ...createPollingLoop(refresh, deps.intervalMs ?? DEFAULT_INTERVAL_MS, deps.onError) };
 }
 
 async function replaceFile(file: string, text: string): Promise<void> {

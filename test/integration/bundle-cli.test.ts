@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,29 +6,10 @@ import { readBundleDir } from '../../activities/bundle-dir';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { bundleFiles } from '../unit/bundle-builder';
 import { BAD_BUNDLES } from './bundle-bad-inputs';
+import { pkgctl, ROOT } from '../support/pkgctl';
 
 /** `pkgctl bundle validate|sign` and `pkgctl evaluate` as CI runs them: a real process, its exit code and output. */
-const ROOT = path.join(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'hotel-ops-v1');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function pkgctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      'node',
-      [path.join(ROOT, 'bin', 'pkgctl'), ...args],
-      { cwd: ROOT, env: { ...process.env, ...env } },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 let work: string;
 beforeAll(async () => {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +24,7 @@ import { NO_SIGNING, signBundle, type SigningPolicy } from '../../policy/bundle/
 import { bundleFiles } from '../unit/bundle-builder';
 import { BAD_BUNDLES } from './bundle-bad-inputs';
 import { createWasmEngine } from '../../policy/engine/wasm';
+import { pkgctl } from '../support/pkgctl';
 
 const config = loadConfig();
 let pool: Pool;
@@ -302,13 +302,6 @@ describe('compileBundle activity', () => {
 });
 
 describe('pkgctl evaluate --version', () => {
-  const pkgctl = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('node', [path.join(__dirname, '..', '..', 'bin', 'pkgctl'), ...args], (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-
   it('evaluates a stored snapshot, answering FACT conditions from pkg_facts for the subject', async () => {
     const { version } = await compileBundleFiles(deps(), await uniqueExample(), null, 'test');
     const subject = `guest:${randomUUID()}`;

@@ -1,23 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
+import { pkgctl } from '../support/pkgctl';
 
 /** `pkgctl facts …` as an operator runs it: a real process, its exit code and output. */
-const ROOT = path.join(__dirname, '..', '..');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function pkgctl(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('node', [path.join(ROOT, 'bin', 'pkgctl'), ...args], { cwd: ROOT }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const namespace = `facts-cli-${randomUUID().slice(0, 8)}`;
 const subject = `guest:${namespace}`;

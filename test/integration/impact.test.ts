@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { compileBundleFiles } from '../../activities/compile';
@@ -15,6 +13,7 @@ import { REASONS } from '../../policy/rollout/reasons';
 import type { ImpactReport } from '../../policy/rollout/impact';
 import { saveHistory } from '../replay/record';
 import { connectTestEnvironment } from '../support/temporal';
+import { pkgctl } from '../support/pkgctl';
 import { randomLane, setLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import {
   laneRow,
@@ -34,7 +33,6 @@ import {
  */
 jest.setTimeout(240_000);
 
-const ROOT = path.join(__dirname, '..', '..');
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
@@ -76,22 +74,8 @@ async function store(spec: BundleSpec): Promise<string> {
   return (await compileBundleFiles(deps, files, null, 'impact-test')).snapshotId;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function pkgctl(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'bin', 'pkgctl'),
-      args,
-      { cwd: ROOT, env: { ...process.env, PIPELINE_TASK_QUEUE: pipeline.worker.options.taskQueue } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const impact = (args: string[]) =>
+  pkgctl(['impact', ...args], { PIPELINE_TASK_QUEUE: pipeline.worker.options.taskQueue });
 
 const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
 
@@ -120,7 +104,7 @@ afterAll(async () => {
 test('pkgctl impact counts a known corpus exactly: changed decisions, rules and subtasks, examples as logged', async () => {
   const v2 = `${name}@2.0.0`;
   await store({ version: v2, env: 'dev', kind: 'wider' });
-  const run = await pkgctl(['impact', v2, ...laneArgs, '--since', '24h', '--examples', '2', '--json']);
+  const run = await impact([v2, ...laneArgs, '--since', '24h', '--examples', '2', '--json']);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const report = JSON.parse(run.stdout) as ImpactReport & { share: number };
@@ -134,18 +118,18 @@ test('pkgctl impact counts a known corpus exactly: changed decisions, rules and 
     baseline: { subtasks: [] },
     candidate: { subtasks: ['escalate'] },
   });
-  const limited = JSON.parse((await pkgctl(['impact', v2, ...laneArgs, '--limit', '120', '--json'])).stdout);
+  const limited = JSON.parse((await impact([v2, ...laneArgs, '--limit', '120', '--json'])).stdout);
   expect(limited.decisions).toBe(120);
 });
 
 test('pkgctl impact on a bundle directory compiles it and replays it; a bad target is refused', async () => {
   const dir = await writeBundle({ version: `${name}@2.1.0`, env: 'dev', kind: 'wider' });
-  const run = await pkgctl(['impact', dir, ...laneArgs]);
+  const run = await impact([dir, ...laneArgs]);
   expect(run.code).toBe(0);
   expect(run.stdout).toContain(`${name}@2.1.0 vs ${v1}`);
   expect(run.stdout).toContain('300 replayed, 100 changed (33.333%)');
   expect(run.stdout).toContain('escalate  +100 −0');
-  const bad = await pkgctl(['impact', 'no-such-dir', ...laneArgs, '--json']);
+  const bad = await impact(['no-such-dir', ...laneArgs, '--json']);
   expect(bad.code).toBe(2);
   expect(JSON.parse(bad.stdout)).toMatchObject({ outcome: 'error', type: 'InputInvalid' });
 });

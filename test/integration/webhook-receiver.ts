@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type SignedCall } from '../../policy/notify/signature';
@@ -20,15 +21,6 @@ export interface Receiver {
   stop(): Promise<void>;
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
 const header = (request: IncomingMessage, name: string) => {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -37,7 +29,7 @@ const header = (request: IncomingMessage, name: string) => {
 export async function startReceiver(answer: (n: number, call: ReceivedCall) => number | 'drop'): Promise<Receiver> {
   const calls: ReceivedCall[] = [];
   const server = createServer((request, response) => {
-    void readBody(request).then((body) => {
+    void text(request).then((body) => {
       const call: ReceivedCall = {
         path: request.url ?? '/',
         key: header(request, IDEMPOTENCY_HEADER) ?? '',
