@@ -13,6 +13,7 @@ import { mergeWebhooks, resolveWebhook, webhookSchema, type Webhook, type Webhoo
 
 export { parseDuration };
 import type { ReplaySettings } from './impact';
+import { mergeReplay, replayOverridesSchema, toReplaySettings, type ReplayOverrides } from './replay-settings';
 
 /**
  * Rollout settings (ARCHITECTURE.md §7). Layers merge global → env → bundle → command line so that the
@@ -49,14 +50,6 @@ export const gateOverridesSchema = z.strictObject({
   latency_slack_ms: z.number().min(0).optional(),
   consecutive_passes: z.number().int().min(1).max(20).optional(),
   max_replay_divergence: rate.optional(),
-});
-
-/** The replay stage (policy/rollout/impact.ts): how much logged traffic, and what too little means. */
-export const replayOverridesSchema = z.strictObject({
-  window: duration.optional(),
-  limit: z.number().int().min(1).max(10_000_000).optional(),
-  min_decisions: z.number().int().min(0).optional(),
-  on_insufficient: z.enum(['skip', 'require']).optional(),
 });
 
 /** The manifest's `rollout:` block; also the shape of every other layer. */
@@ -333,13 +326,7 @@ function toRolloutConfig(
       consecutivePasses: gate('consecutive_passes'),
     },
     analysis,
-    replay: {
-      maxDivergence: gate('max_replay_divergence'),
-      minDecisions: required(replay.min_decisions, 'replay.min_decisions'),
-      windowMs: parseDuration(required(replay.window, 'replay.window')),
-      limit: required(replay.limit, 'replay.limit'),
-      onInsufficient: required(replay.on_insufficient, 'replay.on_insufficient'),
-    },
+    replay: toReplaySettings(replay, gate('max_replay_divergence')),
   };
 }
 
@@ -350,37 +337,6 @@ function toRolloutConfig(
 export function withGateDefaults(gates: Partial<GateConfig>): GateConfig {
   const defaults = mergeRolloutLayers([{ name: 'global defaults', overrides: GLOBAL_ROLLOUT_DEFAULTS }]).gates;
   return { ...defaults, ...gates };
-}
-
-type ReplayOverrides = z.infer<typeof replayOverridesSchema>;
-
-/**
- * More replayed evidence is tighter: window, limit and min_decisions only grow, and once a layer
- * requires a replay no later layer may let too little data through.
- */
-function mergeReplay(acc: ReplayOverrides, layer: ReplayOverrides | undefined, layerName: string, problems: Problem[]) {
-  const size = (key: 'window' | 'limit' | 'min_decisions', value: string | number) =>
-    key === 'window' ? parseDuration(String(value)) : Number(value);
-  for (const key of ['window', 'limit', 'min_decisions'] as const) {
-    const value = layer?.[key];
-    if (value === undefined) continue;
-    const current = acc[key];
-    if (current !== undefined && size(key, value) < size(key, current)) {
-      problems.push({ path: `rollout.replay.${key}`, message: `${layerName} sets ${value}, less than ${current}` });
-      continue;
-    }
-    Object.assign(acc, { [key]: value });
-  }
-  const policy = layer?.on_insufficient;
-  if (policy === undefined) return;
-  if (acc.on_insufficient === 'require' && policy === 'skip') {
-    problems.push({
-      path: 'rollout.replay.on_insufficient',
-      message: `${layerName} sets skip, but require is in force`,
-    });
-    return;
-  }
-  acc.on_insufficient = policy;
 }
 
 /** Indexes of the steps that wait for approval: the first step reaching each approve_at percent. */
