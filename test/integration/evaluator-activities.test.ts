@@ -6,7 +6,7 @@ import { createPool } from '../../activities/connections';
 import { createEvaluatorActivities } from '../../activities/evaluator';
 import { createSnapshotRegistry } from '../../worker/evaluator/registry';
 import { buildSnapshot } from '../../worker/evaluator/snapshots';
-import { storeExample } from './evaluator-harness';
+import { storeExample, tamperWasm } from './evaluator-harness';
 
 let pool: Pool;
 let activities: ReturnType<typeof createEvaluatorActivities>;
@@ -57,16 +57,17 @@ test.each(['hotel-ops-v1', 'hotel-ops-v2'] as const)(
 
 test('a tampered wasm artifact fails the fixture run, not retried, nothing recorded', async () => {
   const snapshot = await storeExample(pool, 'hotel-ops-v1');
-  await pool.query(
-    `UPDATE pkg_snapshot_artifacts SET bytes = overlay(bytes PLACING '\\xff'::bytea FROM 50 FOR 1) WHERE snapshot_id = $1 AND type = 'wasm'`,
-    [snapshot.snapshotId],
-  );
-  const runKey = `validate-${randomUUID()}`;
-  expect(await failureType(activities.runSnapshotFixtures({ snapshotId: snapshot.snapshotId, runKey }))).toBe(
-    'ChecksumMismatch',
-  );
-  const { rows } = await pool.query('SELECT 1 FROM pkg_validation_runs WHERE run_key = $1', [runKey]);
-  expect(rows).toEqual([]);
+  const restore = await tamperWasm(pool, snapshot.snapshotId, 49);
+  try {
+    const runKey = `validate-${randomUUID()}`;
+    expect(await failureType(activities.runSnapshotFixtures({ snapshotId: snapshot.snapshotId, runKey }))).toBe(
+      'ChecksumMismatch',
+    );
+    const { rows } = await pool.query('SELECT 1 FROM pkg_validation_runs WHERE run_key = $1', [runKey]);
+    expect(rows).toEqual([]);
+  } finally {
+    await restore();
+  }
 });
 
 test('a batch is evaluated on the named version with supplied or stored facts; a bad input fails alone', async () => {

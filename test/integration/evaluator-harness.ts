@@ -199,6 +199,28 @@ export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => u
 }
 
 /**
+ * Flips one byte of a snapshot's stored wasm. The returned function puts it back: the database is
+ * the one developers and the demo use, and pkg_check_integrity() there must not report what a test
+ * planted.
+ */
+export async function tamperWasm(pool: Pool, snapshotId: string, offset: number): Promise<() => Promise<void>> {
+  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_id = $1 AND type = 'wasm'`;
+  const { rows } = await pool.query<{ bytes: Buffer }>(`SELECT bytes ${wasm}`, [snapshotId]);
+  const original = rows[0]!.bytes;
+  const tampered = Buffer.from(original);
+  tampered[offset] = tampered[offset]! ^ 0xff;
+  const write = (bytes: Buffer) =>
+    pool.query(`UPDATE pkg_snapshot_artifacts SET bytes = $2 WHERE snapshot_id = $1 AND type = 'wasm'`, [
+      snapshotId,
+      bytes,
+    ]);
+  await write(tampered);
+  return async () => {
+    await write(original);
+  };
+}
+
+/**
  * Compiles an example bundle under a fresh version (so tests never collide) and stores it the way
  * the compile activity does: validated bundle, compiled rules, wasm built by opa, one transaction.
  */

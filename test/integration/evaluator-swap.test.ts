@@ -9,6 +9,7 @@ import {
   startEvaluator,
   startLoad,
   storeExample,
+  tamperWasm,
   waitFor,
   sleep,
   useEvaluatorServices,
@@ -84,33 +85,33 @@ test('a tampered artifact is refused and the previous version keeps serving', as
   const lane = randomLane();
   const v1 = await storeExample(services.pool, 'hotel-ops-v1');
   const tampered = await storeExample(services.pool, 'hotel-ops-v1');
-  await services.pool.query(
-    `UPDATE pkg_snapshot_artifacts SET bytes = overlay(bytes PLACING '\\xff'::bytea FROM 100 FOR 1)
-      WHERE snapshot_id = $1 AND type = 'wasm'`,
-    [tampered.snapshotId],
-  );
-  await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
-  const evaluators = await twoEvaluators(lane);
-  await setLane(services.pool, lane, { snapshotId: tampered.snapshotId });
-  await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
+  const restore = await tamperWasm(services.pool, tampered.snapshotId, 99);
+  try {
+    await setLane(services.pool, lane, { snapshotId: v1.snapshotId });
+    const evaluators = await twoEvaluators(lane);
+    await setLane(services.pool, lane, { snapshotId: tampered.snapshotId });
+    await services.redis.publish(UPDATES_CHANNEL, laneMessage(lane, 'activate', tampered.version));
 
-  for (const evaluator of evaluators) {
-    const details = await waitFor(
-      async () => {
-        const { body } = await readyz(evaluator);
-        return Object.keys(body.lane_errors as object).length > 0 ? body : null;
-      },
-      15_000,
-      `${evaluator.port} to report the refused snapshot`,
-    );
-    expect(JSON.stringify(details.lane_errors)).toContain(`snapshot ${tampered.version}: wasm artifact sha256`);
-    expect(details).toMatchObject({ ready: true, degraded: true, serving: v1.version });
-    const reply = await fetch(`${evaluator.url}/v1/evaluate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(guestInput(1)),
-    }).then((r) => r.json());
-    expect(reply).toMatchObject({ ok: true, snapshot: v1.version });
+    for (const evaluator of evaluators) {
+      const details = await waitFor(
+        async () => {
+          const { body } = await readyz(evaluator);
+          return Object.keys(body.lane_errors as object).length > 0 ? body : null;
+        },
+        15_000,
+        `${evaluator.port} to report the refused snapshot`,
+      );
+      expect(JSON.stringify(details.lane_errors)).toContain(`snapshot ${tampered.version}: wasm artifact sha256`);
+      expect(details).toMatchObject({ ready: true, degraded: true, serving: v1.version });
+      const reply = await fetch(`${evaluator.url}/v1/evaluate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(guestInput(1)),
+      }).then((r) => r.json());
+      expect(reply).toMatchObject({ ok: true, snapshot: v1.version });
+    }
+  } finally {
+    await restore();
   }
 });
 
