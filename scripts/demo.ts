@@ -142,7 +142,8 @@ async function main(): Promise<number> {
   say('== live traffic: hotel-ops requests from 5,000 guests, routed by guest');
   const stages: Stage[] = [
     {
-      title: 'bootstrap the lane with hotel-ops v1 (first promotion: no baseline, absolute budgets only)',
+      title:
+        "bootstrap the lane with hotel-ops v1 (its baseline is the env's active snapshot, if any; with none, absolute budgets only)",
       bundle: 'hotel-ops-v1',
       args: ['--bake', BAKE],
       expect: 'promoted',
