@@ -81,7 +81,7 @@ function isEvaluatePath(url: string | undefined): boolean {
   return url === EVALUATE_PATH || (url !== undefined && url.startsWith(`${EVALUATE_PATH}?`));
 }
 
-type BodyResult = { ok: true; value: unknown } | { ok: false; status: number; reason: string };
+type BodyResult = { ok: true; value: unknown; text: string } | { ok: false; status: number; reason: string };
 
 function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
   // Headers as a flat list: writeHead then skips building and walking a header object.
@@ -105,7 +105,7 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
     if (!body.ok) return answer(response, body.status, refusal(body.reason), body.status === 413);
     const parsed = parseEvaluationRequest(body.value);
     if (!parsed.ok) return answer(response, 400, refusal(parsed.reason));
-    const { status, body: decision, text } = await deps.service.evaluate(parsed.value);
+    const { status, body: decision, text } = await deps.service.evaluate(parsed.value, body.text);
     answer(response, status, decision, false, text);
   };
 
@@ -144,7 +144,11 @@ function readJsonBody(request: IncomingMessage, limit: number): Promise<BodyResu
       if (text.trim() === '')
         return resolve({ ok: false, status: 400, reason: 'body: empty; expected a JSON object with an "input" field' });
       try {
-        resolve({ ok: true, value: secureJson.parse(text, { protoAction: 'error', constructorAction: 'error' }) });
+        resolve({
+          ok: true,
+          value: secureJson.parse(text, { protoAction: 'error', constructorAction: 'error' }),
+          text,
+        });
       } catch (error) {
         resolve({ ok: false, status: 400, reason: `body: not valid JSON (${oneLine(error)})` });
       }

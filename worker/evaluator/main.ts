@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { loadConfigOrExit, type Config } from '../../policy/config';
 import { createFactCache } from '../../policy/facts/cache';
-import { createPool, createRedis } from '../../activities/connections';
+import { createRedis } from '../../activities/connections';
+import { createEvaluatorPool } from './pool';
 import { loadFactsForSubject } from '../../activities/store/facts';
 import { readDesiredLaneState } from '../../activities/store/lane-state';
 import { createLaneMetricsRecorder } from '../../activities/store/lane-metrics';
@@ -18,7 +19,6 @@ import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
 import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
 import { createDecisionLog, type DecisionLog } from './decision-log';
-import { createMaskHasher } from '../../policy/decision-log/masking';
 import { samplesAnything } from '../../policy/decision-log/sampling';
 
 /**
@@ -29,38 +29,18 @@ import { samplesAnything } from '../../policy/decision-log/sampling';
  */
 const METRICS_FLUSH_MS = 1000;
 const MAX_LANES = 64;
-const PG_CONNECT_TIMEOUT_MS = 3000;
-const PG_QUERY_TIMEOUT_MS = 10_000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
-function createEvaluatorPool(config: Config, max: number) {
-  const pool = createPool(config, max);
-  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
-  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
-  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
-  pool.on('error', () => undefined);
-  return pool;
-}
-
-/** With a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
-function assembleDecisionLog(config: Config, prom: EvaluatorProm) {
-  if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return { decisionLog: undefined, logPool: undefined };
-  // One connection: batches are written one at a time. Without waiting for the commit's WAL flush:
-  // a crash of Postgres may lose the last moments of a log that was never durable in the
-  // evaluator's buffer either, and each batch holds the writer a disk flush less.
-  const logPool = createEvaluatorPool(config, 1);
-  Object.assign(logPool.options, { options: '-c synchronous_commit=off' });
-  const decisionLog = createDecisionLog({
-    db: logPool,
+/** Its writer thread has a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
+function assembleDecisionLog(config: Config, prom: EvaluatorProm): DecisionLog | undefined {
+  if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return undefined;
+  return createDecisionLog({
     sampling: config.DECISION_LOG_SAMPLE,
-    mask: { hash: config.DECISION_LOG_MASK_HASH, drop: config.DECISION_LOG_MASK_DROP },
-    hash: createMaskHasher(config.DECISION_LOG_MASK_SALT),
     capacity: config.DECISION_LOG_BUFFER,
     flushMs: config.DECISION_LOG_FLUSH_MS,
     prom,
   });
-  return { decisionLog, logPool };
 }
 
 /** Postgres health as last seen by any query: queries are the only probe that costs nothing extra. */
@@ -118,7 +98,7 @@ function assemble(config: Config, worker: number | null) {
     maxSubjects: config.FACT_CACHE_MAX,
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
-  const { decisionLog, logPool } = assembleDecisionLog(config, prom);
+  const decisionLog = assembleDecisionLog(config, prom);
   const service = createEvaluatorService({
     lanes,
     defaultLane: lane,
@@ -138,12 +118,14 @@ function assemble(config: Config, worker: number | null) {
       return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
     },
   });
-  return { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
+  return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } =
-    assemble(config, worker);
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } = assemble(
+    config,
+    worker,
+  );
   await sync.syncAll();
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -173,7 +155,6 @@ async function main(config: Config, worker: number | null): Promise<void> {
     await decisionLog?.stop();
     await fleet.stop();
     await pool.end().catch(() => undefined);
-    await logPool?.end().catch(() => undefined);
     process.exit(0);
   };
   // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.

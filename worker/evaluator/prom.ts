@@ -97,7 +97,7 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
     decisionLogDropped,
     decisionLogWritten: new Counter({
       name: 'pkg_decision_log_written_total',
-      help: 'Decisions written to pkg_decision_logs.',
+      help: 'Decisions written to the decision log (pkg_decision_log_chunks).',
       registers,
     }),
     meter(lane, version) {
