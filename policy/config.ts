@@ -54,6 +54,12 @@ const parsedWith = <T>(parse: (text: string) => ParseResult<T>, expected: string
 
 const maskPaths = parsedWith(parseMaskPaths, 'a comma list of dotted input paths, e.g. context.subject,facts.object');
 
+/** A comma list of envs, or `none`. */
+const envList = z
+  .string()
+  .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+  .transform((text) => (text === 'none' ? [] : [...new Set(text.split(',').map((env) => envSchema.parse(env)))]));
+
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:56379'),
@@ -137,6 +143,14 @@ export const configSchema = z.object({
     .string()
     .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
     .optional(),
+  // Control-plane API (README "Identity and access"): where it listens, and the envs where the
+  // identity that started a rollout may not approve its steps (separation of duties). pkgctl goes
+  // through the API when both PKG_API_URL and PKG_TOKEN are set (a CI job needs nothing else).
+  PKG_API_HOST: z.string().min(1).default('127.0.0.1'),
+  PKG_API_PORT: port.default(8480),
+  PKG_SEPARATED_ENVS: envList.prefault('prod'),
+  PKG_API_URL: url(['http:', 'https:']).optional(),
+  PKG_TOKEN: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
