@@ -91,7 +91,8 @@ const tokenRoutes = [
     summary: 'revoke a token (admin of every env it covers); it stops working at once',
     action: 'token.manage',
     params: z.object({ name: z.string().min(1).max(64) }),
-    envs: () => [],
+    // Refused before the lookup, so only admins learn whether a token name exists.
+    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
     async handle({ deps, params, identity }) {
       const token = (await deps.plane.listTokens()).find((t) => t.name === params.name);
       if (!token) throw new PkgError('NotFound', `no token named ${params.name}`);
