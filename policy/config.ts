@@ -6,6 +6,7 @@ import { PIPELINE_TASK_QUEUE } from './constants';
 import type { ParseResult } from './engine/evaluation-request';
 import { parseMaskPaths } from './decision-log/masking';
 import { parseDecisionLogSampling } from './decision-log/sampling';
+import { parseRoleRules } from './identity/claims';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -151,6 +152,15 @@ export const configSchema = z.object({
   PKG_SEPARATED_ENVS: envList.prefault('prod'),
   PKG_API_URL: url(['http:', 'https:']).optional(),
   PKG_TOKEN: z.string().min(1).optional(),
+  // OIDC JWTs (e.g. GitHub Actions' id tokens) verified against the issuer's JWKS, for the audience
+  // given, and mapped to roles by PKG_OIDC_ROLES: JSON rules [{claims, role, envs}] (policy/identity/claims.ts).
+  PKG_OIDC_ISSUER: z.string().min(1).optional(),
+  PKG_OIDC_JWKS_URL: url(['http:', 'https:']).optional(),
+  PKG_OIDC_AUDIENCE: z.string().min(1).optional(),
+  PKG_OIDC_ROLES: parsedWith(
+    parseRoleRules,
+    'JSON rules like [{"claims":{"repository":"org/repo"},"role":"deployer","envs":["prod"]}]',
+  ).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -58,6 +58,9 @@ const mayAct = (grant: Grant, needed: Role): boolean =>
  */
 export function authorize(identity: Identity, action: Action, envs: readonly Env[] = ENVS): AccessDecision {
   const needed: Role = ACTION_ROLES[action];
+  // A verified JWT that no role rule matches holds nothing, not even the reads every role has.
+  if (identity.grants.length === 0)
+    return { ok: false, needed, message: `${action} needs role ${needed}: ${identity.subject} holds no role` };
   const missing = envs.filter((env) => !identity.grants.some((g) => g.envs.includes(env) && mayAct(g, needed)));
   if (missing.length === 0) return { ok: true };
   return { ok: false, needed, message: `${action} needs role ${needed} in ${missing.join(', ')}` };

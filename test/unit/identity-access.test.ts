@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { grantsFromClaims, parseRoleRules, type RoleRule } from '../../policy/identity/claims';
 import { authorize, separationRefusal, ROLES, type Identity } from '../../policy/identity/access';
 import {
   formatToken,
@@ -79,4 +80,36 @@ test('a token request takes * or a comma list of envs, a known role and a lifeti
   ]) {
     expect(tokenRequestSchema.safeParse(bad).success).toBe(false);
   }
+});
+
+test('claims grant the roles of every rule whose claims all equal, compared as exact strings', () => {
+  const rules: RoleRule[] = [
+    { claims: { repository: 'acme/p', ref: 'refs/heads/main' }, role: 'deployer', envs: ['prod'] },
+    { claims: { repository: 'acme/p' }, role: 'viewer', envs: ['dev'] },
+  ];
+  expect(grantsFromClaims({ repository: 'acme/p', ref: 'refs/heads/main' }, rules)).toEqual([
+    { role: 'deployer', envs: ['prod'] },
+    { role: 'viewer', envs: ['dev'] },
+  ]);
+  expect(grantsFromClaims({ repository: 'acme/p', ref: 'refs/heads/mainx' }, rules)).toEqual([
+    { role: 'viewer', envs: ['dev'] },
+  ]);
+  expect(grantsFromClaims({ repository: ['acme/p'] }, rules)).toEqual([]);
+});
+
+test('PKG_OIDC_ROLES must be JSON rules naming claims, a known role and envs; the reason names the field', () => {
+  expect(parseRoleRules('[{"claims":{"sub":"x"},"role":"viewer","envs":["dev"]}]').ok).toBe(true);
+  expect(parseRoleRules('nope')).toEqual({ ok: false, reason: 'not JSON' });
+  expect(parseRoleRules('[{"claims":{},"role":"viewer","envs":["dev"]}]')).toMatchObject({
+    ok: false,
+    reason: /^0\.claims/,
+  });
+  expect(parseRoleRules('[{"claims":{"sub":"x"},"role":"root","envs":["dev"]}]')).toMatchObject({
+    ok: false,
+    reason: /^0\.role/,
+  });
+});
+
+test('an identity with no grants may not even read', () => {
+  expect(authorize({ subject: 'oidc:x', grants: [] }, 'read', [])).toMatchObject({ ok: false, needed: 'viewer' });
 });

@@ -4,6 +4,7 @@ import { directControlPlane } from '../../client/control-plane';
 import { rolloutStarter } from '../../client/rollout-client';
 import { loadConfigOrExit, type Config } from '../../policy/config';
 import { createAuthenticate } from './authenticate';
+import { createOidcVerifier } from './oidc';
 import { adminRoutes } from './admin-routes';
 import { rolloutRoutes } from './rollout-routes';
 import { buildApiServer } from './server';
@@ -14,6 +15,7 @@ import { buildApiServer } from './server';
  * only PKG_API_URL and a token. SIGINT/SIGTERM stop taking requests, finish those under way, exit.
  */
 export async function runApi(config: Config): Promise<void> {
+  const verifyJwt = createOidcVerifier(config);
   const pool = createPool(config);
   const temporal = await connectTemporalClient(config);
   const session = { config, pool: () => pool, temporal: () => Promise.resolve(temporal) };
@@ -22,12 +24,13 @@ export async function runApi(config: Config): Promise<void> {
     separatedEnvs: config.PKG_SEPARATED_ENVS,
     starterOf: (workflowId: string) => rolloutStarter(temporal, workflowId),
   };
-  const app = buildApiServer(deps, createAuthenticate(pool), [...rolloutRoutes, ...adminRoutes]);
+  const app = buildApiServer(deps, createAuthenticate(pool, verifyJwt), [...rolloutRoutes, ...adminRoutes]);
   try {
     await app.listen({ host: config.PKG_API_HOST, port: config.PKG_API_PORT });
     process.stderr.write(
       `control-plane API on http://${config.PKG_API_HOST}:${config.PKG_API_PORT} ` +
-        `(separation of duties in: ${config.PKG_SEPARATED_ENVS.join(', ') || 'none'})\n`,
+        `(separation of duties in: ${config.PKG_SEPARATED_ENVS.join(', ') || 'none'}; ` +
+        `OIDC ${verifyJwt ? `from ${config.PKG_OIDC_ISSUER}` : 'off'})\n`,
     );
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   } finally {
@@ -39,6 +42,7 @@ export async function runApi(config: Config): Promise<void> {
 
 if (require.main === module) {
   runApi(loadConfigOrExit()).catch((error: Error) => {
+    // A ConfigError (OIDC half configured) says what is missing in one line, like loadConfigOrExit's.
     process.stderr.write(`control-plane API failed: ${error.message}\n`);
     process.exit(1);
   });
