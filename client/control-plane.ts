@@ -55,6 +55,8 @@ export interface ActionRequest {
   action: OperatorAction;
   actor: string;
   reason: string;
+  /** The API's record of the identity it verified (pkg_verified_actions); the workflow checks it. */
+  verification?: string;
 }
 
 export interface AbortResult {
@@ -137,9 +139,10 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
     waitForOutcome: async (workflowId, onProgress) =>
       waitForOutcome((await temporal()).workflow.getHandle(workflowId), onProgress),
     status: async (workflowId) => rolloutStatus(await temporal(), workflowId),
-    async act({ workflowId, action, actor, reason }) {
+    async act({ workflowId, action, actor, reason, verification }) {
       const handle = (await temporal()).workflow.getHandle(workflowId);
-      return handle.executeUpdate(operatorUpdates[action], { args: [{ actor, reason }] });
+      const payload = { actor, reason, ...(verification ? { verification } : {}) };
+      return handle.executeUpdate(operatorUpdates[action], { args: [payload] });
     },
     async abort(lane, reason, actor) {
       await assertLaneIdle(await temporal(), lane);

@@ -16,3 +16,20 @@ CREATE TABLE IF NOT EXISTS pkg_api_tokens (
   revoked_at   timestamptz,
   revoked_by   text
 );
+
+-- Operator actions the API verified (README "Identity and access"): the API writes one row before
+-- it sends the Update and passes its id; the workflow's activity finds it by id, workflow and
+-- action. Only whoever can write this table (the API, the database's owners) can make one, so an
+-- Update or signal sent straight through Temporal stays unverified.
+CREATE TABLE IF NOT EXISTS pkg_verified_actions (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  workflow_id text NOT NULL,
+  action      text NOT NULL,
+  subject     text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Whether an operator event's actor was verified: true through the API, false when the action came
+-- straight through Temporal (UI, CLI, pkgctl without the API); null for the workflow's own events
+-- and for rows written before identities existed.
+ALTER TABLE pkg_rollout_events ADD COLUMN IF NOT EXISTS actor_verified boolean;

@@ -150,6 +150,9 @@ export const configSchema = z.object({
   PKG_API_HOST: z.string().min(1).default('127.0.0.1'),
   PKG_API_PORT: port.default(8480),
   PKG_SEPARATED_ENVS: envList.prefault('prod'),
+  // Pipeline worker: envs where resume and approve must come through the API (a verified identity);
+  // pause and rollback, which only reduce exposure, are honoured from anyone.
+  PKG_VERIFIED_ENVS: envList.prefault('prod'),
   PKG_API_URL: url(['http:', 'https:']).optional(),
   PKG_TOKEN: z.string().min(1).optional(),
   // OIDC JWTs (e.g. GitHub Actions' id tokens) verified against the issuer's JWKS, for the audience

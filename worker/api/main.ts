@@ -3,6 +3,7 @@ import { connectTemporalClient, createPool } from '../../activities/connections'
 import { directControlPlane } from '../../client/control-plane';
 import { rolloutStarter } from '../../client/rollout-client';
 import { loadConfigOrExit, type Config } from '../../policy/config';
+import { insertVerifiedAction, type VerifiedAction } from '../../activities/store/verified-actions';
 import { createAuthenticate } from './authenticate';
 import { createOidcVerifier } from './oidc';
 import { adminRoutes } from './admin-routes';
@@ -23,6 +24,7 @@ export async function runApi(config: Config): Promise<void> {
     plane: directControlPlane(session),
     separatedEnvs: config.PKG_SEPARATED_ENVS,
     starterOf: (workflowId: string) => rolloutStarter(temporal, workflowId),
+    recordVerifiedAction: (action: VerifiedAction) => insertVerifiedAction(pool, action),
   };
   const app = buildApiServer(deps, createAuthenticate(pool, verifyJwt), [...rolloutRoutes, ...adminRoutes]);
   try {

@@ -92,7 +92,8 @@ function actionRoute(action: OperatorAction): ApiRoute {
     async handle({ deps, params, body, identity }) {
       const workflowId = rolloutWorkflowId(params);
       if (action === 'approve') await assertSeparated(deps, identity, params, workflowId);
-      return deps.plane.act({ workflowId, action, actor: identity.subject, reason: body.reason });
+      const verification = await deps.recordVerifiedAction({ workflowId, action, subject: identity.subject });
+      return deps.plane.act({ workflowId, action, actor: identity.subject, reason: body.reason, verification });
     },
   });
 }

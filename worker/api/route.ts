@@ -15,6 +15,8 @@ export interface ApiDeps {
   separatedEnvs: readonly Env[];
   /** The actor a rollout was started by (its input), for separation of duties. */
   starterOf(workflowId: string): Promise<string | null>;
+  /** Records that `subject` sends this action to this workflow; the id goes in the Update. */
+  recordVerifiedAction(action: { workflowId: string; action: string; subject: string }): Promise<string>;
 }
 
 type Schema = z.ZodType;
