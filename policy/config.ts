@@ -6,6 +6,7 @@ import { PIPELINE_TASK_QUEUE } from './constants';
 import type { ParseResult } from './engine/evaluation-request';
 import { parseMaskPaths } from './decision-log/masking';
 import { parseDecisionLogSampling } from './decision-log/sampling';
+import { parseRoleRules } from './identity/claims';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -53,6 +54,12 @@ const parsedWith = <T>(parse: (text: string) => ParseResult<T>, expected: string
   });
 
 const maskPaths = parsedWith(parseMaskPaths, 'a comma list of dotted input paths, e.g. context.subject,facts.object');
+
+/** A comma list of envs, or `none`. */
+const envList = z
+  .string()
+  .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+  .transform((text) => (text === 'none' ? [] : [...new Set(text.split(',').map((env) => envSchema.parse(env)))]));
 
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
@@ -137,6 +144,26 @@ export const configSchema = z.object({
     .string()
     .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
     .optional(),
+  // Control-plane API (README "Identity and access"): where it listens, and the envs where the
+  // identity that started a rollout may not approve its steps (separation of duties). pkgctl goes
+  // through the API when both PKG_API_URL and PKG_TOKEN are set (a CI job needs nothing else).
+  PKG_API_HOST: z.string().min(1).default('127.0.0.1'),
+  PKG_API_PORT: port.default(8480),
+  PKG_SEPARATED_ENVS: envList.prefault('prod'),
+  // Pipeline worker: envs where resume and approve must come through the API (a verified identity);
+  // pause and rollback, which only reduce exposure, are honoured from anyone.
+  PKG_VERIFIED_ENVS: envList.prefault('prod'),
+  PKG_API_URL: url(['http:', 'https:']).optional(),
+  PKG_TOKEN: z.string().min(1).optional(),
+  // OIDC JWTs (e.g. GitHub Actions' id tokens) verified against the issuer's JWKS, for the audience
+  // given, and mapped to roles by PKG_OIDC_ROLES: JSON rules [{claims, role, envs}] (policy/identity/claims.ts).
+  PKG_OIDC_ISSUER: z.string().min(1).optional(),
+  PKG_OIDC_JWKS_URL: url(['http:', 'https:']).optional(),
+  PKG_OIDC_AUDIENCE: z.string().min(1).optional(),
+  PKG_OIDC_ROLES: parsedWith(
+    parseRoleRules,
+    'JSON rules like [{"claims":{"repository":"org/repo"},"role":"deployer","envs":["prod"]}]',
+  ).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { signingPolicyFromConfig } from '../../activities/signing-policy';
-import { loadBundle } from '../../policy/bundle/bundle';
+import { loadBundle, type BundleFiles } from '../../policy/bundle/bundle';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import { loadConfig } from '../../policy/config';
@@ -69,8 +69,12 @@ export interface BundleValidation extends ValidationReport {
 }
 
 export async function validateBundle(dir: string): Promise<BundleValidation> {
+  return validateBundleFiles(await readBundleDir(dir));
+}
+
+/** The same checks on an uploaded bundle (the API's validate). */
+export async function validateBundleFiles(files: BundleFiles): Promise<BundleValidation> {
   const config = loadConfig();
-  const files = await readBundleDir(dir);
   const bundle = loadBundle(files);
   const { signed } = verifyBundleSignature(files, bundle.manifest.env, signingPolicyFromConfig(config));
   const compiled = compileSnapshot(bundle);

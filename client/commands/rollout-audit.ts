@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EXIT } from '../exit-codes';
-import { envHistory, readDecision } from '../../activities/store/decisions';
-import { assertLaneIdle } from '../rollout-client';
-import { revert } from '../../activities/revert';
+import { withControlPlane } from '../control-plane';
 import { PkgError } from '../../policy/errors';
 import { verifyStoredDecision } from '../rollout-history';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
 import { laneName, laneOf, parseLaneName, type Lane } from '../../policy/lane';
-import { withdrawLeftover } from '../../activities/store/deployments';
 
 /** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
 export function registerAuditCommands(program: Command): void {
@@ -23,12 +19,10 @@ export function registerAuditCommands(program: Command): void {
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((name: string, options: { reason: string; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal }) => {
+      withControlPlane(async (plane) => {
         const lane = parseLaneName(name);
-        await assertLaneIdle(await temporal(), lane);
-        const healer = `abort:${randomUUID()}`;
-        const leftover = await withdrawLeftover(pool(), { lane, healer, actor: options.actor, reason: options.reason });
-        const result = { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn: leftover };
+        const result = await plane.abort(lane, options.reason, options.actor);
+        const leftover = result.withdrawn;
         printResult(options.json, result, () =>
           leftover
             ? `${laneName(lane)}: withdrew ${leftover.candidate.version}, left by ${leftover.rolloutId ?? 'an unknown rollout'}`
@@ -48,22 +42,18 @@ export function registerAuditCommands(program: Command): void {
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((options: Lane & { to: string; reason?: string; force?: boolean; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal, config }) => {
+      withControlPlane(async (plane) => {
         const lane = laneOf(options);
         if (options.force && !options.reason?.trim()) {
           throw new PkgError('InputInvalid', '--force needs a --reason: an override of the revert rule is audited');
         }
-        await assertLaneIdle(await temporal(), lane);
-        const result = await revert(
-          { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
-          {
-            lane,
-            version: options.to,
-            actor: options.actor,
-            reason: options.reason ?? 'manual revert',
-            force: !!options.force,
-          },
-        );
+        const result = await plane.revert({
+          lane,
+          version: options.to,
+          actor: options.actor,
+          reason: options.reason ?? 'manual revert',
+          force: !!options.force,
+        });
         printResult(
           options.json,
           { outcome: 'reverted', ...result },
@@ -80,8 +70,8 @@ export function registerAuditCommands(program: Command): void {
     .option('--limit <n>', 'how many entries', (v) => Number.parseInt(v, 10), 20)
     .option('--json', 'print one JSON result')
     .action((options: { env: string; limit: number; json?: boolean }) =>
-      withSession(async ({ pool }) => {
-        const entries = await envHistory(pool(), options.env, options.limit);
+      withControlPlane(async (plane) => {
+        const entries = await plane.history(options.env, options.limit);
         printResult(options.json, entries, () =>
           entries.length
             ? entries
@@ -101,8 +91,8 @@ function registerDecisionCommands(program: Command): void {
     .argument('<id>', 'record id (sha256) or rollout id')
     .option('--json', 'print the canonical record')
     .action((id: string, options: { json?: boolean }) =>
-      withSession(async ({ pool }) => {
-        const stored = await readDecision(pool(), id);
+      withControlPlane(async (plane) => {
+        const stored = await plane.decision(id);
         printResult(
           options.json,
           new JsonText(stored.canonical),
