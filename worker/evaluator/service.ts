@@ -43,7 +43,9 @@ export interface EvaluationReply {
 }
 
 export interface EvaluatorService {
-  evaluate(request: EvaluationRequest): Promise<EvaluationReply>;
+  /** The lane a request names, the evaluator's own filling what it leaves out. */
+  laneOf(request: EvaluationRequest): Lane;
+  evaluate(request: EvaluationRequest, lane?: Lane): Promise<EvaluationReply>;
 }
 
 export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorService {
@@ -81,8 +83,8 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
   };
 
   return {
-    async evaluate(request) {
-      const lane = resolveLane(request);
+    laneOf: resolveLane,
+    async evaluate(request, lane = resolveLane(request)) {
       let state = deps.lanes.current(lane);
       if (!state) {
         try {

@@ -1,0 +1,129 @@
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import type { CachedKey } from './keys';
+
+/**
+ * Per-key token buckets shared by every evaluator process through Redis: one Lua script refills a
+ * key's bucket by Redis' own clock, takes what it can of what was asked and says how long until the
+ * next token, atomically.
+ *
+ * So that a request does not pay a Redis round trip, a process claims tokens ahead: the requests
+ * that find none wait together for one claim (everything asked in one event-loop turn), and the
+ * claim also asks for a tenth of a second of the key's rate, spent locally until it is used or a
+ * tenth of a second old (then dropped). A key can so be refused up to that much early while another
+ * process holds its claim; never served more than its bucket gave.
+ *
+ * Redis down: requests are let through and counted (`onUnchecked`). The key and its scope are
+ * still checked in-process; limiting is there to share capacity, and refusing every keyed request
+ * because the metrics store is away would turn a Redis outage into an outage of decisions, which
+ * the evaluator is built never to do.
+ */
+export type RateVerdict = { ok: true } | { ok: false; retryAfterS: number };
+
+export interface RateLimiter {
+  /** Synchronous when the process already holds a token for the key. */
+  take(key: CachedKey): RateVerdict | Promise<RateVerdict>;
+}
+
+const AHEAD_S = 0.1;
+// A Redis that stops answering (rather than refusing) must not hold requests: after this, fail open.
+const CLAIM_TIMEOUT_MS = 250;
+const BUCKET_PREFIX = 'pkg:evaluator-key-bucket:';
+const PASS: RateVerdict = { ok: true };
+
+// KEYS[1] bucket; ARGV rate per second, burst, tokens asked. Returns {granted, ms until one more}.
+const TAKE_TOKENS = `
+local rate, burst, asked = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local granted = math.min(asked, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+local wait = 0
+if granted < asked then wait = math.ceil((1 - tokens) * 1000 / rate) end
+return {granted, wait}
+`;
+
+interface TokenRedis extends Redis {
+  pkgTakeTokens(bucket: string, rate: number, burst: number, asked: number): Promise<[number, number]>;
+}
+
+interface Bucket {
+  held: number;
+  heldUntil: number;
+  waiting: ((verdict: RateVerdict) => void)[];
+  claiming: boolean;
+}
+
+export function createRateLimiter(redis: Redis, onUnchecked: (count: number) => void): RateLimiter {
+  redis.defineCommand('pkgTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
+  const tokens = redis as TokenRedis;
+  const buckets = new Map<string, Bucket>();
+
+  const serveWaiting = (bucket: Bucket) => {
+    while (bucket.held >= 1 && bucket.waiting.length > 0) {
+      bucket.held -= 1;
+      bucket.waiting.shift()!(PASS);
+    }
+  };
+
+  const claim = async (key: CachedKey, bucket: Bucket) => {
+    const batch = bucket.waiting.splice(0);
+    const ahead = Math.min(Math.floor(key.ratePerS * AHEAD_S), Math.floor(key.burst / 2));
+    try {
+      const asked = tokens.pkgTakeTokens(BUCKET_PREFIX + key.id, key.ratePerS, key.burst, batch.length + ahead);
+      const [granted, waitMs] = await withTimeout(asked, CLAIM_TIMEOUT_MS);
+      const served = Math.min(granted, batch.length);
+      batch.slice(0, served).forEach((resolve) => resolve(PASS));
+      const refused: RateVerdict = { ok: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
+      batch.slice(served).forEach((resolve) => resolve(refused));
+      bucket.held += granted - served;
+      bucket.heldUntil = performance.now() + AHEAD_S * 1000;
+    } catch {
+      onUnchecked(batch.length);
+      batch.forEach((resolve) => resolve(PASS));
+    }
+  };
+
+  const schedule = (key: CachedKey, bucket: Bucket) => {
+    bucket.claiming = true;
+    setImmediate(
+      () =>
+        void claim(key, bucket).finally(() => {
+          bucket.claiming = false;
+          serveWaiting(bucket);
+          if (bucket.waiting.length > 0) schedule(key, bucket);
+        }),
+    );
+  };
+
+  return {
+    take(key) {
+      let bucket = buckets.get(key.id);
+      if (!bucket) buckets.set(key.id, (bucket = { held: 0, heldUntil: 0, waiting: [], claiming: false }));
+      if (bucket.held >= 1) {
+        if (performance.now() < bucket.heldUntil) {
+          bucket.held -= 1;
+          return PASS;
+        }
+        bucket.held = 0;
+      }
+      return new Promise((resolve) => {
+        bucket.waiting.push(resolve);
+        if (!bucket.claiming) schedule(key, bucket);
+      });
+    },
+  };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
