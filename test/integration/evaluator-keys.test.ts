@@ -1,8 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pkgctl } from '../support/pkgctl';
+import { createPool } from '../../activities/connections';
+import { loadConfig } from '../../policy/config';
 import { laneName, type Lane } from '../../policy/lane';
 import {
+  freePort,
   randomLane,
   readyz,
   setLane,
@@ -20,6 +23,15 @@ import {
  * Redis, and revocation reaching both processes within 5 s, announced or not.
  */
 const services = useEvaluatorServices();
+const created: string[] = [];
+// The database is shared with developers: keys made here do not outlive the file.
+afterAll(async () => {
+  const pool = createPool(loadConfig());
+  await pool.query('UPDATE pkg_evaluator_keys SET revoked_at = now() WHERE id = ANY($1) AND revoked_at IS NULL', [
+    created,
+  ]);
+  await pool.end();
+});
 
 interface Answer {
   status: number;
@@ -66,7 +78,9 @@ async function createKey(scope: string, extra: string[] = []): Promise<{ id: str
   const name = `test-${randomUUID().slice(0, 8)}`;
   const run = await pkgctl(['evaluator-key', 'create', '--name', name, '--scope', scope, '--json', ...extra]);
   expect(run).toMatchObject({ code: 0 });
-  return JSON.parse(run.stdout) as { id: string; name: string; key: string };
+  const key = JSON.parse(run.stdout) as { id: string; name: string; key: string };
+  created.push(key.id);
+  return key;
 }
 
 async function prodLane(options: Record<string, string> = {}) {
@@ -209,3 +223,23 @@ test.each([
   },
   120_000,
 );
+
+test('Redis away: keys and scopes are still checked, rate limits fail open and every unchecked request is counted', async () => {
+  const noRedis = `redis://127.0.0.1:${await freePort()}`;
+  const { lane, evaluator } = await prodLane({ REDIS_URL: noRedis });
+  const limited = await createKey(`prod/${lane.target}/*`, ['--rate', '1', '--burst', '1']);
+  // Announced on the other Redis: only the periodic reread brings the key in.
+  await waitFor(
+    async () => ((await post(evaluator, guest(), limited.key)).status === 200 ? true : null),
+    10_000,
+    'the periodic reread to find the new key',
+  );
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await post(evaluator, guest(), limited.key));
+  // With Redis these would be 429s: the one token went to the request above.
+  expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+  expect((await post(evaluator, guest(), 'pkek_0000000000000000_x')).status).toBe(401);
+  expect((await post(evaluator, guest(randomLane('prod')), limited.key)).status).toBe(403);
+  const metrics = await scrape(evaluator);
+  expect(Number(metrics.match(/^pkg_evaluator_rate_limit_unchecked_total (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(6);
+}, 120_000);
