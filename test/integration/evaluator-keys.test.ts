@@ -186,6 +186,22 @@ test('a burst from two keys on two processes: the limited key gets its bucket an
   expect((await post(evaluator, guest(), limited.key)).status).toBe(200);
 }, 120_000);
 
+test('a key used at well under its rate from two processes is never refused: tokens one process claimed ahead and did not use go back', async () => {
+  const { lane, evaluator } = await prodLane({ EVALUATOR_WORKERS: '2' });
+  const key = await createKey(`prod/${lane.target}/*`, ['--rate', '100', '--burst', '200']);
+  const sent: Promise<Answer>[] = [];
+  // About 50 a second for 4 s, alternating processes: were each process to keep claiming a tenth
+  // of a second of the key's rate, the two would drain the bucket within two seconds. The burst
+  // holds all 200, so an evaluator stalled by a busy machine cannot make a burst of them.
+  for (let i = 0; i < 200; i++) {
+    sent.push(post(evaluator, guest(), key.key));
+    await sleep(20);
+  }
+  const answers = await Promise.all(sent);
+  expect(new Set(answers.map((a) => a.instance)).size).toBe(2);
+  expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body.reason}`)).toEqual([]);
+}, 120_000);
+
 test.each([
   ['announced by pkgctl', 'pkgctl'],
   ['only written to the table (the periodic reread)', 'sql'],

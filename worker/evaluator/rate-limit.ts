@@ -4,14 +4,15 @@ import type { CachedKey } from './keys';
 
 /**
  * Per-key token buckets shared by every evaluator process through Redis: one Lua script refills a
- * key's bucket by Redis' own clock, takes what it can of what was asked and says how long until the
- * next token, atomically.
+ * key's bucket by Redis' own clock, takes back tokens a process did not use, takes what it can of
+ * what was asked and says how long until the next token, atomically.
  *
  * So that a request does not pay a Redis round trip, a process claims tokens ahead: the requests
  * that find none wait together for one claim (everything asked in one event-loop turn), and the
- * claim also asks for a tenth of a second of the key's rate, spent locally until it is used or a
- * tenth of a second old (then dropped). A key can so be refused up to that much early while another
- * process holds its claim; never served more than its bucket gave.
+ * claim also asks for a tenth of a second of this process's own demand since its last claim (at most
+ * a tenth of a second of the key's rate and half its burst). Claimed tokens are spent locally for a
+ * tenth of a second at most; what is left then goes back with the next claim. A key can so be
+ * refused slightly early while another process holds a claim; never served more than its bucket gave.
  *
  * Redis down: requests are let through and counted (`onUnchecked`). The key and its scope are
  * still checked in-process; limiting is there to share capacity, and refusing every keyed request
@@ -31,14 +32,16 @@ const CLAIM_TIMEOUT_MS = 250;
 const BUCKET_PREFIX = 'pkg:evaluator-key-bucket:';
 const PASS: RateVerdict = { ok: true };
 
-// KEYS[1] bucket; ARGV rate per second, burst, tokens asked. Returns {granted, ms until one more}.
+// KEYS[1] bucket; ARGV rate per second, burst, tokens asked, tokens given back.
+// Returns {granted, ms until one more}.
 const TAKE_TOKENS = `
-local rate, burst, asked = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local asked, returned = tonumber(ARGV[3]), tonumber(ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000 + returned)
 local granted = math.min(asked, math.floor(tokens))
 tokens = tokens - granted
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
@@ -49,12 +52,23 @@ return {granted, wait}
 `;
 
 interface TokenRedis extends Redis {
-  pkgTakeTokens(bucket: string, rate: number, burst: number, asked: number): Promise<[number, number]>;
+  pkgTakeTokens(
+    bucket: string,
+    rate: number,
+    burst: number,
+    asked: number,
+    returned: number,
+  ): Promise<[number, number]>;
 }
 
 interface Bucket {
   held: number;
   heldUntil: number;
+  /** Tokens spent since the last claim (at `spentSince`): the demand the next claim asks ahead for. */
+  spent: number;
+  spentSince: number;
+  /** Tokens held past their tenth of a second, given back with the next claim. */
+  unused: number;
   waiting: ((verdict: RateVerdict) => void)[];
   claiming: boolean;
 }
@@ -67,20 +81,35 @@ export function createRateLimiter(redis: Redis, onUnchecked: (count: number) => 
   const serveWaiting = (bucket: Bucket) => {
     while (bucket.held >= 1 && bucket.waiting.length > 0) {
       bucket.held -= 1;
+      bucket.spent += 1;
       bucket.waiting.shift()!(PASS);
     }
   };
 
   const claim = async (key: CachedKey, bucket: Bucket) => {
     const batch = bucket.waiting.splice(0);
-    const ahead = Math.min(Math.floor(key.ratePerS * AHEAD_S), Math.floor(key.burst / 2));
+    const now = performance.now();
+    // This process's demand since its last claim, scaled to a tenth of a second.
+    const demand = Math.ceil((bucket.spent * AHEAD_S * 1000) / Math.max(1, now - bucket.spentSince));
+    const ahead = Math.min(demand, Math.floor(key.ratePerS * AHEAD_S), Math.floor(key.burst / 2));
+    const returned = bucket.unused;
+    bucket.spent = 0;
+    bucket.spentSince = now;
+    bucket.unused = 0;
     try {
-      const asked = tokens.pkgTakeTokens(BUCKET_PREFIX + key.id, key.ratePerS, key.burst, batch.length + ahead);
+      const asked = tokens.pkgTakeTokens(
+        BUCKET_PREFIX + key.id,
+        key.ratePerS,
+        key.burst,
+        batch.length + ahead,
+        returned,
+      );
       const [granted, waitMs] = await withTimeout(asked, CLAIM_TIMEOUT_MS);
       const served = Math.min(granted, batch.length);
       batch.slice(0, served).forEach((resolve) => resolve(PASS));
       const refused: RateVerdict = { ok: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
       batch.slice(served).forEach((resolve) => resolve(refused));
+      bucket.spent += served;
       bucket.held += granted - served;
       bucket.heldUntil = performance.now() + AHEAD_S * 1000;
     } catch {
@@ -104,12 +133,26 @@ export function createRateLimiter(redis: Redis, onUnchecked: (count: number) => 
   return {
     take(key) {
       let bucket = buckets.get(key.id);
-      if (!bucket) buckets.set(key.id, (bucket = { held: 0, heldUntil: 0, waiting: [], claiming: false }));
+      if (!bucket)
+        buckets.set(
+          key.id,
+          (bucket = {
+            held: 0,
+            heldUntil: 0,
+            spent: 0,
+            spentSince: performance.now(),
+            unused: 0,
+            waiting: [],
+            claiming: false,
+          }),
+        );
       if (bucket.held >= 1) {
         if (performance.now() < bucket.heldUntil) {
           bucket.held -= 1;
+          bucket.spent += 1;
           return PASS;
         }
+        bucket.unused += bucket.held;
         bucket.held = 0;
       }
       return new Promise((resolve) => {
