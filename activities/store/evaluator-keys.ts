@@ -3,13 +3,12 @@ import type { Redis } from 'ioredis';
 import { PkgError } from '../../policy/errors';
 import type { NewKey } from '../../policy/access/evaluator-key';
 import type { LanePattern } from '../../policy/access/key-scope';
+import { EVALUATOR_KEYS_CHANNEL } from '../../policy/constants';
 
 /**
  * pkg_evaluator_keys (migration evaluator_keys) and the Redis channel that announces a change to
  * them. Rows hold a key's SHA-256 digest, never the key.
  */
-export const EVALUATOR_KEYS_CHANNEL = 'pkg_evaluator_keys';
-
 export interface EvaluatorKeyLimits {
   ratePerS: number;
   burst: number;

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { keyMatches, presentedKeyId } from '../../policy/access/evaluator-key';
 import { compileKeyScope, parseKeyScope } from '../../policy/access/key-scope';
-import { EVALUATOR_KEYS_CHANNEL, type LiveEvaluatorKey } from '../../activities/store/evaluator-keys';
+import type { LiveEvaluatorKey } from '../../activities/store/evaluator-keys';
+import { EVALUATOR_KEYS_CHANNEL } from '../../policy/constants';
 import type { Lane } from '../../policy/lane';
 import { oneLine } from './service';
 
