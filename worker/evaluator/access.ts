@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { laneName, type Lane } from '../../policy/lane';
-import type { EvaluatorKeyCache } from './keys';
+import type { CachedKey, EvaluatorKeyCache } from './keys';
 import type { RateLimiter, RateVerdict } from './rate-limit';
 
 /**
@@ -34,6 +34,15 @@ export function createAccessGate(deps: AccessGateDeps): AccessGate {
     deps.onRefused(reason);
     return admission;
   };
+  const limited = (key: CachedKey, verdict: RateVerdict): Admission =>
+    verdict.ok
+      ? ADMITTED
+      : refuse('rate_limited', {
+          ok: false,
+          status: 429,
+          reason: `rate limited: evaluator key ${key.name} allows ${key.ratePerS}/s (burst ${key.burst})`,
+          retryAfterS: verdict.retryAfterS,
+        });
   return {
     admit(authorization, socket, lane) {
       if (authorization === undefined && !deps.keyRequired(lane)) return ADMITTED;
@@ -46,16 +55,8 @@ export function createAccessGate(deps: AccessGateDeps): AccessGate {
           reason: `forbidden: evaluator key ${key.name} may not evaluate lane ${laneName(lane)}`,
         });
       const verdict = deps.limiter.take(key);
-      const admission = (v: RateVerdict): Admission =>
-        v.ok
-          ? ADMITTED
-          : refuse('rate_limited', {
-              ok: false,
-              status: 429,
-              reason: `rate limited: evaluator key ${key.name} allows ${key.ratePerS}/s (burst ${key.burst})`,
-              retryAfterS: v.retryAfterS,
-            });
-      return verdict instanceof Promise ? verdict.then(admission) : admission(verdict);
+      if (verdict instanceof Promise) return verdict.then((later) => limited(key, later));
+      return verdict.ok ? ADMITTED : limited(key, verdict);
     },
   };
 }
