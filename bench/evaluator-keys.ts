@@ -17,16 +17,14 @@ import {
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 
 /**
- * `npm run bench -- evaluator-keys [--duration 10] [--connections 64] [--rounds 3] [--rate 100000] [--together]`
+ * `npm run bench -- evaluator-keys [--duration 10] [--connections 64] [--rounds 3] [--rate 100000]`
  *
  * What evaluator keys cost: the same evaluator (one process, same snapshot, same inputs with facts
  * supplied, same wrk client) with keys required and rate limiting on — every request carries a key
  * whose bucket (`--rate` per second) is far above what one process serves, so nothing is refused
  * and every request pays the whole check — against keys and limits off. Rounds rotate the order so
  * drift on the machine hits both alike; only the ratio measured in one run means anything on a
- * shared machine. With `--together` both are loaded at the same time, each by its own wrk, so every
- * burst of other work on the machine hits both at once: they then share the cores, and the ratio
- * says which one a request costs more. Besides req/s: each evaluator's CPU per request (Linux
+ * shared machine. Besides req/s: each evaluator's CPU per request (Linux
  * /proc; steadier than req/s when other work shares the cores), and how many token claims went to
  * Redis (the Lua script's calls, from Redis' own command statistics).
  */
@@ -45,7 +43,6 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '64' },
       rounds: { type: 'string', default: '3' },
       rate: { type: 'string', default: '100000' },
-      together: { type: 'boolean', default: false },
     },
   });
   const config = loadConfig();
@@ -97,8 +94,7 @@ async function main(): Promise<void> {
       target.cpuSeconds += (await cpuSeconds(target.evaluator)) - cpuBefore;
     };
     for (let round = 0; round < Number(values.rounds); round++) {
-      if (values.together) await Promise.all(targets.map(measure));
-      else for (const target of round % 2 ? [...targets].reverse() : targets) await measure(target);
+      for (const target of round % 2 ? [...targets].reverse() : targets) await measure(target);
     }
     const claims = (await scriptCalls(redis)) - claimsBefore;
     report(targets, values, bodies.length, claims);
@@ -127,7 +123,7 @@ async function cpuSeconds(evaluator: RunningEvaluator): Promise<number> {
 
 function report(
   targets: Target[],
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | undefined>,
   inputCount: number,
   claims: number,
 ): void {
@@ -135,7 +131,7 @@ function report(
     target.runs.reduce((sum, run) => sum + run[field], 0) / target.runs.length;
   const served = (target: Target) => target.runs.reduce((sum, run) => sum + run.requests, 0);
   console.log(
-    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, 1 evaluator process each, loopback, ${values.together ? 'loaded together' : 'one at a time'}; key bucket ${values.rate}/s; means over rounds`,
+    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, 1 evaluator process each, loopback; key bucket ${values.rate}/s; means over rounds`,
   );
   for (const target of targets) {
     const rounds = target.runs.map((run) => run.rps.toFixed(0)).join(', ');
