@@ -24,9 +24,9 @@ import { runWrk, wrkScript, type WrkResult } from './wrk';
  * whose bucket (`--rate` per second) is far above what one process serves, so nothing is refused
  * and every request pays the whole check — against keys and limits off. Rounds rotate the order so
  * drift on the machine hits both alike; only the ratio measured in one run means anything on a
- * shared machine. Besides req/s: each evaluator's CPU per request (Linux
- * /proc; steadier than req/s when other work shares the cores), and how many token claims went to
- * Redis (the Lua script's calls, from Redis' own command statistics).
+ * shared machine. Besides req/s: each evaluator's CPU per request (Linux /proc; steadier than req/s
+ * when other work shares the cores), and how many token claims went to Redis (the Lua script's
+ * calls, from Redis' own command statistics).
  */
 interface Target {
   name: string;
