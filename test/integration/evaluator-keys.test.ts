@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pkgctl } from '../support/pkgctl';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
@@ -258,4 +258,32 @@ test('Redis away: keys and scopes are still checked, rate limits fail open and e
   expect((await post(evaluator, guest(randomLane('prod')), limited.key)).status).toBe(403);
   const metrics = await scrape(evaluator);
   expect(Number(metrics.match(/^pkg_evaluator_rate_limit_unchecked_total (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(6);
+}, 120_000);
+
+test('pkgctl evaluator-key: the key is shown once and stored as its digest only; bad input exits 2 naming each flag; revoking twice exits 4', async () => {
+  const made = await createKey('staging/web', ['--rate', '5', '--expires-in', '1h']);
+  const human = await pkgctl(['evaluator-key', 'create', '--name', `${made.name}-h`, '--scope', 'dev']);
+  expect(human.stdout).toMatch(/^key \(shown once, store it now\): pkek_[0-9a-f]{16}_\S{43}$/m);
+  created.push(human.stdout.match(/pkek_([0-9a-f]{16})_/)![1]!);
+
+  const listed = await pkgctl(['evaluator-key', 'list', '--json']);
+  const mine = (JSON.parse(listed.stdout) as { name: string }[]).find((key) => key.name === made.name);
+  expect(mine).toMatchObject({ id: made.id, scope: ['staging/web/*'], ratePerS: 5, burst: 10, revokedAt: null });
+  expect(listed.stdout).not.toContain(made.key.slice(22));
+  const { rows } = await services.pool.query<{ key_sha256: Buffer }>(
+    'SELECT key_sha256 FROM pkg_evaluator_keys WHERE id = $1',
+    [made.id],
+  );
+  expect(rows[0]!.key_sha256).toEqual(createHash('sha256').update(made.key).digest());
+
+  const bad = await pkgctl(['evaluator-key', 'create', '--name', 'x y', '--scope', 'qa', '--rate', 'fast']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('--name:');
+  expect(bad.stderr).toContain('--scope: "qa" names env qa');
+  expect(bad.stderr).toContain('--rate: requests per second');
+
+  expect((await pkgctl(['evaluator-key', 'revoke', made.name])).code).toBe(0);
+  const again = await pkgctl(['evaluator-key', 'revoke', made.name]);
+  expect(again.code).toBe(4);
+  expect(again.stderr.trim()).toBe(`error: no live evaluator key named ${made.name}`);
 }, 120_000);

@@ -65,7 +65,7 @@ interface TokenRedis extends Redis {
 
 interface Bucket {
   held: number;
-  /** Below this many held, the next claim goes out before they run out: under steady load no request waits for Redis. */
+  /** Below this many held the next claim goes out, before they run out. */
   refillBelow: number;
   /** Moves what is still held to `unused` a tenth of a second after the last claim. */
   expiry: NodeJS.Timeout | undefined;
