@@ -10,7 +10,7 @@ export type LanePattern = readonly [env: string, target: string, region: string]
 
 const PATTERN_PART = /^[A-Za-z0-9_.*-]+$/;
 
-/** A comma list of lane patterns, each checked; duplicates dropped. */
+/** A comma list of lane patterns, each checked; a pattern given twice is kept once. */
 export function parseKeyScope(text: string): ParseResult<LanePattern[]> {
   const items = text
     .split(',')
