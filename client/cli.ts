@@ -6,6 +6,7 @@ import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
 import { registerImpactCommands } from './commands/impact';
 import { registerTokenCommands } from './commands/token';
+import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -24,6 +25,7 @@ export function buildProgram(json: boolean): Command {
   registerEvaluateCommands(program);
   registerImpactCommands(program);
   registerTokenCommands(program);
+  registerEvaluatorKeyCommands(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
-import { envSchema } from './lane';
+import { envSchema, type Env } from './lane';
 import { PIPELINE_TASK_QUEUE } from './constants';
 import type { ParseResult } from './engine/evaluation-request';
 import { parseMaskPaths } from './decision-log/masking';
@@ -92,6 +92,19 @@ export const configSchema = z.object({
   // One process per core by default: a Node process decides on one core (worker/evaluator/processes.ts).
   EVALUATOR_WORKERS: z.coerce.number({ error: 'a count' }).int().min(1).max(256).default(availableParallelism()),
   EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
+  // Evaluator keys (README "Evaluator keys"): whether POST /v1/evaluate needs a key on every lane
+  // (true), none (false) or, unset, on the lanes of the listed envs; how often each process rereads
+  // the keys (the backstop of the revocation announcement: revocation must reach it within 5 s).
+  EVALUATOR_REQUIRE_KEYS: z
+    .enum(['true', 'false'], { error: 'true or false' })
+    .transform((value) => value === 'true')
+    .optional(),
+  EVALUATOR_KEYS_REQUIRED_ENVS: z
+    .string()
+    .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+    .default('prod')
+    .transform((value) => (value === 'none' ? [] : [...new Set(value.split(','))]) as Env[]),
+  EVALUATOR_KEYS_REFRESH_MS: z.coerce.number({ error: 'milliseconds' }).int().min(100).max(4000).default(2000),
   // Decision logs (README "Decision logs"): the share of each lane's decisions logged, the input
   // fields hashed or dropped before an entry leaves the process, the salt of those hashes, the
   // buffer bound (entries beyond it are dropped and counted), the flush period, and how many days

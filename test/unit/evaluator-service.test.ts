@@ -222,9 +222,8 @@ test('the log keeps the body as received, and facts the request carried are not 
   const { log, drafts } = capturingLog();
   const sent = { ...request(), input: { ...request().input, facts: [{ predicate: 'member' }] } };
   const body = JSON.stringify({ input: sent.input, mode: 'control' });
-  await setup({ serving: snapshot('v1', () => decision('high'), true) }, { decisionLog: log }).service.evaluate(
-    sent,
+  await setup({ serving: snapshot('v1', () => decision('high'), true) }, { decisionLog: log }).service.evaluate(sent, {
     body,
-  );
+  });
   expect(drafts[0]).toMatchObject({ requestJson: body, factsJson: null });
 });

@@ -4,6 +4,7 @@ import secureJson from 'secure-json-parse';
 import { parseEvaluationRequest } from '../../policy/engine/evaluation-request';
 import { oneLine, type EvaluatorService } from './service';
 import type { EvaluatorProm } from './prom';
+import type { AccessGate, Admission } from './access';
 
 /**
  * The evaluator's HTTP face. Every refusal is a 4xx with a one-line `reason` in the same
@@ -21,6 +22,8 @@ export interface Readiness {
 
 export interface EvaluatorHttpDeps {
   service: EvaluatorService;
+  /** Evaluator keys, lane scope and rate limits; /healthz, /readyz and /metrics stay open. */
+  access: AccessGate;
   prom: EvaluatorProm;
   readiness(): Readiness;
   bodyLimit: number;
@@ -85,7 +88,14 @@ type BodyResult = { ok: true; value: unknown; text: string } | { ok: false; stat
 
 function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
   // Headers as a flat list: writeHead then skips building and walking a header object.
-  const answer = (response: ServerResponse, status: number, body: unknown, close = false, rendered?: string) => {
+  const answer = (
+    response: ServerResponse,
+    status: number,
+    body: unknown,
+    close = false,
+    rendered?: string,
+    extra?: (string | number)[],
+  ) => {
     const text = rendered ?? JSON.stringify(body);
     const headers = [
       'content-type',
@@ -96,8 +106,15 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
       deps.instanceId,
     ];
     if (close) headers.push('connection', 'close');
+    if (extra) headers.push(...extra);
     response.writeHead(status, headers);
     response.end(text);
+  };
+
+  const refuse = (response: ServerResponse, admission: Exclude<Admission, { ok: true }>) => {
+    const extra = admission.status === 401 ? ['www-authenticate', 'Bearer'] : [];
+    if (admission.retryAfterS !== undefined) extra.push('retry-after', String(admission.retryAfterS));
+    answer(response, admission.status, refusal(admission.reason), false, undefined, extra);
   };
 
   const decide = async (request: IncomingMessage, response: ServerResponse) => {
@@ -105,7 +122,11 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
     if (!body.ok) return answer(response, body.status, refusal(body.reason), body.status === 413);
     const parsed = parseEvaluationRequest(body.value);
     if (!parsed.ok) return answer(response, 400, refusal(parsed.reason));
-    const { status, body: decision, text } = await deps.service.evaluate(parsed.value, body.text);
+    const lane = deps.service.laneOf(parsed.value);
+    let admission = deps.access.admit(request.headers.authorization, request.socket, lane);
+    if (admission instanceof Promise) admission = await admission;
+    if (!admission.ok) return refuse(response, admission);
+    const { status, body: decision, text } = await deps.service.evaluate(parsed.value, { lane, body: body.text });
     answer(response, status, decision, false, text);
   };
 

@@ -1,4 +1,6 @@
 import { hostname } from 'node:os';
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
 import { loadConfigOrExit, type Config } from '../../policy/config';
 import { createFactCache } from '../../policy/facts/cache';
 import { createRedis } from '../../activities/connections';
@@ -20,6 +22,11 @@ import { laneName, type Lane } from '../../policy/lane';
 import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
 import { createDecisionLog, type DecisionLog } from './decision-log';
 import { samplesAnything } from '../../policy/decision-log/sampling';
+import { keysRequiredFor } from '../../policy/access/key-scope';
+import { loadLiveEvaluatorKeys } from '../../activities/store/evaluator-keys';
+import { createEvaluatorKeyCache } from './keys';
+import { createRateLimiter } from './rate-limit';
+import { createAccessGate } from './access';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -108,27 +115,59 @@ function assemble(config: Config, worker: number | null) {
     shadowRate: config.EVALUATOR_SHADOW_RATE,
     decisionLog,
   });
+  const { keys, access } = assembleAccess(config, pool, redis, prom);
   const http = buildEvaluatorHttp({
     service,
+    access,
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     instanceId,
     readiness: () => {
       const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
-      return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
+      const details = { ...ready.details, lanes: lanes.lanes().length, evaluator_keys: keys.status() };
+      return { ...ready, details: { ...details, decision_log: decisionLogDetails(config, decisionLog) } };
     },
   });
-  return { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
+  return {
+    lane,
+    instanceId,
+    pool,
+    redis,
+    prom,
+    postgres,
+    registry,
+    fleet,
+    sync,
+    metrics,
+    decisionLog,
+    keys,
+    http,
+  };
+}
+
+/** Keys read with the evaluator's own pool; buckets on its Redis connection (one script call per claim). */
+function assembleAccess(config: Config, pool: Pool, redis: Redis, prom: EvaluatorProm) {
+  const keys = createEvaluatorKeyCache({
+    load: () => loadLiveEvaluatorKeys(pool),
+    refreshMs: config.EVALUATOR_KEYS_REFRESH_MS,
+    log,
+  });
+  const access = createAccessGate({
+    keys,
+    limiter: createRateLimiter(redis, (count) => prom.rateLimitUnchecked.inc(count)),
+    keyRequired: keysRequiredFor(config.EVALUATOR_REQUIRE_KEYS, config.EVALUATOR_KEYS_REQUIRED_ENVS),
+    onRefused: (reason) => prom.accessRefused.labels(reason).inc(),
+  });
+  return { keys, access };
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } = assemble(
-    config,
-    worker,
-  );
-  await sync.syncAll();
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, keys, http } =
+    assemble(config, worker);
+  await Promise.all([sync.syncAll(), keys.refresh()]);
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
+  keys.start(createRedis(config));
   const flushTimer = setInterval(() => {
     prom.connected.labels('redis').set(redis.status === 'ready' ? 1 : 0);
     prom.connected.labels('postgres').set(postgres.up ? 1 : 0);
@@ -149,6 +188,7 @@ async function main(config: Config, worker: number | null): Promise<void> {
   const shutdown = async (signal: string) => {
     log(`${signal}: shutting down`);
     sync.stop();
+    keys.stop();
     await http.close();
     await temporal?.stop();
     await metrics.flush().catch(() => undefined);

@@ -43,8 +43,13 @@ export interface EvaluationReply {
 }
 
 export interface EvaluatorService {
-  /** `body` is the request's JSON as received, which the decision log keeps instead of serialising the input again. */
-  evaluate(request: EvaluationRequest, body?: string): Promise<EvaluationReply>;
+  /** The lane a request names, the evaluator's own filling what it leaves out. */
+  laneOf(request: EvaluationRequest): Lane;
+  /**
+   * `lane` when the caller already resolved it; `body` the request's JSON as received, which the
+   * decision log keeps instead of serialising the input again.
+   */
+  evaluate(request: EvaluationRequest, received?: { lane?: Lane; body?: string }): Promise<EvaluationReply>;
 }
 
 export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorService {
@@ -82,8 +87,8 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
   };
 
   return {
-    async evaluate(request, body) {
-      const lane = resolveLane(request);
+    laneOf: resolveLane,
+    async evaluate(request, { lane = resolveLane(request), body } = {}) {
       let state = deps.lanes.current(lane);
       if (!state) {
         try {
