@@ -1,8 +1,9 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Bundle } from '../../policy/bundle/bundle';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { PkgError } from '../../policy/errors';
 import type { OpaArtifacts } from '../../policy/rego/artifacts';
+import type { VerifiedSignature } from '../../policy/bundle/signing';
 import { insertSnapshotRows } from './snapshot-rows';
 import { inTransaction, type Queryable } from './transaction';
 
@@ -18,6 +19,8 @@ export interface StoreSnapshotRequest {
   artifacts: OpaArtifacts;
   bundleDigest: string | null;
   actor: string;
+  /** The bundle signature that verified at compile, kept so evaluators can check it again. */
+  signature?: VerifiedSignature | null;
 }
 
 export interface StoredSnapshot {
@@ -32,14 +35,16 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   const checksum = request.bundle.checksum;
   return inTransaction(pool, async (client) => {
     const inserted = await client.query<{ id: string }>(
-      `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (version) DO NOTHING RETURNING id`,
+      `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest,
+                                  created_by, file_checksums, signature, signature_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (version) DO NOTHING RETURNING id`,
       snapshotValues(request),
     );
     const snapshotId = inserted.rows[0]?.id;
     if (snapshotId) {
       const { compiled, artifacts, bundle } = request;
       await insertSnapshotRows(client, snapshotId, { compiled, artifacts, fixtures: bundle.fixtures });
+      await sealSnapshot(client, snapshotId);
       return { snapshotId, version, checksum, created: true };
     }
     // Inserted nothing: another compile stored this version first.
@@ -49,7 +54,7 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   });
 }
 
-function snapshotValues({ bundle, compiled, bundleDigest, actor }: StoreSnapshotRequest): unknown[] {
+function snapshotValues({ bundle, compiled, bundleDigest, actor, signature }: StoreSnapshotRequest): unknown[] {
   const { manifest } = bundle;
   return [
     compiled.version,
@@ -62,7 +67,21 @@ function snapshotValues({ bundle, compiled, bundleDigest, actor }: StoreSnapshot
     bundleDigest,
     JSON.stringify(manifest),
     actor,
+    JSON.stringify(bundle.fileChecksums),
+    signature?.signature ?? null,
+    signature?.keyId ?? null,
   ];
+}
+
+/**
+ * Records the rule rows' hash and the seal over checksum, rules and artifacts, in the transaction
+ * that wrote them: from here on no part of the snapshot can change without the evaluators seeing it.
+ */
+async function sealSnapshot(client: PoolClient, snapshotId: string): Promise<void> {
+  await client.query(
+    `UPDATE pkg_snapshots SET rules_sha256 = pkg_snapshot_rules_sha256(id), seal = pkg_snapshot_seal(id) WHERE id = $1`,
+    [snapshotId],
+  );
 }
 
 /**

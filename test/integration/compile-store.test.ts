@@ -205,7 +205,7 @@ describe('compile and store', () => {
   describe('signatures', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const signing: SigningPolicy = {
-      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      trustedKeys: [publicKey.export({ type: 'spki', format: 'pem' }).toString()],
       signedEnvs: ['dev'],
     };
     const signed = async () => {

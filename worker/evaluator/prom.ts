@@ -20,6 +20,7 @@ export interface EvaluatorProm {
   connected: Gauge<'dependency'>;
   decisionLogDropped: Counter<'reason'>;
   decisionLogWritten: Counter;
+  snapshotRefusals: Counter<'version' | 'reason'>;
   /** The per-request series of one lane's version, looked up once rather than per request. */
   meter(lane: Lane, version: string): Meter;
 }
@@ -98,6 +99,13 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
     decisionLogWritten: new Counter({
       name: 'pkg_decision_log_written_total',
       help: 'Decisions written to pkg_decision_logs.',
+      registers,
+    }),
+    // Versions are bounded by the snapshots lanes ask for; a refused one is retried on every sync.
+    snapshotRefusals: new Counter({
+      name: 'pkg_evaluator_snapshot_refusals_total',
+      help: 'Snapshot loads refused by verification, by version and reason (policy/integrity/seal.ts REFUSAL_REASONS).',
+      labelNames: ['version', 'reason'],
       registers,
     }),
     meter(lane, version) {
