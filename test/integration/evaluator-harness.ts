@@ -157,8 +157,13 @@ export interface LaneState {
   salt?: string;
 }
 
+// Lanes this test file set by hand, deleted when it ends: their snapshots never ran fixtures, so
+// left behind they would be findings of `pkgctl integrity check` on the developers' database.
+const lanesSet = new Map<string, Lane>();
+
 /** What the promotion workflow's lane activities do, minus the outbox: the desired state row. */
 export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise<void> {
+  lanesSet.set(`${lane.env}/${lane.target}/${lane.region}`, lane);
   await pool.query(
     `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, updated_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'evaluator-test')
@@ -175,6 +180,18 @@ export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise
       state.salt ?? '',
     ],
   );
+}
+
+/** Deletes the lanes setLane wrote in this test file. */
+export async function removeTestLanes(pool: Pool): Promise<void> {
+  for (const lane of lanesSet.values()) {
+    await pool.query('DELETE FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3', [
+      lane.env,
+      lane.target,
+      lane.region,
+    ]);
+  }
+  lanesSet.clear();
 }
 
 /** A fresh lane serving hotel-ops v1 with v2 as its canary candidate at `percent`, salted anew. */
@@ -328,6 +345,7 @@ export function useEvaluatorServices(): EvaluatorTestServices {
   });
   afterEach(() => Promise.all(services.running.splice(0).map((evaluator) => evaluator.stop())));
   afterAll(async () => {
+    await removeTestLanes(services.pool);
     await services.redis.quit();
     await services.pool.end();
   });
