@@ -3,13 +3,14 @@
 -- inconsistency.
 
 -- The per-file sha256 listing whose hash is the snapshot checksum (what signatures sign), the
--- bundle signature that verified at compile with its key id, the canonical hash of the rule rows,
--- and the seal: sha256 over checksum, rule rows and artifacts, so no part can change alone.
+-- bundle signature that verified at compile with its key id, the canonical hash of its content
+-- (rule rows and the rest, pkg_snapshot_content_sha256) and the seal: sha256 over checksum, content
+-- and artifacts, so no part can change alone.
 ALTER TABLE pkg_snapshots
   ADD COLUMN file_checksums   jsonb,
   ADD COLUMN signature        text,
   ADD COLUMN signature_key_id text CHECK (signature_key_id ~ '^[0-9a-f]{16}$'),
-  ADD COLUMN rules_sha256     text CHECK (rules_sha256 ~ '^[0-9a-f]{64}$'),
+  ADD COLUMN content_sha256     text CHECK (content_sha256 ~ '^[0-9a-f]{64}$'),
   ADD COLUMN seal             text CHECK (seal ~ '^[0-9a-f]{64}$'),
   ADD CONSTRAINT pkg_snapshots_signature_has_key CHECK ((signature IS NULL) = (signature_key_id IS NULL));
 
@@ -21,12 +22,13 @@ ALTER TABLE pkg_rule_emissions
   ADD CONSTRAINT pkg_rule_emissions_same_snapshot FOREIGN KEY (rule_id, snapshot_id)
   REFERENCES pkg_policy_rules (id, snapshot_id) ON DELETE CASCADE NOT VALID;
 
--- Everything a snapshot decides with, as canonical JSON (jsonb text has one form per value; ids
--- and names ordered by code point), hashed. Emissions keep their snapshot id, so an emission moved
+-- Everything a snapshot decides and is validated with (its row's identity and manifest, subtask
+-- types, rules with conditions and emissions, fixtures) as canonical JSON (jsonb text has one form
+-- per value; names ordered by code point), hashed. Emissions keep their snapshot id, so one moved
 -- to another snapshot changes the hash too.
-CREATE FUNCTION pkg_snapshot_rules_sha256(p_snapshot uuid) RETURNS text LANGUAGE sql STABLE AS $$
+CREATE FUNCTION pkg_snapshot_content_sha256(p_snapshot uuid) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT encode(sha256(convert_to(jsonb_build_array(
-    s.version, s.engine, s.entrypoint,
+    s.id, s.version, s.env, s.engine, s.entrypoint, s.schema_version, s.notes, s.manifest,
     COALESCE((SELECT jsonb_agg(jsonb_build_array(t.name, t.default_params) ORDER BY t.name COLLATE "C")
                 FROM pkg_subtask_types t WHERE t.snapshot_id = s.id), '[]'),
     COALESCE((SELECT jsonb_agg(jsonb_build_array(
@@ -37,22 +39,24 @@ CREATE FUNCTION pkg_snapshot_rules_sha256(p_snapshot uuid) RETURNS text LANGUAGE
                                            ORDER BY e.position)
                             FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]'))
               ORDER BY r.id COLLATE "C")
-                FROM pkg_policy_rules r WHERE r.snapshot_id = s.id), '[]')
+                FROM pkg_policy_rules r WHERE r.snapshot_id = s.id), '[]'),
+    COALESCE((SELECT jsonb_agg(jsonb_build_array(f.name, f.input, f.expect) ORDER BY f.name COLLATE "C")
+                FROM pkg_validation_fixtures f WHERE f.snapshot_id = s.id), '[]')
   )::text, 'UTF8')), 'hex')
   FROM pkg_snapshots s WHERE s.id = p_snapshot
 $$;
 
 -- The seal's text, byte for byte the one policy/integrity/seal.ts hashes.
-CREATE FUNCTION pkg_seal_of(p_checksum text, p_rules text, p_wasm text, p_rego text) RETURNS text
+CREATE FUNCTION pkg_seal_of(p_checksum text, p_content text, p_wasm text, p_rego text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT encode(sha256(convert_to(
-    format(E'pkg-seal/1\nchecksum %s\nrules %s\nwasm %s\nrego %s\n', p_checksum, p_rules, p_wasm, p_rego),
+    format(E'pkg-seal/1\nchecksum %s\ncontent %s\nwasm %s\nrego %s\n', p_checksum, p_content, p_wasm, p_rego),
     'UTF8')), 'hex')
 $$;
 
--- The seal of a snapshot as it stands: its rule rows hashed now, its artifacts' recorded sha256.
+-- The seal of a snapshot as it stands: its content hashed now, its artifacts' recorded sha256.
 CREATE FUNCTION pkg_snapshot_seal(p_snapshot uuid) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT pkg_seal_of(s.checksum, pkg_snapshot_rules_sha256(s.id),
+  SELECT pkg_seal_of(s.checksum, pkg_snapshot_content_sha256(s.id),
            (SELECT a.sha256 FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'wasm'),
            (SELECT a.sha256 FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'rego'))
   FROM pkg_snapshots s WHERE s.id = p_snapshot
@@ -62,7 +66,7 @@ $$;
 -- first, since whatever was already changed in them is sealed with them. An artifact whose bytes
 -- no longer match its recorded sha256 stays detectable (the seal takes the recorded value).
 UPDATE pkg_snapshots s
-   SET rules_sha256 = pkg_snapshot_rules_sha256(s.id), seal = pkg_snapshot_seal(s.id)
+   SET content_sha256 = pkg_snapshot_content_sha256(s.id), seal = pkg_snapshot_seal(s.id)
  WHERE EXISTS (SELECT 1 FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'wasm')
    AND EXISTS (SELECT 1 FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'rego');
 
@@ -75,17 +79,17 @@ RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS 
   UNION ALL
   SELECT 'snapshots_sealed', count(*) = 0,
          coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'every snapshot is sealed')
-    FROM pkg_snapshots s WHERE s.seal IS NULL OR s.rules_sha256 IS NULL
+    FROM pkg_snapshots s WHERE s.seal IS NULL OR s.content_sha256 IS NULL
   UNION ALL
   SELECT 'rule_rows_match_snapshot', count(*) = 0,
-         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'rule rows hash as they did when compiled')
-    FROM pkg_snapshots s WHERE s.rules_sha256 IS NOT NULL AND pkg_snapshot_rules_sha256(s.id) <> s.rules_sha256
+         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'rule rows, fixtures and manifests hash as they did when compiled')
+    FROM pkg_snapshots s WHERE s.content_sha256 IS NOT NULL AND pkg_snapshot_content_sha256(s.id) <> s.content_sha256
   UNION ALL
   SELECT 'artifacts_match_seal', count(*) = 0,
          coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'artifacts chain up to their snapshot checksum')
     FROM pkg_snapshots s
    WHERE s.seal IS NOT NULL
-     AND s.seal IS DISTINCT FROM pkg_seal_of(s.checksum, s.rules_sha256,
+     AND s.seal IS DISTINCT FROM pkg_seal_of(s.checksum, s.content_sha256,
            (SELECT encode(sha256(a.bytes), 'hex') FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'wasm'),
            (SELECT encode(sha256(a.bytes), 'hex') FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id AND a.type = 'rego'))
   UNION ALL

@@ -33,8 +33,8 @@ interface SnapshotRow {
   file_checksums: Record<string, string> | null;
   signature: string | null;
   signature_key_id: string | null;
-  rules_sha256: string | null;
-  rules_sha256_now: string;
+  content_sha256: string | null;
+  content_sha256_now: string;
   seal: string | null;
 }
 
@@ -64,7 +64,7 @@ const RULES_SQL = `
 
 const SNAPSHOT_SQL = `
   SELECT id, version, checksum, env, engine, entrypoint, manifest, file_checksums, signature, signature_key_id,
-         rules_sha256, pkg_snapshot_rules_sha256(id) AS rules_sha256_now, seal
+         content_sha256, pkg_snapshot_content_sha256(id) AS content_sha256_now, seal
   FROM pkg_snapshots`;
 
 /**
@@ -140,8 +140,8 @@ function sealedOf(row: SnapshotRow, wasm: StoredArtifact, rego: StoredArtifact):
     env: row.env,
     checksum: row.checksum,
     fileChecksums: row.file_checksums,
-    rulesSha256: row.rules_sha256,
-    rulesSha256Now: row.rules_sha256_now,
+    contentSha256: row.content_sha256,
+    contentSha256Now: row.content_sha256_now,
     seal: row.seal,
     wasm,
     rego,

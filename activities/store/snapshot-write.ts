@@ -79,7 +79,7 @@ function snapshotValues({ bundle, compiled, bundleDigest, actor, signature }: St
  */
 async function sealSnapshot(client: PoolClient, snapshotId: string): Promise<void> {
   await client.query(
-    `UPDATE pkg_snapshots SET rules_sha256 = pkg_snapshot_rules_sha256(id), seal = pkg_snapshot_seal(id) WHERE id = $1`,
+    `UPDATE pkg_snapshots SET content_sha256 = pkg_snapshot_content_sha256(id), seal = pkg_snapshot_seal(id) WHERE id = $1`,
     [snapshotId],
   );
 }

@@ -6,8 +6,9 @@ import type { StoredArtifact } from '../rego/artifacts';
 
 /**
  * Load = verify. A snapshot is served only when everything an engine is built from chains up to
- * its checksum: the rule rows hash to what was recorded at compile, the artifacts' bytes hash to
- * their recorded sha256, and the seal (sha256 over checksum, rule rows and artifacts, written in
+ * its checksum: its content (rule rows, fixtures, manifest: pkg_snapshot_content_sha256) hashes to
+ * what was recorded at compile, the artifacts' bytes hash to their recorded sha256, and the seal
+ * (sha256 over checksum, content and artifacts, written in
  * the compile's transaction) matches all of them, so no part can change alone. The file listing
  * hashes to the checksum, and where a signature is required it must verify over that listing by
  * a trusted key. Signatures are the only link a database writer cannot forge; the seal catches
@@ -16,7 +17,7 @@ import type { StoredArtifact } from '../rego/artifacts';
 export const REFUSAL_REASONS = [
   'unsealed', // compiled without a seal: nothing to verify its rows and artifacts against
   'artifact_mismatch', // an artifact's bytes do not hash to its recorded sha256
-  'rules_mismatch', // rule, condition, emission or subtask type rows changed since compile
+  'rules_mismatch', // rule, condition, emission, subtask type or fixture rows (or the manifest) changed since compile
   'seal_mismatch', // checksum, rule hash and artifact sha256 no longer hash to the seal
   'files_mismatch', // the stored file listing does not hash to the snapshot checksum
   'unsigned', // the env requires signatures and the snapshot has none
@@ -32,7 +33,7 @@ export class SnapshotRefused extends PkgError {
     readonly reason: RefusalReason,
     message: string,
   ) {
-    super(errorTypeOf(reason), `snapshot ${version}: ${message}; refusing to load it`);
+    super(errorTypeOf(reason), `snapshot ${version}: ${message}`);
   }
 }
 
@@ -42,27 +43,29 @@ function errorTypeOf(reason: RefusalReason): ErrorType {
 
 export interface SealParts {
   checksum: string;
-  rulesSha256: string;
+  contentSha256: string;
   wasmSha256: string;
   regoSha256: string;
 }
 
 /** Byte for byte the text pkg_seal_of() hashes in migrations (integrity). */
 export function sealOf(parts: SealParts): string {
-  const { checksum, rulesSha256, wasmSha256, regoSha256 } = parts;
-  return sha256Hex(`pkg-seal/1\nchecksum ${checksum}\nrules ${rulesSha256}\nwasm ${wasmSha256}\nrego ${regoSha256}\n`);
+  const { checksum, contentSha256, wasmSha256, regoSha256 } = parts;
+  return sha256Hex(
+    `pkg-seal/1\nchecksum ${checksum}\ncontent ${contentSha256}\nwasm ${wasmSha256}\nrego ${regoSha256}\n`,
+  );
 }
 
-/** What the store reads for the check: recorded values beside the rule hash taken with the rows. */
+/** What the store reads for the check: recorded values beside the content hash taken with the rows. */
 export interface SealedSnapshot {
   version: string;
   env: Env;
   checksum: string;
   fileChecksums: Record<string, string> | null;
   /** Recorded at compile. */
-  rulesSha256: string | null;
+  contentSha256: string | null;
   /** Hashed from the rows the engine is built from, in the same read. */
-  rulesSha256Now: string;
+  contentSha256Now: string;
   seal: string | null;
   wasm: StoredArtifact;
   rego: StoredArtifact;
@@ -71,23 +74,26 @@ export interface SealedSnapshot {
 
 export function verifySnapshotIntegrity(snapshot: SealedSnapshot, policy: SigningPolicy): void {
   const refuse = (reason: RefusalReason, message: string) => new SnapshotRefused(snapshot.version, reason, message);
-  const { seal, rulesSha256 } = snapshot;
-  if (seal === null || rulesSha256 === null) throw refuse('unsealed', 'it has no seal (compiled before sealing)');
+  const { seal, contentSha256 } = snapshot;
+  if (seal === null || contentSha256 === null) throw refuse('unsealed', 'it has no seal (compiled before sealing)');
   for (const type of ['wasm', 'rego'] as const) {
     const actual = sha256Hex(snapshot[type].bytes);
     if (actual !== snapshot[type].sha256)
       throw refuse('artifact_mismatch', `${type} artifact sha256 is ${actual}, recorded ${snapshot[type].sha256}`);
   }
-  if (snapshot.rulesSha256Now !== rulesSha256)
-    throw refuse('rules_mismatch', `rule rows hash to ${snapshot.rulesSha256Now}, compiled as ${rulesSha256}`);
+  if (snapshot.contentSha256Now !== contentSha256)
+    throw refuse(
+      'rules_mismatch',
+      `its content (rule rows, fixtures, manifest) hashes to ${snapshot.contentSha256Now}, compiled as ${contentSha256}`,
+    );
   const parts = {
     checksum: snapshot.checksum,
-    rulesSha256,
+    contentSha256,
     wasmSha256: snapshot.wasm.sha256,
     regoSha256: snapshot.rego.sha256,
   };
   if (sealOf(parts) !== seal)
-    throw refuse('seal_mismatch', `checksum, rules and artifacts hash to ${sealOf(parts)}, sealed as ${seal}`);
+    throw refuse('seal_mismatch', `checksum, content and artifacts hash to ${sealOf(parts)}, sealed as ${seal}`);
   verifyStoredSignature(snapshot, policy, refuse);
 }
 

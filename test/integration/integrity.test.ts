@@ -47,7 +47,7 @@ describe('pkg_integrity_findings', () => {
     );
   });
 
-  test('finds changed rule rows, an artifact rewritten with its sha256, a bad file listing and a missing seal', async () => {
+  test('finds changed rule rows, an artifact rewritten with its sha256, a bad file listing, a changed fixture and a missing seal', async () => {
     const snapshot = await storeExample(pool, 'hotel-ops-v1');
     const { snapshotId: id, version } = snapshot;
     // The same changes the evaluator tests make, committed only for the check and put back.
@@ -72,6 +72,11 @@ describe('pkg_integrity_findings', () => {
           id,
         ]),
       );
+      await db.query('SAVEPOINT fixture');
+      await expectFound(db, 'rule_rows_match_snapshot', version, () =>
+        db.query(`UPDATE pkg_validation_fixtures SET expect = '{}' WHERE snapshot_id = $1`, [id]),
+      );
+      await db.query('ROLLBACK TO SAVEPOINT fixture');
       await expectFound(db, 'snapshots_sealed', version, () =>
         db.query('UPDATE pkg_snapshots SET seal = NULL WHERE id = $1', [id]),
       );

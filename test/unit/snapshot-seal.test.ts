@@ -17,15 +17,15 @@ function sealed(): SealedSnapshot {
   const wasm = { bytes: Buffer.from('wasm'), sha256: sha256Hex('wasm') };
   const rego = { bytes: Buffer.from('rego'), sha256: sha256Hex('rego') };
   const checksum = sha256Hex(listing);
-  const rulesSha256 = sha256Hex('rules');
+  const contentSha256 = sha256Hex('rules');
   return {
     version: 'p@1.0.0',
     env: 'prod',
     checksum,
     fileChecksums,
-    rulesSha256,
-    rulesSha256Now: rulesSha256,
-    seal: sealOf({ checksum, rulesSha256, wasmSha256: wasm.sha256, regoSha256: rego.sha256 }),
+    contentSha256,
+    contentSha256Now: contentSha256,
+    seal: sealOf({ checksum, contentSha256, wasmSha256: wasm.sha256, regoSha256: rego.sha256 }),
     wasm,
     rego,
     signature: {
@@ -54,7 +54,7 @@ describe('verifySnapshotIntegrity', () => {
     const base = sealed();
     expect(reasonOf({ ...base, seal: null })).toBe('unsealed');
     expect(reasonOf({ ...base, wasm: { ...base.wasm, bytes: Buffer.from('other') } })).toBe('artifact_mismatch');
-    expect(reasonOf({ ...base, rulesSha256Now: sha256Hex('changed') })).toBe('rules_mismatch');
+    expect(reasonOf({ ...base, contentSha256Now: sha256Hex('changed') })).toBe('rules_mismatch');
     const rewritten = { bytes: Buffer.from('other'), sha256: sha256Hex('other') };
     expect(reasonOf({ ...base, rego: rewritten })).toBe('seal_mismatch');
     expect(reasonOf({ ...base, fileChecksums: { 'rules.yaml': sha256Hex('r') } })).toBe('files_mismatch');
