@@ -4,6 +4,9 @@ import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { PkgError } from '../../policy/errors';
 import type { OpaArtifacts } from '../../policy/rego/artifacts';
 import type { VerifiedSignature } from '../../policy/bundle/signing';
+import type { Manifest } from '../../policy/bundle/schema';
+import type { EngineKind } from '../../policy/engine/evaluation';
+import type { Env } from '../../policy/lane';
 import { insertSnapshotRows } from './snapshot-rows';
 import { inTransaction, type Queryable } from './transaction';
 
@@ -34,13 +37,7 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   const { version } = request.compiled;
   const checksum = request.bundle.checksum;
   return inTransaction(pool, async (client) => {
-    const inserted = await client.query<{ id: string }>(
-      `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest,
-                                  created_by, file_checksums, signature, signature_key_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (version) DO NOTHING RETURNING id`,
-      snapshotValues(request),
-    );
-    const snapshotId = inserted.rows[0]?.id;
+    const snapshotId = await insertSnapshotRow(client, snapshotRowOf(request));
     if (snapshotId) {
       const { compiled, artifacts, bundle } = request;
       await insertSnapshotRows(client, snapshotId, { compiled, artifacts, fixtures: bundle.fixtures });
@@ -54,23 +51,68 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   });
 }
 
-function snapshotValues({ bundle, compiled, bundleDigest, actor, signature }: StoreSnapshotRequest): unknown[] {
-  const { manifest } = bundle;
-  return [
-    compiled.version,
-    manifest.env,
-    compiled.engine,
-    compiled.entrypoint,
-    manifest.schema_version,
-    manifest.notes ?? null,
-    bundle.checksum,
+/** A pkg_snapshots row. An imported snapshot brings its id, content hash and seal; a compile makes them. */
+export interface SnapshotRow {
+  id: string | null;
+  version: string;
+  env: Env;
+  engine: EngineKind;
+  entrypoint: string;
+  /** Stored whole; its schema_version and notes also fill their columns. */
+  manifest: Pick<Manifest, 'schema_version' | 'notes'>;
+  checksum: string;
+  fileChecksums: Record<string, string>;
+  signature: VerifiedSignature | null;
+  bundleDigest: string | null;
+  actor: string;
+  sealed: { contentSha256: string; seal: string } | null;
+}
+
+/** The new row's id, or null when the version is already stored. */
+export async function insertSnapshotRow(client: PoolClient, row: SnapshotRow): Promise<string | null> {
+  const { manifest, signature, sealed } = row;
+  const inserted = await client.query<{ id: string }>(
+    `INSERT INTO pkg_snapshots (id, version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest,
+                                created_by, file_checksums, signature, signature_key_id, content_sha256, seal)
+     VALUES (COALESCE($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (version) DO NOTHING RETURNING id`,
+    [
+      row.id,
+      row.version,
+      row.env,
+      row.engine,
+      row.entrypoint,
+      manifest.schema_version,
+      manifest.notes ?? null,
+      row.checksum,
+      row.bundleDigest,
+      JSON.stringify(manifest),
+      row.actor,
+      JSON.stringify(row.fileChecksums),
+      signature?.signature ?? null,
+      signature?.keyId ?? null,
+      sealed?.contentSha256 ?? null,
+      sealed?.seal ?? null,
+    ],
+  );
+  return inserted.rows[0]?.id ?? null;
+}
+
+function snapshotRowOf({ bundle, compiled, bundleDigest, actor, signature }: StoreSnapshotRequest): SnapshotRow {
+  return {
+    id: null,
+    version: compiled.version,
+    env: bundle.manifest.env,
+    engine: compiled.engine,
+    entrypoint: compiled.entrypoint,
+    manifest: bundle.manifest,
+    checksum: bundle.checksum,
+    fileChecksums: bundle.fileChecksums,
+    signature: signature ?? null,
     bundleDigest,
-    JSON.stringify(manifest),
     actor,
-    JSON.stringify(bundle.fileChecksums),
-    signature?.signature ?? null,
-    signature?.keyId ?? null,
-  ];
+    sealed: null,
+  };
 }
 
 /**
