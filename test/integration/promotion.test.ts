@@ -15,7 +15,14 @@ import { envHistory } from '../../activities/store/decisions';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { laneName } from '../../policy/lane';
-import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import {
+  evaluate,
+  randomLane,
+  startEvaluator,
+  tamperRuleCondition,
+  waitFor,
+  type RunningEvaluator,
+} from './evaluator-harness';
 import {
   createEmptyLane,
   laneRow,
@@ -462,6 +469,19 @@ test('revert goes back only to a stable of this lane, after its fixtures, with a
   const forced = await revert(deps, { ...request, version: `${name}@1.7.0`, force: true }).catch((e: PkgError) => e);
   expect(forced).toMatchObject({ type: 'FixturesFailed' });
   expect(await laneRow(pool, lane)).toEqual(before);
+
+  // A stable whose rows changed since compile is refused as its evaluators would refuse it.
+  const { rows: stable } = await pool.query<{ id: string }>('SELECT id FROM pkg_snapshots WHERE version = $1', [
+    `${name}@1.0.0`,
+  ]);
+  const restore = await tamperRuleCondition(pool, stable[0]!.id);
+  try {
+    const tampered = await revert(deps, { ...request, version: `${name}@1.0.0` }).catch((e: PkgError) => e);
+    expect(tampered).toMatchObject({ type: 'ChecksumMismatch', reason: 'rules_mismatch' });
+    expect(await laneRow(pool, lane)).toEqual(before);
+  } finally {
+    await restore();
+  }
 
   const result = await revert(deps, { ...request, version: `${name}@1.0.0` });
   expect(result.validation).toEqual({ passed: 2, failed: 0 });
