@@ -114,3 +114,9 @@ RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS 
    WHERE NOT EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_id = s.id)
       OR EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_id = s.id AND v.failed > 0)
 $$;
+
+-- An abort (a dead rollout's candidate withdrawn by hand) is a decision in the env's chain too.
+ALTER TABLE pkg_decision_records DROP CONSTRAINT pkg_decision_records_outcome_check;
+ALTER TABLE pkg_decision_records
+  ADD CONSTRAINT pkg_decision_records_outcome_check
+  CHECK (outcome IN ('promoted', 'rolled_back', 'rejected', 'reverted', 'aborted'));

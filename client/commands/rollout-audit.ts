@@ -12,7 +12,7 @@ import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
 import { ENVS, laneName, laneOf, parseLaneName, type Env, type Lane } from '../../policy/lane';
-import { withdrawLeftover } from '../../activities/store/deployments';
+import { abortLane } from '../../activities/abort';
 
 /** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
 export function registerAuditCommands(program: Command): void {
@@ -24,12 +24,15 @@ export function registerAuditCommands(program: Command): void {
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((name: string, options: { reason: string; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal }) => {
+      withSession(async ({ pool, temporal, config }) => {
         const lane = parseLaneName(name);
         await assertLaneIdle(await temporal(), lane);
         const healer = `abort:${randomUUID()}`;
-        const leftover = await withdrawLeftover(pool(), { lane, healer, actor: options.actor, reason: options.reason });
-        const result = { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn: leftover };
+        const { withdrawn: leftover, decisionId } = await abortLane(
+          { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
+          { lane, healer, actor: options.actor, reason: options.reason },
+        );
+        const result = { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn: leftover, decisionId };
         printResult(options.json, result, () =>
           leftover
             ? `${laneName(lane)}: withdrew ${leftover.candidate.version}, left by ${leftover.rolloutId ?? 'an unknown rollout'}`

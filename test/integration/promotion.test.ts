@@ -329,6 +329,16 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
     outcome: 'ok',
     withdrawn: { rolloutId: deadRollout, candidate: { version: `${name}@1.6.1` } },
   });
+  // The dead rollout's decision, written by the abort: in the env's chain, with the abort's event.
+  const decision = await pool.query<{ outcome: string; rollout_id: string; canonical: string }>(
+    'SELECT outcome, rollout_id, canonical FROM pkg_decision_records WHERE id = $1',
+    [healed.decisionId],
+  );
+  expect(decision.rows[0]).toMatchObject({ outcome: 'aborted', rollout_id: deadRollout });
+  expect(JSON.parse(decision.rows[0]!.canonical).events).toEqual(
+    expect.arrayContaining([expect.objectContaining({ event: 'rolled_back', reason: 'x' })]),
+  );
+  expect(await verifyStoredDecision(pool, healed.decisionId)).toMatchObject({ ok: true });
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   const events = await eventsOf(deadRollout);
   expect(events.filter((e) => e.event === 'rolled_back')).toEqual([
@@ -347,7 +357,7 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
     'the evaluators to stop serving the stranded candidate',
   );
   const again = JSON.parse((await pkgctl('abort', laneName(lane), '--reason', 'again', '--json')).stdout);
-  expect(again).toMatchObject({ outcome: 'ok', withdrawn: null });
+  expect(again).toMatchObject({ outcome: 'ok', withdrawn: null, decisionId: null });
   expect((await pkgctl('abort', 'nonsense/a/b/c', '--reason', 'x', '--json')).code).toBe(2);
 });
 
