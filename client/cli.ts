@@ -7,6 +7,7 @@ import { registerEvaluateCommands } from './commands/evaluate';
 import { registerImpactCommands } from './commands/impact';
 import { registerTokenCommands } from './commands/token';
 import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
+import { registerIntegrityCommands } from './commands/integrity';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -26,6 +27,7 @@ export function buildProgram(json: boolean): Command {
   registerImpactCommands(program);
   registerTokenCommands(program);
   registerEvaluatorKeyCommands(program);
+  registerIntegrityCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { envHistory, readDecision, type HistoryEntry, type StoredDecisionRow } from '../activities/store/decisions';
-import { withdrawLeftover, type Leftover } from '../activities/store/deployments';
+import type { Leftover } from '../activities/store/deployments';
+import { abortLane } from '../activities/abort';
 import {
   addFact,
   getFactStatistics,
@@ -64,6 +65,8 @@ export interface AbortResult {
   lane: string;
   abortId: string;
   withdrawn: Leftover | null;
+  /** The aborted rollout's decision record, when there was a candidate to withdraw. */
+  decisionId: string | null;
 }
 
 export type ScheduleName = 'fact-cleanup' | 'decision-log-retention';
@@ -147,8 +150,11 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
     async abort(lane, reason, actor) {
       await assertLaneIdle(await temporal(), lane);
       const healer = `abort:${randomUUID()}`;
-      const withdrawn = await withdrawLeftover(pool(), { lane, healer, actor, reason });
-      return { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn };
+      const { withdrawn, decisionId } = await abortLane(
+        { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
+        { lane, healer, actor, reason },
+      );
+      return { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn, decisionId };
     },
     async revert(request) {
       await assertLaneIdle(await temporal(), request.lane);

@@ -153,6 +153,9 @@ export const configSchema = z.object({
   // .signatures.json, and the envs that refuse unsigned bundles (comma list; "prod" by default
   // when a key is configured, none otherwise; "none" to require none).
   PKG_SIGNING_PUBLIC_KEY: z.string().min(1).optional(),
+  // More trusted keys, for rotation: a comma list of PEM texts or paths. Snapshots keep the key id
+  // that signed them; evaluators check the signature again at load against these keys.
+  PKG_TRUSTED_KEYS: z.string().min(1).optional(),
   PKG_SIGNED_ENVS: z
     .string()
     .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')

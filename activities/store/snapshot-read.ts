@@ -1,10 +1,11 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Queryable } from './transaction';
 import type { CompiledRule, CompiledSnapshot, Condition, Emission } from '../../policy/engine/compiled-snapshot';
 import { PkgError } from '../../policy/errors';
 import type { RunnableFixture } from '../../policy/bundle/fixtures';
 import type { Env } from '../../policy/lane';
 import type { StoredArtifact } from '../../policy/rego/artifacts';
+import type { SealedSnapshot } from '../../policy/integrity/seal';
 
 /** A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts. */
 export interface SnapshotRecord {
@@ -17,6 +18,8 @@ export interface SnapshotRecord {
   rego: StoredArtifact;
   fixtures: RunnableFixture[];
   manifest: Record<string, unknown>;
+  /** What load-time verification checks (policy/integrity/seal.ts). */
+  sealed: SealedSnapshot;
 }
 
 interface SnapshotRow {
@@ -27,6 +30,12 @@ interface SnapshotRow {
   engine: 'native' | 'wasm';
   entrypoint: string;
   manifest: Record<string, unknown>;
+  file_checksums: Record<string, string> | null;
+  signature: string | null;
+  signature_key_id: string | null;
+  content_sha256: string | null;
+  content_sha256_now: string;
+  seal: string | null;
 }
 
 interface ArtifactRow {
@@ -53,31 +62,57 @@ const RULES_SQL = `
               FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
   FROM pkg_policy_rules r WHERE r.snapshot_id = $1 ORDER BY r.name`;
 
+const SNAPSHOT_SQL = `
+  SELECT id, version, checksum, env, engine, entrypoint, manifest, file_checksums, signature, signature_key_id,
+         content_sha256, pkg_snapshot_content_sha256(id) AS content_sha256_now, seal
+  FROM pkg_snapshots`;
+
+/**
+ * One repeatable-read transaction: the rule hash that load-time verification compares is taken
+ * from exactly the rows the engine is then built from.
+ */
 export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<SnapshotRecord> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const record = await readSnapshotIn(client, which);
+    await client.query('COMMIT');
+    return record;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function readSnapshotIn(
+  client: PoolClient,
+  which: { id: string } | { version: string },
+): Promise<SnapshotRecord> {
   const [column, value] = 'id' in which ? ['id', which.id] : ['version', which.version];
-  const found = await pool.query<SnapshotRow>(
-    `SELECT id, version, checksum, env, engine, entrypoint, manifest FROM pkg_snapshots WHERE ${column} = $1`,
-    [value],
-  );
+  const found = await client.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE ${column} = $1`, [value]);
   const row = found.rows[0];
   if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
-  const [types, rules, fixtures, artifacts] = await Promise.all([
-    pool.query<{ name: string; default_params: Record<string, unknown> }>(
-      'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name',
-      [row.id],
-    ),
-    pool.query<RuleRow>(RULES_SQL, [row.id]),
-    pool.query<RunnableFixture>(
-      'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
-      [row.id],
-    ),
-    pool.query<ArtifactRow>('SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1', [row.id]),
-  ]);
+  const types = await client.query<{ name: string; default_params: Record<string, unknown> }>(
+    'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name',
+    [row.id],
+  );
+  const rules = await client.query<RuleRow>(RULES_SQL, [row.id]);
+  const fixtures = await client.query<RunnableFixture>(
+    'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+    [row.id],
+  );
+  const artifacts = await client.query<ArtifactRow>(
+    'SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1',
+    [row.id],
+  );
   const artifact = (type: ArtifactRow['type']) => {
     const found = artifacts.rows.find((a) => a.type === type);
     if (!found) throw new PkgError('NotFound', `snapshot ${row.version} has no ${type} artifact`);
     return { bytes: found.bytes, sha256: found.sha256 };
   };
+  const [wasm, rego] = [artifact('wasm'), artifact('rego')];
   return {
     snapshotId: row.id,
     version: row.version,
@@ -90,10 +125,27 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
       subtaskTypes: types.rows.map((t) => ({ name: t.name, defaultParams: t.default_params })),
       rules: rules.rows.map(ruleOf),
     },
-    wasm: artifact('wasm'),
-    rego: artifact('rego'),
+    wasm,
+    rego,
     fixtures: fixtures.rows,
     manifest: row.manifest,
+    sealed: sealedOf(row, wasm, rego),
+  };
+}
+
+function sealedOf(row: SnapshotRow, wasm: StoredArtifact, rego: StoredArtifact): SealedSnapshot {
+  const { signature, signature_key_id: keyId } = row;
+  return {
+    version: row.version,
+    env: row.env,
+    checksum: row.checksum,
+    fileChecksums: row.file_checksums,
+    contentSha256: row.content_sha256,
+    contentSha256Now: row.content_sha256_now,
+    seal: row.seal,
+    wasm,
+    rego,
+    signature: signature !== null && keyId !== null ? { keyId, signature } : null,
   };
 }
 

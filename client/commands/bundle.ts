@@ -14,10 +14,14 @@ import { validateSnapshot, type ValidationReport } from '../../policy/bundle/val
 import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/bundle/signing';
 import { EXIT } from '../exit-codes';
 import { printResult, printText } from '../output';
+import { registerBundleTransferCommands } from './bundle-transfer';
 
-/** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */
+/**
+ * `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed.
+ * `export|import` move stored snapshots between databases (bundle-transfer.ts).
+ */
 export function registerBundleCommands(program: Command): void {
-  const bundle = program.command('bundle').description('policy bundles: validate, sign');
+  const bundle = program.command('bundle').description('policy bundles: validate, sign, export, import');
   bundle
     .command('validate')
     .argument('<dir>', 'bundle directory')
@@ -57,6 +61,7 @@ export function registerBundleCommands(program: Command): void {
         `key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)`,
       );
     });
+  registerBundleTransferCommands(bundle);
 }
 
 export interface BundleValidation extends ValidationReport {

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EXIT } from '../exit-codes';
 import { withControlPlane } from '../control-plane';
 import { PkgError } from '../../policy/errors';
-import { verifyStoredDecision } from '../rollout-history';
+import { verifyEnvChain, verifyStoredDecision } from '../rollout-history';
+import type { ChainVerification } from '../../policy/rollout/decision-chain';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
-import { laneName, laneOf, parseLaneName, type Lane } from '../../policy/lane';
+import { ENVS, laneName, laneOf, parseLaneName, type Env, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
 export function registerAuditCommands(program: Command): void {
@@ -85,7 +86,9 @@ export function registerAuditCommands(program: Command): void {
 }
 
 function registerDecisionCommands(program: Command): void {
-  const decision = program.command('decision').description('decision records: show or verify one');
+  const decision = program
+    .command('decision')
+    .description("decision records: show or verify one, or verify an env's chain");
   decision
     .command('show')
     .argument('<id>', 'record id (sha256) or rollout id')
@@ -103,13 +106,18 @@ function registerDecisionCommands(program: Command): void {
     );
   decision
     .command('verify')
-    .argument('<id>', 'record id (sha256) or rollout id')
+    .argument('[id]', 'record id (sha256) or rollout id')
+    .addOption(new Option('--env <env>', "walk the env's whole chain instead of one record").choices(ENVS))
     .option('--key <pem>', 'Ed25519 public (or private) key PEM; defaults to DECISION_SIGNING_KEY')
     .option('--json', 'print one JSON result')
-    .action((id: string, options: { key?: string; json?: boolean }) =>
+    .action((id: string | undefined, options: { env?: Env; key?: string; json?: boolean }) =>
       withSession(async ({ pool, config }) => {
+        if ((id === undefined) === (options.env === undefined))
+          throw new PkgError('InputInvalid', 'decision verify: give a record id or --env, not both');
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
-        const result = await verifyStoredDecision(pool(), id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
+        const key = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
+        if (options.env) return printChain(await verifyEnvChain(pool(), options.env, key), options.json);
+        const result = await verifyStoredDecision(pool(), id!, key);
         if (!result.ok) process.exitCode = EXIT.rejected;
         printResult(options.json, result, () =>
           result.ok
@@ -118,4 +126,14 @@ function registerDecisionCommands(program: Command): void {
         );
       }),
     );
+}
+
+function printChain(chain: ChainVerification, json: boolean | undefined): void {
+  if (!chain.ok) process.exitCode = EXIT.rejected;
+  printResult(json, chain, () => {
+    if (!chain.broken) return `ok: env ${chain.env}, ${chain.records} record(s), head ${chain.head ?? 'none'}`;
+    const { id, position, problems } = chain.broken;
+    const where = position === null ? 'not in the chain' : `link ${position} of ${chain.records}`;
+    return `NOT OK: env ${chain.env}: first broken link ${id} (${where})\n  - ${problems.join('\n  - ')}`;
+  });
 }

@@ -17,6 +17,8 @@ import { subscribeToUpdates } from './updates';
 import { createLaneSync, type LaneSync } from './sync';
 import { createFleetReporter } from './fleet';
 import { buildSnapshot } from './snapshots';
+import { createRefusalLog } from './refusals';
+import { signingPolicyFromConfig } from '../../activities/signing-policy';
 import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
 import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
@@ -76,7 +78,12 @@ function assemble(config: Config, worker: number | null) {
   redis.on('error', () => undefined);
   const prom = createEvaluatorProm(worker === null ? undefined : gatherFromPrimary);
   const postgres = createPostgresHealth();
-  const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
+  const signing = signingPolicyFromConfig(config);
+  const refusals = createRefusalLog(prom);
+  const registry = createSnapshotRegistry(
+    refusals.watch((id) => postgres.track(buildSnapshot(pool, id, signing))),
+    config.EVALUATOR_LOADED_MAX,
+  );
   const fleetEntry = () => ({
     instanceId,
     lane,
@@ -124,7 +131,12 @@ function assemble(config: Config, worker: number | null) {
     instanceId,
     readiness: () => {
       const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
-      const details = { ...ready.details, lanes: lanes.lanes().length, evaluator_keys: keys.status() };
+      const details = {
+        ...ready.details,
+        lanes: lanes.lanes().length,
+        evaluator_keys: keys.status(),
+        refused_snapshots: refusals.refused(),
+      };
       return { ...ready, details: { ...details, decision_log: decisionLogDetails(config, decisionLog) } };
     },
   });

@@ -23,6 +23,7 @@ export interface EvaluatorProm {
   decisionLogWritten: Counter;
   accessRefused: Counter<'reason'>;
   rateLimitUnchecked: Counter;
+  snapshotRefusals: Counter<'version' | 'reason'>;
   /** The per-request series of one lane's version, looked up once rather than per request. */
   meter(lane: Lane, version: string): Meter;
 }
@@ -114,6 +115,13 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
     rateLimitUnchecked: new Counter({
       name: 'pkg_evaluator_rate_limit_unchecked_total',
       help: 'Keyed evaluations let through without a rate limit check because Redis did not answer (limits fail open).',
+      registers,
+    }),
+    // Versions are bounded by the snapshots lanes ask for; a refused one is retried on every sync.
+    snapshotRefusals: new Counter({
+      name: 'pkg_evaluator_snapshot_refusals_total',
+      help: 'Snapshot loads refused by verification, by version and reason (policy/integrity/seal.ts REFUSAL_REASONS).',
+      labelNames: ['version', 'reason'],
       registers,
     }),
     meter(lane, version) {

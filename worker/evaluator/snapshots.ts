@@ -1,20 +1,21 @@
 import type { Pool } from 'pg';
-import { verifyArtifact } from '../../policy/rego/artifacts';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
+import type { SigningPolicy } from '../../policy/bundle/signing';
+import { verifySnapshotIntegrity } from '../../policy/integrity/seal';
 import { readSnapshot } from '../../activities/store/snapshot-read';
 import type { LoadedSnapshot } from './registry';
 
 /**
- * Loads one snapshot from Postgres and builds the engine its manifest names. Both artifacts are
- * checked against their recorded sha256 whichever engine serves: bytes changed in the database mean
- * the snapshot cannot be trusted at all, so it is refused and the lane keeps what it served.
+ * Loads one snapshot from Postgres and builds the engine its manifest names, only after everything
+ * either engine could be built from has been verified up to the snapshot checksum (and its
+ * signature, where the env requires one): a snapshot changed in the database is refused and the
+ * lane keeps what it served.
  */
-export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<LoadedSnapshot> {
+export async function buildSnapshot(pool: Pool, snapshotId: string, signing: SigningPolicy): Promise<LoadedSnapshot> {
   const stored = await readSnapshot(pool, { id: snapshotId });
-  verifyArtifact(stored.version, 'wasm', stored.wasm);
-  verifyArtifact(stored.version, 'rego', stored.rego);
+  verifySnapshotIntegrity(stored.sealed, signing);
   const engine =
     stored.compiled.engine === 'wasm'
       ? await createWasmEngine(stored.compiled, stored)
