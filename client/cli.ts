@@ -5,6 +5,7 @@ import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
 import { registerImpactCommands } from './commands/impact';
+import { registerMemoryCommands } from './commands/memory';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -22,6 +23,7 @@ export function buildProgram(json: boolean): Command {
   registerBundleCommands(program);
   registerEvaluateCommands(program);
   registerImpactCommands(program);
+  registerMemoryCommands(program);
   return program;
 }
 
