@@ -3,14 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PkgError } from '../../policy/errors';
-import {
-  COPY_BINARY_HEADER,
-  COPY_BINARY_TRAILER,
-  copyTuple,
-  vectorLiteral,
-  type MemoryRecord,
-  type MemoryTier,
-} from '../../policy/cortex/memory';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyTuple, type MemoryRecord } from '../../policy/cortex/memory';
+import { vectorLiteral, type MemoryTier } from '../../policy/cortex/embedding';
 import { inTransaction, type Queryable } from './transaction';
 
 /**

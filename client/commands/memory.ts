@@ -10,7 +10,8 @@ import {
   type MemoryStats,
 } from '../../activities/store/cortex-memories';
 import { hashingEmbedding, textSha256 } from '../../policy/cortex/embedder';
-import { MEMORY_TIERS, parseMemory, parseMemoryLine, type MemoryTier } from '../../policy/cortex/memory';
+import { parseMemory, parseMemoryLine } from '../../policy/cortex/memory';
+import { MEMORY_TIERS, type MemoryTier } from '../../policy/cortex/embedding';
 import { PkgError } from '../../policy/errors';
 import { parseDuration } from '../../policy/facts/duration';
 import { printResult } from '../output';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EMBEDDING_DIMENSIONS } from './memory';
+import { EMBEDDING_DIMENSIONS } from './embedding';
 
 /**
  * The demo's embedder (README "Semantic memory"): feature hashing of words, so examples and the

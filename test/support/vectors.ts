@@ -1,4 +1,4 @@
-import { EMBEDDING_DIMENSIONS } from '../../policy/cortex/memory';
+import { EMBEDDING_DIMENSIONS } from '../../policy/cortex/embedding';
 
 /** Embeddings with a known cosine similarity to each other, for tests and the benchmark. */
 

@@ -1,5 +1,6 @@
 import { hashingEmbedding, textSha256 } from '../../policy/cortex/embedder';
-import { COPY_BINARY_HEADER, copyTuple, parseMemoryLine, vectorLiteral } from '../../policy/cortex/memory';
+import { COPY_BINARY_HEADER, copyTuple, parseMemoryLine } from '../../policy/cortex/memory';
+import { vectorLiteral } from '../../policy/cortex/embedding';
 import { dot } from '../support/vectors';
 
 const embedding = Array.from({ length: 1024 }, (_, i) => (i % 7) - 3);

@@ -20,6 +20,8 @@ import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
 import { createDecisionLog, type DecisionLog } from './decision-log';
 import { createMaskHasher } from '../../policy/decision-log/masking';
 import { samplesAnything } from '../../policy/decision-log/sampling';
+import { createSemanticHydrator } from '../../policy/cortex/hydration';
+import { searchMemories } from '../../activities/store/cortex-memories';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -31,6 +33,7 @@ const METRICS_FLUSH_MS = 1000;
 const MAX_LANES = 64;
 const PG_CONNECT_TIMEOUT_MS = 3000;
 const PG_QUERY_TIMEOUT_MS = 10_000;
+const MEMORY_STATEMENT_TIMEOUT_MS = 1000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
@@ -80,6 +83,24 @@ function createPostgresHealth() {
   return health;
 }
 
+/**
+ * ADVISORY hydration with a pool of its own, so a slow memory search never holds up snapshot loads
+ * and fact lookups; the server ends a search the budget gave up on long ago, freeing its connection.
+ */
+function assembleHydrator(config: Config) {
+  const memoryPool = createEvaluatorPool(config, 4);
+  Object.assign(memoryPool.options, { options: `-c statement_timeout=${MEMORY_STATEMENT_TIMEOUT_MS}` });
+  const hydrator = createSemanticHydrator({
+    search: (search) => searchMemories(memoryPool, search),
+    budgetMs: config.CORTEX_HYDRATION_BUDGET_MS,
+    topK: config.CORTEX_TOP_K,
+    minSimilarity: config.CORTEX_MIN_SIMILARITY,
+    cacheTtlMs: config.CORTEX_CACHE_TTL_MS,
+    cacheMax: config.CORTEX_CACHE_MAX,
+  });
+  return { hydrator, memoryPool };
+}
+
 function assemble(config: Config, worker: number | null) {
   const lane: Lane = { env: config.EVALUATOR_ENV, target: config.EVALUATOR_TARGET, region: config.EVALUATOR_REGION };
   // Each process of a host is its own fleet instance: coverage must see every process that answers.
@@ -119,7 +140,9 @@ function assemble(config: Config, worker: number | null) {
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
   const { decisionLog, logPool } = assembleDecisionLog(config, prom);
+  const { hydrator, memoryPool } = assembleHydrator(config);
   const service = createEvaluatorService({
+    hydrator,
     lanes,
     defaultLane: lane,
     facts,
@@ -138,12 +161,14 @@ function assemble(config: Config, worker: number | null) {
       return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
     },
   });
-  return { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
+  const pools = { pool, logPool, memoryPool };
+  return { lane, instanceId, pools, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } =
+  const { lane, instanceId, pools, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } =
     assemble(config, worker);
+  const { pool } = pools;
   await sync.syncAll();
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -173,7 +198,8 @@ async function main(config: Config, worker: number | null): Promise<void> {
     await decisionLog?.stop();
     await fleet.stop();
     await pool.end().catch(() => undefined);
-    await logPool?.end().catch(() => undefined);
+    await pools.logPool?.end().catch(() => undefined);
+    await pools.memoryPool.end().catch(() => undefined);
     process.exit(0);
   };
   // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.
