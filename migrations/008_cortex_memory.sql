@@ -19,7 +19,7 @@ CREATE TABLE pkg_cortex_memories (
   created_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- pgvector's defaults, spelled out: with ef_search 100 (below) recall@10 is measured by
+-- pgvector's defaults, spelled out: with ef_search 200 (below) recall@10 is measured by
 -- `npm run bench -- cortex`.
 CREATE INDEX pkg_cortex_memories_embedding ON pkg_cortex_memories
   USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
@@ -58,7 +58,7 @@ CREATE FUNCTION unified_cortex_semantic_search(
   memory_snapshot_id uuid,
   similarity     double precision
 ) LANGUAGE plpgsql STABLE
-  SET hnsw.ef_search = 100
+  SET hnsw.ef_search = 200
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -70,7 +70,7 @@ BEGIN
     RAISE EXCEPTION 'memory_tier_filter must be event_working, knowledge_base or world_memory, got %',
       memory_tier_filter;
   END IF;
-  PERFORM set_config('hnsw.ef_search', greatest(100, least(1000, limit_results * 4))::text, true);
+  PERFORM set_config('hnsw.ef_search', greatest(200, least(1000, limit_results * 10))::text, true);
   RETURN QUERY
     SELECT nearest.id, nearest.memory_tier, nearest.memory_label, nearest.content_sha256, nearest.snapshot_id,
            1 - nearest.distance
