@@ -64,7 +64,8 @@ async function main(): Promise<void> {
     await pool.query('ANALYZE pkg_cortex_memories');
 
     const hydrator = createSemanticHydrator({
-      search: (search) => searchMemories(pool, search),
+      // Every memory here is unscoped; the per-query name below only keeps the cache from answering.
+      search: (search) => searchMemories(pool, { ...search, snapshotId: null }),
       budgetMs: 10_000,
       topK: 10,
       minSimilarity: 0.8,
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     let found = 0;
     for (let i = 0; i < Number(values.queries); i++) {
       const hydration = await hydrator.hydrate(`query-${i}`, query());
+      if (hydration.meta.status === 'skipped') throw new Error(`hydration skipped: ${hydration.meta.reason}`);
       latencies.push(hydration.meta.ms);
       found += hydration.context?.count ?? 0;
     }
