@@ -154,6 +154,7 @@ install_pg16() {
     die "the pgserver $PGSERVER_VERSION wheel does not have the pinned SHA-256"
   tree="$(dirname "$home")/pgserver-$PGSERVER_VERSION"
   rm -rf "$tree" "$home"
+  mkdir -p "$(dirname "$home")"
   unzip -q "$tmp"/pgserver-*.whl 'pgserver/pginstall/*' 'pgserver.libs/*' -x 'pgserver/pginstall/include/*' -d "$tree"
   rm -rf "$tmp"
   chmod -R a+rX "$tree"
