@@ -12,10 +12,10 @@ import { createEmptyLane, writeBundle } from '../test/integration/promotion-harn
 import { crashes, migrate, nodePart, pkgctl, postgresPart, redisPart, temporalPart, type Part } from './fault-stack';
 
 /**
- * `npm run bench -- faults [--duration 240] [--lanes 3] [--promotions 12] [--seed N]`
+ * `npm run bench -- faults [--duration 240] [--lanes 2] [--promotions 10] [--seed N]`
  *
  * The system under load with faults arriving at random. On an installation of its own (see
- * fault-stack.ts): two evaluators take steady traffic for several lanes through a client that
+ * fault-stack.ts): two evaluators per lane take steady traffic through a client that
  * fails over to the other evaluator on a connection error, as a load balancer does, while
  * `pkgctl promote` (retried until the pipeline takes it, as CI retries) runs rollouts on every lane
  * one after another. Meanwhile a driver kills, at random moments and one at a time: the pipeline
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '240' },
-      lanes: { type: 'string', default: '3' },
-      promotions: { type: 'string', default: '12' },
+      lanes: { type: 'string', default: '2' },
+      promotions: { type: 'string', default: '10' },
       seed: { type: 'string', default: String(Date.now() % 100_000) },
     },
   });
@@ -121,26 +121,29 @@ async function main(): Promise<void> {
     for (const lane of lanes) await createEmptyLane(pool, lane);
 
     const worker = nodePart('pipeline worker', 'worker/pipeline.ts', env, 'pipeline worker polling', dir);
+    // Two evaluators per lane, each lane's own (a rollout needs live evaluators on its lane).
     const evaluators = await Promise.all(
-      [0, 1].map(async (i) => {
-        const port = await freePort();
-        const part = nodePart(
-          `evaluator ${i + 1}`,
-          'worker/evaluator/main.ts',
-          {
-            ...env,
-            EVALUATOR_PORT: String(port),
-            EVALUATOR_ENV: lanes[0]!.env,
-            EVALUATOR_TARGET: lanes[0]!.target,
-            EVALUATOR_REGION: lanes[0]!.region,
-            EVALUATOR_TEMPORAL: 'on',
-            EVALUATOR_WORKERS: '1',
-          },
-          'listening on',
-          dir,
-        );
-        return Object.assign(part, { url: `http://127.0.0.1:${port}` });
-      }),
+      lanes
+        .flatMap((lane, l) => [0, 1].map((i) => ({ lane, l, i })))
+        .map(async ({ lane, l, i }) => {
+          const port = await freePort();
+          const part = nodePart(
+            `evaluator ${i + 1} of ${lane.target}`,
+            'worker/evaluator/main.ts',
+            {
+              ...env,
+              EVALUATOR_PORT: String(port),
+              EVALUATOR_ENV: lane.env,
+              EVALUATOR_TARGET: lane.target,
+              EVALUATOR_REGION: lane.region,
+              EVALUATOR_TEMPORAL: 'on',
+              EVALUATOR_WORKERS: '1',
+            },
+            'listening on',
+            dir,
+          );
+          return Object.assign(part, { url: `http://127.0.0.1:${port}`, lane: l });
+        }),
     );
     parts.push(worker, ...evaluators);
     await Promise.all([worker.start(), ...evaluators.map((e) => e.start())]);
@@ -152,7 +155,7 @@ async function main(): Promise<void> {
     // Every lane gets a first version before faults start; traffic is what the gates measure, so it
     // runs already, and what it saw so far (a lane with nothing to serve yet answers 503) is not counted.
     const traffic = startFailoverTraffic(
-      evaluators.map((e) => e.url),
+      lanes.map((_, l) => evaluators.filter((e) => e.lane === l).map((e) => e.url)),
       lanes,
     );
     const name = `faults-${randomUUID().slice(0, 6)}`;
@@ -169,9 +172,10 @@ async function main(): Promise<void> {
     }
     // A lane's first version reaches each evaluator with the hint or the next reconcile: counting starts once both serve it.
     for (const evaluator of evaluators)
-      for (const lane of lanes)
-        while ((await postEvaluation(evaluator.url, requestFor(lane, 0)).catch(() => null))?.status !== 200)
-          await sleep(100);
+      while (
+        (await postEvaluation(evaluator.url, requestFor(lanes[evaluator.lane]!, 0)).catch(() => null))?.status !== 200
+      )
+        await sleep(100);
     traffic.reset();
     console.log(
       `setup: ${laneCount} lanes serving their first version; faults and rollouts start at ${new Date().toISOString()} (seed ${values.seed})`,
@@ -376,7 +380,9 @@ async function healthy(
       ['redis', Promise.resolve(redis.running())],
       ...lanes.map((lane): [string, Promise<boolean>] => [
         `lane ${laneName(lane)}`,
-        answers(postEvaluation(evaluators[0]!.url, requestFor(lane, 0)).then((r) => r.status === 200)),
+        answers(
+          postEvaluation(evaluators[lanes.indexOf(lane) * 2]!.url, requestFor(lane, 0)).then((r) => r.status === 200),
+        ),
       ]),
     ];
     const results = await Promise.all(checks.map(([, check]) => check));
@@ -392,15 +398,16 @@ function requestFor(lane: Lane, i: number) {
 }
 
 /**
- * Closed-loop traffic, a few loops per lane: each request goes to the evaluators in turn and, on a
- * connection error, to the other one, as a load balancer retries. It fails only when both fail.
+ * Closed-loop traffic, a few loops per lane: each request goes to the lane's evaluators in turn
+ * and, on a connection error, to the other one, as a load balancer retries. It fails only when both fail.
  */
-function startFailoverTraffic(urls: string[], lanes: Lane[]) {
+function startFailoverTraffic(laneUrls: string[][], lanes: Lane[]) {
   const counts = { sent: 0, failed: 0, errors5xx: 0, failures: [] as string[], failedAt: [] as number[] };
   const answers: Answer[][] = lanes.map(() => []);
   let running = true;
   const loop = async (laneIndex: number) => {
     const lane = lanes[laneIndex]!;
+    const urls = laneUrls[laneIndex]!;
     while (running) {
       const i = counts.sent++;
       const body = requestFor(lane, i);
@@ -552,7 +559,7 @@ function printReport(run: {
   const stuck = run.rollouts.filter((r) => r.outcome === null);
   const outcomes = new Map<string, number>();
   for (const r of ended) outcomes.set(r.outcome!, (outcomes.get(r.outcome!) ?? 0) + 1);
-  console.log(`\n${run.seconds.toFixed(0)} s under faults, ${run.lanes.length} lanes, 2 evaluators, loopback`);
+  console.log(`\n${run.seconds.toFixed(0)} s under faults, ${run.lanes.length} lanes, 2 evaluators each, loopback`);
   console.log('| figure | value | target |\n| --- | --- | --- |');
   console.log(`| requests sent | ${run.traffic.sent} | |`);
   console.log(
