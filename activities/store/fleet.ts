@@ -24,12 +24,12 @@ export interface LiveLane {
 export async function upsertDeviceVersion(pool: Pool, row: DeviceVersion): Promise<void> {
   await pool.query(
     `INSERT INTO pkg_device_versions AS d
-       (instance_id, device_type, env, target, region, snapshot_id, candidate_snapshot_id, canary_percent,
+       (device_id, device_type, env, target, region, snapshot_uuid, candidate_snapshot_id, canary_percent,
         loaded_versions, heartbeat_ms, last_seen)
      VALUES ($1, 'evaluator', $2, $3, $4, $5, $6, $7, $8, $9, now())
-     ON CONFLICT (instance_id) DO UPDATE SET
+     ON CONFLICT (device_id) DO UPDATE SET
        device_type = 'evaluator', env = EXCLUDED.env, target = EXCLUDED.target, region = EXCLUDED.region,
-       snapshot_id = EXCLUDED.snapshot_id, candidate_snapshot_id = EXCLUDED.candidate_snapshot_id,
+       snapshot_uuid = EXCLUDED.snapshot_uuid, candidate_snapshot_id = EXCLUDED.candidate_snapshot_id,
        canary_percent = EXCLUDED.canary_percent, loaded_versions = EXCLUDED.loaded_versions,
        heartbeat_ms = EXCLUDED.heartbeat_ms, last_seen = now()`,
     [
@@ -47,7 +47,7 @@ export async function upsertDeviceVersion(pool: Pool, row: DeviceVersion): Promi
 }
 
 export async function forgetInstance(pool: Pool, instanceId: string): Promise<void> {
-  await pool.query('DELETE FROM pkg_device_versions WHERE instance_id = $1', [instanceId]);
+  await pool.query('DELETE FROM pkg_device_versions WHERE device_id = $1', [instanceId]);
 }
 
 export async function forgetLongGone(pool: Pool): Promise<void> {

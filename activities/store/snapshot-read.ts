@@ -30,7 +30,7 @@ interface SnapshotRow {
 }
 
 interface ArtifactRow {
-  type: 'wasm' | 'rego';
+  type: 'wasm_pack' | 'rego_bundle';
   bytes: Buffer;
   sha256: string;
 }
@@ -46,12 +46,14 @@ interface RuleRow {
 }
 
 const RULES_SQL = `
-  SELECT r.id, r.name, r.priority, r.enabled, r.description,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object('type', c.type, 'key', c.key, 'op', c.op, 'value', c.value) ORDER BY c.position)
+  SELECT r.id, r.rule_name AS name, r.priority, r.enabled, r.description,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('type', c.condition_type, 'key', c.condition_key, 'op', c.operator,
+                                                  'value', c.value_json) ORDER BY c.position)
               FROM pkg_rule_conditions c WHERE c.rule_id = r.id), '[]') AS conditions,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship, 'params', e.params) ORDER BY e.position)
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship_type,
+                                                  'params', e.params) ORDER BY e.position)
               FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
-  FROM pkg_policy_rules r WHERE r.snapshot_id = $1 ORDER BY r.name`;
+  FROM pkg_policy_rules r WHERE r.snapshot_uuid = $1 ORDER BY r.rule_name`;
 
 export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<SnapshotRecord> {
   const [column, value] = 'id' in which ? ['id', which.id] : ['version', which.version];
@@ -63,15 +65,18 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
   if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
   const [types, rules, fixtures, artifacts] = await Promise.all([
     pool.query<{ name: string; default_params: Record<string, unknown> }>(
-      'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name',
+      'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_uuid = $1 ORDER BY name',
       [row.id],
     ),
     pool.query<RuleRow>(RULES_SQL, [row.id]),
     pool.query<RunnableFixture>(
-      'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+      'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
       [row.id],
     ),
-    pool.query<ArtifactRow>('SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1', [row.id]),
+    pool.query<ArtifactRow>(
+      'SELECT artifact_type AS type, artifact_bytes AS bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1',
+      [row.id],
+    ),
   ]);
   const artifact = (type: ArtifactRow['type']) => {
     const found = artifacts.rows.find((a) => a.type === type);
@@ -90,8 +95,8 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
       subtaskTypes: types.rows.map((t) => ({ name: t.name, defaultParams: t.default_params })),
       rules: rules.rows.map(ruleOf),
     },
-    wasm: artifact('wasm'),
-    rego: artifact('rego'),
+    wasm: artifact('wasm_pack'),
+    rego: artifact('rego_bundle'),
     fixtures: fixtures.rows,
     manifest: row.manifest,
   };

@@ -158,11 +158,11 @@ export interface LaneState {
 /** What the promotion workflow's lane activities do, minus the outbox: the desired state row. */
 export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise<void> {
   await pool.query(
-    `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, updated_by)
+    `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, candidate_snapshot_id, canary_percent, salt, activated_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'evaluator-test')
-     ON CONFLICT (env, target, region) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
+     ON CONFLICT (env, target, region) DO UPDATE SET stable_snapshot_id = EXCLUDED.stable_snapshot_id,
        candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
-       salt = EXCLUDED.salt, updated_at = now()`,
+       salt = EXCLUDED.salt, activated_at = now()`,
     [
       lane.env,
       lane.target,
@@ -204,13 +204,13 @@ export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => u
  * planted.
  */
 export async function tamperWasm(pool: Pool, snapshotId: string, offset: number): Promise<() => Promise<void>> {
-  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_id = $1 AND type = 'wasm'`;
-  const { rows } = await pool.query<{ bytes: Buffer }>(`SELECT bytes ${wasm}`, [snapshotId]);
+  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`;
+  const { rows } = await pool.query<{ bytes: Buffer }>(`SELECT artifact_bytes AS bytes ${wasm}`, [snapshotId]);
   const original = rows[0]!.bytes;
   const tampered = Buffer.from(original);
   tampered[offset] = tampered[offset]! ^ 0xff;
   const write = (bytes: Buffer) =>
-    pool.query(`UPDATE pkg_snapshot_artifacts SET bytes = $2 WHERE snapshot_id = $1 AND type = 'wasm'`, [
+    pool.query(`UPDATE pkg_snapshot_artifacts SET artifact_bytes = $2 WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`, [
       snapshotId,
       bytes,
     ]);

@@ -77,7 +77,7 @@ test('get_fact_statistics counts total, temporal, expired and active per namespa
   tx(async (db) => {
     const { namespace } = await seed(db);
     const { rows } = await db.query('SELECT * FROM get_fact_statistics($1)', [namespace]);
-    expect(rows).toEqual([{ namespace, total: '4', temporal: '3', expired: '2', active: '1' }]);
+    expect(rows).toEqual([{ namespace, total: '4', temporal: '3', expired: '2', active: '1', pkg_governed: '0' }]);
     const all = await db.query('SELECT namespace FROM get_fact_statistics()');
     expect(all.rows.map((row) => row.namespace)).toContain(namespace);
   }));
