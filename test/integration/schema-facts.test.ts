@@ -34,9 +34,9 @@ test('pkg_facts refuses valid_from after valid_to and an empty namespace', () =>
       db,
       `INSERT INTO pkg_facts (subject, predicate, valid_from, valid_to) VALUES ('s', 'p', now(), now() - interval '1 second')`,
     );
-    expect(backwards).toMatchObject({ code: '23514', constraint: 'pkg_facts_valid_range' });
+    expect(backwards).toMatchObject({ code: '23514', constraint: 'chk_facts_temporal' });
     const empty = await refusal(db, `INSERT INTO pkg_facts (namespace, subject, predicate) VALUES ('', 's', 'p')`);
-    expect(empty).toMatchObject({ code: '23514', constraint: 'pkg_facts_namespace_check' });
+    expect(empty).toMatchObject({ code: '23514', constraint: 'chk_facts_namespace_not_empty' });
   }));
 
 test('active_temporal_facts holds exactly the facts valid now', () =>
