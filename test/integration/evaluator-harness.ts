@@ -210,10 +210,10 @@ export async function tamperWasm(pool: Pool, snapshotId: string, offset: number)
   const tampered = Buffer.from(original);
   tampered[offset] = tampered[offset]! ^ 0xff;
   const write = (bytes: Buffer) =>
-    pool.query(`UPDATE pkg_snapshot_artifacts SET artifact_bytes = $2 WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`, [
-      snapshotId,
-      bytes,
-    ]);
+    pool.query(
+      `UPDATE pkg_snapshot_artifacts SET artifact_bytes = $2 WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`,
+      [snapshotId, bytes],
+    );
   await write(tampered);
   return async () => {
     await write(original);

@@ -173,7 +173,9 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_uuid', () => {
       expect((await refusal(db, `SELECT pkg_promote_snapshot(gen_random_uuid(), 'dev', 'a', null)`)).code).toBe(
         'P0002',
       );
-      expect((await refusal(db, `SELECT pkg_promote_snapshot($1::uuid, 'dev', '', null)`, [snapshot.id])).code).toBe('22023');
+      expect((await refusal(db, `SELECT pkg_promote_snapshot($1::uuid, 'dev', '', null)`, [snapshot.id])).code).toBe(
+        '22023',
+      );
     }));
 });
 
@@ -200,10 +202,10 @@ describe('views', () => {
       await db.query(`INSERT INTO pkg_subtask_types (snapshot_uuid, name) VALUES ($1, 'escalate'), ($1, 'notify')`, [
         snapshot.id,
       ]);
-      await db.query(`INSERT INTO pkg_policy_rules (id, snapshot_uuid, rule_name, priority) VALUES ($1, $2, 'vip', 10)`, [
-        ruleId,
-        snapshot.id,
-      ]);
+      await db.query(
+        `INSERT INTO pkg_policy_rules (id, snapshot_uuid, rule_name, priority) VALUES ($1, $2, 'vip', 10)`,
+        [ruleId, snapshot.id],
+      );
       await db.query(
         `INSERT INTO pkg_rule_conditions (rule_id, position, condition_type, condition_key, operator, value_json) VALUES
            ($1, 2, 'SIGNAL', 'x2', '>=', '0.7'), ($1, 1, 'TAG', 'vip', 'EXISTS', null)`,
@@ -227,8 +229,18 @@ describe('views', () => {
             { type: 'SIGNAL', key: 'x2', op: '>=', value: 0.7 },
           ],
           emissions: [
-            { subtask: 'escalate', subtask_type_id: expect.any(String), relationship: 'EMITS', params: { level: 'high' } },
-            { subtask: 'notify', subtask_type_id: expect.any(String), relationship: 'ORDERS', params: { after: 'escalate' } },
+            {
+              subtask: 'escalate',
+              subtask_type_id: expect.any(String),
+              relationship: 'EMITS',
+              params: { level: 'high' },
+            },
+            {
+              subtask: 'notify',
+              subtask_type_id: expect.any(String),
+              relationship: 'ORDERS',
+              params: { after: 'escalate' },
+            },
           ],
         },
       ]);
@@ -238,11 +250,10 @@ describe('views', () => {
     tx(async (db) => {
       const [serving, other] = [await insertSnapshot(db, 'dev'), await insertSnapshot(db, 'dev')];
       const lane = { target: `t-${suffix()}`, region: `r-${suffix()}` };
-      await db.query(`INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id) VALUES ('dev', $1, $2, $3)`, [
-        lane.target,
-        lane.region,
-        serving.id,
-      ]);
+      await db.query(
+        `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id) VALUES ('dev', $1, $2, $3)`,
+        [lane.target, lane.region, serving.id],
+      );
       const beat = (instance: string, snapshotId: string, age: string) =>
         db.query(
           `INSERT INTO pkg_device_versions (device_id, env, target, region, snapshot_uuid, last_seen) VALUES ($1, 'dev', $2, $3, $4, now() - $5::interval)`,
@@ -294,9 +305,10 @@ describe('pkg_integrity_findings', () => {
       const snapshot = await insertSnapshot(db, 'dev');
       await insertWasmArtifact(db, snapshot.id);
       expect((await check(db, 'artifact_checksums')).detail).not.toContain(snapshot.version);
-      await db.query(`UPDATE pkg_snapshot_artifacts SET artifact_bytes = artifact_bytes || '\\x00'::bytea WHERE snapshot_uuid = $1`, [
-        snapshot.id,
-      ]);
+      await db.query(
+        `UPDATE pkg_snapshot_artifacts SET artifact_bytes = artifact_bytes || '\\x00'::bytea WHERE snapshot_uuid = $1`,
+        [snapshot.id],
+      );
       const tampered = await check(db, 'artifact_checksums');
       expect(tampered.ok).toBe(false);
       expect(tampered.detail).toContain(`${snapshot.version} wasm_pack`);
@@ -307,7 +319,10 @@ describe('pkg_integrity_findings', () => {
       const prod = await insertSnapshot(db, 'prod');
       expect((await check(db, 'snapshots_have_wasm')).detail).toContain(prod.version);
       const lane = `t-${suffix()}`;
-      await db.query(`INSERT INTO pkg_deployments (env, target, stable_snapshot_id) VALUES ('dev', $1, $2)`, [lane, prod.id]);
+      await db.query(`INSERT INTO pkg_deployments (env, target, stable_snapshot_id) VALUES ('dev', $1, $2)`, [
+        lane,
+        prod.id,
+      ]);
       const misplaced = await check(db, 'deployments_in_env');
       expect(misplaced.ok).toBe(false);
       expect(misplaced.detail).toContain(`dev/${lane}/default`);
