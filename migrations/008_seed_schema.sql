@@ -204,6 +204,17 @@ END $$;
 CREATE TRIGGER pkg_20_emission_subtask BEFORE INSERT OR UPDATE ON pkg_rule_emissions
   FOR EACH ROW EXECUTE FUNCTION pkg_emission_subtask();
 
+-- Existing rules: their source is the rule as the compiler wrote it (JSON, as new rules are
+-- stored), and the update lets pkg_rule_engine give each its snapshot's engine.
+UPDATE pkg_policy_rules r SET rule_source = jsonb_build_object(
+  'name', r.rule_name, 'priority', r.priority, 'enabled', r.enabled, 'description', r.description,
+  'conditions', coalesce((SELECT jsonb_agg(jsonb_build_object('type', c.condition_type, 'key', c.condition_key,
+                                                              'op', c.operator, 'value', c.value_json) ORDER BY c.position)
+                            FROM pkg_rule_conditions c WHERE c.rule_id = r.id), '[]'),
+  'emissions', coalesce((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship_type,
+                                                             'params', e.params) ORDER BY e.position)
+                           FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]'))::text;
+
 -- pkg_snapshot_artifacts: the seed's names; size_bytes is generated from the bytes, as in the seed.
 -- The key stays (snapshot, artifact_type): a snapshot keeps both its wasm_pack and its rego_bundle.
 ALTER TABLE pkg_snapshot_artifacts RENAME COLUMN type TO artifact_type;
