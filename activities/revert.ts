@@ -6,7 +6,7 @@ import { REASONS } from '../policy/rollout/reasons';
 import type { Lane } from '../policy/lane';
 import { createDecisionActivities } from './decisions';
 import { revertLane, revertTarget } from './store/lane-revert';
-import { readSnapshot } from './store/snapshot-read';
+import { artifactsOf, readSnapshot } from './store/snapshot-read';
 import { insertValidationRun } from './store/validation-runs';
 
 /**
@@ -40,7 +40,7 @@ export async function revert(
   const revertId = `revert:${randomUUID()}`;
   const snapshot = await revertTarget(pool, lane, version, force);
   const stored = await readSnapshot(pool, { id: snapshot.snapshotId });
-  const report = await validateSnapshot(stored.compiled, stored, stored.fixtures);
+  const report = await validateSnapshot(stored.compiled, artifactsOf(stored), stored.fixtures);
   const runKey = `${revertId}:fixtures`;
   await insertValidationRun(pool, {
     snapshotId: snapshot.snapshotId,

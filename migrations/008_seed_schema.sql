@@ -116,7 +116,8 @@ CREATE UNIQUE INDEX ux_pkg_subtask_name_snapshot ON pkg_subtask_types (snapshot_
 
 -- pkg_policy_rules. Ours: id is sha256(version, name) in 32 hex; a seed-style row gets a uuid.
 -- `disabled` (seed) is the truth, `enabled` follows; `rule_hash` follows `rule_source`; a rule's
--- engine is its snapshot's (pkg_rule_engine below).
+-- engine is its snapshot's: pkg_rule_engine fills it and refuses another (the seed's default
+-- 'wasm' is the default of pkg_snapshots.engine).
 -- A rule source's hash: sha256 of its UTF-8 bytes (immutable: the target encoding is fixed).
 CREATE FUNCTION pkg_rule_source_hash(p_source text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT encode(sha256(convert_to(p_source, 'UTF8')), 'hex')
@@ -129,7 +130,7 @@ ALTER TABLE pkg_policy_rules
     CHECK (id ~ '^[0-9a-f]{16,64}$' OR id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
   ADD COLUMN rule_source text,
   ADD COLUMN compiled_rule text,
-  ADD COLUMN engine pkg_engine NOT NULL DEFAULT 'wasm',
+  ADD COLUMN engine pkg_engine,
   ADD COLUMN rule_hash text GENERATED ALWAYS AS (pkg_rule_source_hash(rule_source)) STORED,
   ADD COLUMN metadata jsonb NOT NULL DEFAULT '{}',
   ADD COLUMN disabled boolean NOT NULL DEFAULT false,
@@ -139,8 +140,15 @@ ALTER TABLE pkg_policy_rules DROP COLUMN enabled;
 ALTER TABLE pkg_policy_rules ADD COLUMN enabled boolean GENERATED ALWAYS AS (NOT disabled) STORED;
 
 CREATE FUNCTION pkg_rule_engine() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  snapshot pkg_snapshots%ROWTYPE;
 BEGIN
-  SELECT engine INTO NEW.engine FROM pkg_snapshots WHERE id = NEW.snapshot_uuid;
+  SELECT * INTO snapshot FROM pkg_snapshots WHERE id = NEW.snapshot_uuid;
+  IF NEW.engine IS NOT NULL AND NEW.engine <> snapshot.engine THEN
+    RAISE EXCEPTION 'pkg_policy_rules.engine: rule % is %, but snapshot % is %; a snapshot has one engine (pkg_snapshots.engine)',
+      NEW.rule_name, NEW.engine, snapshot.version, snapshot.engine USING ERRCODE = '22023';
+  END IF;
+  NEW.engine := snapshot.engine;
   RETURN NEW;
 END $$;
 CREATE TRIGGER pkg_20_rule_engine BEFORE INSERT OR UPDATE ON pkg_policy_rules
@@ -214,6 +222,7 @@ UPDATE pkg_policy_rules r SET rule_source = jsonb_build_object(
   'emissions', coalesce((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship_type,
                                                              'params', e.params) ORDER BY e.position)
                            FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]'))::text;
+ALTER TABLE pkg_policy_rules ALTER COLUMN engine SET NOT NULL;
 
 -- pkg_snapshot_artifacts: the seed's names; size_bytes is generated from the bytes, as in the seed.
 -- The key stays (snapshot, artifact_type): a snapshot keeps both its wasm_pack and its rego_bundle.

@@ -4,17 +4,20 @@ import type { CompiledRule, CompiledSnapshot, Condition, Emission } from '../../
 import { PkgError } from '../../policy/errors';
 import type { RunnableFixture } from '../../policy/bundle/fixtures';
 import type { Env } from '../../policy/lane';
-import type { StoredArtifact } from '../../policy/rego/artifacts';
+import type { OpaArtifacts, StoredArtifact } from '../../policy/rego/artifacts';
 
-/** A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts. */
+/**
+ * A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts.
+ * A snapshot written the seed's way (rule rows only) may have no artifacts: see artifactsOf.
+ */
 export interface SnapshotRecord {
   snapshotId: string;
   version: string;
   checksum: string;
   env: Env;
   compiled: CompiledSnapshot;
-  wasm: StoredArtifact;
-  rego: StoredArtifact;
+  wasm: StoredArtifact | null;
+  rego: StoredArtifact | null;
   fixtures: RunnableFixture[];
   manifest: Record<string, unknown>;
 }
@@ -80,8 +83,7 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
   ]);
   const artifact = (type: ArtifactRow['type']) => {
     const found = artifacts.rows.find((a) => a.type === type);
-    if (!found) throw new PkgError('NotFound', `snapshot ${row.version} has no ${type} artifact`);
-    return { bytes: found.bytes, sha256: found.sha256 };
+    return found ? { bytes: found.bytes, sha256: found.sha256 } : null;
   };
   return {
     snapshotId: row.id,
@@ -100,6 +102,14 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
     fixtures: fixtures.rows,
     manifest: row.manifest,
   };
+}
+
+/** Both OPA artifacts of a snapshot, which whatever runs or validates its wasm needs. */
+export function artifactsOf(record: SnapshotRecord): OpaArtifacts {
+  const { wasm, rego } = record;
+  if (!wasm) throw new PkgError('NotFound', `snapshot ${record.version} has no wasm_pack artifact`);
+  if (!rego) throw new PkgError('NotFound', `snapshot ${record.version} has no rego_bundle artifact`);
+  return { wasm, rego };
 }
 
 function ruleOf(row: RuleRow): CompiledRule {
