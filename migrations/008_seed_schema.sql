@@ -390,7 +390,8 @@ UPDATE pkg_promotions SET metrics = metrics;
 -- A to_version that disagreed with the snapshot could only come from a write bypassing the trigger.
 
 -- pkg_device_versions: the seed's device_id (was instance_id) and version. For an edge device the
--- target follows its type (router, edge:<type>); its env and snapshot follow the version it reports.
+-- target follows its type (router, edge:<type>); its snapshot follows the version it reports (or
+-- the version follows the snapshot_id it reports), and its env is that snapshot's when known.
 ALTER TABLE pkg_device_versions RENAME COLUMN instance_id TO device_id;
 ALTER TABLE pkg_device_versions ADD COLUMN version text;
 UPDATE pkg_device_versions d SET version = s.version FROM pkg_snapshots s WHERE s.id = d.snapshot_uuid;
@@ -405,9 +406,9 @@ BEGIN
       SELECT * INTO reported FROM pkg_snapshots WHERE version = NEW.version;
       NEW.snapshot_uuid := reported.id;
     END IF;
-    NEW.env := coalesce(NEW.env, reported.env, (SELECT env FROM pkg_snapshots
-                                                  WHERE id = NEW.snapshot_uuid OR snapshot_id = NEW.snapshot_id
-                                                  LIMIT 1), 'prod');
+    NEW.env := coalesce(reported.env, (SELECT env FROM pkg_snapshots
+                                        WHERE id = NEW.snapshot_uuid OR snapshot_id = NEW.snapshot_id
+                                        LIMIT 1), NEW.env, 'prod');
   END IF;
   RETURN NEW;
 END $$;

@@ -13,6 +13,7 @@ import { createEvaluatorProm, type EvaluatorProm } from './prom';
 import { subscribeToUpdates } from './updates';
 import { createLaneSync, type LaneSync } from './sync';
 import { createFleetReporter } from './fleet';
+import { recordDeviceHeartbeat } from '../../activities/store/fleet';
 import { buildSnapshot } from './snapshots';
 import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
@@ -133,6 +134,7 @@ function assemble(config: Config, worker: number | null) {
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     instanceId,
+    recordHeartbeat: (heartbeat) => recordDeviceHeartbeat(pool, lane.env, heartbeat),
     readiness: () => {
       const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
       return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
