@@ -5,7 +5,7 @@ import { Client, Pool } from 'pg';
 
 /**
  * A database of its own on the test server, for tests that need exact ids or a schema older than
- * today's: created empty, dropped (with any connection still open) when the test is done.
+ * today's: created empty, dropped when the test is done.
  */
 export interface ScratchDatabase {
   url: string;
@@ -15,19 +15,35 @@ export interface ScratchDatabase {
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
 
-async function onServer(sql: string): Promise<void> {
+async function onServer<T>(work: (admin: Client) => Promise<T>): Promise<T> {
   const admin = new Client({ connectionString: process.env.DATABASE_URL });
   await admin.connect();
   try {
-    await admin.query(sql);
+    return await work(admin);
   } finally {
     await admin.end();
   }
 }
 
+/**
+ * Pool.end() resolves before the server has seen every connection close; dropping WITH (FORCE)
+ * then would terminate connections whose clients no longer listen for errors. Wait them out.
+ */
+async function dropWhenUnused(admin: Client, name: string): Promise<void> {
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    const { rows } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+      [name],
+    );
+    if (rows[0]!.n === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+}
+
 export async function createScratchDatabase(purpose: string): Promise<ScratchDatabase> {
   const name = `scratch_${purpose}_${randomUUID().slice(0, 8)}`;
-  await onServer(`CREATE DATABASE ${name}`);
+  await onServer((admin) => admin.query(`CREATE DATABASE ${name}`));
   const url = new URL(process.env.DATABASE_URL!);
   url.pathname = `/${name}`;
   const pool = new Pool({ connectionString: url.toString(), max: 2 });
@@ -36,7 +52,7 @@ export async function createScratchDatabase(purpose: string): Promise<ScratchDat
     pool,
     drop: async () => {
       await pool.end();
-      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await onServer((admin) => dropWhenUnused(admin, name));
     },
   };
 }
