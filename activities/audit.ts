@@ -1,15 +1,25 @@
 import type { Pool } from 'pg';
 import { insertRolloutEvent, type RolloutEvent } from './store/audit';
 import { inTransaction } from './store/transaction';
+import { findVerifiedSubject } from './store/verified-actions';
 
 /**
  * The workflow's own audit rows (signals, verdicts, stage events), keyed so a retry writes once;
- * each with its notification in one transaction.
+ * each with its notification in one transaction. verifyOperator resolves the verification an
+ * operator Update from the API carries to the identity the API verified (a read: safe to retry).
  */
+export interface OperatorVerification {
+  workflowId: string;
+  action: string;
+  verification: string;
+}
+
 export function createAuditActivities(deps: { pool: Pool }) {
   return {
     async recordRolloutEvent(event: RolloutEvent): Promise<void> {
       await inTransaction(deps.pool, (client) => insertRolloutEvent(client, event));
     },
+    verifyOperator: ({ workflowId, action, verification }: OperatorVerification): Promise<string | null> =>
+      findVerifiedSubject(deps.pool, verification, workflowId, action),
   };
 }

@@ -61,7 +61,7 @@ export async function compileBundleFiles(
   actor: string,
 ): Promise<CompileResult> {
   const bundle = loadBundle(files);
-  verifyBundleSignature(files, bundle.manifest.env, deps.signing);
+  const verified = verifyBundleSignature(files, bundle.manifest.env, deps.signing);
   const compiled = compileSnapshot(bundle);
   const stored =
     (await storedVersion(deps.pool, bundle.manifest.version, bundle.checksum)) ??
@@ -71,6 +71,7 @@ export async function compileBundleFiles(
       artifacts: await buildArtifacts(deps.opaPath, bundle, compiled),
       bundleDigest: digest,
       actor,
+      signature: verified.signed ? { keyId: verified.keyId, signature: verified.signature } : null,
     }));
   return {
     ...stored,

@@ -17,7 +17,7 @@ import { readLaneMetrics, windowEndMs } from './store/lane-metrics';
 import { readUploadedBundle } from './store/bundles';
 import { refusingBadInput } from './failure';
 import { readCoverage } from './store/deployments';
-import { laneName, sameLane, type Lane } from '../policy/lane';
+import { laneName, sameLane, type Env, type Lane } from '../policy/lane';
 import { REASONS } from '../policy/rollout/reasons';
 import { liveLanes } from './store/fleet';
 import type { AnalysisMetric } from '../policy/rollout/analysis';
@@ -52,13 +52,18 @@ export interface PlanInput {
 export interface RolloutPlan extends RolloutConfig {
   version: string;
   approvalSteps: number[];
+  /**
+   * The lane's env is one of PKG_VERIFIED_ENVS: resume and approve need an identity the API
+   * verified. Absent in plans made before identities existed.
+   */
+  verifiedIdentity?: boolean;
 }
 
 /**
  * Reads the bundle's manifest before anything is compiled or stored, and merges its `rollout:`
  * layer: a bad bundle, a wrong env or a loosened gate is refused here, non-retryable, by type.
  */
-function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
+function planRollout(pool: Pool, input: PlanInput, verifiedEnvs: readonly Env[]): Promise<RolloutPlan> {
   return refusingBadInput(async () => {
     const { manifest } = loadBundle(await readUploadedBundle(pool, input.digest));
     if (manifest.env !== input.lane.env) {
@@ -70,7 +75,12 @@ function planRollout(pool: Pool, input: PlanInput): Promise<RolloutPlan> {
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
     const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);
     await assertLaneServed(pool, input.lane);
-    return { ...config, version: manifest.version, approvalSteps: approvalStepIndexes(config) };
+    return {
+      ...config,
+      version: manifest.version,
+      approvalSteps: approvalStepIndexes(config),
+      verifiedIdentity: verifiedEnvs.includes(input.lane.env),
+    };
   });
 }
 
@@ -89,6 +99,8 @@ export interface GateDeps {
   now?: () => number;
   /** Where metric gates (rollout.analysis) are queried. */
   prometheusUrl: string;
+  /** PKG_VERIFIED_ENVS: where resume and approve need a verified identity (prod when absent). */
+  verifiedEnvs?: readonly Env[];
 }
 
 const DEFAULT_SETTLE_MS = 1500;
@@ -96,7 +108,7 @@ const DEFAULT_SETTLE_MS = 1500;
 export function createGateActivities(deps: GateDeps) {
   const now = deps.now ?? Date.now;
   return {
-    planRollout: (input: PlanInput) => planRollout(deps.pool, input),
+    planRollout: (input: PlanInput) => planRollout(deps.pool, input, deps.verifiedEnvs ?? ['prod']),
     async judgeLaneStep(input: GateInput): Promise<StepVerdict> {
       const toMs = now();
       await Context.current().sleep(deps.settleMs ?? DEFAULT_SETTLE_MS);

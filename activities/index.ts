@@ -7,6 +7,7 @@ import { createDecisionLogActivities } from './decision-logs';
 import { createFactActivities } from './facts';
 import { createGateActivities } from './gate';
 import { createLaneActivities } from './lane';
+import type { Env } from '../policy/lane';
 import { createWebhookActivities } from './webhook';
 
 /**
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   webhookSecret?: string;
   /** Days of decision log partitions the retention keeps. */
   decisionLogRetentionDays: number;
+  /** PKG_VERIFIED_ENVS: where resume and approve need an identity the API verified. */
+  verifiedEnvs?: readonly Env[];
 }
 
 export function createPipelineActivities(deps: PipelineDeps) {
@@ -41,6 +44,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
       redis: deps.redis,
       settleMs: deps.metricsSettleMs,
       prometheusUrl: deps.prometheusUrl,
+      verifiedEnvs: deps.verifiedEnvs,
     }),
     ...createDecisionActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
     ...createWebhookActivities({ secret: deps.webhookSecret }),

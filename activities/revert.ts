@@ -8,11 +8,16 @@ import { createDecisionActivities } from './decisions';
 import { revertLane, revertTarget } from './store/lane-revert';
 import { artifactsOf, readSnapshot } from './store/snapshot-read';
 import { insertValidationRun } from './store/validation-runs';
+import { signingPolicyFromConfig } from './signing-policy';
+import { loadConfig } from '../policy/config';
+import type { SigningPolicy } from '../policy/bundle/signing';
+import { verifySnapshotIntegrity } from '../policy/integrity/seal';
 
 /**
  * A revert (ARCHITECTURE.md §9) bypasses the ramp but not the checks: only to a snapshot the lane
- * served as stable before (unless forced, with a reason), after its fixtures pass again on its
- * engines, and with a decision record in the env's chain like any rollout's.
+ * served as stable before (unless forced, with a reason) that still verifies as evaluators would
+ * load it (§10), after its fixtures pass again on its engines, and with a decision record in the
+ * env's chain like any rollout's.
  */
 export interface RevertRequest {
   lane: Lane;
@@ -32,7 +37,7 @@ export interface RevertResult {
 }
 
 export async function revert(
-  deps: { pool: Pool; signingKeyPath?: string },
+  deps: { pool: Pool; signingKeyPath?: string; signing?: SigningPolicy },
   request: RevertRequest,
 ): Promise<RevertResult> {
   const { pool } = deps;
@@ -40,6 +45,8 @@ export async function revert(
   const revertId = `revert:${randomUUID()}`;
   const snapshot = await revertTarget(pool, lane, version, force);
   const stored = await readSnapshot(pool, { id: snapshot.snapshotId });
+  // Moving the lane to a snapshot its evaluators would refuse would leave them on the old one.
+  verifySnapshotIntegrity(stored.sealed, deps.signing ?? signingPolicyFromConfig(loadConfig()));
   const report = await validateSnapshot(stored.compiled, artifactsOf(stored), stored.fixtures);
   const runKey = `${revertId}:fixtures`;
   await insertValidationRun(pool, {

@@ -20,8 +20,10 @@ import { runWrk, wrkScript, type WrkResult } from './wrk';
  * What decision logging costs: one evaluator process each with logging off, at 10% and at 100%
  * (DECISION_LOG_SAMPLE; default mask, buffer and flush), same snapshot, same inputs (the bundle's
  * fixtures, facts supplied), same wrk client, rounds rotating the order so drift on the machine
- * hits all alike. Besides req/s it prints each evaluator's own CPU per request (Linux /proc), which
- * separates what logging costs the evaluator from Postgres competing for the same cores, and what
+ * hits all alike. Besides req/s it prints each evaluator's own CPU per request (Linux /proc), all
+ * threads and the main thread that answers requests alone (the log writer has a thread of its
+ * own), which separates what logging costs the request path, the writer and Postgres competing
+ * for the same cores, and what
  * the logging evaluators wrote and dropped while measured: a ratio bought by dropping entries
  * would show there.
  */
@@ -29,7 +31,13 @@ interface Target {
   name: string;
   evaluator: RunningEvaluator;
   runs: WrkResult[];
-  cpuSeconds: number;
+  cpu: Cpu;
+}
+
+/** CPU seconds of the evaluator process, and of its main thread alone (the one that answers requests). */
+interface Cpu {
+  process: number;
+  main: number;
 }
 
 interface LogCounts {
@@ -65,7 +73,7 @@ async function main(): Promise<void> {
         DECISION_LOG_SAMPLE: sample,
       });
       stops.push(() => evaluator.stop());
-      return { name, evaluator, runs: [], cpuSeconds: 0 };
+      return { name, evaluator, runs: [], cpu: { process: 0, main: 0 } };
     };
     const targets = [
       await start('decision logging off', '0'),
@@ -87,7 +95,9 @@ async function main(): Promise<void> {
       for (const target of order) {
         const cpuBefore = await cpuSeconds(target.evaluator);
         target.runs.push(await wrk(target, Number(values.duration)));
-        target.cpuSeconds += (await cpuSeconds(target.evaluator)) - cpuBefore;
+        const cpuAfter = await cpuSeconds(target.evaluator);
+        target.cpu.process += cpuAfter.process - cpuBefore.process;
+        target.cpu.main += cpuAfter.main - cpuBefore.main;
       }
     }
     await settle();
@@ -117,9 +127,14 @@ async function logCounts(evaluator: RunningEvaluator): Promise<LogCounts> {
   return { written: status.written, ...status.dropped };
 }
 
-/** User plus system CPU of the evaluator process so far, from /proc (NaN elsewhere). */
-async function cpuSeconds(evaluator: RunningEvaluator): Promise<number> {
-  const stat = await readFile(`/proc/${evaluator.process.pid}/stat`, 'utf8').catch(() => null);
+/** User plus system CPU of the evaluator process and of its main thread so far, from /proc (NaN elsewhere). */
+async function cpuSeconds(evaluator: RunningEvaluator): Promise<Cpu> {
+  const pid = evaluator.process.pid;
+  return { process: await statCpu(`/proc/${pid}/stat`), main: await statCpu(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+async function statCpu(file: string): Promise<number> {
+  const stat = await readFile(file, 'utf8').catch(() => null);
   if (stat === null) return NaN;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -135,7 +150,7 @@ function report(targets: Target[], values: Record<string, string | undefined>, i
     const served = target.runs.reduce((sum, run) => sum + run.requests, 0);
     const rounds = target.runs.map((run) => run.rps.toFixed(0)).join(', ');
     console.log(
-      `${target.name.padEnd(26)} ${mean(target, 'rps').toFixed(0).padStart(7)} req/s (rounds ${rounds})   p50 ${mean(target, 'p50ms').toFixed(2)} ms   p99 ${mean(target, 'p99ms').toFixed(2)} ms   evaluator CPU ${((target.cpuSeconds * 1e6) / served).toFixed(1)} µs/request   non-2xx ${mean(target, 'non2xx')}`,
+      `${target.name.padEnd(26)} ${mean(target, 'rps').toFixed(0).padStart(7)} req/s (rounds ${rounds})   p50 ${mean(target, 'p50ms').toFixed(2)} ms   p99 ${mean(target, 'p99ms').toFixed(2)} ms   evaluator CPU ${((target.cpu.process * 1e6) / served).toFixed(1)} µs/request (main thread ${((target.cpu.main * 1e6) / served).toFixed(1)})   non-2xx ${mean(target, 'non2xx')}`,
     );
   }
   const [off, tenth, all] = targets as [Target, Target, Target];

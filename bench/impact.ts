@@ -53,12 +53,16 @@ async function main(): Promise<void> {
     await pool.query(
       `SELECT pkg_decision_log_partition(d::date) FROM (VALUES (now() - interval '1 hour'), (now())) v(d)`,
     );
+    // Chunks of 500 as evaluators write them, each within one hour-old-to-now span of one day.
     await pool.query(
-      `INSERT INTO pkg_decision_logs
-         (decision_id, "timestamp", env, target, region, snapshot_version, canary, mode, input, result, eval_ns)
-       SELECT gen_random_uuid(), now() - (g % 3600) * interval '1 second', $1, $2, $3, $4, false, 'control',
-              ($5::jsonb) -> (g % $6), '{"ok": true}', 1000
-         FROM generate_series(1, $7) AS g`,
+      `INSERT INTO pkg_decision_log_chunks (chunk_id, env, target, region, first_at, last_at, decisions, body)
+       SELECT gen_random_uuid(), $1, $2, $3, min(at), max(at), count(*),
+              string_agg(json_build_object(
+                'decision_id', gen_random_uuid(), 'at', extract(epoch FROM at) * 1000, 'snapshot_version', $4::text,
+                'canary', false, 'mode', 'control', 'input', ($5::jsonb) -> (g % $6), 'result', '{"ok": true}'::json,
+                'error', null, 'eval_ns', 1000)::text, E'\n' ORDER BY at)
+         FROM (SELECT g, now() - ((g / 500) % 3600) * interval '1 second' AS at FROM generate_series(1, $7) AS g) d
+        GROUP BY g / 500, (at AT TIME ZONE 'UTC')::date`,
       [lane.env, lane.target, lane.region, v1.version, JSON.stringify(inputs), distinct, decisions],
     );
     const loggedMs = performance.now() - started;
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
         `${report.changed} changed (${((100 * report.changed) / Math.max(1, report.decisions)).toFixed(2)}%), ${report.skipped} unparsed`,
     );
   } finally {
-    await pool.query('DELETE FROM pkg_decision_logs WHERE env = $1 AND target = $2 AND region = $3', [
+    await pool.query('DELETE FROM pkg_decision_log_chunks WHERE env = $1 AND target = $2 AND region = $3', [
       lane.env,
       lane.target,
       lane.region,

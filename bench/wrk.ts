@@ -13,13 +13,16 @@ export interface WrkResult {
   socketErrors: number;
 }
 
-/** A wrk Lua script that POSTs the given JSON bodies in turn. */
-export function wrkScript(bodies: string[]): string {
+/** A wrk Lua script that POSTs the given JSON bodies in turn, with `headers` besides the content type. */
+export function wrkScript(bodies: string[], headers: Record<string, string> = {}): string {
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `, [ [==[${name}]==] ] = [==[${value}]==]`)
+    .join('');
   return `local bodies = {\n${bodies.map((b) => `[==[${b}]==]`).join(',\n')}\n}
 local reqs = {}
 local n = 0
 init = function(args)
-  for i, b in ipairs(bodies) do reqs[i] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, b) end
+  for i, b in ipairs(bodies) do reqs[i] = wrk.format("POST", nil, {["Content-Type"] = "application/json"${extra}}, b) end
 end
 request = function()
   n = n + 1

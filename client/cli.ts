@@ -5,6 +5,9 @@ import { registerRolloutCommands } from './commands/rollout';
 import { registerBundleCommands } from './commands/bundle';
 import { registerEvaluateCommands } from './commands/evaluate';
 import { registerImpactCommands } from './commands/impact';
+import { registerTokenCommands } from './commands/token';
+import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
+import { registerIntegrityCommands } from './commands/integrity';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -22,6 +25,9 @@ export function buildProgram(json: boolean): Command {
   registerBundleCommands(program);
   registerEvaluateCommands(program);
   registerImpactCommands(program);
+  registerTokenCommands(program);
+  registerEvaluatorKeyCommands(program);
+  registerIntegrityCommands(program);
   return program;
 }
 

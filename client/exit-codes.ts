@@ -28,6 +28,8 @@ const TYPE_EXIT: Record<ErrorType, ExitCode> = {
   LaneBusy: EXIT.refused,
   ActionRefused: EXIT.refused,
   NotFound: EXIT.refused,
+  Unauthenticated: EXIT.refused,
+  Forbidden: EXIT.refused,
   InputInvalid: EXIT.usage,
 };
 

@@ -113,3 +113,15 @@ export async function waitForOutcome(
   }
   return result;
 }
+
+/**
+ * Who started a rollout: the actor of its input, read from the first event of its history, so it
+ * is what the workflow itself was given (the API puts the verified identity there).
+ */
+export async function rolloutStarter(client: Client, workflowId: string): Promise<string | null> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) return null;
+  const input = client.options.loadedDataConverter.payloadConverter.fromPayload<Partial<PromotionInput>>(payload);
+  return typeof input?.actor === 'string' ? input.actor : null;
+}

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { decisionEnv, readDecision } from '../activities/store/decisions';
+import { decisionEnv, readDecision, readDecisionChain } from '../activities/store/decisions';
+import { verifyDecisionChain, type ChainVerification } from '../policy/rollout/decision-chain';
 import { verifyDecision, type DecisionCheck } from '../policy/rollout/decision-record';
 
 /** `pkgctl decision verify`: a stored record checked against its hash, signature and link. */
@@ -29,4 +30,9 @@ export async function verifyStoredDecision(
     ok: check.problems.length === 0,
     problems: check.problems,
   };
+}
+
+/** `pkgctl decision verify --env`: the env's whole chain, naming its first broken link. */
+export async function verifyEnvChain(pool: Pool, env: string, publicKeyPem?: string): Promise<ChainVerification> {
+  return verifyDecisionChain(env, await readDecisionChain(pool, env), publicKeyPem);
 }

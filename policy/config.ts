@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
-import { envSchema } from './lane';
+import { envSchema, type Env } from './lane';
 import { PIPELINE_TASK_QUEUE } from './constants';
 import type { ParseResult } from './engine/evaluation-request';
 import { parseMaskPaths } from './decision-log/masking';
 import { parseDecisionLogSampling } from './decision-log/sampling';
+import { parseRoleRules } from './identity/claims';
 
 /**
  * Process configuration from environment variables. Every address has a working default that
@@ -54,6 +55,12 @@ const parsedWith = <T>(parse: (text: string) => ParseResult<T>, expected: string
 
 const maskPaths = parsedWith(parseMaskPaths, 'a comma list of dotted input paths, e.g. context.subject,facts.object');
 
+/** A comma list of envs, or `none`. */
+const envList = z
+  .string()
+  .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+  .transform((text) => (text === 'none' ? [] : [...new Set(text.split(',').map((env) => envSchema.parse(env)))]));
+
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://pkg:pkg@127.0.0.1:55432/pkg'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:56379'),
@@ -85,6 +92,19 @@ export const configSchema = z.object({
   // One process per core by default: a Node process decides on one core (worker/evaluator/processes.ts).
   EVALUATOR_WORKERS: z.coerce.number({ error: 'a count' }).int().min(1).max(256).default(availableParallelism()),
   EVALUATOR_TEMPORAL: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
+  // Evaluator keys (README "Evaluator keys"): whether POST /v1/evaluate needs a key on every lane
+  // (true), none (false) or, unset, on the lanes of the listed envs; how often each process rereads
+  // the keys (the backstop of the revocation announcement: revocation must reach it within 5 s).
+  EVALUATOR_REQUIRE_KEYS: z
+    .enum(['true', 'false'], { error: 'true or false' })
+    .transform((value) => value === 'true')
+    .optional(),
+  EVALUATOR_KEYS_REQUIRED_ENVS: z
+    .string()
+    .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
+    .default('prod')
+    .transform((value) => (value === 'none' ? [] : [...new Set(value.split(','))]) as Env[]),
+  EVALUATOR_KEYS_REFRESH_MS: z.coerce.number({ error: 'milliseconds' }).int().min(100).max(4000).default(2000),
   // Decision logs (README "Decision logs"): the share of each lane's decisions logged, the input
   // fields hashed or dropped before an entry leaves the process, the salt of those hashes, the
   // buffer bound (entries beyond it are dropped and counted), the flush period, and how many days
@@ -133,10 +153,33 @@ export const configSchema = z.object({
   // .signatures.json, and the envs that refuse unsigned bundles (comma list; "prod" by default
   // when a key is configured, none otherwise; "none" to require none).
   PKG_SIGNING_PUBLIC_KEY: z.string().min(1).optional(),
+  // More trusted keys, for rotation: a comma list of PEM texts or paths. Snapshots keep the key id
+  // that signed them; evaluators check the signature again at load against these keys.
+  PKG_TRUSTED_KEYS: z.string().min(1).optional(),
   PKG_SIGNED_ENVS: z
     .string()
     .regex(/^(none|((prod|staging|dev)(,(prod|staging|dev))*))$/, 'a comma list of prod, staging, dev, or none')
     .optional(),
+  // Control-plane API (README "Identity and access"): where it listens, and the envs where the
+  // identity that started a rollout may not approve its steps (separation of duties). pkgctl goes
+  // through the API when both PKG_API_URL and PKG_TOKEN are set (a CI job needs nothing else).
+  PKG_API_HOST: z.string().min(1).default('127.0.0.1'),
+  PKG_API_PORT: port.default(8480),
+  PKG_SEPARATED_ENVS: envList.prefault('prod'),
+  // Pipeline worker: envs where resume and approve must come through the API (a verified identity);
+  // pause and rollback, which only reduce exposure, are honoured from anyone.
+  PKG_VERIFIED_ENVS: envList.prefault('prod'),
+  PKG_API_URL: url(['http:', 'https:']).optional(),
+  PKG_TOKEN: z.string().min(1).optional(),
+  // OIDC JWTs (e.g. GitHub Actions' id tokens) verified against the issuer's JWKS, for the audience
+  // given, and mapped to roles by PKG_OIDC_ROLES: JSON rules [{claims, role, envs}] (policy/identity/claims.ts).
+  PKG_OIDC_ISSUER: z.string().min(1).optional(),
+  PKG_OIDC_JWKS_URL: url(['http:', 'https:']).optional(),
+  PKG_OIDC_AUDIENCE: z.string().min(1).optional(),
+  PKG_OIDC_ROLES: parsedWith(
+    parseRoleRules,
+    'JSON rules like [{"claims":{"repository":"org/repo"},"role":"deployer","envs":["prod"]}]',
+  ).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

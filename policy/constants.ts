@@ -2,6 +2,8 @@
 export const PIPELINE_TASK_QUEUE = 'pkg-pipeline';
 export const EVALUATOR_TASK_QUEUE = 'pkg-evaluator';
 export const UPDATES_CHANNEL = 'pkg_updates';
+/** Redis channel announcing a created or revoked evaluator key (README "Evaluator keys"). */
+export const EVALUATOR_KEYS_CHANNEL = 'pkg_evaluator_keys';
 export const FACT_CLEANUP_SCHEDULE_ID = 'pkg-fact-cleanup';
 export const DECISION_LOG_RETENTION_SCHEDULE_ID = 'pkg-decision-log-retention';
 export const ROLLOUT_WORKFLOW_ID_PREFIX = 'rollout';

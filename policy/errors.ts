@@ -17,6 +17,8 @@ export const ERROR_TYPES = [
   'ActionRefused', // an operator action the rollout's state does not allow now (early approve, resume when not paused)
   'FixturesFailed', // a stored snapshot's fixtures fail on one of its engines (checked again before a revert)
   'NoEvaluators', // the lane has no live evaluator, so a canary on it could never be measured
+  'Unauthenticated', // no API token or JWT, or one that is unknown, expired or revoked (HTTP 401)
+  'Forbidden', // the identity lacks the role the action needs in the env, or separation of duties refuses it (HTTP 403)
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];

@@ -54,6 +54,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
         prometheusUrl: config.PROMETHEUS_URL,
         webhookSecret: config.PKG_WEBHOOK_SECRET,
         decisionLogRetentionDays: config.DECISION_LOG_RETENTION_DAYS,
+        verifiedEnvs: config.PKG_VERIFIED_ENVS,
       }),
     });
     relay.start();

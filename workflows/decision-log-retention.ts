@@ -3,7 +3,7 @@ import type { createDecisionLogActivities, DecisionLogRetentionResult } from '..
 
 /**
  * Scheduled decision log retention (README "Decision logs"): drops the day partitions of
- * pkg_decision_logs older than the pipeline worker's DECISION_LOG_RETENTION_DAYS. A detach waits
+ * pkg_decision_log_chunks older than the pipeline worker's DECISION_LOG_RETENTION_DAYS. A detach waits
  * for transactions still reading the partition, hence the long timeout.
  */
 export async function decisionLogRetention(): Promise<DecisionLogRetentionResult> {

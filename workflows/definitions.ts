@@ -31,6 +31,8 @@ export interface PromotionResult {
 export interface OperatorPayload {
   actor: string;
   reason?: string;
+  /** Set by the control-plane API only: the id of its record of the identity it verified. */
+  verification?: string;
 }
 
 /** The UI's path: a signal cannot be refused, so its handler records what it could not do. */

@@ -1,9 +1,11 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   actionRefusal,
+  identityRefusal,
   OPERATOR_ACTIONS,
   payloadProblems,
   readRequest,
+  readVerification,
   type OperatorAction,
 } from '../policy/rollout/operator-actions';
 import { describeRollout, type OperatorRequest, type RolloutStatus } from '../policy/rollout/status';
@@ -11,16 +13,17 @@ import { operatorSignals, operatorUpdates, statusQuery } from './definitions';
 import { control } from './promotion-activities';
 import type { Run } from './promotion-state';
 
-type Audit = (event: string, actor: string, reason?: string) => Promise<void>;
+/** `verified` is absent in histories recorded before identities existed. */
+type Audit = (event: string, actor: string, reason?: string, verified?: boolean) => Promise<void>;
 
 /** Audits operator messages in the order received; `pending` holds the writes still under way. */
 function operatorAuditor({ rolloutId, input, state }: Run): { audit: Audit; pending: Promise<void>[] } {
   const pending: Promise<void>[] = [];
-  const audit: Audit = (event, actor, reason) => {
+  const audit: Audit = (event, actor, reason, actorVerified) => {
     const { stepIndex: step, percent } = state.facts;
     const eventKey = `${rolloutId}:signal:${pending.length}`;
     const row = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
-    const write = control.recordRolloutEvent(row);
+    const write = control.recordRolloutEvent(actorVerified === undefined ? row : { ...row, actorVerified });
     pending.push(write);
     return write;
   };
@@ -51,42 +54,73 @@ interface AuditEntry {
   reason: string;
 }
 
+/** Who sent an Update: the identity the API verified when its verification resolves, else the payload's actor, unverified. */
+async function identify(action: OperatorAction, raw: unknown, request: OperatorRequest) {
+  const verification = readVerification(raw);
+  if (verification === null) return { actor: request.actor, verified: false };
+  const { workflowId } = workflowInfo();
+  const subject = await control.verifyOperator({ workflowId, action, verification });
+  return subject === null ? { actor: request.actor, verified: false } : { actor: subject, verified: true };
+}
+
+const failure = (type: 'InputInvalid' | 'ActionRefused' | 'Forbidden', action: OperatorAction, message: string) =>
+  ApplicationFailure.create({ type, message: `${action}: ${message}` });
+
 /**
  * Operator actions (ARCHITECTURE.md §6) as Updates and as signals, one code path for both; each
- * accepted or ignored action is audited exactly once. Returns the pending audit writes.
+ * accepted or ignored action is audited exactly once. Behind `verified-identity`, each is audited
+ * as verified or not, and resume and approve without a verified identity are refused where the
+ * plan requires one. Returns the pending audit writes.
  */
 export function registerHandlers(run: Run): Promise<void>[] {
   const { state } = run;
   const { audit, pending } = operatorAuditor(run);
   const refusal = (action: OperatorAction) => actionRefusal(action, state.facts, state.stopping);
-  const accept = (action: OperatorAction, request: OperatorRequest) => {
+  const accept = (action: OperatorAction, request: OperatorRequest, verified?: boolean) => {
     const { event, reason } = apply(run, action, request);
-    return audit(event, request.actor, reason);
+    return audit(event, request.actor, reason, verified);
   };
   setHandler(statusQuery, () => describeRollout(state.facts));
   for (const action of OPERATOR_ACTIONS) {
     // Never throws: an exception in a signal handler fails every later workflow task.
     setHandler(operatorSignals[action], (raw: unknown) => {
       const request = readRequest(raw);
-      const refused = refusal(action);
-      if (refused !== null) return void audit(`${action}_ignored`, request.actor, refused);
-      void accept(action, request);
+      const identified = patched('verified-identity');
+      const refused = refusal(action) ?? (identified ? identityRefusal(action, false, state.verifiedIdentity) : null);
+      const verified = identified ? false : undefined;
+      if (refused !== null) return void audit(`${action}_ignored`, request.actor, refused, verified);
+      void accept(action, request, verified);
     });
     setHandler(
       operatorUpdates[action],
       async (raw: unknown): Promise<RolloutStatus> => {
-        await accept(action, readRequest(raw));
+        const request = readRequest(raw);
+        if (!patched('verified-identity')) {
+          await accept(action, request);
+          return describeRollout(state.facts);
+        }
+        const { actor, verified } = await identify(action, raw, request);
+        // The state may have moved while the verification was read.
+        const refused = refusal(action);
+        if (refused !== null) throw failure('ActionRefused', action, refused);
+        const unverified = identityRefusal(action, verified, state.verifiedIdentity);
+        if (unverified !== null) {
+          await audit(`${action}_refused`, actor, unverified, verified);
+          throw failure('Forbidden', action, unverified);
+        }
+        await accept(action, { ...request, actor }, verified);
         return describeRollout(state.facts);
       },
       {
         validator: (raw: unknown) => {
           const problems = payloadProblems(raw);
-          if (problems.length > 0) {
-            throw ApplicationFailure.create({ type: 'InputInvalid', message: `${action}: ${problems.join('; ')}` });
-          }
+          if (problems.length > 0) throw failure('InputInvalid', action, problems.join('; '));
           const refused = refusal(action);
-          if (refused !== null)
-            throw ApplicationFailure.create({ type: 'ActionRefused', message: `${action}: ${refused}` });
+          if (refused !== null) throw failure('ActionRefused', action, refused);
+          // Without a verification nothing can verify it later: refused before it enters history.
+          const unverified = readVerification(raw) === null;
+          const identity = unverified ? identityRefusal(action, false, state.verifiedIdentity) : null;
+          if (identity !== null) throw failure('Forbidden', action, identity);
         },
       },
     );

@@ -49,6 +49,8 @@ export class RolloutState {
   readonly evidence: Evidence = { candidate: null, baseline: null, validation: null };
   rollbackRequest: OperatorRequest | null = null;
   approvalSteps: number[] = [];
+  /** Resume and approve need an identity the API verified (the plan's verifiedIdentity). */
+  verifiedIdentity = false;
   private readonly approvals = new Set<number>();
 
   constructor(readonly lane: Lane) {

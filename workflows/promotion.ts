@@ -121,6 +121,7 @@ async function planAndCompile(run: Run): Promise<Compiled> {
   try {
     plan = await control.planRollout({ lane: input.lane, digest: input.digest, overrides: input.overrides });
     state.approvalSteps = plan.approvalSteps;
+    if (patched('verified-identity')) state.verifiedIdentity = plan.verifiedIdentity ?? false;
     state.enter('compiling', { version: plan.version, steps: plan.steps });
     compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [
       { digest: input.digest, actor: input.actor },

@@ -19,6 +19,8 @@ export interface RolloutEvent {
   percent?: number | null;
   isRollback?: boolean;
   actor: string;
+  /** Operator events: whether the API verified the actor; absent for the workflow's own events. */
+  actorVerified?: boolean;
   reason?: string | null;
   details?: Record<string, unknown>;
 }
@@ -26,8 +28,9 @@ export interface RolloutEvent {
 export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promise<void> {
   await db.query(
     `INSERT INTO pkg_rollout_events
-       (rollout_id, event_key, env, target, region, snapshot_uuid, event, step, to_percent, is_rollback, actor, reason, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       (rollout_id, event_key, env, target, region, snapshot_uuid, event, step, to_percent, is_rollback, actor, reason, details,
+        actor_verified)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (event_key) DO NOTHING`,
     [
       e.rolloutId,
@@ -43,6 +46,7 @@ export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promis
       e.actor,
       e.reason ?? null,
       JSON.stringify(e.details ?? {}),
+      e.actorVerified ?? null,
     ],
   );
   await insertNotification(db, e);

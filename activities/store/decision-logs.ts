@@ -1,26 +1,32 @@
 import { escapeIdentifier } from 'pg';
+import type { DecisionLogChunk } from '../../policy/decision-log/entry';
 import type { Queryable } from './transaction';
 
 /**
- * `pkg_decision_logs` (migrations/006): day partitions, batched inserts, and retention by dropping
- * whole partitions. Partitions are named by `pkg_decision_log_partition(day)`,
- * `pkg_decision_logs_YYYYMMDD`, which is how retention knows each one's day.
+ * Decision logs (migrations/008): chunks in `pkg_decision_log_chunks`, one lane and one UTC day
+ * each, in day partitions named by `pkg_decision_log_partition(day)`,
+ * `pkg_decision_log_chunks_YYYYMMDD`, which is how retention knows each one's day. The view
+ * `pkg_decision_logs` shows them a decision per row.
  */
-const COLUMNS = `decision_id, "timestamp", env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns`;
 
-/**
- * One statement and one parameter per batch: the rows (decisionLogRowJson) travel as one JSON array
- * that Postgres parses once into records, rather than a parameter per value or an array per column.
- */
-export async function insertDecisionLogs(db: Queryable, rowsJson: readonly string[]): Promise<void> {
-  if (rowsJson.length === 0) return;
+/** One statement per batch, its chunks as parallel arrays: a batch is written whole or not at all. */
+export async function insertDecisionLogChunks(db: Queryable, chunks: readonly DecisionLogChunk[]): Promise<void> {
+  if (chunks.length === 0) return;
   await db.query(
-    `INSERT INTO pkg_decision_logs (${COLUMNS})
-     SELECT decision_id, to_timestamp(at / 1000), env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns
-       FROM jsonb_to_recordset($1::jsonb) AS r(decision_id uuid, at double precision, env pkg_env, target text,
-            region text, snapshot_version text, canary boolean, mode text, input jsonb, result jsonb, error text, eval_ns bigint)
-     ON CONFLICT DO NOTHING`,
-    [`[${rowsJson.join(',')}]`],
+    `INSERT INTO pkg_decision_log_chunks (chunk_id, env, target, region, first_at, last_at, decisions, body)
+     SELECT gen_random_uuid(), env, target, region, to_timestamp(first_at / 1000), to_timestamp(last_at / 1000),
+            decisions, body
+       FROM unnest($1::pkg_env[], $2::text[], $3::text[], $4::double precision[], $5::double precision[], $6::int[], $7::text[])
+            AS c(env, target, region, first_at, last_at, decisions, body)`,
+    [
+      chunks.map((chunk) => chunk.lane.env),
+      chunks.map((chunk) => chunk.lane.target),
+      chunks.map((chunk) => chunk.lane.region),
+      chunks.map((chunk) => chunk.firstAt),
+      chunks.map((chunk) => chunk.lastAt),
+      chunks.map((chunk) => chunk.lines.length),
+      chunks.map((chunk) => chunk.lines.join('\n')),
+    ],
   );
 }
 
@@ -57,10 +63,10 @@ export async function listExpiredDecisionLogPartitions(
   const { rows } = await db.query<{ name: string; attached: boolean; detach_pending: boolean }>(
     `SELECT c.relname AS name, i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detach_pending
        FROM pg_class c
-       LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'pkg_decision_logs'::regclass
+       LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'pkg_decision_log_chunks'::regclass
       WHERE c.relkind = 'r'
-        AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'pkg_decision_logs'::regclass)
-        AND c.relname ~ '^pkg_decision_logs_[0-9]{8}$'
+        AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'pkg_decision_log_chunks'::regclass)
+        AND c.relname ~ '^pkg_decision_log_chunks_[0-9]{8}$'
         AND (i.inhrelid IS NOT NULL OR NOT c.relispartition)
         AND ((to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC')
             <= now() - make_interval(days => $1)
@@ -78,7 +84,7 @@ export async function dropDecisionLogPartition(db: Queryable, partition: Expired
   const name = escapeIdentifier(partition.name);
   if (partition.attached) {
     const how = partition.detachPending ? 'FINALIZE' : 'CONCURRENTLY';
-    await db.query(`ALTER TABLE pkg_decision_logs DETACH PARTITION ${name} ${how}`);
+    await db.query(`ALTER TABLE pkg_decision_log_chunks DETACH PARTITION ${name} ${how}`);
   }
   await db.query(`DROP TABLE IF EXISTS ${name}`);
 }

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { DecisionEvent, Outcome } from '../../policy/rollout/decision-record';
 import { PkgError } from '../../policy/errors';
+import type { ChainRecord } from '../../policy/rollout/decision-chain';
 import { inTransaction } from './transaction';
 
 /** Decision records (pkg_decision_records): a tamper-evident chain per env. */
@@ -101,6 +102,15 @@ export async function readDecision(pool: Pool, id: string): Promise<StoredDecisi
   );
   if (!rows[0]) throw new PkgError('NotFound', `no decision record ${id}`);
   return rows[0];
+}
+
+/** Every record of an env, oldest first: what `pkgctl decision verify --env` walks. */
+export async function readDecisionChain(pool: Pool, env: string): Promise<ChainRecord[]> {
+  const { rows } = await pool.query<ChainRecord>(
+    'SELECT id, env, previous_id, canonical, signature FROM pkg_decision_records WHERE env = $1 ORDER BY created_at, id',
+    [env],
+  );
+  return rows;
 }
 
 /** The env of a record, or null when there is no such record. */

@@ -1,10 +1,11 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Queryable } from './transaction';
 import type { CompiledRule, CompiledSnapshot, Condition, Emission } from '../../policy/engine/compiled-snapshot';
 import { PkgError } from '../../policy/errors';
 import type { RunnableFixture } from '../../policy/bundle/fixtures';
 import type { Env } from '../../policy/lane';
 import type { OpaArtifacts, StoredArtifact } from '../../policy/rego/artifacts';
+import type { SealedSnapshot } from '../../policy/integrity/seal';
 
 /**
  * A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts.
@@ -20,6 +21,8 @@ export interface SnapshotRecord {
   rego: StoredArtifact | null;
   fixtures: RunnableFixture[];
   manifest: Record<string, unknown>;
+  /** What load-time verification checks (policy/integrity/seal.ts). */
+  sealed: SealedSnapshot;
 }
 
 interface SnapshotRow {
@@ -30,6 +33,12 @@ interface SnapshotRow {
   engine: 'native' | 'wasm';
   entrypoint: string;
   manifest: Record<string, unknown>;
+  file_checksums: Record<string, string> | null;
+  signature: string | null;
+  signature_key_id: string | null;
+  content_sha256: string | null;
+  content_sha256_now: string;
+  seal: string | null;
 }
 
 interface ArtifactRow {
@@ -58,33 +67,56 @@ const RULES_SQL = `
               FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
   FROM pkg_policy_rules r WHERE r.snapshot_uuid = $1 ORDER BY r.rule_name`;
 
+const SNAPSHOT_SQL = `
+  SELECT id, version, checksum, env, engine, entrypoint, manifest, file_checksums, signature, signature_key_id,
+         content_sha256, pkg_snapshot_content_sha256(id) AS content_sha256_now, seal
+  FROM pkg_snapshots`;
+
+/**
+ * One repeatable-read transaction: the rule hash that load-time verification compares is taken
+ * from exactly the rows the engine is then built from.
+ */
 export async function readSnapshot(pool: Pool, which: { id: string } | { version: string }): Promise<SnapshotRecord> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const record = await readSnapshotIn(client, which);
+    await client.query('COMMIT');
+    return record;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function readSnapshotIn(
+  client: PoolClient,
+  which: { id: string } | { version: string },
+): Promise<SnapshotRecord> {
   const [column, value] = 'id' in which ? ['id', which.id] : ['version', which.version];
-  const found = await pool.query<SnapshotRow>(
-    `SELECT id, version, checksum, env, engine, entrypoint, manifest FROM pkg_snapshots WHERE ${column} = $1`,
-    [value],
-  );
+  const found = await client.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE ${column} = $1`, [value]);
   const row = found.rows[0];
   if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
-  const [types, rules, fixtures, artifacts] = await Promise.all([
-    pool.query<{ name: string; default_params: Record<string, unknown> }>(
-      'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_uuid = $1 ORDER BY name',
-      [row.id],
-    ),
-    pool.query<RuleRow>(RULES_SQL, [row.id]),
-    pool.query<RunnableFixture>(
-      'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
-      [row.id],
-    ),
-    pool.query<ArtifactRow>(
-      'SELECT artifact_type AS type, artifact_bytes AS bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1',
-      [row.id],
-    ),
-  ]);
+  const types = await client.query<{ name: string; default_params: Record<string, unknown> }>(
+    'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_uuid = $1 ORDER BY name',
+    [row.id],
+  );
+  const rules = await client.query<RuleRow>(RULES_SQL, [row.id]);
+  const fixtures = await client.query<RunnableFixture>(
+    'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
+    [row.id],
+  );
+  const artifacts = await client.query<ArtifactRow>(
+    'SELECT artifact_type AS type, artifact_bytes AS bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1',
+    [row.id],
+  );
   const artifact = (type: ArtifactRow['type']) => {
     const found = artifacts.rows.find((a) => a.type === type);
     return found ? { bytes: found.bytes, sha256: found.sha256 } : null;
   };
+  const [wasm, rego] = [artifact('wasm_pack'), artifact('rego_bundle')];
   return {
     snapshotId: row.id,
     version: row.version,
@@ -97,10 +129,27 @@ export async function readSnapshot(pool: Pool, which: { id: string } | { version
       subtaskTypes: types.rows.map((t) => ({ name: t.name, defaultParams: t.default_params })),
       rules: rules.rows.map(ruleOf),
     },
-    wasm: artifact('wasm_pack'),
-    rego: artifact('rego_bundle'),
+    wasm,
+    rego,
     fixtures: fixtures.rows,
     manifest: row.manifest,
+    sealed: sealedOf(row, wasm, rego),
+  };
+}
+
+function sealedOf(row: SnapshotRow, wasm: StoredArtifact | null, rego: StoredArtifact | null): SealedSnapshot {
+  const { signature, signature_key_id: keyId } = row;
+  return {
+    version: row.version,
+    env: row.env,
+    checksum: row.checksum,
+    fileChecksums: row.file_checksums,
+    contentSha256: row.content_sha256,
+    contentSha256Now: row.content_sha256_now,
+    seal: row.seal,
+    wasm,
+    rego,
+    signature: signature !== null && keyId !== null ? { keyId, signature } : null,
   };
 }
 

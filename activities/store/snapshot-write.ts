@@ -1,8 +1,12 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Bundle } from '../../policy/bundle/bundle';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { PkgError } from '../../policy/errors';
 import type { OpaArtifacts } from '../../policy/rego/artifacts';
+import type { VerifiedSignature } from '../../policy/bundle/signing';
+import type { Manifest } from '../../policy/bundle/schema';
+import type { EngineKind } from '../../policy/engine/evaluation';
+import type { Env } from '../../policy/lane';
 import { insertSnapshotRows } from './snapshot-rows';
 import { inTransaction, type Queryable } from './transaction';
 
@@ -18,6 +22,8 @@ export interface StoreSnapshotRequest {
   artifacts: OpaArtifacts;
   bundleDigest: string | null;
   actor: string;
+  /** The bundle signature that verified at compile, kept so evaluators can check it again. */
+  signature?: VerifiedSignature | null;
 }
 
 export interface StoredSnapshot {
@@ -31,15 +37,11 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   const { version } = request.compiled;
   const checksum = request.bundle.checksum;
   return inTransaction(pool, async (client) => {
-    const inserted = await client.query<{ id: string }>(
-      `INSERT INTO pkg_snapshots (version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (version) DO NOTHING RETURNING id`,
-      snapshotValues(request),
-    );
-    const snapshotId = inserted.rows[0]?.id;
+    const snapshotId = await insertSnapshotRow(client, snapshotRowOf(request));
     if (snapshotId) {
       const { compiled, artifacts, bundle } = request;
       await insertSnapshotRows(client, snapshotId, { compiled, artifacts, fixtures: bundle.fixtures });
+      await sealSnapshot(client, snapshotId);
       return { snapshotId, version, checksum, created: true };
     }
     // Inserted nothing: another compile stored this version first.
@@ -49,20 +51,79 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
   });
 }
 
-function snapshotValues({ bundle, compiled, bundleDigest, actor }: StoreSnapshotRequest): unknown[] {
-  const { manifest } = bundle;
-  return [
-    compiled.version,
-    manifest.env,
-    compiled.engine,
-    compiled.entrypoint,
-    manifest.schema_version,
-    manifest.notes ?? null,
-    bundle.checksum,
+/** A pkg_snapshots row. An imported snapshot brings its id, content hash and seal; a compile makes them. */
+export interface SnapshotRow {
+  id: string | null;
+  version: string;
+  env: Env;
+  engine: EngineKind;
+  entrypoint: string;
+  /** Stored whole; its schema_version and notes also fill their columns. */
+  manifest: Pick<Manifest, 'schema_version' | 'notes'>;
+  checksum: string;
+  fileChecksums: Record<string, string>;
+  signature: VerifiedSignature | null;
+  bundleDigest: string | null;
+  actor: string;
+  sealed: { contentSha256: string; seal: string } | null;
+}
+
+/** The new row's id, or null when the version is already stored. */
+export async function insertSnapshotRow(client: PoolClient, row: SnapshotRow): Promise<string | null> {
+  const { manifest, signature, sealed } = row;
+  const inserted = await client.query<{ id: string }>(
+    `INSERT INTO pkg_snapshots (id, version, env, engine, entrypoint, schema_version, notes, checksum, bundle_digest, manifest,
+                                created_by, file_checksums, signature, signature_key_id, content_sha256, seal)
+     VALUES (COALESCE($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (version) DO NOTHING RETURNING id`,
+    [
+      row.id,
+      row.version,
+      row.env,
+      row.engine,
+      row.entrypoint,
+      manifest.schema_version,
+      manifest.notes ?? null,
+      row.checksum,
+      row.bundleDigest,
+      JSON.stringify(manifest),
+      row.actor,
+      JSON.stringify(row.fileChecksums),
+      signature?.signature ?? null,
+      signature?.keyId ?? null,
+      sealed?.contentSha256 ?? null,
+      sealed?.seal ?? null,
+    ],
+  );
+  return inserted.rows[0]?.id ?? null;
+}
+
+function snapshotRowOf({ bundle, compiled, bundleDigest, actor, signature }: StoreSnapshotRequest): SnapshotRow {
+  return {
+    id: null,
+    version: compiled.version,
+    env: bundle.manifest.env,
+    engine: compiled.engine,
+    entrypoint: compiled.entrypoint,
+    manifest: bundle.manifest,
+    checksum: bundle.checksum,
+    fileChecksums: bundle.fileChecksums,
+    signature: signature ?? null,
     bundleDigest,
-    JSON.stringify(manifest),
     actor,
-  ];
+    sealed: null,
+  };
+}
+
+/**
+ * Records the rule rows' hash and the seal over checksum, rules and artifacts, in the transaction
+ * that wrote them: from here on no part of the snapshot can change without the evaluators seeing it.
+ */
+async function sealSnapshot(client: PoolClient, snapshotId: string): Promise<void> {
+  await client.query(
+    `UPDATE pkg_snapshots SET content_sha256 = pkg_snapshot_content_sha256(id), seal = pkg_snapshot_seal(id) WHERE id = $1`,
+    [snapshotId],
+  );
 }
 
 /**

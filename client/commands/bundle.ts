@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { signingPolicyFromConfig } from '../../activities/signing-policy';
-import { loadBundle } from '../../policy/bundle/bundle';
+import { loadBundle, type BundleFiles } from '../../policy/bundle/bundle';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import { loadConfig } from '../../policy/config';
@@ -14,10 +14,14 @@ import { validateSnapshot, type ValidationReport } from '../../policy/bundle/val
 import { keyIdOf, signBundle, verifyBundleSignature } from '../../policy/bundle/signing';
 import { EXIT } from '../exit-codes';
 import { printResult, printText } from '../output';
+import { registerBundleTransferCommands } from './bundle-transfer';
 
-/** `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed. */
+/**
+ * `pkgctl bundle validate|sign|keygen`: local checks for authors and CI; no database needed.
+ * `export|import` move stored snapshots between databases (bundle-transfer.ts).
+ */
 export function registerBundleCommands(program: Command): void {
-  const bundle = program.command('bundle').description('policy bundles: validate, sign');
+  const bundle = program.command('bundle').description('policy bundles: validate, sign, export, import');
   bundle
     .command('validate')
     .argument('<dir>', 'bundle directory')
@@ -57,6 +61,7 @@ export function registerBundleCommands(program: Command): void {
         `key ${keyIdOf(publicKey)}: ${options.out}.key, ${options.out}.pub (set PKG_SIGNING_PUBLIC_KEY=${options.out}.pub)`,
       );
     });
+  registerBundleTransferCommands(bundle);
 }
 
 export interface BundleValidation extends ValidationReport {
@@ -69,8 +74,12 @@ export interface BundleValidation extends ValidationReport {
 }
 
 export async function validateBundle(dir: string): Promise<BundleValidation> {
+  return validateBundleFiles(await readBundleDir(dir));
+}
+
+/** The same checks on an uploaded bundle (the API's validate). */
+export async function validateBundleFiles(files: BundleFiles): Promise<BundleValidation> {
   const config = loadConfig();
-  const files = await readBundleDir(dir);
   const bundle = loadBundle(files);
   const { signed } = verifyBundleSignature(files, bundle.manifest.env, signingPolicyFromConfig(config));
   const compiled = compileSnapshot(bundle);

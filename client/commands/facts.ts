@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
-import { addFact, getFactStatistics, listFacts, type StoredFact } from '../../activities/store/facts';
+import type { StoredFact } from '../../activities/store/facts';
 import { runFactCleanup, type FactCleanupResult } from '../../activities/store/fact-cleanup';
 import { formatDuration } from '../../policy/facts/duration';
 import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';
 import { printProgress, printResult } from '../output';
 import { withSession } from '../session';
+import { withControlPlane } from '../control-plane';
 
-/** `pkgctl facts add|list|stats|cleanup`: straight to Postgres, no worker needed. */
+/**
+ * `pkgctl facts add|list|stats|cleanup`: no worker needed; add, list and stats go through the API
+ * when one is configured, cleanup (which reports each batch as it goes) straight to Postgres.
+ */
 export function registerFactsCommands(program: Command): void {
   const facts = program.command('facts').description('temporal facts that FACT conditions consult');
   facts
@@ -22,8 +26,9 @@ export function registerFactsCommands(program: Command): void {
     .option('--json', 'print one JSON result')
     .action(async (options: Record<string, string | boolean | undefined>) => {
       const { json, ...input } = options;
-      const fact = parseInput(factInputSchema, input, 'invalid fact', flagName);
-      const stored = await withSession(({ pool }) => addFact(pool(), fact));
+      // Checked here for messages that name the flags; the ControlPlane checks it again as the API must.
+      parseInput(factInputSchema, input, 'invalid fact', flagName);
+      const stored = await withControlPlane((plane) => plane.addFact(input));
       printResult(Boolean(json), stored, () => `added fact ${describeFact(stored)}`);
     });
   facts
@@ -34,7 +39,7 @@ export function registerFactsCommands(program: Command): void {
     .option('--include-expired', 'also expired and not-yet-valid facts')
     .option('--json', 'print one JSON result')
     .action(async (options: { subject: string; namespace?: string; includeExpired?: boolean; json?: boolean }) => {
-      const found = await withSession(({ pool }) => listFacts(pool(), options));
+      const found = await withControlPlane((plane) => plane.listFacts(options));
       printResult(options.json, found, () =>
         found.length ? found.map(describeFact).join('\n') : `no facts for ${options.subject}`,
       );
@@ -50,7 +55,7 @@ function registerStatsCommand(facts: Command): void {
     .option('--namespace <namespace>', 'only this namespace')
     .option('--json', 'print one JSON result')
     .action(async (options: { namespace?: string; json?: boolean }) => {
-      const stats = await withSession(({ pool }) => getFactStatistics(pool(), options.namespace ?? null));
+      const stats = await withControlPlane((plane) => plane.factStatistics(options.namespace ?? null));
       printResult(options.json, stats, () =>
         stats.length
           ? stats

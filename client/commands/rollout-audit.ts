@@ -1,17 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EXIT } from '../exit-codes';
-import { envHistory, readDecision } from '../../activities/store/decisions';
-import { assertLaneIdle } from '../rollout-client';
-import { revert } from '../../activities/revert';
+import { withControlPlane } from '../control-plane';
 import { PkgError } from '../../policy/errors';
-import { verifyStoredDecision } from '../rollout-history';
+import { verifyEnvChain, verifyStoredDecision } from '../rollout-history';
+import type { ChainVerification } from '../../policy/rollout/decision-chain';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
 import { withSession } from '../session';
-import { laneName, laneOf, parseLaneName, type Lane } from '../../policy/lane';
-import { withdrawLeftover } from '../../activities/store/deployments';
+import { ENVS, laneName, laneOf, parseLaneName, type Env, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
 export function registerAuditCommands(program: Command): void {
@@ -23,12 +20,10 @@ export function registerAuditCommands(program: Command): void {
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((name: string, options: { reason: string; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal }) => {
+      withControlPlane(async (plane) => {
         const lane = parseLaneName(name);
-        await assertLaneIdle(await temporal(), lane);
-        const healer = `abort:${randomUUID()}`;
-        const leftover = await withdrawLeftover(pool(), { lane, healer, actor: options.actor, reason: options.reason });
-        const result = { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn: leftover };
+        const result = await plane.abort(lane, options.reason, options.actor);
+        const leftover = result.withdrawn;
         printResult(options.json, result, () =>
           leftover
             ? `${laneName(lane)}: withdrew ${leftover.candidate.version}, left by ${leftover.rolloutId ?? 'an unknown rollout'}`
@@ -48,22 +43,18 @@ export function registerAuditCommands(program: Command): void {
     .addOption(actorOption())
     .option('--json', 'print one JSON result')
     .action((options: Lane & { to: string; reason?: string; force?: boolean; actor: string; json?: boolean }) =>
-      withSession(async ({ pool, temporal, config }) => {
+      withControlPlane(async (plane) => {
         const lane = laneOf(options);
         if (options.force && !options.reason?.trim()) {
           throw new PkgError('InputInvalid', '--force needs a --reason: an override of the revert rule is audited');
         }
-        await assertLaneIdle(await temporal(), lane);
-        const result = await revert(
-          { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
-          {
-            lane,
-            version: options.to,
-            actor: options.actor,
-            reason: options.reason ?? 'manual revert',
-            force: !!options.force,
-          },
-        );
+        const result = await plane.revert({
+          lane,
+          version: options.to,
+          actor: options.actor,
+          reason: options.reason ?? 'manual revert',
+          force: !!options.force,
+        });
         printResult(
           options.json,
           { outcome: 'reverted', ...result },
@@ -80,8 +71,8 @@ export function registerAuditCommands(program: Command): void {
     .option('--limit <n>', 'how many entries', (v) => Number.parseInt(v, 10), 20)
     .option('--json', 'print one JSON result')
     .action((options: { env: string; limit: number; json?: boolean }) =>
-      withSession(async ({ pool }) => {
-        const entries = await envHistory(pool(), options.env, options.limit);
+      withControlPlane(async (plane) => {
+        const entries = await plane.history(options.env, options.limit);
         printResult(options.json, entries, () =>
           entries.length
             ? entries
@@ -95,14 +86,16 @@ export function registerAuditCommands(program: Command): void {
 }
 
 function registerDecisionCommands(program: Command): void {
-  const decision = program.command('decision').description('decision records: show or verify one');
+  const decision = program
+    .command('decision')
+    .description("decision records: show or verify one, or verify an env's chain");
   decision
     .command('show')
     .argument('<id>', 'record id (sha256) or rollout id')
     .option('--json', 'print the canonical record')
     .action((id: string, options: { json?: boolean }) =>
-      withSession(async ({ pool }) => {
-        const stored = await readDecision(pool(), id);
+      withControlPlane(async (plane) => {
+        const stored = await plane.decision(id);
         printResult(
           options.json,
           new JsonText(stored.canonical),
@@ -113,13 +106,18 @@ function registerDecisionCommands(program: Command): void {
     );
   decision
     .command('verify')
-    .argument('<id>', 'record id (sha256) or rollout id')
+    .argument('[id]', 'record id (sha256) or rollout id')
+    .addOption(new Option('--env <env>', "walk the env's whole chain instead of one record").choices(ENVS))
     .option('--key <pem>', 'Ed25519 public (or private) key PEM; defaults to DECISION_SIGNING_KEY')
     .option('--json', 'print one JSON result')
-    .action((id: string, options: { key?: string; json?: boolean }) =>
+    .action((id: string | undefined, options: { env?: Env; key?: string; json?: boolean }) =>
       withSession(async ({ pool, config }) => {
+        if ((id === undefined) === (options.env === undefined))
+          throw new PkgError('InputInvalid', 'decision verify: give a record id or --env, not both');
         const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
-        const result = await verifyStoredDecision(pool(), id, keyPath ? readFileSync(keyPath, 'utf8') : undefined);
+        const key = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
+        if (options.env) return printChain(await verifyEnvChain(pool(), options.env, key), options.json);
+        const result = await verifyStoredDecision(pool(), id!, key);
         if (!result.ok) process.exitCode = EXIT.rejected;
         printResult(options.json, result, () =>
           result.ok
@@ -128,4 +126,14 @@ function registerDecisionCommands(program: Command): void {
         );
       }),
     );
+}
+
+function printChain(chain: ChainVerification, json: boolean | undefined): void {
+  if (!chain.ok) process.exitCode = EXIT.rejected;
+  printResult(json, chain, () => {
+    if (!chain.broken) return `ok: env ${chain.env}, ${chain.records} record(s), head ${chain.head ?? 'none'}`;
+    const { id, position, problems } = chain.broken;
+    const where = position === null ? 'not in the chain' : `link ${position} of ${chain.records}`;
+    return `NOT OK: env ${chain.env}: first broken link ${id} (${where})\n  - ${problems.join('\n  - ')}`;
+  });
 }

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { outcomeExit } from '../exit-codes';
 import { REASONS } from '../../policy/rollout/reasons';
-import { prepareBundle, uploadBundle } from '../bundle-upload';
-import { rolloutStatus, startPromotion, waitForOutcome, workflowLink } from '../rollout-client';
+import { prepareBundle } from '../bundle-upload';
+import { workflowLink } from '../rollout-client';
+import { withControlPlane, type StartedRollout } from '../control-plane';
 import { lastVerdictLines, type RolloutStatus } from '../../policy/rollout/status';
-import { operatorUpdates, type PromotionResult } from '../../workflows/definitions';
+import type { PromotionResult } from '../../workflows/definitions';
 import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
-import { withSession } from '../session';
 import { registerAuditCommands } from './rollout-audit';
 import { laneOf, type Lane } from '../../policy/lane';
 
@@ -46,8 +46,8 @@ export function registerRolloutCommands(program: Command): void {
     .argument('<id>', 'workflow id, e.g. rollout-dev/default/default')
     .option('--json', 'print one JSON result')
     .action((id: string, options: { json?: boolean }) =>
-      withSession(async ({ temporal, config }) => {
-        const status = await rolloutStatus(await temporal(), id);
+      withControlPlane(async (plane, config) => {
+        const status = await plane.status(id);
         const replay = status.replay ? [status.replay.message] : [];
         const lines = [describeStatus(status), ...replay, ...lastVerdictLines(status), workflowLink(config, id)];
         printResult(options.json, status, () => lines.join('\n'));
@@ -61,30 +61,20 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
   const overrides = commandLineOverrides(options);
   const prepared = await prepareBundle(dir, lane.env, overrides);
   const version = prepared.bundle.manifest.version;
-  await withSession(async ({ config, pool, temporal }) => {
-    const client = await temporal();
-    await uploadBundle(pool(), prepared, options.actor);
-    const input = { digest: prepared.digest, lane, overrides, actor: options.actor };
-    const handle = await startPromotion(client, config.PIPELINE_TASK_QUEUE, input, version);
-    const started = {
-      workflowId: handle.workflowId,
-      runId: handle.firstExecutionRunId,
-      url: workflowLink(config, handle.workflowId),
-      version,
-      digest: prepared.digest,
-    };
+  await withControlPlane(async (plane) => {
+    const started = await plane.promote({ packed: prepared.packed, lane, overrides, actor: options.actor });
     const human = () => `started ${started.workflowId} (${version})\n${started.url}`;
     if (!options.wait) return printResult(options.json, started, human);
     if (!options.json) printText(human());
     const progress = (status: RolloutStatus) => printProgress(describeStatus(status));
-    await waitForOutcome(handle, progress).then(
+    await plane.waitForOutcome(started.workflowId, progress).then(
       (result) => reportOutcome(options.json, started, result),
       (error: unknown) => reportFailure(options.json, started, error),
     );
   });
 }
 
-function reportOutcome(json: boolean | undefined, started: Record<string, string>, result: PromotionResult): void {
+function reportOutcome(json: boolean | undefined, started: StartedRollout, result: PromotionResult): void {
   process.exitCode = outcomeExit(result.outcome);
   printResult(
     json,
@@ -97,12 +87,12 @@ function reportOutcome(json: boolean | undefined, started: Record<string, string
  * The workflow ended without a result. Cancelled, it rolled its canary back first
  * (workflows/promotion.ts); terminated or failed, `pkgctl abort` heals the lane.
  */
-function reportFailure(json: boolean | undefined, started: Record<string, string>, error: unknown): void {
+function reportFailure(json: boolean | undefined, started: StartedRollout, error: unknown): void {
   if (error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure) {
     return reportOutcome(json, started, {
       outcome: 'rolled_back',
       reason: REASONS.cancelled,
-      version: started.version ?? null,
+      version: started.version,
       verdicts: [],
       decisionId: null,
     });
@@ -133,10 +123,9 @@ function registerActionCommands(program: Command): void {
       .option('--json', 'print one JSON result');
     if (reason) command.option('--reason <text>', 'why (audited)', '');
     command.action((id: string, options: { actor: string; reason?: string; json?: boolean }) =>
-      withSession(async ({ temporal, config }) => {
-        const payload = { actor: options.actor, reason: options.reason ?? '' };
-        const handle = (await temporal()).workflow.getHandle(id);
-        const status = await handle.executeUpdate(operatorUpdates[name], { args: [payload] });
+      withControlPlane(async (plane, config) => {
+        const request = { workflowId: id, action: name, actor: options.actor, reason: options.reason ?? '' };
+        const status = await plane.act(request);
         const result = { outcome: 'ok', action: name, workflowId: id, actor: options.actor, status };
         printResult(
           options.json,

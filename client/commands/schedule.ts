@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import type { Config } from '../../policy/config';
-import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from '../schedules';
+import type { ScheduleOutcome } from '../schedules';
 import { printResult } from '../output';
-import { withSession } from '../session';
+import { withControlPlane } from '../control-plane';
 
 interface ScheduleOptions {
   every: string;
@@ -30,18 +29,13 @@ export function registerScheduleCommands(program: Command): void {
     .option('--batch-size <n>', 'rows per batch transaction (default 5000)')
     .option('--json', 'print one JSON result')
     .action((options: FactCleanupOptions) =>
-      withSession(async ({ config, temporal }) => {
+      withControlPlane(async (plane) => {
         const request = {
           ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
           ...(options.grace === undefined ? {} : { grace: options.grace }),
           ...(options.batchSize === undefined ? {} : { batchSize: Number(options.batchSize) }),
         };
-        const outcome = await ensureFactCleanupSchedule(await temporal(), {
-          every: options.every,
-          request,
-          taskQueue: config.PIPELINE_TASK_QUEUE,
-        });
-        printSchedule(config, options, outcome);
+        printSchedule(options, await plane.schedule({ name: 'fact-cleanup', every: options.every, request }));
       }),
     );
   schedule
@@ -52,22 +46,17 @@ export function registerScheduleCommands(program: Command): void {
     .requiredOption('--every <duration>', 'interval, e.g. 1h')
     .option('--json', 'print one JSON result')
     .action((options: ScheduleOptions) =>
-      withSession(async ({ config, temporal }) => {
-        const outcome = await ensureDecisionLogRetentionSchedule(await temporal(), {
-          every: options.every,
-          taskQueue: config.PIPELINE_TASK_QUEUE,
-        });
-        printSchedule(config, options, outcome);
+      withControlPlane(async (plane) => {
+        printSchedule(options, await plane.schedule({ name: 'decision-log-retention', every: options.every }));
       }),
     );
 }
 
-function printSchedule(config: Config, options: ScheduleOptions, outcome: ScheduleOutcome): void {
-  const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
+function printSchedule(options: ScheduleOptions, outcome: ScheduleOutcome & { link: string }): void {
   const verb = outcome.created ? 'created' : 'updated';
   printResult(
     options.json,
-    { ...outcome, link },
-    () => `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${link}`,
+    outcome,
+    () => `${verb} schedule ${outcome.scheduleId} (every ${options.every}): ${outcome.link}`,
   );
 }

@@ -14,13 +14,23 @@ export interface SignatureFile {
   signatures: { algorithm: 'ed25519'; key_id: string; signature: string }[];
 }
 
-/** Which envs demand a signature, and the key that verifies it. */
+/**
+ * Which envs demand a signature, and the public keys (PEM) trusted to sign. Several keys let a new
+ * key sign while snapshots signed by the old one still load; dropping a key from the list is
+ * what revokes it.
+ */
 export interface SigningPolicy {
-  publicKeyPem: string | null;
+  trustedKeys: readonly string[];
   signedEnvs: readonly Env[];
 }
 
-export const NO_SIGNING: SigningPolicy = { publicKeyPem: null, signedEnvs: [] };
+export const NO_SIGNING: SigningPolicy = { trustedKeys: [], signedEnvs: [] };
+
+/** The signature that verified, as stored with the snapshot. */
+export interface VerifiedSignature {
+  keyId: string;
+  signature: string;
+}
 
 /** Key id: the first 16 hex of sha256 over the public key's DER, so rotations are visible. */
 export function keyIdOf(key: KeyObject): string {
@@ -44,14 +54,15 @@ export function signBundle(files: ReadonlyMap<string, Uint8Array>, privateKeyPem
 
 /**
  * Checks a bundle against the policy for its env: recorded checksums must match the files (always,
- * when a signature file is present), and the signature must verify when a key is configured; an env
- * that requires signatures refuses an unsigned bundle or one no configured key can verify.
+ * when a signature file is present), and a signature by a trusted key must verify when keys are
+ * configured; an env that requires signatures refuses an unsigned bundle or one no trusted key
+ * verifies.
  */
 export function verifyBundleSignature(
   files: ReadonlyMap<string, Uint8Array>,
   env: Env,
   policy: SigningPolicy,
-): { signed: boolean; keyId?: string } {
+): { signed: false } | ({ signed: true } & VerifiedSignature) {
   const required = policy.signedEnvs.includes(env);
   const raw = files.get(SIGNATURES_FILE);
   if (!raw) {
@@ -64,27 +75,44 @@ export function verifyBundleSignature(
   }
   const recorded = parseSignatureFile(raw);
   checkChecksums(recorded.files, fileChecksums(files));
-  if (!policy.publicKeyPem) {
+  if (policy.trustedKeys.length === 0) {
     if (required)
       throw new PkgError(
         'SignatureInvalid',
-        `env ${env} requires signed bundles but no verification key is configured (PKG_SIGNING_PUBLIC_KEY)`,
+        `env ${env} requires signed bundles but no verification key is configured (PKG_TRUSTED_KEYS)`,
       );
     return { signed: false };
   }
-  const key = createPublicKey(policy.publicKeyPem);
-  const keyId = keyIdOf(key);
-  const payload = Buffer.from(checksumListing(recorded.files));
-  const matching = recorded.signatures.filter((s) => s.key_id === keyId);
-  if (matching.length === 0)
-    throw new PkgError('SignatureInvalid', `${SIGNATURES_FILE}: no signature by the configured key ${keyId}`);
-  if (!matching.some((s) => verify(null, payload, key, Buffer.from(s.signature, 'base64')))) {
+  const keyring = trustedKeyring(policy);
+  const listing = checksumListing(recorded.files);
+  const byTrusted = recorded.signatures.filter((s) => keyring.has(s.key_id));
+  if (byTrusted.length === 0)
     throw new PkgError(
       'SignatureInvalid',
-      `${SIGNATURES_FILE}: the signature by key ${keyId} does not verify (tampered signature or checksums)`,
+      `${SIGNATURES_FILE}: no signature by a trusted key (trusted: ${[...keyring.keys()].join(', ')})`,
     );
-  }
-  return { signed: true, keyId };
+  const good = byTrusted.find((s) => signsListing(keyring.get(s.key_id)!, listing, s.signature));
+  if (!good)
+    throw new PkgError(
+      'SignatureInvalid',
+      `${SIGNATURES_FILE}: the signature by key ${byTrusted[0]!.key_id} does not verify (tampered signature or checksums)`,
+    );
+  return { signed: true, keyId: good.key_id, signature: good.signature };
+}
+
+/** Trusted keys by key id. */
+export function trustedKeyring(policy: SigningPolicy): Map<string, KeyObject> {
+  return new Map(
+    policy.trustedKeys.map((pem) => {
+      const key = createPublicKey(pem);
+      return [keyIdOf(key), key] as const;
+    }),
+  );
+}
+
+/** Whether `signature` (base64) by `key` signs this checksum listing. */
+export function signsListing(key: KeyObject, listing: string, signature: string): boolean {
+  return verify(null, Buffer.from(listing), key, Buffer.from(signature, 'base64'));
 }
 
 function parseSignatureFile(raw: Uint8Array): SignatureFile {

@@ -1,8 +1,9 @@
 /**
- * The bounded buffer between decisions and their batched writes. A decision never waits for room:
- * when the buffer is full the entry is dropped and counted, and a batch that could not be written
- * is counted as dropped too, so memory stays bounded through a Postgres outage and no loss is
- * silent.
+ * The bound on decisions between a request and their batched write. A decision never waits for
+ * room: when as many as `capacity` are still unwritten the entry is dropped and counted, and a
+ * batch that could not be written is counted as dropped too, so memory stays bounded through a
+ * Postgres outage and no loss is silent. It counts rather than holds: the entries themselves wait
+ * in the log writer's thread.
  */
 export const DROP_REASONS = ['buffer_full', 'write_failed'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -13,22 +14,20 @@ export interface BufferStats {
   dropped: Record<DropReason, number>;
 }
 
-export interface DecisionLogBuffer<T> {
-  /** Adds the entry `make` builds; when the buffer is full, counts the drop without building it and returns false. */
-  offer(make: () => T): boolean;
-  /** Removes and returns up to `max` of the oldest entries. */
-  take(max: number): T[];
-  /** Counts entries lost after they left the buffer. */
-  countDropped(reason: DropReason, count: number): void;
+export interface DecisionLogBuffer {
+  /** Takes one more entry in; when the buffer is full, counts the drop and returns false. */
+  admit(): boolean;
+  /** `count` entries left the buffer: written, or lost (then say why). */
+  release(count: number, lost?: DropReason): void;
   readonly length: number;
   stats(): BufferStats;
 }
 
-export function createDecisionLogBuffer<T>(
+export function createDecisionLogBuffer(
   capacity: number,
   onDrop: (reason: DropReason, count: number) => void = () => undefined,
-): DecisionLogBuffer<T> {
-  let entries: T[] = [];
+): DecisionLogBuffer {
+  let length = 0;
   const dropped: Record<DropReason, number> = { buffer_full: 0, write_failed: 0 };
   const countDropped = (reason: DropReason, count: number) => {
     if (count <= 0) return;
@@ -36,26 +35,22 @@ export function createDecisionLogBuffer<T>(
     onDrop(reason, count);
   };
   return {
-    offer(make) {
-      if (entries.length >= capacity) {
+    admit() {
+      if (length >= capacity) {
         countDropped('buffer_full', 1);
         return false;
       }
-      entries.push(make());
+      length += 1;
       return true;
     },
-    take(max) {
-      if (entries.length <= max) {
-        const all = entries;
-        entries = [];
-        return all;
-      }
-      return entries.splice(0, max);
+    release(count, lost) {
+      const released = Math.min(count, length);
+      length -= released;
+      if (lost) countDropped(lost, released);
     },
-    countDropped,
     get length() {
-      return entries.length;
+      return length;
     },
-    stats: () => ({ buffered: entries.length, capacity, dropped: { ...dropped } }),
+    stats: () => ({ buffered: length, capacity, dropped: { ...dropped } }),
   };
 }

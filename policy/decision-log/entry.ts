@@ -2,10 +2,12 @@ import type { Decision, EvaluationInput, Fact, Mode } from '../engine/evaluation
 import type { Lane } from '../lane';
 import { maskInput, type DecisionLogMask } from './masking';
 
+const DAY_MS = 86_400_000;
+
 /**
- * One logged decision, and the row it becomes in `pkg_decision_logs` (migrations/006). The row's
- * input is the input as evaluated with `facts` set to the facts the decision saw (sent or read from
- * pkg_facts), masked: a replay decides again from the row alone.
+ * One logged decision: a line of a chunk in `pkg_decision_log_chunks` (migrations/008), a row of
+ * the view `pkg_decision_logs`. Its input is the input as evaluated with `facts` set to the facts
+ * the decision saw (sent or read from pkg_facts), masked: a replay decides again from it alone.
  */
 export interface DecisionLogEntry {
   decisionId: string;
@@ -25,7 +27,7 @@ export interface DecisionLogEntry {
 
 /**
  * A decision's JSON rendered once and used twice: spliced into the answer's body and stored as the
- * log's result. Serialising the decision is most of what logging costs per request.
+ * log's result, so logging never serialises a decision again.
  */
 export function decisionJson(decision: Decision): string {
   return JSON.stringify(decision);
@@ -35,10 +37,10 @@ export function decisionJson(decision: Decision): string {
 export const decisionResultJson = (json: string): string => `{"ok":true,${json.slice(1)}`;
 
 /**
- * The row as JSON text, the form the batch insert sends: the masked input is the only part
- * serialised here. `at` stays epoch milliseconds; the insert turns it into the timestamp.
+ * The decision's line in its chunk (migrations/008): the lane is the chunk's, so it is not repeated;
+ * the masked input is the only part serialised here. `at` stays epoch milliseconds.
  */
-export function decisionLogRowJson(
+export function decisionLogLine(
   entry: DecisionLogEntry,
   mask: DecisionLogMask,
   hash: (value: string) => string,
@@ -46,12 +48,47 @@ export function decisionLogRowJson(
   const input = maskInput({ ...entry.input, facts: entry.facts.map(asInputFact) }, mask, hash);
   const text = JSON.stringify;
   return (
-    `{"decision_id":"${entry.decisionId}","at":${entry.at},"env":"${entry.lane.env}",` +
-    `"target":${text(entry.lane.target)},"region":${text(entry.lane.region)},` +
-    `"snapshot_version":${text(entry.snapshotVersion)},"canary":${entry.canary},"mode":"${entry.mode}",` +
-    `"input":${text(input)},"result":${entry.result ?? 'null'},"error":${text(entry.error)},` +
-    `"eval_ns":${Math.max(0, Math.round(entry.evalNs))}}`
+    `{"decision_id":"${entry.decisionId}","at":${entry.at},"snapshot_version":${text(entry.snapshotVersion)},` +
+    `"canary":${entry.canary},"mode":"${entry.mode}","input":${text(input)},"result":${entry.result ?? 'null'},` +
+    `"error":${text(entry.error)},"eval_ns":${Math.max(0, Math.round(entry.evalNs))}}`
   );
+}
+
+/** A rendered decision waiting for its chunk. */
+export interface LoggedLine {
+  lane: Lane;
+  at: number;
+  line: string;
+}
+
+/** Decisions of one lane and one UTC day, at most a chunk's worth, in the order they were decided. */
+export interface DecisionLogChunk {
+  lane: Lane;
+  firstAt: number;
+  lastAt: number;
+  lines: string[];
+}
+
+/**
+ * Groups a batch into chunks: one lane and one UTC day each (a chunk lives in its day's partition,
+ * so retention by day stays exact), at most `max` lines, keeping each lane's order.
+ */
+export function chunkDecisions(rows: readonly LoggedLine[], max: number): DecisionLogChunk[] {
+  const open = new Map<string, DecisionLogChunk>();
+  const chunks: DecisionLogChunk[] = [];
+  for (const row of rows) {
+    const key = `${Math.floor(row.at / DAY_MS)}|${row.lane.env}|${row.lane.target}|${row.lane.region}`;
+    let chunk = open.get(key);
+    if (!chunk || chunk.lines.length >= max) {
+      chunk = { lane: row.lane, firstAt: row.at, lastAt: row.at, lines: [] };
+      open.set(key, chunk);
+      chunks.push(chunk);
+    }
+    chunk.lines.push(row.line);
+    chunk.firstAt = Math.min(chunk.firstAt, row.at);
+    chunk.lastAt = Math.max(chunk.lastAt, row.at);
+  }
+  return chunks;
 }
 
 /**
@@ -61,8 +98,6 @@ export function decisionLogRowJson(
 function asInputFact(fact: Fact): Fact {
   return fact.object === undefined ? { predicate: fact.predicate } : { predicate: fact.predicate, object: fact.object };
 }
-
-const DAY_MS = 86_400_000;
 
 /** UTC days (YYYY-MM-DD) whose partitions a batch needs: each entry's day and the next, so midnight never finds none. */
 export function partitionDays(entries: readonly Pick<DecisionLogEntry, 'at'>[]): string[] {

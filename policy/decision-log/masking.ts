@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { ParseResult } from '../engine/evaluation-request';
 
 /**
@@ -36,14 +37,25 @@ export function parseMaskPaths(text: string): ParseResult<MaskPath[]> {
   return { ok: true, value: paths };
 }
 
+/** Digests remembered: the same subjects recur decision after decision, and a digest costs more than the rest of a line. */
+const REMEMBERED_DIGESTS = 10_000;
+
 /**
  * Plain SHA-256 when no salt is given; HMAC-SHA256 keyed with the installation's salt otherwise,
  * because subjects are guessable (`guest:Ben`) and a plain digest of a guessable value can be
  * reversed by hashing candidates.
  */
 export function createMaskHasher(salt?: string): (value: string) => string {
-  if (salt === undefined) return (value) => createHash('sha256').update(value).digest('hex');
-  return (value) => createHmac('sha256', salt).update(value).digest('hex');
+  const digest =
+    salt === undefined
+      ? (value: string) => createHash('sha256').update(value).digest('hex')
+      : (value: string) => createHmac('sha256', salt).update(value).digest('hex');
+  const remembered = new LRUCache<string, string>({ max: REMEMBERED_DIGESTS });
+  return (value) => {
+    let hex = remembered.get(value);
+    if (hex === undefined) remembered.set(value, (hex = digest(value)));
+    return hex;
+  };
 }
 
 const DROP = Symbol('drop');

@@ -9,7 +9,7 @@ import { laneName, type Lane } from '../lane';
  * `canonicalize`) says what was decided and why. Its id is the sha256 of that text, and it names the
  * previous record of its env, so the chain is tamper-evident; an Ed25519 signature is optional.
  */
-export type Outcome = 'promoted' | 'rolled_back' | 'rejected' | 'reverted';
+export type Outcome = 'promoted' | 'rolled_back' | 'rejected' | 'reverted' | 'aborted';
 
 export interface DecisionEvent {
   event: string;
@@ -96,6 +96,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   rolled_back: 'was rolled back',
   rejected: 'was rejected before any traffic',
   reverted: 'was restored by a revert',
+  aborted: 'was withdrawn by an abort after its rollout died',
 };
 
 /** A few sentences for humans; the canonical JSON stays the source of truth. */

@@ -9,6 +9,29 @@ import { FINAL_STAGES, holdOf, type OperatorRequest, type RolloutFacts } from '.
 export const OPERATOR_ACTIONS = ['pause', 'resume', 'rollback', 'approve'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
+/** Actions that widen exposure: in envs that require it, only an identity the API verified may send them. */
+const WIDENING: readonly OperatorAction[] = ['resume', 'approve'];
+
+/**
+ * Why this action is refused for want of a verified identity, or null. Pause and rollback only
+ * reduce exposure and are honoured from anyone; resume and approve, in a rollout whose plan says
+ * its env requires it, must come through the control-plane API.
+ */
+export function identityRefusal(action: OperatorAction, verified: boolean, required: boolean): string | null {
+  if (verified || !required || !WIDENING.includes(action)) return null;
+  return (
+    `${action} needs a verified identity in this env, and one sent straight through Temporal (UI, CLI, ` +
+    `pkgctl without the API) has none: run pkgctl ${action} with PKG_API_URL and PKG_TOKEN set ` +
+    `(or POST /v1/rollouts/<env>/<target>/<region>/${action}); pause and rollback work from anywhere`
+  );
+}
+
+/** The id of the API's verification an Update carries (pkg_verified_actions), or null. */
+export function readVerification(raw: unknown): string | null {
+  const value = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).verification : undefined;
+  return typeof value === 'string' && value.length <= 64 ? value : null;
+}
+
 /** Who acted when a signal names nobody; recorded as such rather than guessed. */
 export const UNKNOWN_ACTOR = 'unknown';
 
@@ -24,6 +47,9 @@ export function payloadProblems(raw: unknown): string[] {
   if (typeof actor !== 'string' || actor.trim() === '')
     problems.push(`actor must be a non-empty string, got ${describe(actor)}`);
   else if (actor.length > MAX_TEXT) problems.push(`actor is longer than ${MAX_TEXT} characters`);
+  const { verification } = raw as Record<string, unknown>;
+  if (verification !== undefined && typeof verification !== 'string')
+    problems.push(`verification must be a string, got ${describe(verification)}`);
   if (reason !== undefined && typeof reason !== 'string')
     problems.push(`reason must be a string, got ${describe(reason)}`);
   else if (typeof reason === 'string' && reason.length > MAX_TEXT)

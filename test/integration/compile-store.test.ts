@@ -10,7 +10,7 @@ import { compileBundleFiles, createCompileActivities } from '../../activities/co
 import { artifactsOf, readSnapshot } from '../../activities/store/snapshot-read';
 import { storeSnapshot } from '../../activities/store/snapshot-write';
 import { loadBundle, type BundleFiles } from '../../policy/bundle/bundle';
-import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
+import { checksumListing, sha256Hex, SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import { bundleDigest, packBundle, unpackBundle } from '../../policy/bundle/pack';
 import { DATA_FILE, packRegoArtifact } from '../../policy/rego/artifacts';
@@ -20,7 +20,7 @@ import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
 import { runFixtures } from '../../policy/bundle/fixtures';
 import { createNativeEngine } from '../../policy/engine/native';
-import { NO_SIGNING, signBundle, type SigningPolicy } from '../../policy/bundle/signing';
+import { keyIdOf, NO_SIGNING, signBundle, type SigningPolicy } from '../../policy/bundle/signing';
 import { bundleFiles } from '../unit/bundle-builder';
 import { BAD_BUNDLES } from './bundle-bad-inputs';
 import { createWasmEngine } from '../../policy/engine/wasm';
@@ -211,7 +211,7 @@ describe('compile and store', () => {
   describe('signatures', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const signing: SigningPolicy = {
-      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      trustedKeys: [publicKey.export({ type: 'spki', format: 'pem' }).toString()],
       signedEnvs: ['dev'],
     };
     const signed = async () => {
@@ -220,8 +220,22 @@ describe('compile and store', () => {
       return files;
     };
 
-    it('accepts a signed bundle where signatures are required', async () => {
-      expect((await compileBundleFiles(deps(signing), await signed(), null, 'test')).created).toBe(true);
+    it('accepts a signed bundle where signatures are required and keeps its signature, key id and listing', async () => {
+      const files = await signed();
+      const { snapshotId, created, checksum } = await compileBundleFiles(deps(signing), files, null, 'test');
+      expect(created).toBe(true);
+      const { rows } = await pool.query(
+        'SELECT signature, signature_key_id, file_checksums, seal FROM pkg_snapshots WHERE id = $1',
+        [snapshotId],
+      );
+      const recorded = JSON.parse(files.get(SIGNATURES_FILE)!.toString());
+      expect(rows[0]).toMatchObject({
+        signature: recorded.signatures[0].signature,
+        signature_key_id: keyIdOf(publicKey),
+        file_checksums: recorded.files,
+      });
+      expect(sha256Hex(checksumListing(rows[0].file_checksums))).toBe(checksum);
+      expect(rows[0].seal).toMatch(/^[0-9a-f]{64}$/);
     });
 
     it.each([

@@ -65,7 +65,7 @@ test('the schedule runs the retention: partitions whose day ended over the reten
   const keptRow = await logRowOn(7);
   const expiredRow = await logRowOn(8);
   // What a run that died between DETACH and DROP leaves behind: the next run must finish it.
-  await pool.query(`ALTER TABLE pkg_decision_logs DETACH PARTITION ${expired[1]}`);
+  await pool.query(`ALTER TABLE pkg_decision_log_chunks DETACH PARTITION ${expired[1]}`);
   expect(await existing([...expired, ...kept])).toEqual([...expired, ...kept].sort());
 
   const retentionWorker = () =>

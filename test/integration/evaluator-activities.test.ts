@@ -6,6 +6,7 @@ import { createPool } from '../../activities/connections';
 import { createEvaluatorActivities } from '../../activities/evaluator';
 import { createSnapshotRegistry } from '../../worker/evaluator/registry';
 import { buildSnapshot } from '../../worker/evaluator/snapshots';
+import { NO_SIGNING } from '../../policy/bundle/signing';
 import { storeExample, tamperWasm } from './evaluator-harness';
 
 let pool: Pool;
@@ -14,7 +15,7 @@ beforeAll(() => {
   pool = createPool(loadConfig());
   activities = createEvaluatorActivities({
     pool,
-    snapshots: createSnapshotRegistry((id) => buildSnapshot(pool, id), 4),
+    snapshots: createSnapshotRegistry((id) => buildSnapshot(pool, id, NO_SIGNING), 4),
   });
 });
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { postEvaluation, startTraffic, type EvaluationReply, type Traffic } from '../../client/traffic';
 import { createServer } from 'node:net';
@@ -14,6 +14,8 @@ import { withVersionSuffix } from '../../policy/bundle/version';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { storeSnapshot } from '../../activities/store/snapshot-write';
+import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
+import { signBundle, verifyBundleSignature, type VerifiedSignature } from '../../policy/bundle/signing';
 import type { Env, Lane } from '../../policy/lane';
 
 /**
@@ -155,8 +157,13 @@ export interface LaneState {
   salt?: string;
 }
 
+// Lanes this test file set by hand, deleted when it ends: their snapshots never ran fixtures, so
+// left behind they would be findings of `pkgctl integrity check` on the developers' database.
+const lanesSet = new Map<string, Lane>();
+
 /** What the promotion workflow's lane activities do, minus the outbox: the desired state row. */
 export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise<void> {
+  lanesSet.set(`${lane.env}/${lane.target}/${lane.region}`, lane);
   await pool.query(
     `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, candidate_snapshot_id, canary_percent, salt, activated_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'evaluator-test')
@@ -173,6 +180,18 @@ export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise
       state.salt ?? '',
     ],
   );
+}
+
+/** Deletes the lanes setLane wrote in this test file. */
+export async function removeTestLanes(pool: Pool): Promise<void> {
+  for (const lane of lanesSet.values()) {
+    await pool.query('DELETE FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3', [
+      lane.env,
+      lane.target,
+      lane.region,
+    ]);
+  }
+  lanesSet.clear();
 }
 
 /** A fresh lane serving hotel-ops v1 with v2 as its canary candidate at `percent`, salted anew. */
@@ -221,22 +240,71 @@ export async function tamperWasm(pool: Pool, snapshotId: string, offset: number)
 }
 
 /**
+ * Changes one rule condition's value the way `UPDATE pkg_rule_conditions SET value = …` would; the
+ * returned function puts it back, as tamperWasm does.
+ */
+export async function tamperRuleCondition(pool: Pool, snapshotId: string): Promise<() => Promise<void>> {
+  const { rows } = await pool.query<{ rule_id: string; position: number; value: unknown }>(
+    `SELECT c.rule_id, c.position, c.value FROM pkg_rule_conditions c JOIN pkg_policy_rules r ON r.id = c.rule_id
+      WHERE r.snapshot_id = $1 ORDER BY r.name, c.position LIMIT 1`,
+    [snapshotId],
+  );
+  const { rule_id: ruleId, position, value } = rows[0]!;
+  const write = (next: unknown) =>
+    pool.query('UPDATE pkg_rule_conditions SET value = $3 WHERE rule_id = $1 AND position = $2', [
+      ruleId,
+      position,
+      JSON.stringify(next),
+    ]);
+  await write('tampered');
+  return async () => {
+    await write(value);
+  };
+}
+
+/**
+ * Flips one byte of a snapshot's wasm and records the new bytes' sha256 beside them, so the
+ * artifact row agrees with itself; only the chain up to the snapshot can tell. Undone by the
+ * returned function.
+ */
+export async function rewriteWasm(pool: Pool, snapshotId: string): Promise<() => Promise<void>> {
+  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_id = $1 AND type = 'wasm'`;
+  const { rows } = await pool.query<{ bytes: Buffer; sha256: string }>(`SELECT bytes, sha256 ${wasm}`, [snapshotId]);
+  const original = rows[0]!;
+  const tampered = Buffer.from(original.bytes);
+  tampered[99] = tampered[99]! ^ 0xff;
+  const write = (bytes: Buffer, sha256: string) =>
+    pool.query(`UPDATE pkg_snapshot_artifacts SET bytes = $2, sha256 = $3 WHERE snapshot_id = $1 AND type = 'wasm'`, [
+      snapshotId,
+      bytes,
+      sha256,
+    ]);
+  await write(tampered, createHash('sha256').update(tampered).digest('hex'));
+  return async () => {
+    await write(original.bytes, original.sha256);
+  };
+}
+
+/**
  * Compiles an example bundle under a fresh version (so tests never collide) and stores it the way
- * the compile activity does: validated bundle, compiled rules, wasm built by opa, one transaction.
+ * the compile activity does: validated bundle, compiled rules, wasm built by opa, one transaction;
+ * signed by `signingKey` (an Ed25519 private key PEM) when given.
  */
 export async function storeExample(
   pool: Pool,
   example: 'hotel-ops-v1' | 'hotel-ops-v2',
   tag = randomUUID().slice(0, 8),
   engine?: 'native' | 'wasm',
+  signingKey?: string,
 ) {
   let files = withVersionSuffix(await readBundleDir(path.join(ROOT, 'examples', example)), `t${tag}`);
-  files.delete('.signatures.json');
+  files.delete(SIGNATURES_FILE);
   if (engine) {
     const manifest = parseDocument(files.get('manifest.yaml')!.toString());
     manifest.set('engine', engine);
     files = new Map([...files, ['manifest.yaml', Buffer.from(manifest.toString())]]);
   }
+  if (signingKey) files.set(SIGNATURES_FILE, signBundle(files, signingKey));
   const bundle = loadBundle(files);
   const compiled = compileSnapshot(bundle);
   const artifacts = await buildArtifacts(loadConfig().OPA_PATH, bundle, compiled);
@@ -246,9 +314,18 @@ export async function storeExample(
     artifacts,
     bundleDigest: null,
     actor: 'evaluator-test',
+    signature: signingKey ? signatureOf(files, signingKey) : null,
   });
   const rego = regoSourcesOf(bundle, compiled);
   return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
+}
+
+/** The signature storeSnapshot keeps, as the compile activity gets it from verifying the bundle. */
+function signatureOf(files: Map<string, Buffer>, signingKey: string): VerifiedSignature {
+  const trustedKeys = [createPublicKey(signingKey).export({ type: 'spki', format: 'pem' }).toString()];
+  const verified = verifyBundleSignature(files, 'dev', { trustedKeys, signedEnvs: ['dev'] });
+  if (!verified.signed) throw new Error('a bundle just signed did not verify');
+  return { keyId: verified.keyId, signature: verified.signature };
 }
 
 export interface EvaluatorTestServices {
@@ -268,6 +345,7 @@ export function useEvaluatorServices(): EvaluatorTestServices {
   });
   afterEach(() => Promise.all(services.running.splice(0).map((evaluator) => evaluator.stop())));
   afterAll(async () => {
+    await removeTestLanes(services.pool);
     await services.redis.quit();
     await services.pool.end();
   });

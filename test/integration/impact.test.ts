@@ -14,7 +14,7 @@ import type { ImpactReport } from '../../policy/rollout/impact';
 import { saveHistory } from '../replay/record';
 import { connectTestEnvironment } from '../support/temporal';
 import { pkgctl } from '../support/pkgctl';
-import { randomLane, setLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
+import { randomLane, removeTestLanes, setLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import {
   laneRow,
   startGuestTraffic,
@@ -97,6 +97,7 @@ afterAll(async () => {
   pipeline?.worker.shutdown();
   await running;
   await pipeline?.stop();
+  if (pool) await removeTestLanes(pool);
   await pool?.end();
   await env?.teardown();
 });

@@ -15,7 +15,14 @@ import { envHistory } from '../../activities/store/decisions';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { laneName } from '../../policy/lane';
-import { evaluate, randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import {
+  evaluate,
+  randomLane,
+  startEvaluator,
+  tamperRuleCondition,
+  waitFor,
+  type RunningEvaluator,
+} from './evaluator-harness';
 import {
   createEmptyLane,
   laneRow,
@@ -322,6 +329,16 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
     outcome: 'ok',
     withdrawn: { rolloutId: deadRollout, candidate: { version: `${name}@1.6.1` } },
   });
+  // The dead rollout's decision, written by the abort: in the env's chain, with the abort's event.
+  const decision = await pool.query<{ outcome: string; rollout_id: string; canonical: string }>(
+    'SELECT outcome, rollout_id, canonical FROM pkg_decision_records WHERE id = $1',
+    [healed.decisionId],
+  );
+  expect(decision.rows[0]).toMatchObject({ outcome: 'aborted', rollout_id: deadRollout });
+  expect(JSON.parse(decision.rows[0]!.canonical).events).toEqual(
+    expect.arrayContaining([expect.objectContaining({ event: 'rolled_back', reason: 'x' })]),
+  );
+  expect(await verifyStoredDecision(pool, healed.decisionId)).toMatchObject({ ok: true });
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   const events = await eventsOf(deadRollout);
   expect(events.filter((e) => e.event === 'rolled_back')).toEqual([
@@ -340,7 +357,7 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
     'the evaluators to stop serving the stranded candidate',
   );
   const again = JSON.parse((await pkgctl('abort', laneName(lane), '--reason', 'again', '--json')).stdout);
-  expect(again).toMatchObject({ outcome: 'ok', withdrawn: null });
+  expect(again).toMatchObject({ outcome: 'ok', withdrawn: null, decisionId: null });
   expect((await pkgctl('abort', 'nonsense/a/b/c', '--reason', 'x', '--json')).code).toBe(2);
 });
 
@@ -462,6 +479,19 @@ test('revert goes back only to a stable of this lane, after its fixtures, with a
   const forced = await revert(deps, { ...request, version: `${name}@1.7.0`, force: true }).catch((e: PkgError) => e);
   expect(forced).toMatchObject({ type: 'FixturesFailed' });
   expect(await laneRow(pool, lane)).toEqual(before);
+
+  // A stable whose rows changed since compile is refused as its evaluators would refuse it.
+  const { rows: stable } = await pool.query<{ id: string }>('SELECT id FROM pkg_snapshots WHERE version = $1', [
+    `${name}@1.0.0`,
+  ]);
+  const restore = await tamperRuleCondition(pool, stable[0]!.id);
+  try {
+    const tampered = await revert(deps, { ...request, version: `${name}@1.0.0` }).catch((e: PkgError) => e);
+    expect(tampered).toMatchObject({ type: 'ChecksumMismatch', reason: 'rules_mismatch' });
+    expect(await laneRow(pool, lane)).toEqual(before);
+  } finally {
+    await restore();
+  }
 
   const result = await revert(deps, { ...request, version: `${name}@1.0.0` });
   expect(result.validation).toEqual({ passed: 2, failed: 0 });

@@ -87,6 +87,64 @@ describe('migrations', () => {
   });
 });
 
+describe('decision logs move into chunks', () => {
+  /** Rows of the old per-decision table, read back through the view that replaced it. */
+  const ROWS = `SELECT decision_id, "timestamp", env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns
+                  FROM pkg_decision_logs ORDER BY decision_id`;
+
+  test('every decision logged before migration 008 reads back unchanged, in chunks of at most 500 per lane and day', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pkg-migrations-'));
+    const source = path.join(__dirname, '..', '..', 'migrations');
+    const files = (await readdir(source)).filter((f) => f.endsWith('.sql')).sort();
+    const before = files.filter((f) => f < '008');
+    try {
+      for (const file of before) await cp(path.join(source, file), path.join(dir, file));
+      await withScratchDatabase(async (url) => {
+        await migrateDir(url, dir);
+        const db = new Client({ connectionString: url });
+        await db.connect();
+        try {
+          // 1,203 decisions of one lane over two days (µs timestamps), 7 of another, one failed evaluation.
+          for (const day of ['2026-12-01', '2026-12-02'])
+            await db.query('SELECT pkg_decision_log_partition($1)', [day]);
+          await db.query(
+            `INSERT INTO pkg_decision_logs (decision_id, "timestamp", env, target, region, snapshot_version, canary, mode, input, result, error, eval_ns)
+             SELECT gen_random_uuid(), timestamptz '2026-12-01 23:00:00.123456+00' + g * interval '3.000001 seconds',
+                    'prod', CASE WHEN g <= 7 THEN 'api' ELSE 'web' END, 'eu', 'hotel-ops@1.0.0', g % 3 = 0,
+                    CASE WHEN g % 2 = 0 THEN 'advisory' ELSE 'control' END,
+                    jsonb_build_object('tags', jsonb_build_array('t' || g), 'context', jsonb_build_object('note', E'line\nbreak')),
+                    CASE WHEN g = 9 THEN NULL ELSE '{"ok": true, "subtasks": [], "dag": [], "rules": []}'::jsonb END,
+                    CASE WHEN g = 9 THEN 'evaluation failed: boom' END, g * 1000
+               FROM generate_series(1, 1210) AS g`,
+          );
+          const old = (await db.query(ROWS)).rows;
+          expect(old).toHaveLength(1210);
+          for (const file of files.filter((f) => !before.includes(f)))
+            await cp(path.join(source, file), path.join(dir, file));
+          await migrateDir(url, dir);
+          expect((await db.query(ROWS)).rows).toEqual(old);
+          const { rows: chunks } = await db.query<{ target: string; day: string; decisions: number }>(
+            `SELECT target, (first_at AT TIME ZONE 'UTC')::date::text AS day, decisions
+               FROM pkg_decision_log_chunks ORDER BY target, first_at`,
+          );
+          // 23:00:03 + 3 s steps: 1,199 of web's 1,203 fall on the first day.
+          expect(chunks).toEqual([
+            { target: 'api', day: '2026-12-01', decisions: 7 },
+            { target: 'web', day: '2026-12-01', decisions: 500 },
+            { target: 'web', day: '2026-12-01', decisions: 500 },
+            { target: 'web', day: '2026-12-01', decisions: 192 },
+            { target: 'web', day: '2026-12-02', decisions: 11 },
+          ]);
+        } finally {
+          await db.end();
+        }
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('snapshot constraints', () => {
   test('a checksum of 63 hex characters is refused', () =>
     tx(async (db) => {

@@ -15,7 +15,8 @@ export function pkgctl(args: string[], env: Record<string, string> = {}): Promis
     execFile(
       'node',
       [path.join(ROOT, 'bin', 'pkgctl'), ...args],
-      { cwd: ROOT, env: { ...process.env, ...env } },
+      // An exported snapshot carries its wasm: far more than execFile's default 1 MiB of stdout.
+      { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });

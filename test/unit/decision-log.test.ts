@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { createDecisionLogBuffer } from '../../policy/decision-log/buffer';
 import {
+  chunkDecisions,
   decisionJson,
-  decisionLogRowJson,
+  decisionLogLine,
   decisionResultJson,
   partitionDays,
   type DecisionLogEntry,
@@ -142,37 +143,35 @@ describe('sampling', () => {
 });
 
 describe('bounded buffer', () => {
-  test('a full buffer refuses and counts; taking makes room again; write failures are counted apart', () => {
+  test('a full buffer refuses and counts; released entries make room again; losses are counted by reason', () => {
     const drops: string[] = [];
-    const buffer = createDecisionLogBuffer<number>(3, (reason, count) => drops.push(`${reason}:${count}`));
-    const built: number[] = [];
-    const offer = (n: number) => buffer.offer(() => (built.push(n), n));
-    expect([1, 2, 3, 4, 5].map(offer)).toEqual([true, true, true, false, false]);
-    expect(built).toEqual([1, 2, 3]);
+    const buffer = createDecisionLogBuffer(3, (reason, count) => drops.push(`${reason}:${count}`));
+    expect([1, 2, 3, 4, 5].map(() => buffer.admit())).toEqual([true, true, true, false, false]);
     expect(buffer.stats()).toEqual({ buffered: 3, capacity: 3, dropped: { buffer_full: 2, write_failed: 0 } });
-    expect(buffer.take(2)).toEqual([1, 2]);
-    expect(offer(6)).toBe(true);
-    expect(buffer.take(10)).toEqual([3, 6]);
-    buffer.countDropped('write_failed', 2);
+    buffer.release(2);
+    expect(buffer.admit()).toBe(true);
+    buffer.release(2, 'write_failed');
     expect(buffer.stats()).toEqual({ buffered: 0, capacity: 3, dropped: { buffer_full: 2, write_failed: 2 } });
     expect(drops).toEqual(['buffer_full:1', 'buffer_full:1', 'write_failed:2']);
   });
 
-  test('it never holds more than its capacity, and every offer is either kept or counted', () => {
+  test('it never holds more than its capacity, and every entry is either released or counted', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 5 })), (capacity, takes) => {
-        const buffer = createDecisionLogBuffer<number>(capacity);
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 5 })), (capacity, releases) => {
+        const buffer = createDecisionLogBuffer(capacity);
         let offered = 0;
-        let taken = 0;
-        for (const take of takes) {
+        let released = 0;
+        for (const release of releases) {
           for (let i = 0; i < 4; i++) {
             offered += 1;
-            buffer.offer(() => offered);
+            buffer.admit();
             expect(buffer.length).toBeLessThanOrEqual(capacity);
           }
-          taken += buffer.take(take).length;
+          const before = buffer.length;
+          buffer.release(release);
+          released += before - buffer.length;
         }
-        expect(taken + buffer.length + buffer.stats().dropped.buffer_full).toBe(offered);
+        expect(released + buffer.length + buffer.stats().dropped.buffer_full).toBe(offered);
       }),
     );
   });
@@ -195,15 +194,12 @@ describe('decision log row', () => {
     ...overrides,
   });
   const row = (e: DecisionLogEntry, m = mask('context.subject')) =>
-    JSON.parse(decisionLogRowJson(e, m, sha256)) as Record<string, unknown> & { input: EvaluationInput };
+    JSON.parse(decisionLogLine(e, m, sha256)) as Record<string, unknown> & { input: EvaluationInput };
 
   test('the input carries the facts the decision saw, masked; the result is {ok, subtasks, dag, rules}', () => {
     expect(row(entry())).toEqual({
       decision_id: '7d3f1c2e-0000-4000-8000-000000000000',
       at: Date.UTC(2026, 11, 7, 23, 59, 59, 500),
-      env: 'prod',
-      target: 'web',
-      region: 'eu',
       snapshot_version: 'hotel-ops@1.0.0',
       canary: true,
       mode: 'control',
@@ -218,9 +214,10 @@ describe('decision log row', () => {
     });
   });
 
-  test('text that needs escaping stays valid JSON', () => {
-    const odd = row(entry({ snapshotVersion: 'a"b\\c@1.0.0', lane: { env: 'dev', target: 't"', region: 'r\n' } }));
-    expect(odd).toMatchObject({ snapshot_version: 'a"b\\c@1.0.0', target: 't"', region: 'r\n' });
+  test('text that needs escaping stays valid JSON, on one line', () => {
+    const text = decisionLogLine(entry({ snapshotVersion: 'a"b\\c\n@1.0.0', error: 'x\ny' }), mask(''), sha256);
+    expect(text).not.toContain('\n');
+    expect(JSON.parse(text)).toMatchObject({ snapshot_version: 'a"b\\c\n@1.0.0', error: 'x\ny' });
   });
 
   test('facts read from pkg_facts are logged as a request sends them: predicate and object only', () => {
@@ -238,5 +235,47 @@ describe('decision log row', () => {
     const late = Date.UTC(2026, 11, 31, 23, 59, 59);
     expect(partitionDays([{ at: late }, { at: late - 3_600_000 }])).toEqual(['2026-12-31', '2027-01-01']);
     expect(partitionDays([])).toEqual([]);
+  });
+
+  test('chunks hold one lane and one UTC day each, at most the batch size, in the order decided', () => {
+    const [web, api] = [
+      { env: 'prod' as const, target: 'web', region: 'eu' },
+      { env: 'prod' as const, target: 'api', region: 'eu' },
+    ];
+    const midnight = Date.UTC(2026, 11, 8);
+    const rows = [
+      { lane: web, at: midnight - 2, line: 'w1' },
+      { lane: api, at: midnight - 2, line: 'a1' },
+      { lane: web, at: midnight - 1, line: 'w2' },
+      { lane: web, at: midnight - 1, line: 'w3' },
+      { lane: web, at: midnight, line: 'w4' },
+    ];
+    expect(chunkDecisions(rows, 2)).toEqual([
+      { lane: web, firstAt: midnight - 2, lastAt: midnight - 1, lines: ['w1', 'w2'] },
+      { lane: api, firstAt: midnight - 2, lastAt: midnight - 2, lines: ['a1'] },
+      { lane: web, firstAt: midnight - 1, lastAt: midnight - 1, lines: ['w3'] },
+      { lane: web, firstAt: midnight, lastAt: midnight, lines: ['w4'] },
+    ]);
+  });
+
+  test('every line lands in exactly one chunk, whatever the lanes, days and batch size', () => {
+    const lanes = ['a', 'b', 'c'].map((target) => ({ env: 'dev' as const, target, region: 'r' }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 * 86_400_000 }))),
+        fc.integer({ min: 1, max: 5 }),
+        (picks, max) => {
+          const rows = picks.map(([lane, at], i) => ({ lane: lanes[lane]!, at, line: String(i) }));
+          const chunks = chunkDecisions(rows, max);
+          expect(chunks.flatMap((chunk) => chunk.lines).sort()).toEqual(rows.map((row) => row.line).sort());
+          for (const chunk of chunks) {
+            expect(chunk.lines.length).toBeLessThanOrEqual(max);
+            expect(Math.floor(chunk.firstAt / 86_400_000)).toBe(Math.floor(chunk.lastAt / 86_400_000));
+            const mine = rows.filter((row) => chunk.lines.includes(row.line));
+            expect(mine.every((row) => row.lane === chunk.lane)).toBe(true);
+          }
+        },
+      ),
+    );
   });
 });

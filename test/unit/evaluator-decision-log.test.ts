@@ -1,10 +1,20 @@
-import { createDecisionLog, DECISION_LOG_BATCH, type DecisionDraft } from '../../worker/evaluator/decision-log';
+import {
+  createDecisionLog,
+  DECISION_LOG_BATCH,
+  type DecisionDraft,
+  type StartWriter,
+} from '../../worker/evaluator/decision-log';
+import { createDecisionLogWriter } from '../../worker/evaluator/decision-log-writer';
 import { createEvaluatorProm } from '../../worker/evaluator/prom';
 import { createMaskHasher } from '../../policy/decision-log/masking';
 import type { Queryable } from '../../activities/store/transaction';
 
-/** The evaluator's decision log against a database stand-in that records statements and can refuse them. */
-function setup(options: { failInserts?: boolean; capacity?: number; rate?: number } = {}) {
+/**
+ * The evaluator's decision log with its writer run in-process (the same commands and reports the
+ * thread exchanges, delivered a turn later as messages are), against a database stand-in that
+ * records statements and can refuse them.
+ */
+function setup(options: { failInserts?: boolean; capacity?: number; rate?: number; writerDies?: boolean } = {}) {
   const statements: { text: string; values: unknown[] }[] = [];
   const db = {
     query: async (text: string, values: unknown[] = []) => {
@@ -13,26 +23,47 @@ function setup(options: { failInserts?: boolean; capacity?: number; rate?: numbe
       return { rows: [] };
     },
   } as unknown as Queryable;
+  let started = 0;
+  const startWriter: StartWriter = (report, exited) => {
+    started += 1;
+    const later = (then: () => void) => setImmediate(then);
+    const writer = createDecisionLogWriter({
+      db,
+      mask: { hash: [['context', 'subject']], drop: [] },
+      hash: createMaskHasher(),
+      batch: DECISION_LOG_BATCH,
+      report: (message) => later(() => report(message)),
+    });
+    const dies = options.writerDies && started === 1;
+    return {
+      post: (command) => {
+        if (dies) return later(exited);
+        void writer.handle(command).then(() => command.kind === 'stop' && later(exited));
+      },
+      terminate: () => later(exited),
+    };
+  };
   let clock = Date.UTC(2026, 11, 7, 23, 59, 0);
   const prom = createEvaluatorProm();
   const log = createDecisionLog({
-    db,
     sampling: { defaultRate: options.rate ?? 1, lanes: new Map() },
-    mask: { hash: [['context', 'subject']], drop: [] },
-    hash: createMaskHasher(),
     capacity: options.capacity ?? 10_000,
     flushMs: 60_000,
     prom,
     random: () => 0.5,
     now: () => clock,
+    startWriter,
   });
   const partitionDays = () =>
     statements.filter((s) => s.text.includes('pkg_decision_log_partition')).map((s) => s.values[0]);
+  const inserts = () => statements.filter((s) => s.text.includes('INSERT'));
   const inserted = () =>
-    statements
-      .filter((s) => s.text.includes('INSERT'))
-      .flatMap((s) => JSON.parse(s.values[0] as string) as { decision_id: string; input: unknown }[]);
-  return { log, prom, partitionDays, inserted, advance: (ms: number) => (clock += ms) };
+    inserts().flatMap((s) =>
+      (s.values[6] as string[]).flatMap((body) =>
+        body.split('\n').map((line) => JSON.parse(line) as { decision_id: string; input: { facts?: unknown } }),
+      ),
+    );
+  return { log, prom, partitionDays, inserts, inserted, advance: (ms: number) => (clock += ms) };
 }
 
 const draft: DecisionDraft = {
@@ -40,14 +71,14 @@ const draft: DecisionDraft = {
   snapshotVersion: 'v1',
   canary: false,
   mode: 'control',
-  input: { context: { subject: 'guest:Ben' } },
-  facts: [],
+  requestJson: '{"input":{"context":{"subject":"guest:Ben"}},"mode":"control"}',
+  factsJson: null,
   result: '{"ok":true,"subtasks":[],"dag":[],"rules":[]}',
   error: null,
   evalNs: 1000,
 };
 
-test("a day's partitions are ensured once per process, and a new day ensures again", async () => {
+test("a day's partitions are ensured once per writer, and a new day ensures again", async () => {
   const { log, partitionDays, inserted, advance } = setup();
   const ids = [log.record(draft), log.record(draft)];
   await log.flush();
@@ -63,13 +94,30 @@ test("a day's partitions are ensured once per process, and a new day ensures aga
   expect(JSON.stringify(inserted())).not.toContain('guest:Ben');
 });
 
-test('a full batch is written without waiting for the timer, in batches of the batch size', async () => {
-  const { log, inserted } = setup();
+test('a full batch is written without waiting for the timer, in chunks of the batch size', async () => {
+  const { log, inserts, inserted } = setup();
   for (let i = 0; i < DECISION_LOG_BATCH + 1; i++) log.record(draft);
   await new Promise((resolve) => setImmediate(resolve));
   await log.flush();
   expect(inserted()).toHaveLength(DECISION_LOG_BATCH + 1);
+  expect(inserts().map((s) => s.values[5])).toEqual([[DECISION_LOG_BATCH, 1]]);
   expect(log.status()).toMatchObject({ buffered: 0, written: DECISION_LOG_BATCH + 1 });
+});
+
+test('facts read from pkg_facts go into the logged input; the request body is parsed as the mode says', async () => {
+  const { log, inserted } = setup();
+  log.record({ ...draft, requestJson: '{"input":{"tags":["vip"],"extra":1}}' });
+  await log.flush();
+  expect(log.status()).toMatchObject({
+    written: 0,
+    dropped: { write_failed: 1 },
+    last_write_error: expect.stringContaining('unknown field(s) extra'),
+  });
+  log.record({ ...draft, factsJson: JSON.stringify([{ predicate: 'member', object: { tier: 'gold' } }]) });
+  await log.flush();
+  expect(inserted()).toHaveLength(1);
+  expect(inserted()[0]!.input.facts).toEqual([{ predicate: 'member', object: { tier: 'gold' } }]);
+  expect(log.status()).toMatchObject({ written: 1, last_write_error: null });
 });
 
 test('a failed write drops its batch and counts it; the buffer does not keep it', async () => {
@@ -85,6 +133,35 @@ test('a failed write drops its batch and counts it; the buffer does not keep it'
   expect((await prom.decisionLogDropped.get()).values).toContainEqual(
     expect.objectContaining({ labels: { reason: 'write_failed' }, value: 3 }),
   );
+});
+
+test('a full buffer drops and counts without waiting; room returns once the writer reports', async () => {
+  const { log } = setup({ capacity: 2 });
+  expect([log.record(draft), log.record(draft), log.record(draft)].map((id) => id !== null)).toEqual([
+    true,
+    true,
+    false,
+  ]);
+  expect(log.status()).toMatchObject({ buffered: 2, dropped: { buffer_full: 1 } });
+  await log.flush();
+  expect(log.status()).toMatchObject({ buffered: 0, written: 2 });
+  expect(log.record(draft)).not.toBeNull();
+});
+
+test('a writer that dies has its decisions counted as lost, and the next decision starts a new one', async () => {
+  const { log, inserted } = setup({ writerDies: true });
+  log.record(draft);
+  log.record(draft);
+  await log.flush();
+  expect(log.status()).toMatchObject({
+    buffered: 0,
+    dropped: { write_failed: 2 },
+    last_write_error: 'the decision log writer thread ended',
+  });
+  log.record(draft);
+  await log.flush();
+  expect(inserted()).toHaveLength(1);
+  expect(log.status()).toMatchObject({ written: 1 });
 });
 
 test('stop writes what is buffered; an unsampled decision has no id and is never buffered', async () => {

@@ -190,8 +190,8 @@ test('a logged decision carries the facts the engine saw, and the answer its dec
       snapshotVersion: 'v1',
       canary: false,
       mode: 'control',
-      input: request().input,
-      facts: stored,
+      requestJson: JSON.stringify({ input: request().input }),
+      factsJson: JSON.stringify(stored),
       result: JSON.stringify({ ok: true, ...decision('high') }),
       error: null,
       evalNs: expect.any(Number),
@@ -215,5 +215,15 @@ test('a decision the log did not take has no decision_id; a failed one is logged
   );
   const failed = await failing.service.evaluate(request());
   expect(failed).toMatchObject({ status: 500, body: { meta: { decision_id: 'id-2' } } });
-  expect(drafts[1]).toMatchObject({ result: null, error: 'evaluation failed: wasm trap', facts: [] });
+  expect(drafts[1]).toMatchObject({ result: null, error: 'evaluation failed: wasm trap', factsJson: '[]' });
+});
+
+test('the log keeps the body as received, and facts the request carried are not copied again', async () => {
+  const { log, drafts } = capturingLog();
+  const sent = { ...request(), input: { ...request().input, facts: [{ predicate: 'member' }] } };
+  const body = JSON.stringify({ input: sent.input, mode: 'control' });
+  await setup({ serving: snapshot('v1', () => decision('high'), true) }, { decisionLog: log }).service.evaluate(sent, {
+    body,
+  });
+  expect(drafts[0]).toMatchObject({ requestJson: body, factsJson: null });
 });

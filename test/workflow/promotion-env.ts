@@ -61,6 +61,7 @@ type Fakes = Pick<
   | 'withdrawLeftover'
   | 'writeDecisionRecord'
   | 'callRolloutWebhook'
+  | 'verifyOperator'
 > & {
   runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport>;
   replayDecisions: (input: ReplayInput) => Promise<ImpactReport>;
@@ -160,6 +161,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     withdrawLeftover: async () => null,
     writeDecisionRecord: async () => 'decision-1',
     callRolloutWebhook: async () => ({ status: 200 }),
+    verifyOperator: async () => null,
   };
   const fakes = Object.fromEntries(
     Object.entries({ ...defaults, ...overrides }).map(([name, fake]) => [

@@ -1,42 +1,59 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createDecisionLogBuffer, type BufferStats } from '../../policy/decision-log/buffer';
-import { decisionLogRowJson, partitionDays, type DecisionLogEntry } from '../../policy/decision-log/entry';
-import type { DecisionLogMask } from '../../policy/decision-log/masking';
 import { isSampled, sampleRate, type DecisionLogSampling } from '../../policy/decision-log/sampling';
-import { ensureDecisionLogPartitions, insertDecisionLogs } from '../../activities/store/decision-logs';
-import type { Queryable } from '../../activities/store/transaction';
+import type { Mode } from '../../policy/engine/evaluation';
+import type { Lane } from '../../policy/lane';
 import type { EvaluatorProm } from './prom';
-import { oneLine } from './service';
 
 /**
- * The evaluator's decision log (README "Decision logs"): a sampled decision is masked and rendered
- * to its row's JSON at once, then waits in a bounded buffer to be written in batches by a timer, or
- * as soon as a batch is full, never by a request. A full buffer or a failed write drops entries,
- * counted in /metrics and /readyz.
- *
- * Rendering at once rather than at the flush: nothing unmasked waits in memory, the buffer holds a
- * string per decision rather than the request's objects (input, facts, decision) for the garbage
- * collector to trace, and a flush does no per-row work inside the event loop turn that sends it.
+ * The evaluator's decision log (README "Decision logs"). A request hands over only what it
+ * already holds (the body it received, the decision's JSON) and goes on; a thread of its own masks,
+ * renders and writes the decisions to Postgres in chunks (decision-log-writer.ts). The request
+ * path so stays at a few object fields per decision, and the rendering uses the other core.
+ * At most `capacity` decisions are unwritten at a time; past that, and for writes that fail,
+ * entries are dropped and counted in /metrics and /readyz.
  */
 export interface DecisionLogDeps {
-  db: Queryable;
   sampling: DecisionLogSampling;
-  mask: DecisionLogMask;
-  hash: (value: string) => string;
   capacity: number;
   flushMs: number;
   prom: Pick<EvaluatorProm, 'decisionLogDropped' | 'decisionLogWritten'>;
   random?: () => number;
   now?: () => number;
+  /** The writer thread unless a test runs the writer in-process. */
+  startWriter?: StartWriter;
 }
 
-export type DecisionDraft = Omit<DecisionLogEntry, 'decisionId' | 'at'>;
-
-/** A decision's row, masked and rendered, waiting for its batch. */
-interface PendingRow {
+/** A sampled decision as the request path hands it over. */
+export interface LoggedRequest {
+  decisionId: string;
+  /** Epoch milliseconds of the decision. */
   at: number;
-  json: string;
+  lane: Lane;
+  snapshotVersion: string;
+  canary: boolean;
+  mode: Mode;
+  /** JSON whose `input` is the input as received (the request body): the writer parses it again rather than the request serialising its input. */
+  requestJson: string;
+  /** Facts read from pkg_facts, as JSON; null when the request carried its own. */
+  factsJson: string | null;
+  /** `{ok, subtasks, dag, rules}` as JSON text; null when the evaluation failed, then `error` says why. */
+  result: string | null;
+  error: string | null;
+  evalNs: number;
 }
+
+export type DecisionDraft = Omit<LoggedRequest, 'decisionId' | 'at'>;
+
+/** Between the evaluator and its writer thread. */
+export type WriterCommand =
+  { kind: 'decisions'; decisions: LoggedRequest[] } | { kind: 'flush'; id: number } | { kind: 'stop' };
+export type WriterReport =
+  | { kind: 'written'; count: number }
+  | { kind: 'failed'; count: number; error: string }
+  | { kind: 'flushed'; id: number };
 
 export interface DecisionLogStatus extends BufferStats {
   written: number;
@@ -44,89 +61,142 @@ export interface DecisionLogStatus extends BufferStats {
 }
 
 export interface DecisionLog {
-  /** The decision's id when it was sampled and buffered, else null. Never waits. */
+  /** The decision's id when it was sampled and taken in, else null. Never waits. */
   record(draft: DecisionDraft): string | null;
-  /** Writes what is buffered now; concurrent calls share one drain. */
+  /** Resolves when everything recorded so far is written (or counted as dropped). */
   flush(): Promise<void>;
   status(): DecisionLogStatus;
   start(): void;
-  /** Stops the timer and writes what is left. */
+  /** Writes what is left and ends the writer thread. */
   stop(): Promise<void>;
 }
 
-/** Rows per INSERT; also the buffer depth that starts a write before the timer does. */
+/** Lines per chunk; also the backlog that starts a write in the writer before its timer does. */
 export const DECISION_LOG_BATCH = 500;
+
+/** A running writer: its thread, or in a test the same writer in this thread. */
+export interface WriterHandle {
+  post(command: WriterCommand): void;
+  /** Ends it at once, whatever it still holds. */
+  terminate(): void;
+}
+
+/** Starts a writer that reports through `report` and calls `exited` when it ends, asked to or not. */
+export type StartWriter = (report: (message: WriterReport) => void, exited: () => void) => WriterHandle;
+
+const THREAD = path.join(__dirname, 'decision-log-thread.ts');
+const STOP_TIMEOUT_MS = 15_000;
+
+function startWriterThread(flushMs: number): StartWriter {
+  return (report, exited) => {
+    // The thread loads TypeScript the way the process does.
+    const bootstrap = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(THREAD)});`;
+    const thread = new Worker(bootstrap, { eval: true, workerData: { flushMs, batch: DECISION_LOG_BATCH } });
+    thread.on('message', report);
+    thread.on('error', () => undefined);
+    thread.on('exit', exited);
+    thread.unref();
+    return { post: (command) => thread.postMessage(command), terminate: () => void thread.terminate() };
+  };
+}
 
 export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   const random = deps.random ?? Math.random;
   const now = deps.now ?? Date.now;
-  const buffer = createDecisionLogBuffer<PendingRow>(deps.capacity, (reason, count) =>
+  const startWriter = deps.startWriter ?? startWriterThread(deps.flushMs);
+  const buffer = createDecisionLogBuffer(deps.capacity, (reason, count) =>
     deps.prom.decisionLogDropped.labels(reason).inc(count),
   );
-  const knownDays = new Set<string>();
   let written = 0;
   let lastError: string | null = null;
-  let draining: Promise<void> | null = null;
-  let drainQueued = false;
-  let timer: NodeJS.Timeout | null = null;
+  let pending: LoggedRequest[] = [];
+  let posting = false;
+  let writer: WriterHandle | null = null;
+  let stopping = false;
+  let flushes = 0;
+  const waiting = new Map<number, () => void>();
+  let onStopped = () => {};
 
-  const write = async (batch: PendingRow[]) => {
-    const missing = partitionDays(batch).filter((day) => !knownDays.has(day));
-    if (missing.length > 0) {
-      await ensureDecisionLogPartitions(deps.db, missing);
-      missing.forEach((day) => knownDays.add(day));
+  const onReport = (report: WriterReport) => {
+    if (report.kind === 'written') {
+      buffer.release(report.count);
+      written += report.count;
+      deps.prom.decisionLogWritten.inc(report.count);
+      lastError = null;
+    } else if (report.kind === 'failed') {
+      buffer.release(report.count, 'write_failed');
+      lastError = report.error;
+    } else {
+      waiting.get(report.id)?.();
+      waiting.delete(report.id);
     }
-    await insertDecisionLogs(
-      deps.db,
-      batch.map((row) => row.json),
-    );
   };
 
-  // A failed batch is dropped rather than kept for a retry: through an outage, memory stays at the
-  // buffer's bound and the loss is counted.
-  const drain = async () => {
-    while (buffer.length > 0) {
-      const batch = buffer.take(DECISION_LOG_BATCH);
-      try {
-        await write(batch);
-        written += batch.length;
-        deps.prom.decisionLogWritten.inc(batch.length);
-        lastError = null;
-      } catch (error) {
-        buffer.countDropped('write_failed', batch.length);
-        lastError = oneLine(error);
-        return;
+  // A writer that dies takes its unwritten decisions with it: they are counted, and a new one
+  // starts with the next decision.
+  const start = (): WriterHandle => {
+    const handle = startWriter(onReport, () => {
+      if (writer !== handle) return;
+      writer = null;
+      if (!stopping) {
+        buffer.release(buffer.length, 'write_failed');
+        lastError = 'the decision log writer thread ended';
       }
-    }
+      for (const resolve of waiting.values()) resolve();
+      waiting.clear();
+      onStopped();
+    });
+    return handle;
   };
-  const flush = () => (draining ??= drain().finally(() => (draining = null)));
+
+  const post = (command: WriterCommand) => (writer ??= start()).post(command);
+
+  // Once per event loop turn: the turn's decisions cross to the writer in one message.
+  const sendPending = () => {
+    posting = false;
+    if (pending.length === 0) return;
+    const decisions = pending;
+    pending = [];
+    post({ kind: 'decisions', decisions });
+  };
+
+  const flush = () => {
+    sendPending();
+    const id = ++flushes;
+    return new Promise<void>((resolve) => {
+      waiting.set(id, resolve);
+      post({ kind: 'flush', id });
+    });
+  };
 
   return {
     record(draft) {
-      if (!isSampled(sampleRate(deps.sampling, draft.lane), random())) return null;
-      const entry: DecisionLogEntry = { ...draft, decisionId: randomUUID(), at: now() };
-      // An overloaded evaluator drops before rendering: the drop costs nothing but the count.
-      if (!buffer.offer(() => ({ at: entry.at, json: decisionLogRowJson(entry, deps.mask, deps.hash) }))) return null;
-      // Deferred: the write must not start inside the request that filled the batch.
-      if (buffer.length >= DECISION_LOG_BATCH && !draining && !drainQueued) {
-        drainQueued = true;
-        setImmediate(() => {
-          drainQueued = false;
-          void flush();
-        });
+      if (stopping || !isSampled(sampleRate(deps.sampling, draft.lane), random())) return null;
+      // An overloaded evaluator drops before anything is copied: the drop costs nothing but the count.
+      if (!buffer.admit()) return null;
+      const decisionId = randomUUID();
+      pending.push({ ...draft, decisionId, at: now() });
+      if (!posting) {
+        posting = true;
+        setImmediate(sendPending);
       }
-      return entry.decisionId;
+      return decisionId;
     },
     flush,
     status: () => ({ ...buffer.stats(), written, last_write_error: lastError }),
     start() {
-      timer = setInterval(() => void flush(), deps.flushMs);
-      timer.unref();
+      writer ??= start();
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      await draining;
-      await flush();
+      if (writer || buffer.length > 0) await flush();
+      stopping = true;
+      const handle = writer;
+      if (!handle) return;
+      const stopped = new Promise<void>((resolve) => (onStopped = resolve));
+      handle.post({ kind: 'stop' });
+      const timeout = setTimeout(() => handle.terminate(), STOP_TIMEOUT_MS);
+      await stopped;
+      clearTimeout(timeout);
     },
   };
 }

@@ -7,6 +7,7 @@ import { PkgError } from '../../policy/errors';
 import type { RecordedDevice } from '../../activities/store/fleet';
 import { oneLine, type EvaluatorService } from './service';
 import type { EvaluatorProm } from './prom';
+import type { AccessGate, Admission } from './access';
 
 /**
  * The evaluator's HTTP face. Every refusal is a 4xx with a one-line `reason` in the same
@@ -24,6 +25,8 @@ export interface Readiness {
 
 export interface EvaluatorHttpDeps {
   service: EvaluatorService;
+  /** Evaluator keys, lane scope and rate limits; /healthz, /readyz and /metrics stay open. */
+  access: AccessGate;
   prom: EvaluatorProm;
   readiness(): Readiness;
   bodyLimit: number;
@@ -106,11 +109,18 @@ function isEvaluatePath(url: string | undefined): boolean {
   return url === EVALUATE_PATH || (url !== undefined && url.startsWith(`${EVALUATE_PATH}?`));
 }
 
-type BodyResult = { ok: true; value: unknown } | { ok: false; status: number; reason: string };
+type BodyResult = { ok: true; value: unknown; text: string } | { ok: false; status: number; reason: string };
 
 function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
   // Headers as a flat list: writeHead then skips building and walking a header object.
-  const answer = (response: ServerResponse, status: number, body: unknown, close = false, rendered?: string) => {
+  const answer = (
+    response: ServerResponse,
+    status: number,
+    body: unknown,
+    close = false,
+    rendered?: string,
+    extra?: (string | number)[],
+  ) => {
     const text = rendered ?? JSON.stringify(body);
     const headers = [
       'content-type',
@@ -121,8 +131,15 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
       deps.instanceId,
     ];
     if (close) headers.push('connection', 'close');
+    if (extra) headers.push(...extra);
     response.writeHead(status, headers);
     response.end(text);
+  };
+
+  const refuse = (response: ServerResponse, admission: Exclude<Admission, { ok: true }>) => {
+    const extra = admission.status === 401 ? ['www-authenticate', 'Bearer'] : [];
+    if (admission.retryAfterS !== undefined) extra.push('retry-after', String(admission.retryAfterS));
+    answer(response, admission.status, refusal(admission.reason), false, undefined, extra);
   };
 
   const decide = async (request: IncomingMessage, response: ServerResponse) => {
@@ -130,7 +147,11 @@ function createEvaluateRoute(deps: EvaluatorHttpDeps, closing: () => boolean) {
     if (!body.ok) return answer(response, body.status, refusal(body.reason), body.status === 413);
     const parsed = parseEvaluationRequest(body.value);
     if (!parsed.ok) return answer(response, 400, refusal(parsed.reason));
-    const { status, body: decision, text } = await deps.service.evaluate(parsed.value);
+    const lane = deps.service.laneOf(parsed.value);
+    let admission = deps.access.admit(request.headers.authorization, request.socket, lane);
+    if (admission instanceof Promise) admission = await admission;
+    if (!admission.ok) return refuse(response, admission);
+    const { status, body: decision, text } = await deps.service.evaluate(parsed.value, { lane, body: body.text });
     answer(response, status, decision, false, text);
   };
 
@@ -169,7 +190,11 @@ function readJsonBody(request: IncomingMessage, limit: number): Promise<BodyResu
       if (text.trim() === '')
         return resolve({ ok: false, status: 400, reason: 'body: empty; expected a JSON object with an "input" field' });
       try {
-        resolve({ ok: true, value: secureJson.parse(text, { protoAction: 'error', constructorAction: 'error' }) });
+        resolve({
+          ok: true,
+          value: secureJson.parse(text, { protoAction: 'error', constructorAction: 'error' }),
+          text,
+        });
       } catch (error) {
         resolve({ ok: false, status: 400, reason: `body: not valid JSON (${oneLine(error)})` });
       }

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
 import { loadConfigOrExit, type Config } from '../../policy/config';
 import { createFactCache } from '../../policy/facts/cache';
-import { createPool, createRedis } from '../../activities/connections';
+import { createRedis } from '../../activities/connections';
+import { createEvaluatorPool } from './pool';
 import { loadFactsForSubject } from '../../activities/store/facts';
 import { readDesiredLaneState } from '../../activities/store/lane-state';
 import { createLaneMetricsRecorder } from '../../activities/store/lane-metrics';
@@ -15,12 +18,18 @@ import { createLaneSync, type LaneSync } from './sync';
 import { createFleetReporter } from './fleet';
 import { recordDeviceHeartbeat } from '../../activities/store/fleet';
 import { buildSnapshot } from './snapshots';
+import { createRefusalLog } from './refusals';
+import { signingPolicyFromConfig } from '../../activities/signing-policy';
 import { startEvaluatorTemporalWorker } from './temporal';
 import { laneName, type Lane } from '../../policy/lane';
 import { gatherFromPrimary, runPrimary, workerIndex } from './processes';
 import { createDecisionLog, type DecisionLog } from './decision-log';
-import { createMaskHasher } from '../../policy/decision-log/masking';
 import { samplesAnything } from '../../policy/decision-log/sampling';
+import { keysRequiredFor } from '../../policy/access/key-scope';
+import { loadLiveEvaluatorKeys } from '../../activities/store/evaluator-keys';
+import { createEvaluatorKeyCache } from './keys';
+import { createRateLimiter } from './rate-limit';
+import { createAccessGate } from './access';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -30,38 +39,18 @@ import { samplesAnything } from '../../policy/decision-log/sampling';
  */
 const METRICS_FLUSH_MS = 1000;
 const MAX_LANES = 64;
-const PG_CONNECT_TIMEOUT_MS = 3000;
-const PG_QUERY_TIMEOUT_MS = 10_000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
-function createEvaluatorPool(config: Config, max: number) {
-  const pool = createPool(config, max);
-  // A Postgres that stops answering (rather than refusing) must fail a sync or a fact lookup in
-  // seconds, not hang it: a hung sync would hold every later sync of its lane behind it.
-  Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
-  pool.on('error', () => undefined);
-  return pool;
-}
-
-/** With a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
-function assembleDecisionLog(config: Config, prom: EvaluatorProm) {
-  if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return { decisionLog: undefined, logPool: undefined };
-  // One connection: batches are written one at a time. Without waiting for the commit's WAL flush:
-  // a crash of Postgres may lose the last moments of a log that was never durable in the
-  // evaluator's buffer either, and each batch holds the writer a disk flush less.
-  const logPool = createEvaluatorPool(config, 1);
-  Object.assign(logPool.options, { options: '-c synchronous_commit=off' });
-  const decisionLog = createDecisionLog({
-    db: logPool,
+/** Its writer thread has a pool of its own, so log writes never wait behind (or hold up) snapshot loads and fact lookups. */
+function assembleDecisionLog(config: Config, prom: EvaluatorProm): DecisionLog | undefined {
+  if (!samplesAnything(config.DECISION_LOG_SAMPLE)) return undefined;
+  return createDecisionLog({
     sampling: config.DECISION_LOG_SAMPLE,
-    mask: { hash: config.DECISION_LOG_MASK_HASH, drop: config.DECISION_LOG_MASK_DROP },
-    hash: createMaskHasher(config.DECISION_LOG_MASK_SALT),
     capacity: config.DECISION_LOG_BUFFER,
     flushMs: config.DECISION_LOG_FLUSH_MS,
     prom,
   });
-  return { decisionLog, logPool };
 }
 
 /** Postgres health as last seen by any query: queries are the only probe that costs nothing extra. */
@@ -90,7 +79,12 @@ function assemble(config: Config, worker: number | null) {
   redis.on('error', () => undefined);
   const prom = createEvaluatorProm(worker === null ? undefined : gatherFromPrimary);
   const postgres = createPostgresHealth();
-  const registry = createSnapshotRegistry((id) => postgres.track(buildSnapshot(pool, id)), config.EVALUATOR_LOADED_MAX);
+  const signing = signingPolicyFromConfig(config);
+  const refusals = createRefusalLog(prom);
+  const registry = createSnapshotRegistry(
+    refusals.watch((id) => postgres.track(buildSnapshot(pool, id, signing))),
+    config.EVALUATOR_LOADED_MAX,
+  );
   const fleetEntry = () => ({
     instanceId,
     lane,
@@ -119,7 +113,7 @@ function assemble(config: Config, worker: number | null) {
     maxSubjects: config.FACT_CACHE_MAX,
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
-  const { decisionLog, logPool } = assembleDecisionLog(config, prom);
+  const decisionLog = assembleDecisionLog(config, prom);
   const service = createEvaluatorService({
     lanes,
     defaultLane: lane,
@@ -129,26 +123,65 @@ function assemble(config: Config, worker: number | null) {
     shadowRate: config.EVALUATOR_SHADOW_RATE,
     decisionLog,
   });
+  const { keys, access } = assembleAccess(config, pool, redis, prom);
   const http = buildEvaluatorHttp({
     service,
+    access,
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     instanceId,
     recordHeartbeat: (heartbeat) => recordDeviceHeartbeat(pool, lane.env, heartbeat),
     readiness: () => {
       const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
-      return { ...ready, details: { ...ready.details, decision_log: decisionLogDetails(config, decisionLog) } };
+      const details = {
+        ...ready.details,
+        lanes: lanes.lanes().length,
+        evaluator_keys: keys.status(),
+        refused_snapshots: refusals.refused(),
+      };
+      return { ...ready, details: { ...details, decision_log: decisionLogDetails(config, decisionLog) } };
     },
   });
-  return { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http };
+  return {
+    lane,
+    instanceId,
+    pool,
+    redis,
+    prom,
+    postgres,
+    registry,
+    fleet,
+    sync,
+    metrics,
+    decisionLog,
+    keys,
+    http,
+  };
+}
+
+/** Keys read with the evaluator's own pool; buckets on its Redis connection (one script call per claim). */
+function assembleAccess(config: Config, pool: Pool, redis: Redis, prom: EvaluatorProm) {
+  const keys = createEvaluatorKeyCache({
+    load: () => loadLiveEvaluatorKeys(pool),
+    refreshMs: config.EVALUATOR_KEYS_REFRESH_MS,
+    log,
+  });
+  const access = createAccessGate({
+    keys,
+    limiter: createRateLimiter(redis, (count) => prom.rateLimitUnchecked.inc(count)),
+    keyRequired: keysRequiredFor(config.EVALUATOR_REQUIRE_KEYS, config.EVALUATOR_KEYS_REQUIRED_ENVS),
+    onRefused: (reason) => prom.accessRefused.labels(reason).inc(),
+  });
+  return { keys, access };
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, logPool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, http } =
+  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, keys, http } =
     assemble(config, worker);
-  await sync.syncAll();
+  await Promise.all([sync.syncAll(), keys.refresh()]);
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
+  keys.start(createRedis(config));
   const flushTimer = setInterval(() => {
     prom.connected.labels('redis').set(redis.status === 'ready' ? 1 : 0);
     prom.connected.labels('postgres').set(postgres.up ? 1 : 0);
@@ -169,13 +202,13 @@ async function main(config: Config, worker: number | null): Promise<void> {
   const shutdown = async (signal: string) => {
     log(`${signal}: shutting down`);
     sync.stop();
+    keys.stop();
     await http.close();
     await temporal?.stop();
     await metrics.flush().catch(() => undefined);
     await decisionLog?.stop();
     await fleet.stop();
     await pool.end().catch(() => undefined);
-    await logPool?.end().catch(() => undefined);
     process.exit(0);
   };
   // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.

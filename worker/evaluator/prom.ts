@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { laneName, type Lane } from '../../policy/lane';
 import { DROP_REASONS } from '../../policy/decision-log/buffer';
+import { REFUSAL_REASONS } from './access';
 
 /**
  * Prometheus view of the evaluator (`GET /metrics`). Labels are bounded: lanes by the lane table,
@@ -20,6 +21,9 @@ export interface EvaluatorProm {
   connected: Gauge<'dependency'>;
   decisionLogDropped: Counter<'reason'>;
   decisionLogWritten: Counter;
+  accessRefused: Counter<'reason'>;
+  rateLimitUnchecked: Counter;
+  snapshotRefusals: Counter<'version' | 'reason'>;
   /** The per-request series of one lane's version, looked up once rather than per request. */
   meter(lane: Lane, version: string): Meter;
 }
@@ -60,6 +64,13 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
   });
   // Both reasons at 0 from the start, so a dashboard's rate() sees the first drop.
   DROP_REASONS.forEach((reason) => decisionLogDropped.labels(reason).inc(0));
+  const accessRefused = new Counter({
+    name: 'pkg_evaluator_access_refused_total',
+    help: 'Evaluations refused before the lane was looked at: no valid key (unauthorized), a lane outside the key (forbidden), over its rate (rate_limited).',
+    labelNames: ['reason'],
+    registers,
+  });
+  REFUSAL_REASONS.forEach((reason) => accessRefused.labels(reason).inc(0));
   const meters = new Map<string, Meter>();
   return {
     registry,
@@ -97,7 +108,20 @@ export function createEvaluatorProm(gather?: (registry: Registry) => () => Promi
     decisionLogDropped,
     decisionLogWritten: new Counter({
       name: 'pkg_decision_log_written_total',
-      help: 'Decisions written to pkg_decision_logs.',
+      help: 'Decisions written to the decision log (pkg_decision_log_chunks).',
+      registers,
+    }),
+    accessRefused,
+    rateLimitUnchecked: new Counter({
+      name: 'pkg_evaluator_rate_limit_unchecked_total',
+      help: 'Keyed evaluations let through without a rate limit check because Redis did not answer (limits fail open).',
+      registers,
+    }),
+    // Versions are bounded by the snapshots lanes ask for; a refused one is retried on every sync.
+    snapshotRefusals: new Counter({
+      name: 'pkg_evaluator_snapshot_refusals_total',
+      help: 'Snapshot loads refused by verification, by version and reason (policy/integrity/seal.ts REFUSAL_REASONS).',
+      labelNames: ['version', 'reason'],
       registers,
     }),
     meter(lane, version) {

@@ -43,7 +43,13 @@ export interface EvaluationReply {
 }
 
 export interface EvaluatorService {
-  evaluate(request: EvaluationRequest): Promise<EvaluationReply>;
+  /** The lane a request names, the evaluator's own filling what it leaves out. */
+  laneOf(request: EvaluationRequest): Lane;
+  /**
+   * `lane` when the caller already resolved it; `body` the request's JSON as received, which the
+   * decision log keeps instead of serialising the input again.
+   */
+  evaluate(request: EvaluationRequest, received?: { lane?: Lane; body?: string }): Promise<EvaluationReply>;
 }
 
 export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorService {
@@ -81,8 +87,8 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
   };
 
   return {
-    async evaluate(request) {
-      const lane = resolveLane(request);
+    laneOf: resolveLane,
+    async evaluate(request, { lane = resolveLane(request), body } = {}) {
       let state = deps.lanes.current(lane);
       if (!state) {
         try {
@@ -94,7 +100,7 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       const arm = chooseArm(state.split, routingKeyOf(request));
       const snapshot = arm === 'candidate' ? state.candidate : state.serving;
       if (!snapshot) return unavailable(request.mode, `lane ${laneName(lane)} has no serving snapshot`);
-      const routed: Routed = { lane, snapshot, request, canary: arm === 'candidate' };
+      const routed: Routed = { lane, snapshot, request, body, canary: arm === 'candidate' };
       const started = performance.now();
       const facts = await factsFor(deps.facts, snapshot, request);
       if (!facts.ok) return failed(deps, routed, started, 503, facts.reason, []);
@@ -124,6 +130,7 @@ interface Routed {
   lane: Lane;
   snapshot: LoadedSnapshot;
   request: EvaluationRequest;
+  body: string | undefined;
   canary: boolean;
 }
 
@@ -138,7 +145,7 @@ function metaOf(routed: Routed, engineMs: number, decisionId: string | null): Ev
   return meta;
 }
 
-/** The input as evaluated with the facts the engine saw, so a replay needs nothing but the row. */
+/** The input as evaluated with the facts the engine saw, so a replay needs nothing but the logged decision. */
 function logDecision(
   deps: EvaluatorServiceDeps,
   routed: Routed,
@@ -153,8 +160,8 @@ function logDecision(
     snapshotVersion: routed.snapshot.version,
     canary: routed.canary,
     mode: routed.request.mode,
-    input: routed.request.input,
-    facts,
+    requestJson: routed.body ?? JSON.stringify({ input: routed.request.input }),
+    factsJson: facts === routed.request.input.facts ? null : JSON.stringify(facts),
     result,
     error,
     evalNs: engineMs * 1e6,

@@ -1,21 +1,22 @@
 import type { Pool } from 'pg';
-import { verifyArtifact } from '../../policy/rego/artifacts';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
 import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
+import type { SigningPolicy } from '../../policy/bundle/signing';
+import { verifySnapshotIntegrity } from '../../policy/integrity/seal';
 import { artifactsOf, readSnapshot } from '../../activities/store/snapshot-read';
 import type { LoadedSnapshot } from './registry';
 
 /**
- * Loads one snapshot from Postgres and builds the engine its manifest names. Every artifact it has
- * is checked against its recorded sha256 whichever engine serves: bytes changed in the database mean
- * the snapshot cannot be trusted at all, so it is refused and the lane keeps what it served. A
- * native snapshot written the seed's way (rule rows, no artifacts) is served from its rows.
+ * Loads one snapshot from Postgres and builds the engine its manifest names, only after everything
+ * either engine could be built from has been verified up to the snapshot checksum (and its
+ * signature, where the env requires one): a snapshot changed in the database is refused and the
+ * lane keeps what it served. A snapshot written the seed's way (rule rows, no artifacts, no seal)
+ * has nothing to verify its rows against and is refused as unsealed.
  */
-export async function buildSnapshot(pool: Pool, snapshotId: string): Promise<LoadedSnapshot> {
+export async function buildSnapshot(pool: Pool, snapshotId: string, signing: SigningPolicy): Promise<LoadedSnapshot> {
   const stored = await readSnapshot(pool, { id: snapshotId });
-  if (stored.wasm) verifyArtifact(stored.version, 'wasm', stored.wasm);
-  if (stored.rego) verifyArtifact(stored.version, 'rego', stored.rego);
+  verifySnapshotIntegrity(stored.sealed, signing);
   const engine =
     stored.compiled.engine === 'wasm'
       ? await createWasmEngine(stored.compiled, artifactsOf(stored))

@@ -26,8 +26,7 @@ ALTER TYPE pkg_artifact_type RENAME VALUE 'rego' TO 'rego_bundle';
 -- Numbered in creation order, oldest first; new snapshots take the next number.
 ALTER TABLE pkg_snapshots
   ADD COLUMN snapshot_id integer,
-  ADD COLUMN size_bytes bigint CHECK (size_bytes >= 0),
-  ADD COLUMN signature text;
+  ADD COLUMN size_bytes bigint CHECK (size_bytes >= 0);
 UPDATE pkg_snapshots s SET snapshot_id = n.number
   FROM (SELECT id, row_number() OVER (ORDER BY created_at, version) AS number FROM pkg_snapshots) n
  WHERE n.id = s.id;
@@ -566,8 +565,41 @@ BEGIN
   RETURN v_promotion;
 END $$;
 
--- Today's named findings move to pkg_integrity_findings(); pkg_check_integrity() is the seed's
--- (ok, msg) over them, one row per finding.
+-- Integrity (migration integrity) over the renamed columns. The content hash keeps its exact
+-- input (values, not column names, are hashed; an emission's snapshot is its uuid, as before), so
+-- every content_sha256 and seal recorded before this migration still verifies after it.
+CREATE OR REPLACE FUNCTION pkg_snapshot_content_sha256(p_snapshot uuid) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT encode(sha256(convert_to(jsonb_build_array(
+    s.id, s.version, s.env, s.engine, s.entrypoint, s.schema_version, s.notes, s.manifest,
+    COALESCE((SELECT jsonb_agg(jsonb_build_array(t.name, t.default_params) ORDER BY t.name COLLATE "C")
+                FROM pkg_subtask_types t WHERE t.snapshot_uuid = s.id), '[]'),
+    COALESCE((SELECT jsonb_agg(jsonb_build_array(
+                r.id, r.rule_name, r.priority, r.enabled, r.description,
+                COALESCE((SELECT jsonb_agg(jsonb_build_array(c.position, c.condition_type, c.condition_key, c.operator,
+                                                             c.value_json) ORDER BY c.position)
+                            FROM pkg_rule_conditions c WHERE c.rule_id = r.id), '[]'),
+                COALESCE((SELECT jsonb_agg(jsonb_build_array(e.position, e.snapshot_uuid, e.subtask, e.relationship_type,
+                                                             e.params) ORDER BY e.position)
+                            FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]'))
+              ORDER BY r.id COLLATE "C")
+                FROM pkg_policy_rules r WHERE r.snapshot_uuid = s.id), '[]'),
+    COALESCE((SELECT jsonb_agg(jsonb_build_array(f.name, f.input, f.expect) ORDER BY f.name COLLATE "C")
+                FROM pkg_validation_fixtures f WHERE f.snapshot_uuid = s.id), '[]')
+  )::text, 'UTF8')), 'hex')
+  FROM pkg_snapshots s WHERE s.id = p_snapshot
+$$;
+
+CREATE OR REPLACE FUNCTION pkg_snapshot_seal(p_snapshot uuid) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT pkg_seal_of(s.checksum, pkg_snapshot_content_sha256(s.id),
+           (SELECT a.sha256 FROM pkg_snapshot_artifacts a WHERE a.snapshot_uuid = s.id AND a.artifact_type = 'wasm_pack'),
+           (SELECT a.sha256 FROM pkg_snapshot_artifacts a WHERE a.snapshot_uuid = s.id AND a.artifact_type = 'rego_bundle'))
+  FROM pkg_snapshots s WHERE s.id = p_snapshot
+$$;
+
+-- Every named finding in one function: the checks pkg_check_integrity() named until now, then the
+-- seal chain's (migration integrity). pkg_check_integrity() becomes the seed's (ok, msg) over
+-- them, one row per finding.
+DROP FUNCTION pkg_integrity_findings();
 DROP FUNCTION pkg_check_integrity();
 CREATE FUNCTION pkg_integrity_findings()
 RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS $$
@@ -589,10 +621,44 @@ RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS 
     FROM pkg_deployments d JOIN pkg_snapshots s ON s.id IN (d.stable_snapshot_id, d.candidate_snapshot_id)
    WHERE s.env <> d.env
   UNION ALL
+  SELECT 'snapshots_sealed', count(*) = 0,
+         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'every snapshot is sealed')
+    FROM pkg_snapshots s WHERE s.seal IS NULL OR s.content_sha256 IS NULL
+  UNION ALL
+  SELECT 'rule_rows_match_snapshot', count(*) = 0,
+         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'rule rows, fixtures and manifests hash as they did when compiled')
+    FROM pkg_snapshots s WHERE s.content_sha256 IS NOT NULL AND pkg_snapshot_content_sha256(s.id) <> s.content_sha256
+  UNION ALL
+  SELECT 'artifacts_match_seal', count(*) = 0,
+         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'artifacts chain up to their snapshot checksum')
+    FROM pkg_snapshots s
+   WHERE s.seal IS NOT NULL
+     AND s.seal IS DISTINCT FROM pkg_seal_of(s.checksum, s.content_sha256,
+           (SELECT encode(sha256(a.artifact_bytes), 'hex') FROM pkg_snapshot_artifacts a
+             WHERE a.snapshot_uuid = s.id AND a.artifact_type = 'wasm_pack'),
+           (SELECT encode(sha256(a.artifact_bytes), 'hex') FROM pkg_snapshot_artifacts a
+             WHERE a.snapshot_uuid = s.id AND a.artifact_type = 'rego_bundle'))
+  UNION ALL
+  SELECT 'file_checksums_match_checksum', count(*) = 0,
+         coalesce(string_agg(s.version, ', ' ORDER BY s.version), 'file listings hash to their snapshot checksum')
+    FROM pkg_snapshots s
+   WHERE s.file_checksums IS NOT NULL
+     AND encode(sha256(convert_to(
+           (SELECT coalesce(string_agg(f.value || '  ' || f.key || E'\n', '' ORDER BY f.key COLLATE "C"), '')
+              FROM jsonb_each_text(s.file_checksums) f), 'UTF8')), 'hex') <> s.checksum
+  UNION ALL
   SELECT 'emissions_in_rule_snapshot', count(*) = 0,
-         coalesce(string_agg(r.rule_name || ' emits ' || e.subtask, ', '), 'every emission names a subtask of its rule''s snapshot')
-    FROM pkg_rule_emissions e JOIN pkg_policy_rules r ON r.id = e.rule_id
+         coalesce(string_agg(DISTINCT s.version || ' rule ' || r.rule_name, ', '), 'every emission is in its rule''s snapshot')
+    FROM pkg_rule_emissions e JOIN pkg_policy_rules r ON r.id = e.rule_id JOIN pkg_snapshots s ON s.id = r.snapshot_uuid
    WHERE e.snapshot_uuid <> r.snapshot_uuid
+  UNION ALL
+  SELECT 'lanes_serve_validated', count(*) = 0,
+         coalesce(string_agg(d.env || '/' || d.target || '/' || d.region || ' ' || s.version, ', '
+                             ORDER BY d.env, d.target, d.region, s.version),
+                  'every lane serves snapshots whose fixtures passed')
+    FROM pkg_deployments d JOIN pkg_snapshots s ON s.id IN (d.stable_snapshot_id, d.candidate_snapshot_id)
+   WHERE NOT EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id)
+      OR EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id AND v.failed > 0)
 $$;
 
 CREATE FUNCTION pkg_check_integrity() RETURNS TABLE (ok boolean, msg text) LANGUAGE sql STABLE AS $$

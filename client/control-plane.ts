@@ -1,0 +1,200 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { envHistory, readDecision, type HistoryEntry, type StoredDecisionRow } from '../activities/store/decisions';
+import type { Leftover } from '../activities/store/deployments';
+import { abortLane } from '../activities/abort';
+import {
+  addFact,
+  getFactStatistics,
+  listFacts,
+  type FactQuery,
+  type FactStatistics,
+  type StoredFact,
+} from '../activities/store/facts';
+import { runFactCleanup, type FactCleanupResult } from '../activities/store/fact-cleanup';
+import { insertToken, listTokens, revokeToken, type StoredToken } from '../activities/store/api-tokens';
+import { revert, type RevertRequest, type RevertResult } from '../activities/revert';
+import { unpackBundle } from '../policy/bundle/pack';
+import { factCleanupRequestSchema, factInputSchema, parseInput, type FactCleanupRequest } from '../policy/facts/input';
+import { formatToken, tokenHash, TOKEN_BYTES, type NewToken } from '../policy/identity/tokens';
+import { laneName, type Env, type Lane } from '../policy/lane';
+import { validateBundleFiles, type BundleValidation } from './commands/bundle';
+import type { RolloutOverrides } from '../policy/rollout/config';
+import type { RolloutStatus } from '../policy/rollout/status';
+import type { OperatorAction } from '../policy/rollout/operator-actions';
+import { operatorUpdates, type PromotionResult } from '../workflows/definitions';
+import { prepareFiles, uploadBundle } from './bundle-upload';
+import { assertLaneIdle, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from './rollout-client';
+import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from './schedules';
+import { withSession, type Session } from './session';
+import { apiControlPlane } from './api-client';
+import { loadConfig, type Config } from '../policy/config';
+
+/**
+ * What pkgctl and the control-plane API can do, one implementation of each (`directControlPlane`,
+ * over Postgres and Temporal). The API serves it to authenticated callers; pkgctl uses it directly,
+ * or through the API (client/api-client.ts) when PKG_API_URL and PKG_TOKEN are set. `actor` is who
+ * acts: the verified identity when the API calls.
+ */
+export interface PromoteRequest {
+  /** The bundle in the upload format of policy/bundle/pack.ts. */
+  packed: Buffer;
+  lane: Lane;
+  overrides: RolloutOverrides;
+  actor: string;
+}
+
+export interface StartedRollout {
+  workflowId: string;
+  runId: string;
+  url: string;
+  version: string;
+  digest: string;
+}
+
+export interface ActionRequest {
+  workflowId: string;
+  action: OperatorAction;
+  actor: string;
+  reason: string;
+  /** The API's record of the identity it verified (pkg_verified_actions); the workflow checks it. */
+  verification?: string;
+}
+
+export interface AbortResult {
+  outcome: 'ok';
+  lane: string;
+  abortId: string;
+  withdrawn: Leftover | null;
+  /** The aborted rollout's decision record, when there was a candidate to withdraw. */
+  decisionId: string | null;
+}
+
+export type ScheduleName = 'fact-cleanup' | 'decision-log-retention';
+
+export interface ScheduleRequest {
+  name: ScheduleName;
+  every: string;
+  request?: FactCleanupRequest;
+}
+
+/** A new token: the secret appears here once and is stored only as its hash. */
+export interface CreatedToken extends StoredToken {
+  token: string;
+}
+
+export interface UploadedBundle {
+  digest: string;
+  version: string;
+}
+
+export interface ControlPlane {
+  /** Checks and stores a bundle without starting anything. */
+  upload(packed: Buffer, env: Env, actor: string): Promise<UploadedBundle>;
+  /** The bundle's env must be `env` (the one the caller's role is checked in). */
+  validate(packed: Buffer, env: Env): Promise<BundleValidation>;
+  promote(request: PromoteRequest): Promise<StartedRollout>;
+  /** Calls onProgress with each new status until the rollout ends; its result. */
+  waitForOutcome(workflowId: string, onProgress: (status: RolloutStatus) => void): Promise<PromotionResult>;
+  status(workflowId: string): Promise<RolloutStatus>;
+  act(request: ActionRequest): Promise<RolloutStatus>;
+  abort(lane: Lane, reason: string, actor: string): Promise<AbortResult>;
+  revert(request: RevertRequest): Promise<RevertResult>;
+  history(env: string, limit: number): Promise<HistoryEntry[]>;
+  decision(id: string): Promise<StoredDecisionRow>;
+  /** Checks the fact (factInputSchema) itself: the API passes the request body as it came. */
+  addFact(input: unknown): Promise<StoredFact>;
+  listFacts(query: FactQuery): Promise<StoredFact[]>;
+  factStatistics(namespace: string | null): Promise<FactStatistics[]>;
+  cleanupFacts(request: unknown): Promise<FactCleanupResult>;
+  schedule(request: ScheduleRequest): Promise<ScheduleOutcome & { link: string }>;
+  createToken(request: NewToken, actor: string): Promise<CreatedToken>;
+  listTokens(): Promise<StoredToken[]>;
+  revokeToken(name: string, actor: string): Promise<StoredToken>;
+}
+
+export function directControlPlane({ config, pool, temporal }: Session): ControlPlane {
+  return {
+    async upload(packed, env, actor) {
+      const prepared = prepareFiles(unpackBundle(packed), env, {}, 'bundle');
+      await uploadBundle(pool(), prepared, actor);
+      return { digest: prepared.digest, version: prepared.bundle.manifest.version };
+    },
+    async validate(packed, env) {
+      const files = unpackBundle(packed);
+      prepareFiles(files, env, {}, 'bundle');
+      return validateBundleFiles(files);
+    },
+    async promote({ packed, lane, overrides, actor }) {
+      const prepared = prepareFiles(unpackBundle(packed), lane.env, overrides, 'bundle');
+      const version = prepared.bundle.manifest.version;
+      await uploadBundle(pool(), prepared, actor);
+      const input = { digest: prepared.digest, lane, overrides, actor };
+      const handle = await startPromotion(await temporal(), config.PIPELINE_TASK_QUEUE, input, version);
+      const url = workflowLink(config, handle.workflowId);
+      return {
+        workflowId: handle.workflowId,
+        runId: handle.firstExecutionRunId,
+        url,
+        version,
+        digest: prepared.digest,
+      };
+    },
+    waitForOutcome: async (workflowId, onProgress) =>
+      waitForOutcome((await temporal()).workflow.getHandle(workflowId), onProgress),
+    status: async (workflowId) => rolloutStatus(await temporal(), workflowId),
+    async act({ workflowId, action, actor, reason, verification }) {
+      const handle = (await temporal()).workflow.getHandle(workflowId);
+      const payload = { actor, reason, ...(verification ? { verification } : {}) };
+      return handle.executeUpdate(operatorUpdates[action], { args: [payload] });
+    },
+    async abort(lane, reason, actor) {
+      await assertLaneIdle(await temporal(), lane);
+      const healer = `abort:${randomUUID()}`;
+      const { withdrawn, decisionId } = await abortLane(
+        { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
+        { lane, healer, actor, reason },
+      );
+      return { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn, decisionId };
+    },
+    async revert(request) {
+      await assertLaneIdle(await temporal(), request.lane);
+      return revert({ pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY }, request);
+    },
+    history: (env, limit) => envHistory(pool(), env, limit),
+    decision: (id) => readDecision(pool(), id),
+    addFact: (input) => addFact(pool(), parseInput(factInputSchema, input, 'invalid fact')),
+    listFacts: (query) => listFacts(pool(), query),
+    factStatistics: (namespace) => getFactStatistics(pool(), namespace),
+    cleanupFacts: (request) =>
+      runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup')),
+    async schedule({ name, every, request }) {
+      const client = await temporal();
+      const taskQueue = config.PIPELINE_TASK_QUEUE;
+      const outcome =
+        name === 'fact-cleanup'
+          ? await ensureFactCleanupSchedule(client, { every, request, taskQueue })
+          : await ensureDecisionLogRetentionSchedule(client, { every, taskQueue });
+      const link = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/schedules/${outcome.scheduleId}`;
+      return { ...outcome, link };
+    },
+    async createToken({ name, role, envs, expiresIn }, actor) {
+      const token = formatToken(randomBytes(TOKEN_BYTES));
+      const row = { name, hash: tokenHash(token), role, envs, createdBy: actor, expiresInMs: expiresIn };
+      return { ...(await insertToken(pool(), row)), token };
+    },
+    listTokens: () => listTokens(pool()),
+    revokeToken: (name, actor) => revokeToken(pool(), name, actor),
+  };
+}
+
+/**
+ * A command's ControlPlane: the API's when PKG_API_URL and PKG_TOKEN are both set, otherwise
+ * Postgres and Temporal directly (what the API itself uses).
+ */
+export async function withControlPlane<T>(work: (plane: ControlPlane, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  if (config.PKG_API_URL && config.PKG_TOKEN) {
+    return work(apiControlPlane(config.PKG_API_URL, config.PKG_TOKEN), config);
+  }
+  return withSession((session) => work(directControlPlane(session), session.config));
+}

@@ -1,0 +1,75 @@
+import { Client, Pool } from 'pg';
+import { loadConfig } from '../../policy/config';
+import { canonicalDecision, decisionId, type DecisionRecord } from '../../policy/rollout/decision-record';
+import { applyMigrations } from '../../scripts/migrate';
+import { suffix } from './schema-fixtures';
+import { pkgctl } from '../support/pkgctl';
+
+/** `pkgctl decision verify --env` on a scratch database (dropped after): an env's chain walked whole. */
+const databaseUrl = loadConfig().DATABASE_URL;
+
+function recordOf(n: number, outcome: DecisionRecord['outcome'], previousId: string | null): DecisionRecord {
+  return {
+    schema: 1,
+    env: 'staging',
+    lane: { env: 'staging', target: 'default', region: 'default' },
+    rollout_id: `rollout-${n}`,
+    outcome,
+    reason: `decision ${n}`,
+    snapshot: null,
+    previous_snapshot: null,
+    validation: null,
+    verdicts: [],
+    events: [],
+    actors: ['ci'],
+    previous_id: previousId,
+    decided_at: `2026-01-0${n}T00:00:00Z`,
+  };
+}
+
+test('an intact chain verifies; a record edited in the database is named as the first broken link', async () => {
+  const name = `pkg_chain_test_${suffix()}`;
+  const admin = new Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  const pool = new Pool({ connectionString: url.toString(), max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    await applyMigrations(url.toString());
+    const ids: string[] = [];
+    for (const [n, outcome] of [
+      [1, 'promoted'],
+      [2, 'reverted'],
+      [3, 'rolled_back'],
+    ] as const) {
+      const canonical = canonicalDecision(recordOf(n, outcome, ids[n - 2] ?? null));
+      ids.push(decisionId(canonical));
+      await pool.query(
+        `INSERT INTO pkg_decision_records (id, env, rollout_id, outcome, previous_id, canonical, narrative)
+         VALUES ($1, 'staging', $2, $3, $4, $5, '')`,
+        [ids[n - 1], `rollout-${n}`, outcome, ids[n - 2] ?? null, canonical],
+      );
+    }
+    const verify = () => pkgctl(['decision', 'verify', '--env', 'staging', '--json'], { DATABASE_URL: url.toString() });
+    const intact = await verify();
+    expect(intact.code).toBe(0);
+    expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, records: 3, head: ids[2], broken: null });
+
+    await pool.query(
+      `UPDATE pkg_decision_records SET canonical = replace(canonical, 'reverted', 'promoted') WHERE id = $1`,
+      [ids[1]],
+    );
+    const broken = await verify();
+    expect(broken.code).toBe(3);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, head: ids[0], broken: { id: ids[1], position: 2 } });
+    const human = await pkgctl(['decision', 'verify', '--env', 'staging'], { DATABASE_URL: url.toString() });
+    expect(human.stdout).toContain(`first broken link ${ids[1]} (link 2 of 3)`);
+    expect((await pkgctl(['decision', 'verify', ids[0]!, '--env', 'staging'])).code).toBe(2);
+  } finally {
+    await pool.end();
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+});

@@ -1,0 +1,110 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { OperatorVerification } from '../../activities/audit';
+import type { RolloutEvent } from '../../activities/store/audit';
+import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
+import {
+  callsTo,
+  createPromotionEnv,
+  fakeActivities,
+  plan,
+  statusWhen,
+  type Calls,
+  type PromotionTestEnv,
+} from './promotion-env';
+
+/**
+ * Verified identity on operator actions (patch `verified-identity`): where the plan requires it,
+ * resume and approve count only when the API verified who sent them; signals from the Temporal UI
+ * and Updates without the API's verification are refused with a message saying how, and audited;
+ * pause and rollback are honoured from anyone. Every operator row says whether it was verified.
+ */
+let testEnv: PromotionTestEnv;
+beforeAll(async () => {
+  testEnv = await createPromotionEnv();
+});
+afterAll(async () => {
+  await testEnv?.teardown();
+});
+
+const pastTheBake = () => testEnv.env.sleep('121s');
+const operatorRows = (calls: Calls) =>
+  callsTo(calls, 'recordRolloutEvent')
+    .map((c) => c.input as RolloutEvent)
+    .filter((row) => row.eventKey.includes(':signal:'))
+    .map(({ event, actor, actorVerified }) => ({ event, actor, actorVerified }));
+/** The API's verification "v-ok" resolves to token:lead; anything else is unknown. */
+const verifyOperator = async ({ verification }: OperatorVerification) =>
+  verification === 'v-ok' ? 'token:lead' : null;
+
+async function refusal(update: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await update.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  return (error as WorkflowUpdateFailedError).cause as ApplicationFailure;
+}
+
+test('where required, approve counts only from the API: a UI signal and a bare Update are refused, saying how', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => plan({ approvalSteps: [1], verifiedIdentity: true }),
+    verifyOperator,
+  });
+  const result = await testEnv.withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await pastTheBake();
+    await statusWhen(handle, (s) => s.awaitingApproval);
+    await handle.signal(operatorSignals.approve, { actor: 'lead' });
+    const bare = await refusal(handle.executeUpdate(operatorUpdates.approve, { args: [{ actor: 'lead' }] }));
+    expect(bare.type).toBe('Forbidden');
+    expect(bare.message).toMatch(/verified identity.*PKG_API_URL and PKG_TOKEN/);
+    expect(await handle.query(statusQuery)).toMatchObject({ awaitingApproval: true });
+    const args = [{ actor: 'whoever', verification: 'v-ok' }] as const;
+    await handle.executeUpdate(operatorUpdates.approve, { args: [...args] });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(operatorRows(calls)).toEqual([
+    { event: 'approve_ignored', actor: 'lead', actorVerified: false },
+    { event: 'approved', actor: 'token:lead', actorVerified: true },
+  ]);
+});
+
+test('pause from the UI is honoured but resume is not; a verification the API never made counts for nothing', async () => {
+  const { fakes, calls } = fakeActivities({
+    planRollout: async () => plan({ verifiedIdentity: true }),
+    verifyOperator,
+  });
+  const result = await testEnv.withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await handle.signal(operatorSignals.pause, { actor: 'ui-user', reason: 'looks odd' });
+    await handle.signal(operatorSignals.resume, { actor: 'ui-user' });
+    await testEnv.env.sleep('10m');
+    expect(await handle.query(statusQuery)).toMatchObject({ paused: { actor: 'ui-user' } });
+    const forged = handle.executeUpdate(operatorUpdates.resume, { args: [{ actor: 'x', verification: 'v-forged' }] });
+    expect((await refusal(forged)).type).toBe('Forbidden');
+    await handle.executeUpdate(operatorUpdates.resume, { args: [{ actor: 'x', verification: 'v-ok' }] });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(operatorRows(calls)).toEqual([
+    { event: 'paused', actor: 'ui-user', actorVerified: false },
+    { event: 'resume_ignored', actor: 'ui-user', actorVerified: false },
+    { event: 'resume_refused', actor: 'x', actorVerified: false },
+    { event: 'resumed', actor: 'token:lead', actorVerified: true },
+  ]);
+});
+
+test('where the plan does not require it, a UI approve is accepted and recorded as unverified', async () => {
+  const { fakes, calls } = fakeActivities({ planRollout: async () => plan({ approvalSteps: [1] }), verifyOperator });
+  const result = await testEnv.withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    await pastTheBake();
+    await statusWhen(handle, (s) => s.awaitingApproval);
+    await handle.signal(operatorSignals.approve, { actor: 'lead' });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(operatorRows(calls)).toEqual([{ event: 'approved', actor: 'lead', actorVerified: false }]);
+});

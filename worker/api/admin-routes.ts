@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { PkgError } from '../../policy/errors';
+import type { Identity } from '../../policy/identity/access';
+import { tokenRequestSchema } from '../../policy/identity/tokens';
+import { ENVS, type Env } from '../../policy/lane';
+import { assertAllowed, route, type ApiRoute } from './route';
+
+/** Facts, schedules and tokens: the actions that touch no single env. */
+const factRoutes = [
+  route({
+    method: 'POST',
+    url: '/v1/facts',
+    summary:
+      'store a fact (fields as pkgctl facts add: subject, predicate, object, namespace, validFrom, validTo, ttl)',
+    action: 'facts.add',
+    body: z.record(z.string(), z.unknown()),
+    handle: ({ deps, body }) => deps.plane.addFact(body),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/facts',
+    summary: "a subject's facts valid now (includeExpired: also expired and not-yet-valid ones)",
+    action: 'read',
+    query: z.object({
+      subject: z.string().min(1),
+      namespace: z.string().min(1).optional(),
+      includeExpired: z.enum(['true', 'false']).optional(),
+    }),
+    envs: () => [],
+    handle: ({ deps, query }) => deps.plane.listFacts({ ...query, includeExpired: query.includeExpired === 'true' }),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/facts/stats',
+    summary: 'per namespace: total, temporal, expired, active facts',
+    action: 'read',
+    query: z.object({ namespace: z.string().min(1).optional() }),
+    envs: () => [],
+    handle: ({ deps, query }) => deps.plane.factStatistics(query.namespace ?? null),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/facts/cleanup',
+    summary: 'archive, then delete, facts expired longer than the grace period, in batches',
+    action: 'facts.cleanup',
+    body: z.record(z.string(), z.unknown()),
+    handle: ({ deps, body }) => deps.plane.cleanupFacts(body),
+  }),
+];
+
+const scheduleRoutes = [
+  route({
+    method: 'PUT',
+    url: '/v1/schedules/:name',
+    summary: 'create or update a Temporal Schedule of the pipeline worker (overlap: skip)',
+    action: 'schedule',
+    params: z.object({ name: z.enum(['fact-cleanup', 'decision-log-retention']) }),
+    body: z.object({ every: z.string().min(1), request: z.record(z.string(), z.unknown()).optional() }),
+    handle: ({ deps, params, body }) => deps.plane.schedule({ name: params.name, ...body }),
+  }),
+];
+
+/** The envs in which the identity is admin: it manages exactly the tokens scoped inside them. */
+const administered = (identity: Identity): Env[] =>
+  ENVS.filter((env) => identity.grants.some((g) => g.role === 'admin' && g.envs.includes(env)));
+
+const tokenRoutes = [
+  route({
+    method: 'POST',
+    url: '/v1/tokens',
+    summary: 'create an API token; its secret is in this answer only (admin of every env it covers)',
+    action: 'token.manage',
+    body: tokenRequestSchema,
+    envs: ({ body }) => body.envs,
+    handle: ({ deps, body, identity }) => deps.plane.createToken(body, identity.subject),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/tokens',
+    summary: 'the tokens scoped inside the envs the caller administers (never their secrets)',
+    action: 'token.manage',
+    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    async handle({ deps, identity }) {
+      const envs = administered(identity);
+      return (await deps.plane.listTokens()).filter((token) => token.envs.every((env) => envs.includes(env)));
+    },
+  }),
+  route({
+    method: 'DELETE',
+    url: '/v1/tokens/:name',
+    summary: 'revoke a token (admin of every env it covers); it stops working at once',
+    action: 'token.manage',
+    params: z.object({ name: z.string().min(1).max(64) }),
+    // Refused before the lookup, so only admins learn whether a token name exists.
+    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    async handle({ deps, params, identity }) {
+      const token = (await deps.plane.listTokens()).find((t) => t.name === params.name);
+      if (!token) throw new PkgError('NotFound', `no token named ${params.name}`);
+      assertAllowed(identity, 'token.manage', token.envs);
+      return deps.plane.revokeToken(params.name, identity.subject);
+    },
+  }),
+];
+
+export const adminRoutes: ApiRoute[] = [...factRoutes, ...scheduleRoutes, ...tokenRoutes];

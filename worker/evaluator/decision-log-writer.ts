@@ -1,0 +1,100 @@
+import secureJson from 'secure-json-parse';
+import { chunkDecisions, decisionLogLine, partitionDays, type LoggedLine } from '../../policy/decision-log/entry';
+import type { DecisionLogMask } from '../../policy/decision-log/masking';
+import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
+import type { Fact } from '../../policy/engine/evaluation';
+import { ensureDecisionLogPartitions, insertDecisionLogChunks } from '../../activities/store/decision-logs';
+import type { Queryable } from '../../activities/store/transaction';
+import type { LoggedRequest, WriterCommand, WriterReport } from './decision-log';
+import { oneLine } from './service';
+
+/**
+ * The decision log's writer, run in a thread of its own (decision-log-thread.ts): masks and
+ * renders each decision to its line, then writes lines in chunks, one statement per batch. Each
+ * decision taken in is reported back once, written or failed, which is how the evaluator keeps its
+ * bound and its counts. A failed batch is reported and dropped rather than kept for a retry:
+ * through an outage memory stays at the bound and the loss is counted.
+ */
+export interface DecisionLogWriterDeps {
+  db: Queryable;
+  mask: DecisionLogMask;
+  hash: (value: string) => string;
+  /** Lines per chunk; also the backlog that starts a write before the timer does. */
+  batch: number;
+  report: (message: WriterReport) => void;
+}
+
+export interface DecisionLogWriter {
+  /** Resolves once the command is done: for flush and stop, when everything taken in is written or failed. */
+  handle(command: WriterCommand): Promise<void>;
+  /** Writes what is waiting (the timer's call). */
+  drain(): Promise<void>;
+}
+
+export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLogWriter {
+  const knownDays = new Set<string>();
+  let lines: LoggedLine[] = [];
+  let draining: Promise<void> | null = null;
+
+  /** The line of one decision, its input parsed from the body as strictly as the request path parsed it. */
+  const lineOf = (logged: LoggedRequest): LoggedLine => {
+    const body: unknown = secureJson.parse(logged.requestJson, { protoAction: 'error', constructorAction: 'error' });
+    const parsed = parseEvaluationInput((body as { input?: unknown }).input, logged.mode);
+    if (!parsed.ok) throw new Error(`logged request no longer parses: ${parsed.reason}`);
+    const input = parsed.value;
+    const facts = logged.factsJson === null ? (input.facts ?? []) : (JSON.parse(logged.factsJson) as Fact[]);
+    return {
+      lane: logged.lane,
+      at: logged.at,
+      line: decisionLogLine({ ...logged, input, facts }, deps.mask, deps.hash),
+    };
+  };
+
+  const take = (decisions: readonly LoggedRequest[]) => {
+    let unreadable = 0;
+    let reason = '';
+    for (const logged of decisions) {
+      try {
+        lines.push(lineOf(logged));
+      } catch (error) {
+        unreadable += 1;
+        reason = oneLine(error);
+      }
+    }
+    if (unreadable > 0) deps.report({ kind: 'failed', count: unreadable, error: reason });
+    if (lines.length >= deps.batch) void drain();
+  };
+
+  const write = async (rows: LoggedLine[]) => {
+    const missing = partitionDays(rows).filter((day) => !knownDays.has(day));
+    if (missing.length > 0) {
+      await ensureDecisionLogPartitions(deps.db, missing);
+      missing.forEach((day) => knownDays.add(day));
+    }
+    await insertDecisionLogChunks(deps.db, chunkDecisions(rows, deps.batch));
+  };
+
+  // Concurrent calls share one drain, which runs until nothing is left.
+  const drain = (): Promise<void> =>
+    (draining ??= (async () => {
+      while (lines.length > 0) {
+        const rows = lines;
+        lines = [];
+        try {
+          await write(rows);
+          deps.report({ kind: 'written', count: rows.length });
+        } catch (error) {
+          deps.report({ kind: 'failed', count: rows.length, error: oneLine(error) });
+        }
+      }
+    })().finally(() => (draining = null)));
+
+  return {
+    async handle(command) {
+      if (command.kind === 'decisions') return take(command.decisions);
+      await drain();
+      if (command.kind === 'flush') deps.report({ kind: 'flushed', id: command.id });
+    },
+    drain,
+  };
+}
