@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { applyFiles, createScratchDatabase, migrationFiles, type ScratchDatabase } from '../support/scratch-database';
+import { NO_SIGNING } from '../../policy/bundle/signing';
+import { SnapshotRefused } from '../../policy/integrity/seal';
+import { buildSnapshot } from '../../worker/evaluator/snapshots';
 
 /**
  * The seed schema migration applied to a database holding rows of every kind written before it
@@ -22,6 +25,7 @@ const REGO = Buffer.from('rego bundle A');
 let scratch: ScratchDatabase;
 let pool: Pool;
 let counts: Record<string, number>;
+let sealedBefore: { content_sha256: string; seal: string };
 
 const TABLES = [
   'pkg_snapshots',
@@ -134,11 +138,22 @@ async function writeTodaysRows(db: Pool): Promise<void> {
   );
 }
 
+/** Seals a snapshot with the statement a compile ran before the seed schema (migration integrity's functions). */
+async function sealAsCompiled(db: Pool, id: string): Promise<{ content_sha256: string; seal: string }> {
+  const { rows: sealed } = await db.query(
+    `UPDATE pkg_snapshots SET content_sha256 = pkg_snapshot_content_sha256(id), seal = pkg_snapshot_seal(id)
+      WHERE id = $1 RETURNING content_sha256, seal`,
+    [id],
+  );
+  return sealed[0];
+}
+
 beforeAll(async () => {
   scratch = await createScratchDatabase('seed_migration');
   pool = scratch.pool;
   await applyFiles(pool, await migrationFiles(SEED_SCHEMA));
   await writeTodaysRows(pool);
+  sealedBefore = await sealAsCompiled(pool, A);
   counts = await countRows(pool);
   const all = await migrationFiles();
   await applyFiles(pool, all.slice((await migrationFiles(SEED_SCHEMA)).length));
@@ -540,12 +555,53 @@ test('rollout events keep their keys and details; to_percent is the old percent,
   expect(await rows(`SELECT snapshot_id FROM pkg_decision_records`)).toEqual([{ snapshot_id: B }]);
 });
 
-test('the integrity findings over the migrated rows are all ok except the snapshots without wasm', async () => {
-  expect(await rows(`SELECT check_name, ok FROM pkg_integrity_findings() ORDER BY check_name`)).toEqual([
-    { check_name: 'artifact_checksums', ok: true },
-    { check_name: 'deployments_in_env', ok: true },
-    { check_name: 'emissions_in_rule_snapshot', ok: true },
-    { check_name: 'one_active_per_env', ok: true },
-    { check_name: 'snapshots_have_wasm', ok: false },
+test('the integrity findings over the migrated rows are all ok except the snapshots without wasm, seal or validation', async () => {
+  expect(await rows(`SELECT check_name, ok, detail FROM pkg_integrity_findings() ORDER BY check_name`)).toEqual([
+    { check_name: 'artifact_checksums', ok: true, detail: 'all artifacts match their sha256' },
+    { check_name: 'artifacts_match_seal', ok: true, detail: 'artifacts chain up to their snapshot checksum' },
+    { check_name: 'deployments_in_env', ok: true, detail: 'lanes serve snapshots of their env' },
+    { check_name: 'emissions_in_rule_snapshot', ok: true, detail: "every emission is in its rule's snapshot" },
+    { check_name: 'file_checksums_match_checksum', ok: true, detail: 'file listings hash to their snapshot checksum' },
+    // A is a lane's stable and was never validated here; B's rollout-0 run failed.
+    {
+      check_name: 'lanes_serve_validated',
+      ok: false,
+      detail: 'prod/default/default hotel@1.0.0, prod/default/default hotel@1.1.0, prod/router/default hotel@1.0.0',
+    },
+    { check_name: 'one_active_per_env', ok: true, detail: 'at most one active per env' },
+    {
+      check_name: 'rule_rows_match_snapshot',
+      ok: true,
+      detail: 'rule rows, fixtures and manifests hash as they did when compiled',
+    },
+    { check_name: 'snapshots_have_wasm', ok: false, detail: expect.stringContaining('hotel@1.1.0') },
+    { check_name: 'snapshots_sealed', ok: false, detail: 'door@2.0.0, hotel@1.1.0' },
   ]);
+  // The seed's (ok, msg): one row per finding, named.
+  expect(await rows(`SELECT ok, msg FROM pkg_check_integrity() WHERE NOT ok ORDER BY msg`)).toEqual([
+    { ok: false, msg: expect.stringMatching(/^lanes_serve_validated: /) },
+    { ok: false, msg: expect.stringMatching(/^snapshots_have_wasm: /) },
+    { ok: false, msg: 'snapshots_sealed: door@2.0.0, hotel@1.1.0' },
+  ]);
+});
+
+test('a snapshot sealed before the migration hashes as it did and still loads verified; a changed rule row is still refused', async () => {
+  expect(
+    await rows(`SELECT pkg_snapshot_content_sha256($1) AS content_sha256, pkg_snapshot_seal($1) AS seal`, [A]),
+  ).toEqual([sealedBefore]);
+  const loaded = await buildSnapshot(pool, A, NO_SIGNING);
+  expect({ version: loaded.version, checksum: loaded.checksum }).toEqual({
+    version: 'hotel@1.0.0',
+    checksum: sha256('A'),
+  });
+  await pool.query(`UPDATE pkg_rule_conditions SET value_json = '0.8' WHERE rule_id = $1 AND position = 1`, [RULE_VIP]);
+  try {
+    const refusal = await buildSnapshot(pool, A, NO_SIGNING).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(SnapshotRefused);
+    expect((refusal as SnapshotRefused).reason).toBe('rules_mismatch');
+  } finally {
+    await pool.query(`UPDATE pkg_rule_conditions SET value_json = '0.7' WHERE rule_id = $1 AND position = 1`, [
+      RULE_VIP,
+    ]);
+  }
 });
