@@ -652,13 +652,14 @@ RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS 
     FROM pkg_rule_emissions e JOIN pkg_policy_rules r ON r.id = e.rule_id JOIN pkg_snapshots s ON s.id = r.snapshot_uuid
    WHERE e.snapshot_uuid <> r.snapshot_uuid
   UNION ALL
+  -- A seed-style run still open (no report, no success yet) has not passed.
   SELECT 'lanes_serve_validated', count(*) = 0,
          coalesce(string_agg(d.env || '/' || d.target || '/' || d.region || ' ' || s.version, ', '
                              ORDER BY d.env, d.target, d.region, s.version),
                   'every lane serves snapshots whose fixtures passed')
     FROM pkg_deployments d JOIN pkg_snapshots s ON s.id IN (d.stable_snapshot_id, d.candidate_snapshot_id)
-   WHERE NOT EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id)
-      OR EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id AND v.failed > 0)
+   WHERE NOT EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id AND (v.failed = 0 OR v.success))
+      OR EXISTS (SELECT 1 FROM pkg_validation_runs v WHERE v.snapshot_uuid = s.id AND (v.failed > 0 OR NOT v.success))
 $$;
 
 CREATE FUNCTION pkg_check_integrity() RETURNS TABLE (ok boolean, msg text) LANGUAGE sql STABLE AS $$

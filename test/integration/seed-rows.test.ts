@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { readDesiredLaneState } from '../../activities/store/lane-state';
+import { readSnapshot } from '../../activities/store/snapshot-read';
 import {
   evaluate,
   randomLane,
+  readyz,
   startEvaluator,
   storeExample,
   useEvaluatorServices,
@@ -14,7 +16,8 @@ import {
 /**
  * Rows written the seed's way, by the seed's column names only, are honoured by running
  * evaluators: a canary row in pkg_deployments (snapshot_id, percent, is_active) is the split they
- * serve, and a snapshot whose rules, conditions and emissions were written as seed rows is served.
+ * serve, and a snapshot whose rules, conditions and emissions were written as seed rows reads as a
+ * native snapshot, which evaluators refuse as unsealed: only a compile seals what they may load.
  * No hot-swap message is sent: the evaluators find the rows on their own reconcile.
  */
 const services = useEvaluatorServices();
@@ -81,7 +84,7 @@ test('a seed-style deployment row, then the seed canary update, are the split ev
   expect((await readDesiredLaneState(pool, lane)).source).not.toBe('deployment');
 }, 120_000);
 
-test('a snapshot whose rules were written as seed rows is served by the native engine', async () => {
+test('a snapshot whose rules were written as seed rows reads as a native snapshot and, unsealed, is refused at load', async () => {
   const { pool } = services;
   const tag = randomUUID().slice(0, 8);
   const version = `seed-rules@1.0.0-t${tag}`;
@@ -125,18 +128,38 @@ test('a snapshot whose rules were written as seed rows is served by the native e
   } finally {
     db.release();
   }
+  // Read back, the rows are the native snapshot the seed wrote...
+  const stored = await readSnapshot(pool, { version });
+  expect(stored.compiled).toMatchObject({
+    engine: 'native',
+    rules: [
+      {
+        name: 'high_priority_vip',
+        priority: 10,
+        enabled: true,
+        conditions: [
+          { type: 'TAG', key: 'vip', op: 'EXISTS' },
+          { type: 'SIGNAL', key: 'x2', op: '>=', value: 0.7 },
+        ],
+        emissions: [{ subtask: 'escalate', relationship: 'EMITS', params: { level: 'high' } }],
+      },
+      { name: 'switched_off', enabled: false },
+    ],
+  });
+  // ...but load = verify: nothing sealed them at compile, so no evaluator serves them.
   const evaluator = await startEvaluator(lane, RECONCILE);
   services.running.push(evaluator);
-  const vip = await evaluate(evaluator, { input: { tags: ['vip'], signals: { x2: 0.8 } } });
-  expect(vip).toMatchObject({
-    status: 200,
-    body: {
-      ok: true,
-      snapshot: version,
-      subtasks: [{ name: 'escalate', params: { level: 'high' }, rule_name: 'high_priority_vip' }],
-      rules: [{ rule_name: 'high_priority_vip', rule_priority: 10, matched_conditions: 2, emissions_count: 1 }],
+  const refused = await waitFor(
+    async () => {
+      const { body } = await readyz(evaluator);
+      return (body.refused_snapshots as Record<string, { reason: string }>)[version] ?? null;
     },
+    15_000,
+    `${evaluator.port} to refuse ${version}`,
+  );
+  expect(refused.reason).toBe('unsealed');
+  expect(await evaluate(evaluator, { input: { tags: ['vip'], signals: { x2: 0.8 } } })).toMatchObject({
+    status: 503,
+    body: { ok: false, snapshot: null },
   });
-  const quiet = await evaluate(evaluator, { input: { tags: ['vip'], signals: { x2: 0.5 } } });
-  expect(quiet).toMatchObject({ status: 200, body: { ok: true, snapshot: version, subtasks: [], rules: [] } });
 }, 120_000);
