@@ -8,6 +8,7 @@ import { registerImpactCommands } from './commands/impact';
 import { registerTokenCommands } from './commands/token';
 import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
 import { registerIntegrityCommands } from './commands/integrity';
+import { registerMemoryCommands } from './commands/memory';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -28,6 +29,7 @@ export function buildProgram(json: boolean): Command {
   registerTokenCommands(program);
   registerEvaluatorKeyCommands(program);
   registerIntegrityCommands(program);
+  registerMemoryCommands(program);
   return program;
 }
 

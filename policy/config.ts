@@ -119,6 +119,14 @@ export const configSchema = z.object({
   DECISION_LOG_BUFFER: z.coerce.number({ error: 'a count' }).int().min(1).max(1_000_000).default(10_000),
   DECISION_LOG_FLUSH_MS: z.coerce.number({ error: 'milliseconds' }).int().min(10).default(1000),
   DECISION_LOG_RETENTION_DAYS: z.coerce.number({ error: 'whole days' }).int().min(1).default(7),
+  // Semantic memory (README "Semantic memory"): an ADVISORY request's embedding is looked up in the
+  // Unified Cortex within this budget; the nearest CORTEX_TOP_K memories at least
+  // CORTEX_MIN_SIMILARITY similar become its semantic_context, cached by embedding for CORTEX_CACHE_TTL_MS.
+  CORTEX_HYDRATION_BUDGET_MS: z.coerce.number({ error: 'milliseconds' }).int().min(1).default(20),
+  CORTEX_TOP_K: z.coerce.number({ error: 'a count 1-100' }).int().min(1).max(100).default(5),
+  CORTEX_MIN_SIMILARITY: z.coerce.number({ error: 'a similarity -1..1' }).min(-1).max(1).default(0.8),
+  CORTEX_CACHE_TTL_MS: z.coerce.number({ error: 'milliseconds' }).int().min(1).default(60_000),
+  CORTEX_CACHE_MAX: z.coerce.number({ error: 'a count' }).int().min(1).default(10_000),
   METRICS_TTL_S: z.coerce.number({ error: 'seconds' }).int().min(60).default(86400),
   // Pipeline worker: its task queue (tests isolate with their own), decision-record signing key
   // (PEM of an Ed25519 private key; unsigned records without it), outbox poll period, and how long

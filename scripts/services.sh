@@ -10,6 +10,9 @@ DATA="$ROOT/.data"
 TEMPORAL_VERSION=v1.5.1
 OPA_VERSION=v1.22.2
 TEST_SERVER_VERSION=1.31.0
+# PostgreSQL 16 with pgvector, from the PyPI wheel of pgserver (README "Semantic memory": why).
+PGSERVER_VERSION=0.1.4
+PGSERVER_WHEEL_SHA256=d595789b47624a3d963aa9aa6359da9be31beb7e61f1a45541953242068b8813
 SEARCH_ATTRIBUTES=(PkgVersion=Keyword PkgEnv=Keyword PkgLane=Keyword PkgStage=Keyword PkgPercent=Int)
 
 DEFAULT_DATABASE_URL=postgres://pkg:pkg@127.0.0.1:55432/pkg
@@ -91,35 +94,89 @@ install_tools() {
   install_test_server
   go_tool opa github.com/open-policy-agent/opa "$OPA_VERSION"
   if owns_temporal; then go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"; fi
-  if owns_postgres && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt_install postgresql; fi
+  install_pg16
   if owns_redis && ! command -v redis-server >/dev/null; then apt_install redis-server; fi
   # Recommends would add node-exporter, a second daemon; the server binary is all we run.
   if owns_prometheus && ! command -v prometheus >/dev/null; then apt_install --no-install-recommends prometheus; fi
 }
 
-pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
-
-# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user (created
+# when no Debian package made it).
 as_pg_owner() {
   # From /: the postgres user may not be able to enter the checkout (every path passed is absolute).
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-# The cluster's directory: .data/pg, unless we are root in a checkout the postgres user cannot
-# reach (under /root, or any 0700 parent); then a directory of this checkout's own under /var/lib.
-pg_dir() {
-  mkdir -p "$DATA"
-  if [ "$(id -u)" = 0 ] && ! (cd / && runuser -u postgres -- test -x "$DATA") 2>/dev/null; then
-    echo "/var/lib/pkg-pipeline/$(printf %s "$ROOT" | sha256sum | cut -c1-16)/pg"
+ensure_pg_owner() {
+  [ "$(id -u)" = 0 ] || return 0
+  id postgres >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin postgres
+}
+
+# $1 under this checkout, unless we are root in a checkout the postgres user cannot reach (under
+# /root, or any 0700 parent); then a directory of this checkout's own under /var/lib named $2.
+pg_reachable() {
+  local want=$1 name=$2
+  mkdir -p "$(dirname "$want")"
+  ensure_pg_owner
+  if [ "$(id -u)" = 0 ] && ! (cd / && runuser -u postgres -- test -x "$(dirname "$want")") 2>/dev/null; then
+    echo "/var/lib/pkg-pipeline/$(printf %s "$ROOT" | sha256sum | cut -c1-16)/$name"
   else
-    echo "$DATA/pg"
+    echo "$want"
   fi
 }
 
+# The cluster's directory: .data/pg16 (.data/pg held the PostgreSQL 15 cluster of earlier versions).
+pg_dir() { pg_reachable "$DATA/pg16" pg16; }
+
+# Where the PostgreSQL 16 binaries live: PKG_PG16_HOME, or .tools/pg16.
+pg16_home() {
+  if [ -n "${PKG_PG16_HOME:-}" ]; then echo "$PKG_PG16_HOME"; else pg_reachable "$ROOT/.tools/pg16" pg16-bin; fi
+}
+
+pg_bin() { echo "$(pg16_home)/bin"; }
+
+# The wheel's pgserver/pginstall is a relocatable PostgreSQL 16.2 with pgvector 0.6.2 (vector.so and
+# its extension files); no Python runs it. psql, initdb and pg_ctl link a renamed libpq that the
+# wheel keeps in pgserver.libs and find through RPATH $ORIGIN/../../../pgserver.libs, so the wheel's
+# layout is kept beside the link .tools/pg16 (the kernel resolves the link before $ORIGIN is read).
+install_pg16() {
+  local home stamp tree tmp
+  home=$(pg16_home)
+  stamp="$home/.pgserver-$PGSERVER_VERSION"
+  [ -x "$home/bin/postgres" ] && [ -f "$stamp" ] && return 0
+  command -v unzip >/dev/null || apt_install unzip
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  say "fetching PostgreSQL 16 with pgvector (PyPI wheel pgserver $PGSERVER_VERSION, first time only)"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --python-version 3.11 --implementation cp --abi cp311 -d "$tmp" "pgserver==$PGSERVER_VERSION" >&2
+  echo "$PGSERVER_WHEEL_SHA256  $(ls "$tmp"/pgserver-*.whl)" | sha256sum -c --quiet - >&2 ||
+    die "the pgserver $PGSERVER_VERSION wheel does not have the pinned SHA-256"
+  tree="$(dirname "$home")/pgserver-$PGSERVER_VERSION"
+  rm -rf "$tree" "$home"
+  mkdir -p "$(dirname "$home")"
+  unzip -q "$tmp"/pgserver-*.whl 'pgserver/pginstall/*' 'pgserver.libs/*' -x 'pgserver/pginstall/include/*' -d "$tree"
+  rm -rf "$tmp"
+  chmod -R a+rX "$tree"
+  ln -s "$tree/pgserver/pginstall" "$home"
+  local tool
+  for tool in postgres initdb pg_ctl pg_isready psql; do
+    "$home/bin/$tool" --version >/dev/null 2>&1 || die "$home/bin/$tool does not run here: $(ldd "$home/bin/$tool" | grep 'not found' | tr -s ' \n\t' ' ')"
+  done
+  [ -f "$home/lib/postgresql/vector.so" ] || die "the pgserver wheel has no pgvector"
+  touch "$stamp"
+}
+
+# The PostgreSQL 15 cluster an earlier version of this checkout ran from .data/pg with Debian's binaries.
+legacy_pg_dir() { pg_reachable "$DATA/pg" pg; }
+
 start_postgres() {
   local bin dir
+  install_pg16
   bin=$(pg_bin)
   dir=$(pg_dir)
+  [ ! -f "$(legacy_pg_dir)/postmaster.pid" ] ||
+    die "the PostgreSQL 15 cluster of an earlier version runs from $(legacy_pg_dir): npm run down stops it (its data stays there; PostgreSQL 16 with pgvector starts empty in $dir)"
   if [ ! -f "$dir/PG_VERSION" ]; then
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
@@ -131,14 +188,22 @@ start_postgres() {
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=off -c max_connections=200" start >/dev/null
   fi
   wait_for 30 PostgreSQL "$bin/pg_isready" -h 127.0.0.1 -p $PG_PORT
-  if ! psql -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -tAc "select 1 from pg_database where datname='pkg'" | grep -q 1; then
-    psql -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -qc "create database pkg" >/dev/null
+  if ! "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -tAc "select 1 from pg_database where datname='pkg'" | grep -q 1; then
+    "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U pkg -d postgres -qc "create database pkg" >/dev/null
   fi
+  has_pgvector "postgres://pkg@127.0.0.1:$PG_PORT/postgres" ||
+    die "the PostgreSQL on port $PG_PORT is not this checkout's PostgreSQL 16 (no pgvector): stop it or set PKG_PG_PORT"
 }
 
+has_pgvector() { "$(pg_bin)/psql" "$1" -tAc "select 1 from pg_available_extensions where name = 'vector'" 2>/dev/null | grep -q 1; }
+
 stop_postgres() {
-  local dir
+  local dir legacy
   dir=$(pg_dir)
+  legacy=$(legacy_pg_dir)
+  if [ -f "$legacy/postmaster.pid" ]; then
+    as_pg_owner "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl" -D "$legacy" -m fast -w stop >/dev/null || true
+  fi
   [ -f "$dir/postmaster.pid" ] || return 0
   as_pg_owner "$(pg_bin)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
@@ -220,7 +285,10 @@ stop_prometheus() {
 }
 
 wait_external() {
-  owns_postgres || wait_for 30 "PostgreSQL at \$DATABASE_URL" psql "$DATABASE_URL" -tAc 'select 1'
+  if ! owns_postgres; then
+    wait_for 30 "PostgreSQL at \$DATABASE_URL" "$(pg_bin)/psql" "$DATABASE_URL" -tAc 'select 1'
+    has_pgvector "$DATABASE_URL" || die "the PostgreSQL at \$DATABASE_URL has no pgvector: install it so that CREATE EXTENSION vector works"
+  fi
   owns_redis || wait_for 30 "Redis at \$REDIS_URL" redis-cli -u "$REDIS_URL" ping
   owns_temporal || wait_for 30 "Temporal at \$TEMPORAL_ADDRESS" "$TOOLS/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   owns_prometheus || wait_for 30 "Prometheus at \$PROMETHEUS_URL" curl -sf "$PROMETHEUS_URL/-/ready"

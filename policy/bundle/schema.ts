@@ -7,7 +7,7 @@ import {
   AFTER_PARAM,
   type Operator,
 } from '../engine/compiled-snapshot';
-import { controlInputSchema } from '../engine/evaluation-request';
+import { fixtureInputSchema } from '../engine/evaluation-request';
 import { ENVS } from '../lane';
 import { rolloutOverridesSchema } from '../rollout/config';
 import { regexProblem } from './regex';
@@ -67,8 +67,10 @@ function conditionProblems(c: { type: string; key: string; op: Operator; value?:
   if (!c.key.split('.').every((segment) => KEY_SEGMENT.test(segment)))
     problems.push(`key "${c.key}" has an empty or blank path segment`);
   if (c.type === 'TAG' && c.op !== 'EXISTS') problems.push(`TAG only supports EXISTS, not ${c.op}`);
-  if (c.type === 'VALUE' && !c.key.startsWith('context.'))
-    problems.push(`VALUE key must be a dotted path into context, e.g. context.domain (got "${c.key}")`);
+  if (c.type === 'VALUE' && !c.key.startsWith('context.') && !c.key.startsWith('semantic_context.'))
+    problems.push(
+      `VALUE key must be a dotted path into context or semantic_context, e.g. context.domain (got "${c.key}")`,
+    );
   if (c.type === 'SIGNAL' && c.op === 'MATCHES')
     problems.push('SIGNAL values are numbers; MATCHES needs a string value');
   if (c.op === 'EXISTS' && value !== undefined) problems.push('EXISTS takes no value');
@@ -163,7 +165,7 @@ const expectSchema = z.strictObject({
 export const fixtureSchema = z.strictObject({
   name: z.string().min(1, 'fixture name must not be empty'),
   description: z.string().optional(),
-  input: controlInputSchema,
+  input: fixtureInputSchema,
   expect: expectSchema,
 });
 

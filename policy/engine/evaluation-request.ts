@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { EvaluationInput, Mode } from './evaluation';
 import { envSchema, type Lane } from '../lane';
+import { embeddingProblem } from '../cortex/embedding';
+import { semanticContextSchema } from '../cortex/semantic-context';
 
 /**
  * The body of `POST /v1/evaluate` and the evaluation input of ARCHITECTURE.md §4. CONTROL is closed-world:
@@ -15,12 +17,20 @@ export interface EvaluationRequest {
   mode: Mode;
   routingKey?: string;
   lane: Partial<Lane>;
+  /** ADVISORY only: the task's embedding, whose nearest memories become `input.semantic_context`. */
+  embedding?: number[];
 }
 
 const LIST_LIMIT = 1000;
 const lanePart = z.string().min(1, 'must not be empty').max(200, 'at most 200 characters');
 
-const inputFields = (closed: boolean) => {
+const CONTROL_SEMANTIC = 'CONTROL is closed-world and never uses semantic context; send mode "advisory"';
+
+/**
+ * `semantic_context` is an input field where the decision may use memory: ADVISORY (hydrated or
+ * pinned by the caller) and fixtures (pinned). CONTROL never hydrates, so there it is an unknown key.
+ */
+const inputFields = (closed: boolean, semantic: boolean) => {
   const object = closed ? z.strictObject : z.object;
   const fact = object({ predicate: z.string().min(1, 'must not be empty'), object: z.unknown().optional() });
   return object({
@@ -28,25 +38,37 @@ const inputFields = (closed: boolean) => {
     signals: z.record(z.string(), z.number()).optional(),
     context: z.looseObject({ subject: z.string().optional(), domain: z.string().optional() }).optional(),
     facts: z.array(fact).max(LIST_LIMIT).optional(),
+    semantic_context: (semantic ? semanticContextSchema : z.never({ error: CONTROL_SEMANTIC })).optional(),
   });
 };
+
+const embedding = z.array(z.number()).superRefine((vector, ctx) => {
+  const problem = embeddingProblem(vector);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const requestSchema = (closed: boolean) => {
   const object = closed ? z.strictObject : z.object;
   return object({
-    input: inputFields(closed),
+    input: inputFields(closed, !closed),
     routing_key: z.string().min(1, 'must not be empty').max(512).optional(),
     env: envSchema.optional(),
     target: lanePart.optional(),
     region: lanePart.optional(),
     mode: z.string().optional(),
+    embedding: (closed ? z.never() : embedding).optional(),
   });
 };
 
 const controlRequest = requestSchema(true);
 const advisoryRequest = requestSchema(false);
-export const controlInputSchema = inputFields(true);
-export const advisoryInputSchema = inputFields(false);
+export const controlInputSchema = inputFields(true, false);
+export const advisoryInputSchema = inputFields(false, true);
+/** A fixture's input: CONTROL's closed world, plus a pinned semantic context. */
+export const fixtureInputSchema = inputFields(true, true);
+
+const CONTROL_EMBEDDING =
+  'embedding: CONTROL is closed-world and never hydrates semantic context (deny by default); send mode "advisory" to use it';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -60,10 +82,13 @@ export function parseEvaluationRequest(body: unknown): ParseResult<EvaluationReq
   if (mode !== 'control' && mode !== 'advisory') {
     return { ok: false, reason: `mode: expected "control" or "advisory", got ${JSON.stringify(rawMode)}` };
   }
+  if (mode === 'control' && 'embedding' in body) return { ok: false, reason: CONTROL_EMBEDDING };
   const parsed = (mode === 'control' ? controlRequest : advisoryRequest).safeParse(body);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) };
   const { input, routing_key, env, target, region } = parsed.data;
-  return { ok: true, value: { input, mode, routingKey: routing_key, lane: { env, target, region } } };
+  const request: EvaluationRequest = { input, mode, routingKey: routing_key, lane: { env, target, region } };
+  if (parsed.data.embedding) request.embedding = parsed.data.embedding;
+  return { ok: true, value: request };
 }
 
 /** One input alone (batch evaluation, fixtures), read as strictly as the mode says. */

@@ -1,3 +1,5 @@
+import type { SemanticContext } from '../cortex/semantic-context';
+
 /**
  * The evaluation contract of ARCHITECTURE.md §4, shared by both engines, the evaluator pool, the CLI and
  * fixture runs. Engines are pure: facts are handed in, never looked up from inside.
@@ -15,6 +17,8 @@ export interface EvaluationInput {
   signals?: Record<string, number>;
   context?: Record<string, unknown>;
   facts?: Fact[];
+  /** ADVISORY only: what hydration found for the request's embedding, or what the caller pinned. */
+  semantic_context?: SemanticContext;
 }
 
 export interface EmittedSubtask {
@@ -54,7 +58,14 @@ export interface EvaluationMeta {
   eval_us: number;
   /** Set when the decision was logged (sampled and buffered), as OPA returns it: the key to its decision log row. */
   decision_id?: string;
+  /** The semantic context the decision saw (README "Semantic memory"). */
+  semantic_context?: SemanticContext;
+  /** Set when the request carried an embedding: whether memory was searched, and if not, why. */
+  hydration?: HydrationMeta;
 }
+
+export type HydrationMeta =
+  { status: 'hydrated' | 'cached'; matches: number; ms: number } | { status: 'skipped'; reason: string; ms: number };
 
 export type EvaluationOutput =
   | ({ ok: true; snapshot: string; meta: EvaluationMeta } & Decision)

@@ -1,5 +1,6 @@
 import type { Condition, Scalar } from './compiled-snapshot';
 import { isRecord, valueAt, type EngineInput } from './engine-input';
+import { SEMANTIC_CONTEXT_KEY } from '../cortex/semantic-context';
 
 /**
  * Conditions compiled to closures once per snapshot. Semantics, mirrored exactly by the generated
@@ -18,12 +19,19 @@ export function compileCondition(condition: Condition): Check {
       return (input) => input.tags.includes(condition.key);
     case 'SIGNAL':
       return (input) => test(valueAt(input.signals, [condition.key]));
-    case 'VALUE':
-      return (input) => test(valueAt(input.context, path));
+    case 'VALUE': {
+      const root = valueRoot(head);
+      return (input) => test(valueAt(input[root], path));
+    }
     case 'FACT':
       return (input) =>
         input.facts.some((fact) => isRecord(fact) && fact.predicate === head && test(factValue(fact, path)));
   }
+}
+
+/** VALUE keys are `context.<path>` or `semantic_context.<path>` (the bundle schema allows no other). */
+export function valueRoot(head: string): 'context' | 'semantic_context' {
+  return head === SEMANTIC_CONTEXT_KEY ? 'semantic_context' : 'context';
 }
 
 /** Without a path the fact itself counts as the value for EXISTS, its object for comparisons. */

@@ -1,4 +1,5 @@
 import { NUMERIC_OPERATORS, type Condition } from '../engine/compiled-snapshot';
+import { valueRoot } from '../engine/native-conditions';
 
 /**
  * One condition as Rego statements, with the same semantics as native-engine-conditions.ts.
@@ -13,7 +14,7 @@ export function regoCondition(condition: Condition, variable: string): string[] 
     case 'SIGNAL':
       return [`${variable} := input.signals[${literal(condition.key)}]`, ...comparison(condition, variable)];
     case 'VALUE':
-      return [`${variable} := input.context${ref(path)}`, ...comparison(condition, variable)];
+      return [`${variable} := input.${valueRoot(head)}${ref(path)}`, ...comparison(condition, variable)];
     case 'FACT':
       return factStatements(condition, variable, head, path);
   }

@@ -14,7 +14,7 @@ import { regoData, REGO_DATA_ROOT, type RegoData } from '../../policy/rego/data'
 import { generateRego, GENERATED_REGO_PATH } from '../../policy/rego/generate';
 import { createWasmEngine } from '../../policy/engine/wasm';
 import { inputsFor } from './compile-inputs';
-import { randomSnapshot } from './compile-random-snapshot';
+import { randomSnapshot, readsSemanticContext } from './compile-random-snapshot';
 
 /** Both engines, built for real (opa build -t wasm), must decide identically and pass every fixture. */
 const OPA = loadConfig().OPA_PATH;
@@ -128,8 +128,7 @@ describe('hotel-ops v2', () => {
 });
 
 describe('random snapshots', () => {
-  it('decide identically on both engines', async () => {
-    const snapshots = fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 });
+  const agree = async (snapshots: CompiledSnapshot[]) => {
     for (const snapshot of snapshots) {
       const engines = {
         native: createNativeEngine(snapshot),
@@ -147,6 +146,15 @@ describe('random snapshots', () => {
         { numRuns: 400 },
       );
     }
+  };
+
+  it('decide identically on both engines', async () => {
+    await agree(fc.sample(randomSnapshot, { numRuns: 12, seed: 20261122 }));
+  });
+
+  it('decide identically on both engines when rules read semantic context', async () => {
+    const snapshots = fc.sample(randomSnapshot.filter(readsSemanticContext), { numRuns: 8, seed: 20261207 });
+    await agree(snapshots);
   });
 });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { CompiledSnapshot, Condition } from '../../policy/engine/compiled-snapshot';
 import type { EvaluationInput, Fact } from '../../policy/engine/evaluation';
+import { SEMANTIC_CONTEXT_KEY, SEMANTIC_SIGNAL_PREFIX } from '../../policy/cortex/semantic-context';
 
 /**
  * Inputs that exercise a snapshot's conditions: values are drawn from what the rules compare
@@ -11,6 +12,9 @@ interface Vocabulary {
   tags: string[];
   signals: Map<string, fc.Arbitrary<unknown>[]>;
   contextPaths: Map<string, fc.Arbitrary<unknown>[]>;
+  /** VALUE paths into semantic_context, and the labels SIGNAL conditions read similarities of. */
+  semanticPaths: Map<string, fc.Arbitrary<unknown>[]>;
+  labels: Map<string, fc.Arbitrary<unknown>[]>;
   facts: Map<string, Map<string, fc.Arbitrary<unknown>[]>>;
 }
 
@@ -41,12 +45,24 @@ function add(map: Map<string, fc.Arbitrary<unknown>[]>, key: string, values: fc.
 }
 
 export function vocabularyOf(snapshot: CompiledSnapshot): Vocabulary {
-  const vocabulary: Vocabulary = { tags: ['unrelated'], signals: new Map(), contextPaths: new Map(), facts: new Map() };
+  const vocabulary: Vocabulary = {
+    tags: ['unrelated'],
+    signals: new Map(),
+    contextPaths: new Map(),
+    semanticPaths: new Map([['labels.unrelated', [fc.constant(0.5)]]]),
+    labels: new Map([['unrelated', [fc.constant(1)]]]),
+    facts: new Map(),
+  };
   for (const condition of snapshot.rules.flatMap((rule) => rule.conditions)) {
     const [head = '', ...path] = condition.key.split('.');
     if (condition.type === 'TAG') vocabulary.tags.push(condition.key);
+    // A caller's signal of a semantic label's name is generated too: the label must win on both engines.
     if (condition.type === 'SIGNAL') add(vocabulary.signals, condition.key, candidates(condition));
-    if (condition.type === 'VALUE') add(vocabulary.contextPaths, path.join('.'), candidates(condition));
+    if (condition.type === 'SIGNAL' && condition.key.startsWith(SEMANTIC_SIGNAL_PREFIX))
+      add(vocabulary.labels, condition.key.slice(SEMANTIC_SIGNAL_PREFIX.length), candidates(condition));
+    if (condition.type === 'VALUE' && head === SEMANTIC_CONTEXT_KEY)
+      add(vocabulary.semanticPaths, path.join('.'), candidates(condition));
+    else if (condition.type === 'VALUE') add(vocabulary.contextPaths, path.join('.'), candidates(condition));
     if (condition.type === 'FACT') {
       const paths = vocabulary.facts.get(head) ?? new Map<string, fc.Arbitrary<unknown>[]>();
       add(paths, path.join('.'), candidates(condition));
@@ -73,8 +89,10 @@ function setPath(root: Record<string, unknown>, path: string[], value: unknown):
   for (const segment of path.slice(0, -1)) {
     const next = current[segment] ?? {};
     if (typeof next !== 'object' || next === null || Array.isArray(next)) return;
-    current[segment] = next;
-    current = next as Record<string, unknown>;
+    // A copy: a generated value may be a shared constant (or the value set below), never to be mutated.
+    const copy = { ...next } as Record<string, unknown>;
+    current[segment] = copy;
+    current = copy;
   }
   current[path[path.length - 1]!] = value;
 }
@@ -92,11 +110,15 @@ export function inputsFor(snapshot: CompiledSnapshot): fc.Arbitrary<{ input: Eva
     ),
     fc.record({ predicate: fc.constant('unrelated'), object: fc.constant({}) }),
   );
+  const semantic = fc
+    .tuple(objectWith(vocabulary.semanticPaths), objectWith(vocabulary.labels))
+    .map(([context, labels]) => ({ labels, ...context }));
   const input = fc.record(
     {
       tags: fc.array(fc.constantFrom(...vocabulary.tags), { maxLength: 4 }),
       signals: signals as fc.Arbitrary<Record<string, number>>,
       context: objectWith(vocabulary.contextPaths),
+      semantic_context: semantic as fc.Arbitrary<EvaluationInput['semantic_context']>,
     },
     { requiredKeys: [] },
   );

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { ruleIdOf, type CompiledSnapshot, type Condition, type Emission } from '../../policy/engine/compiled-snapshot';
 
+/** Semantic context (README "Semantic memory") is read through SIGNAL and VALUE conditions. */
+export const readsSemanticContext = (snapshot: CompiledSnapshot) =>
+  snapshot.rules.some((rule) => rule.conditions.some((c) => c.key.startsWith('semantic_context.')));
+
 /**
  * Random snapshots for the agreement property: few subtask types and close priorities on purpose,
  * so rules tie, emit the same subtasks, and draw the same edges — the cases where two engines
@@ -18,36 +22,36 @@ const condition: fc.Arbitrary<Condition> = fc
     }),
     fc.record({
       type: fc.constant('SIGNAL' as const),
-      key: fc.constantFrom('s1', 's2'),
+      key: fc.constantFrom('s1', 's2', 'semantic_context.noise'),
       op: fc.constantFrom('>=', '<=', '>', '<', '=', '!=' as const),
       value: fc.constantFrom(0, 0.5, 1),
     }),
     fc.record({
       type: fc.constant('SIGNAL' as const),
-      key: fc.constantFrom('s1', 's2'),
+      key: fc.constantFrom('s1', 's2', 'semantic_context.noise'),
       op: fc.constant('EXISTS' as const),
     }),
     fc.record({
       type: fc.constant('VALUE' as const),
-      key: fc.constantFrom('context.v', 'context.o.v'),
+      key: fc.constantFrom('context.v', 'context.o.v', 'semantic_context.top.label', 'semantic_context.count'),
       op: fc.constantFrom('=', '!=' as const),
       value: fc.constantFrom('x', 'y', 1, true),
     }),
     fc.record({
       type: fc.constant('VALUE' as const),
-      key: fc.constantFrom('context.v', 'context.o.v'),
+      key: fc.constantFrom('context.v', 'context.o.v', 'semantic_context.top.label', 'semantic_context.count'),
       op: fc.constant('IN' as const),
       value: fc.constant(['x', 1, false]),
     }),
     fc.record({
       type: fc.constant('VALUE' as const),
-      key: fc.constantFrom('context.v', 'context.o.v'),
+      key: fc.constantFrom('context.v', 'context.o.v', 'semantic_context.top.label', 'semantic_context.count'),
       op: fc.constant('MATCHES' as const),
       value: fc.constantFrom('^x', 'y$', '[0-9]+'),
     }),
     fc.record({
       type: fc.constant('VALUE' as const),
-      key: fc.constantFrom('context.v', 'context.o'),
+      key: fc.constantFrom('context.v', 'context.o', 'semantic_context.top'),
       op: fc.constant('EXISTS' as const),
     }),
     fc.record({

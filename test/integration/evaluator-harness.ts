@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, randomUUID } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { postEvaluation, startTraffic, type EvaluationReply, type Traffic } from '../../client/traffic';
-import { createServer } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
@@ -295,7 +295,7 @@ export async function rewriteWasm(pool: Pool, snapshotId: string): Promise<() =>
  */
 export async function storeExample(
   pool: Pool,
-  example: 'hotel-ops-v1' | 'hotel-ops-v2',
+  example: 'hotel-ops-v1' | 'hotel-ops-v2' | 'hotel-ops-semantic',
   tag = randomUUID().slice(0, 8),
   engine?: 'native' | 'wasm',
   signingKey?: string,
@@ -353,4 +353,49 @@ export function useEvaluatorServices(): EvaluatorTestServices {
     await services.pool.end();
   });
   return services;
+}
+
+/**
+ * A TCP relay to Postgres that a test owns, so Postgres goes away for its evaluators only: `cut`
+ * refuses connections (a stopped server); `freeze` accepts and answers nothing (a partition).
+ */
+export function createRelay(port: number, upstream: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  let frozen = false;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  const relay = (client: Socket) => {
+    track(client);
+    if (frozen) return;
+    const database = createConnection(Number(upstream.port), upstream.hostname);
+    track(database);
+    client.pipe(database).pipe(client);
+  };
+  return {
+    open: () =>
+      new Promise<void>((resolve) => {
+        frozen = false;
+        server = createServer(relay);
+        server.listen(port, '127.0.0.1', () => resolve());
+      }),
+    freeze: () => {
+      frozen = true;
+      sockets.forEach((socket) => socket.pause());
+    },
+    thaw: () => {
+      frozen = false;
+      sockets.forEach((socket) => socket.destroy());
+    },
+    cut: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        if (server) server.close(() => resolve());
+        else resolve();
+        server = null;
+      }),
+  };
 }

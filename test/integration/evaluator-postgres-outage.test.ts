@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { loadConfig } from '../../policy/config';
 import { UPDATES_CHANNEL } from '../../policy/constants';
 import {
@@ -15,6 +14,7 @@ import {
   storeExample,
   waitFor,
   useEvaluatorServices,
+  createRelay,
 } from './evaluator-harness';
 import type { Lane } from '../../policy/lane';
 
@@ -23,48 +23,6 @@ import type { Lane } from '../../policy/lane';
  * cuts, so the shared database keeps serving everyone else.
  */
 const services = useEvaluatorServices();
-
-/** `cut` refuses connections (a stopped server); `freeze` accepts and answers nothing (a partition). */
-function createRelay(port: number, upstream: URL) {
-  const sockets = new Set<Socket>();
-  let server: Server | null = null;
-  let frozen = false;
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-  };
-  const relay = (client: Socket) => {
-    track(client);
-    if (frozen) return;
-    const database = createConnection(Number(upstream.port), upstream.hostname);
-    track(database);
-    client.pipe(database).pipe(client);
-  };
-  return {
-    open: () =>
-      new Promise<void>((resolve) => {
-        frozen = false;
-        server = createServer(relay);
-        server.listen(port, '127.0.0.1', () => resolve());
-      }),
-    freeze: () => {
-      frozen = true;
-      sockets.forEach((socket) => socket.pause());
-    },
-    thaw: () => {
-      frozen = false;
-      sockets.forEach((socket) => socket.destroy());
-    },
-    cut: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((socket) => socket.destroy());
-        if (server) server.close(() => resolve());
-        else resolve();
-        server = null;
-      }),
-  };
-}
 
 async function relayedEvaluator(lane: Lane, env: Record<string, string> = {}) {
   const relayPort = await freePort();

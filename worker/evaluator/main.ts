@@ -30,6 +30,8 @@ import { loadLiveEvaluatorKeys } from '../../activities/store/evaluator-keys';
 import { createEvaluatorKeyCache } from './keys';
 import { createRateLimiter } from './rate-limit';
 import { createAccessGate } from './access';
+import { createSemanticHydrator } from '../../policy/cortex/hydration';
+import { searchMemories } from '../../activities/store/cortex-memories';
 
 /**
  * `npm run evaluator`: one evaluator process (ARCHITECTURE.md §5). It serves live decisions over HTTP,
@@ -39,6 +41,7 @@ import { createAccessGate } from './access';
  */
 const METRICS_FLUSH_MS = 1000;
 const MAX_LANES = 64;
+const MEMORY_STATEMENT_TIMEOUT_MS = 1000;
 
 const log = (line: string) => process.stderr.write(`[evaluator ${new Date().toISOString()}] ${line}\n`);
 
@@ -68,6 +71,24 @@ function createPostgresHealth() {
     },
   };
   return health;
+}
+
+/**
+ * ADVISORY hydration with a pool of its own, so a slow memory search never holds up snapshot loads
+ * and fact lookups; the server ends a search the budget gave up on long ago, freeing its connection.
+ */
+function assembleHydrator(config: Config) {
+  const memoryPool = createEvaluatorPool(config, 4);
+  Object.assign(memoryPool.options, { options: `-c statement_timeout=${MEMORY_STATEMENT_TIMEOUT_MS}` });
+  const hydrator = createSemanticHydrator({
+    search: (search) => searchMemories(memoryPool, search),
+    budgetMs: config.CORTEX_HYDRATION_BUDGET_MS,
+    topK: config.CORTEX_TOP_K,
+    minSimilarity: config.CORTEX_MIN_SIMILARITY,
+    cacheTtlMs: config.CORTEX_CACHE_TTL_MS,
+    cacheMax: config.CORTEX_CACHE_MAX,
+  });
+  return { hydrator, memoryPool };
 }
 
 function assemble(config: Config, worker: number | null) {
@@ -114,7 +135,9 @@ function assemble(config: Config, worker: number | null) {
     load: (subject) => postgres.track(loadFactsForSubject(pool, subject)),
   });
   const decisionLog = assembleDecisionLog(config, prom);
+  const { hydrator, memoryPool } = assembleHydrator(config);
   const service = createEvaluatorService({
+    hydrator,
     lanes,
     defaultLane: lane,
     facts,
@@ -155,6 +178,7 @@ function assemble(config: Config, worker: number | null) {
     metrics,
     decisionLog,
     keys,
+    memoryPool,
     http,
   };
 }
@@ -176,8 +200,22 @@ function assembleAccess(config: Config, pool: Pool, redis: Redis, prom: Evaluato
 }
 
 async function main(config: Config, worker: number | null): Promise<void> {
-  const { lane, instanceId, pool, redis, prom, postgres, registry, fleet, sync, metrics, decisionLog, keys, http } =
-    assemble(config, worker);
+  const {
+    lane,
+    instanceId,
+    pool,
+    redis,
+    prom,
+    postgres,
+    registry,
+    fleet,
+    sync,
+    metrics,
+    decisionLog,
+    keys,
+    memoryPool,
+    http,
+  } = assemble(config, worker);
   await Promise.all([sync.syncAll(), keys.refresh()]);
   sync.start();
   subscribeToUpdates(createRedis(config), sync);
@@ -209,6 +247,7 @@ async function main(config: Config, worker: number | null): Promise<void> {
     await decisionLog?.stop();
     await fleet.stop();
     await pool.end().catch(() => undefined);
+    await memoryPool.end().catch(() => undefined);
     process.exit(0);
   };
   // A bug in a background task (flush, heartbeat, sync) must not take live decisions down with it.

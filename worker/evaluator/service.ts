@@ -5,8 +5,10 @@ import type {
   EvaluationMeta,
   EvaluationOutput,
   Fact,
+  HydrationMeta,
   Mode,
 } from '../../policy/engine/evaluation';
+import type { SemanticHydrator } from '../../policy/cortex/hydration';
 import { routingKeyOf, type EvaluationRequest } from '../../policy/engine/evaluation-request';
 import type { FactCache } from '../../policy/facts/cache';
 import type { LaneMetricsRecorder } from '../../activities/store/lane-metrics';
@@ -32,6 +34,8 @@ export interface EvaluatorServiceDeps {
   shadowRate: number;
   /** Absent when no lane is sampled. */
   decisionLog?: DecisionLog;
+  /** Absent when the evaluator has no semantic memory: an embedding is then reported as not used. */
+  hydrator?: SemanticHydrator;
   random?: () => number;
 }
 
@@ -100,21 +104,24 @@ export function createEvaluatorService(deps: EvaluatorServiceDeps): EvaluatorSer
       const arm = chooseArm(state.split, routingKeyOf(request));
       const snapshot = arm === 'candidate' ? state.candidate : state.serving;
       if (!snapshot) return unavailable(request.mode, `lane ${laneName(lane)} has no serving snapshot`);
-      const routed: Routed = { lane, snapshot, request, body, canary: arm === 'candidate' };
       const started = performance.now();
-      const facts = await factsFor(deps.facts, snapshot, request);
+      const hydrated = await withSemanticContext(deps.hydrator, snapshot, request);
+      // Once memory joined the input, the body as received no longer says what was decided.
+      const received = hydrated.request === request ? body : undefined;
+      const routed: Routed = { lane, snapshot, canary: arm === 'candidate', body: received, ...hydrated };
+      const { input } = routed.request;
+      const facts = await factsFor(deps.facts, snapshot, routed.request);
       if (!facts.ok) return failed(deps, routed, started, 503, facts.reason, []);
       let decision: Decision;
       const evalStart = performance.now();
       try {
-        decision = snapshot.engine.evaluate(request.input, facts.facts);
+        decision = snapshot.engine.evaluate(input, facts.facts);
       } catch (error) {
         return failed(deps, routed, started, 500, `evaluation failed: ${oneLine(error)}`, facts.facts, evalStart);
       }
       const done = performance.now();
       record(deps, lane, snapshot, false, done - started, done - evalStart);
-      if (shouldShadow(state.split, deps.shadowRate, random()))
-        shadow(lane, state, arm, request.input, facts.facts, decision);
+      if (shouldShadow(state.split, deps.shadowRate, random())) shadow(lane, state, arm, input, facts.facts, decision);
       const json = decisionJson(decision);
       const decisionId = logDecision(deps, routed, facts.facts, decisionResultJson(json), null, done - evalStart);
       const meta = metaOf(routed, done - evalStart, decisionId);
@@ -130,8 +137,27 @@ interface Routed {
   lane: Lane;
   snapshot: LoadedSnapshot;
   request: EvaluationRequest;
+  /** The request's JSON as received, while `request` is still exactly what it says. */
   body: string | undefined;
   canary: boolean;
+  hydration?: HydrationMeta;
+}
+
+/**
+ * ADVISORY with an embedding: the input gains the memories near it as `semantic_context` (replacing
+ * one the caller pinned). When memory is late or down the decision is still made, on the input as
+ * given, and `meta.hydration` says why memory was not used.
+ */
+async function withSemanticContext(
+  hydrator: SemanticHydrator | undefined,
+  snapshot: LoadedSnapshot,
+  request: EvaluationRequest,
+): Promise<{ request: EvaluationRequest; hydration?: HydrationMeta }> {
+  if (!request.embedding) return { request };
+  if (!hydrator) return { request, hydration: { status: 'skipped', reason: 'no semantic memory here', ms: 0 } };
+  const { context, meta } = await hydrator.hydrate(snapshot.snapshotId, request.embedding);
+  if (!context) return { request, hydration: meta };
+  return { request: { ...request, input: { ...request.input, semantic_context: context } }, hydration: meta };
 }
 
 function metaOf(routed: Routed, engineMs: number, decisionId: string | null): EvaluationMeta {
@@ -142,6 +168,9 @@ function metaOf(routed: Routed, engineMs: number, decisionId: string | null): Ev
     eval_us: Math.round(engineMs * 1000),
   };
   if (decisionId !== null) meta.decision_id = decisionId;
+  const semantic = routed.request.input.semantic_context;
+  if (semantic) meta.semantic_context = semantic;
+  if (routed.hydration) meta.hydration = routed.hydration;
   return meta;
 }
 
