@@ -4,9 +4,16 @@ import { Redis } from 'ioredis';
 import { Connection, Client } from '@temporalio/client';
 import type { Config } from '../policy/config';
 
-/** Real clients built from config, passed into activity factories and the evaluator. */
+/**
+ * Real clients built from config, passed into activity factories and the evaluator. An idle
+ * connection that Postgres drops (a restart, a failover) is reported on the pool and leaves it; the
+ * next query opens a new one. Unlistened, that report would end the process (seen in the fault
+ * benchmark: the pipeline worker exited at every Postgres restart).
+ */
 export function createPool(config: Config, max = 10): Pool {
-  return new Pool({ connectionString: config.DATABASE_URL, max });
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max });
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 export function createRedis(config: Config): Redis {

@@ -167,8 +167,14 @@ async function main(): Promise<void> {
         throw new Error(`setup rollout on lane ${rollout.lane}: ${rollout.outcome}: ${rollout.reason}`);
       serving[rollout.lane] = rollout.version;
     }
+    // A lane's first version reaches each evaluator with the hint or the next reconcile: counting starts once both serve it.
+    for (const evaluator of evaluators)
+      for (const lane of lanes)
+        while ((await postEvaluation(evaluator.url, requestFor(lane, 0)).catch(() => null))?.status !== 200)
+          await sleep(100);
+    traffic.reset();
     console.log(
-      `setup: ${laneCount} lanes serving their first version; faults and rollouts start (seed ${values.seed})`,
+      `setup: ${laneCount} lanes serving their first version; faults and rollouts start at ${new Date().toISOString()} (seed ${values.seed})`,
     );
 
     const started = Date.now();
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
       console.log(
         `${((injectedAt - started) / 1000).toFixed(0)} s: ${part.name} down ${downMs} ms, ` +
           (recovered.failing.length === 0
-            ? `everything healthy again after ${recoverMs} ms`
+            ? `everything healthy again after ${recoverMs} ms; requests failed since it was injected: ${traffic.counts.failedAt.filter((at) => at >= injectedAt).length}`
             : `still failing after ${recoverMs} ms: ${recovered.failing.join(', ')}`),
       );
     }
@@ -390,7 +396,7 @@ function requestFor(lane: Lane, i: number) {
  * connection error, to the other one, as a load balancer retries. It fails only when both fail.
  */
 function startFailoverTraffic(urls: string[], lanes: Lane[]) {
-  const counts = { sent: 0, failed: 0, errors5xx: 0, failures: [] as string[] };
+  const counts = { sent: 0, failed: 0, errors5xx: 0, failures: [] as string[], failedAt: [] as number[] };
   const answers: Answer[][] = lanes.map(() => []);
   let running = true;
   const loop = async (laneIndex: number) => {
@@ -400,9 +406,11 @@ function startFailoverTraffic(urls: string[], lanes: Lane[]) {
       const body = requestFor(lane, i);
       let reply: Awaited<ReturnType<typeof postEvaluation>> | null = null;
       let why = '';
+      let answeredBy = '';
       for (const url of [urls[i % urls.length]!, urls[(i + 1) % urls.length]!]) {
         try {
           reply = await postEvaluation(url, body);
+          answeredBy = url;
           break;
         } catch (error) {
           why = error instanceof Error ? error.message : String(error);
@@ -411,8 +419,11 @@ function startFailoverTraffic(urls: string[], lanes: Lane[]) {
       if (reply === null || reply.status >= 500) {
         counts.failed += 1;
         if (reply !== null) counts.errors5xx += 1;
+        counts.failedAt.push(Date.now());
         if (counts.failures.length < 5)
-          counts.failures.push(reply ? `${reply.status} ${JSON.stringify(reply.body)}` : why);
+          counts.failures.push(
+            `${new Date().toISOString()} ${reply ? `${answeredBy}: ${reply.status} ${JSON.stringify(reply.body)}` : why}`,
+          );
         await sleep(20);
         continue;
       }
@@ -423,7 +434,7 @@ function startFailoverTraffic(urls: string[], lanes: Lane[]) {
   return {
     counts,
     reset() {
-      Object.assign(counts, { sent: 0, failed: 0, errors5xx: 0, failures: [] });
+      Object.assign(counts, { sent: 0, failed: 0, errors5xx: 0, failures: [], failedAt: [] });
       answers.forEach((list) => (list.length = 0));
     },
     async stop() {
@@ -558,6 +569,10 @@ function printReport(run: {
   console.log(`| lanes whose final state differs from their last outcome | ${run.report.lanesMismatched.length} | 0 |`);
   console.log(
     `| duplicate rollout events / promotions / outbox messages / decision records | ${run.report.duplicateEvents.length} / ${run.report.duplicatePromotions.length} / ${run.report.duplicateOutbox.length} / ${run.report.duplicateRecords.length} | 0 |`,
+  );
+  const exited = [...new Set(crashes.map((c) => c.name))].join(', ');
+  console.log(
+    `| processes that exited unasked (restarted as a supervisor would) | ${crashes.length}${exited ? `: ${exited}` : ''} | 0 |`,
   );
   console.log(
     `| duplicate logged decision ids (of ${run.report.decisionsLogged} logged) | ${run.report.duplicateDecisionIds} | 0 |`,

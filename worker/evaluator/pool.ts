@@ -12,6 +12,5 @@ const PG_QUERY_TIMEOUT_MS = 10_000;
 export function createEvaluatorPool(config: Config, max: number) {
   const pool = createPool(config, max);
   Object.assign(pool.options, { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, query_timeout: PG_QUERY_TIMEOUT_MS });
-  pool.on('error', () => undefined);
   return pool;
 }
