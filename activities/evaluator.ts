@@ -3,7 +3,7 @@ import { PkgError } from '../policy/errors';
 import type { Engine, EvaluationOutput, Fact, Mode } from '../policy/engine/evaluation';
 import { parseEvaluationInput } from '../policy/engine/evaluation-request';
 import { validateSnapshot, type ValidationReport } from '../policy/bundle/validation';
-import { readSnapshot, snapshotIdOfVersion } from './store/snapshot-read';
+import { artifactsOf, readSnapshot, snapshotIdOfVersion } from './store/snapshot-read';
 import { findValidationReport, insertValidationRun } from './store/validation-runs';
 import { refusingBadInput } from './failure';
 import { loadFactsForSubject } from './store/facts';
@@ -45,7 +45,9 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
       const recorded = await findValidationReport<ValidationReport>(deps.pool, runKey);
       if (recorded) return recorded;
       const stored = await refusingBadInput(() => readSnapshot(deps.pool, { id: snapshotId }));
-      const report = await refusingBadInput(() => validateSnapshot(stored.compiled, stored, stored.fixtures));
+      const report = await refusingBadInput(() =>
+        validateSnapshot(stored.compiled, artifactsOf(stored), stored.fixtures),
+      );
       const { engine } = stored.compiled;
       await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report });
       return (await findValidationReport<ValidationReport>(deps.pool, runKey)) ?? report;

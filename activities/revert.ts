@@ -6,7 +6,7 @@ import { REASONS } from '../policy/rollout/reasons';
 import type { Lane } from '../policy/lane';
 import { createDecisionActivities } from './decisions';
 import { revertLane, revertTarget } from './store/lane-revert';
-import { readSnapshot } from './store/snapshot-read';
+import { artifactsOf, readSnapshot } from './store/snapshot-read';
 import { insertValidationRun } from './store/validation-runs';
 import { signingPolicyFromConfig } from './signing-policy';
 import { loadConfig } from '../policy/config';
@@ -47,7 +47,7 @@ export async function revert(
   const stored = await readSnapshot(pool, { id: snapshot.snapshotId });
   // Moving the lane to a snapshot its evaluators would refuse would leave them on the old one.
   verifySnapshotIntegrity(stored.sealed, deps.signing ?? signingPolicyFromConfig(loadConfig()));
-  const report = await validateSnapshot(stored.compiled, stored, stored.fixtures);
+  const report = await validateSnapshot(stored.compiled, artifactsOf(stored), stored.fixtures);
   const runKey = `${revertId}:fixtures`;
   await insertValidationRun(pool, {
     snapshotId: snapshot.snapshotId,

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   try {
     const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`, 'native');
     const { rows } = await pool.query<{ input: Record<string, unknown> }>(
-      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
       [snapshot.snapshotId],
     );
     const bodies = rows.map(({ input }) => JSON.stringify({ input: { ...input, facts: input.facts ?? [] } }));

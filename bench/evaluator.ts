@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const native = await storeExample(pool, 'hotel-ops-v1', `${tag}n`, 'native');
     const wasm = await storeExample(pool, 'hotel-ops-v1', `${tag}w`, 'wasm');
     const { rows } = await pool.query<{ input: Record<string, unknown> }>(
-      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
       [native.snapshotId],
     );
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));

@@ -490,7 +490,7 @@ async function audit(pool: Pool, rollouts: Rollout[], name: string): Promise<Aud
     const expected = rollout.outcome === 'promoted' ? rollout.version : rollout.from;
     const { rows: lane } = await pool.query<{ serving: string | null; candidate: string | null }>(
       `SELECT s.version AS serving, c.version AS candidate FROM pkg_deployments d
-         LEFT JOIN pkg_snapshots s ON s.id = d.snapshot_id LEFT JOIN pkg_snapshots c ON c.id = d.candidate_snapshot_id
+         LEFT JOIN pkg_snapshots s ON s.id = d.stable_snapshot_id LEFT JOIN pkg_snapshots c ON c.id = d.candidate_snapshot_id
         WHERE d.env = 'dev' AND d.target = $1 AND d.region = 'bench'`,
       [`fault-${rollout.lane}`],
     );
@@ -502,10 +502,10 @@ async function audit(pool: Pool, rollouts: Rollout[], name: string): Promise<Aud
   return {
     duplicateEvents: await rows(
       `SELECT rollout_id || ' ' || event || ' step ' || coalesce(step::text, '-') || ' x' || count(*) AS what
-         FROM pkg_rollout_events GROUP BY rollout_id, event, step, percent, is_rollback HAVING count(*) > 1`,
+         FROM pkg_rollout_events GROUP BY rollout_id, event, step, to_percent, is_rollback HAVING count(*) > 1`,
     ),
     duplicatePromotions: await rows(
-      `SELECT s.version || ' ' || p.action || ' x' || count(*) AS what FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id
+      `SELECT s.version || ' ' || p.action || ' x' || count(*) AS what FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_uuid
         WHERE s.version LIKE $1 GROUP BY s.version, p.action, p.previous_snapshot_id HAVING count(*) > 1`,
       [like],
     ),

@@ -7,18 +7,21 @@ import { createOutboxRelay } from './outbox-relay';
 import { startPrometheusSide } from './pipeline-metrics';
 import { createNotifier } from './notifier';
 import { createNotifierMetrics } from './notifier-metrics';
+import { listenForPlainActivations } from './plain-activations';
 
 /**
  * `npm run worker`: the pipeline worker. Workflows (promotion, fact cleanup, decision log retention) and control activities
  * on the pipeline task queue, plus the outbox relay that turns committed lane changes into Redis
  * hot-swap messages and the notifier that tells sinks of rollout events; it keeps Prometheus' evaluator
- * targets file current and serves its own /metrics. SIGINT/SIGTERM drain the worker, then stop the
- * relay and the notifier.
+ * targets file current and serves its own /metrics, and answers the seed's plain `activate:<version>`
+ * messages on pkg_updates (worker/plain-activations.ts). SIGINT/SIGTERM drain the worker, then stop
+ * the relay and the notifier.
  */
 export async function runPipelineWorker(config: Config): Promise<void> {
   const pool = createPool(config);
   const redis = createRedis(config);
   const relayRedis = createRedis(config);
+  const activationRedis = createRedis(config);
   const relay = createOutboxRelay({
     pool,
     redis: relayRedis,
@@ -55,6 +58,11 @@ export async function runPipelineWorker(config: Config): Promise<void> {
       }),
     });
     relay.start();
+    await listenForPlainActivations({
+      subscriber: activationRedis,
+      pool,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
     // Without sinks there is nobody to tell: no notifier, no sink registered, no deliveries written.
     if (sinks.length > 0) notifier.start();
     process.stderr.write(
@@ -69,6 +77,7 @@ export async function runPipelineWorker(config: Config): Promise<void> {
     await connection.close();
     redis.disconnect();
     relayRedis.disconnect();
+    activationRedis.disconnect();
     await pool.end();
   }
 }

@@ -28,7 +28,7 @@ export interface RolloutEvent {
 export async function insertRolloutEvent(db: Queryable, e: RolloutEvent): Promise<void> {
   await db.query(
     `INSERT INTO pkg_rollout_events
-       (rollout_id, event_key, env, target, region, snapshot_id, event, step, percent, is_rollback, actor, reason, details,
+       (rollout_id, event_key, env, target, region, snapshot_uuid, event, step, to_percent, is_rollback, actor, reason, details,
         actor_verified)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (event_key) DO NOTHING`,

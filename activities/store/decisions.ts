@@ -17,7 +17,7 @@ interface EventRow {
 
 async function rolloutEvents(client: PoolClient, rolloutId: string): Promise<DecisionEvent[]> {
   const { rows } = await client.query<EventRow>(
-    'SELECT event, step, percent, actor, reason, is_rollback, created_at FROM pkg_rollout_events WHERE rollout_id = $1 ORDER BY id',
+    'SELECT event, step, to_percent AS percent, actor, reason, is_rollback, created_at FROM pkg_rollout_events WHERE rollout_id = $1 ORDER BY id',
     [rolloutId],
   );
   return rows.map((r) => ({
@@ -138,7 +138,7 @@ export async function envHistory(pool: Pool, env: string, limit: number): Promis
         WHERE r.env = $1
        UNION ALL
        SELECT p.created_at, 'revert', 'reverted', s.version, p.actor, coalesce(p.reason, ''), p.idempotency_key
-         FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id
+         FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_uuid
         WHERE p.env = $1 AND p.action = 'revert'
           AND NOT EXISTS (SELECT 1 FROM pkg_decision_records d WHERE d.rollout_id = p.idempotency_key)
      ) h ORDER BY at DESC LIMIT $2`,

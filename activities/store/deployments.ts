@@ -63,12 +63,13 @@ export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<Bas
   const { rolloutId, lane, candidate, step, percent, actor } = input;
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ snapshot_id: string | null }>(
-      `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, rollout_id, updated_by)
-       VALUES ($1, $2, $3, pkg_active_snapshot_id($1), $4, $5, $6, $6, $7)
+      `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, candidate_snapshot_id, canary_percent, salt, rollout_id, activated_by)
+       VALUES ($1, $2, $3, pkg_active_snapshot_uuid($1), $4, $5, $6, $6, $7)
        ON CONFLICT (env, target, region) DO UPDATE
          SET candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
-             salt = EXCLUDED.salt, rollout_id = EXCLUDED.rollout_id, updated_by = EXCLUDED.updated_by, updated_at = now()
-       RETURNING snapshot_id`,
+             salt = EXCLUDED.salt, rollout_id = EXCLUDED.rollout_id, is_active = true,
+             activated_by = EXCLUDED.activated_by, activated_at = now()
+       RETURNING stable_snapshot_id AS snapshot_id`,
       [...laneParams(lane), candidate.snapshotId, percent, rolloutId, actor],
     );
     const key = `${rolloutId}:step:${step}`;
@@ -94,8 +95,8 @@ export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Prom
   await inTransaction(pool, async (client) => {
     await activateOnLane(client, { lane, snapshotId: candidate.snapshotId, action: 'promote', actor, reason, key });
     await client.query(
-      `UPDATE pkg_deployments SET snapshot_id = $4, candidate_snapshot_id = NULL, canary_percent = 0, rollout_id = $5,
-              updated_by = $6, updated_at = now()
+      `UPDATE pkg_deployments SET stable_snapshot_id = $4, candidate_snapshot_id = NULL, canary_percent = 0, rollout_id = $5,
+              is_active = true, activated_by = $6, activated_at = now()
         WHERE env = $1 AND target = $2 AND region = $3`,
       [...laneParams(lane), candidate.snapshotId, rolloutId, actor],
     );
@@ -164,13 +165,13 @@ async function withdraw(
   const { rolloutId, lane, candidate, actor, reason } = input;
   const key = `${rolloutId}:rollback`;
   const { rows } = await client.query<{ snapshot_id: string | null }>(
-    `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, updated_by = $5, updated_at = now()
+    `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, activated_by = $5, activated_at = now()
       WHERE env = $1 AND target = $2 AND region = $3 AND rollout_id IS NOT DISTINCT FROM $4
-      RETURNING snapshot_id`,
+      RETURNING stable_snapshot_id AS snapshot_id`,
     [...laneParams(lane), owner, actor],
   );
   await client.query(
-    `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
+    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
      VALUES ($1, $2, $3, $4, $5, 'rollback', $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
     [candidate.snapshotId, rows[0]?.snapshot_id ?? null, ...laneParams(lane), actor, reason, key],
   );

@@ -111,8 +111,10 @@ const ARCHIVE_BATCH_SQL = `
     -- over a scan of the whole table, once per batch.
     DELETE FROM pkg_facts f WHERE f.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING f.*
   ), kept AS (
-    INSERT INTO pkg_facts_archive (id, namespace, subject, predicate, object, valid_from, valid_to, created_at)
-    SELECT m.id, m.namespace, m.subject, m.predicate, m.object, m.valid_from, m.valid_to, m.created_at FROM moved m
+    INSERT INTO pkg_facts_archive (id, namespace, subject, predicate, object, valid_from, valid_to, created_at,
+                                   snapshot_id, created_by, pkg_rule_id, pkg_provenance, validation_status)
+    SELECT m.id, m.namespace, m.subject, m.predicate, m.object, m.valid_from, m.valid_to, m.created_at,
+           m.snapshot_id, m.created_by, m.pkg_rule_id, m.pkg_provenance, m.validation_status FROM moved m
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
   )

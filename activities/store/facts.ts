@@ -61,7 +61,7 @@ export async function addFact(db: Queryable, fact: NewFact): Promise<StoredFact>
     );
     return toStoredFact(rows[0] as FactRow);
   } catch (error) {
-    if (error instanceof DatabaseError && error.constraint === 'pkg_facts_valid_range') {
+    if (error instanceof DatabaseError && error.constraint === 'chk_facts_temporal') {
       throw new PkgError(
         'InputInvalid',
         `fact for ${fact.subject}: valid_to ${fact.validTo?.toISOString()} is before valid_from (${fact.validFrom?.toISOString() ?? 'now'})`,

@@ -33,7 +33,7 @@ export async function activateOnLane(
   if (done.rows[0]) return { previousSnapshotId: done.rows[0].previous_snapshot_id };
   if (isDefaultLane(a.lane)) {
     await pinLanesWithoutRow(client, a.lane.env, a.actor);
-    const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [
+    const { rows } = await client.query<{ id: string }>('SELECT pkg_promote_snapshot($1::uuid, $2, $3, $4) AS id', [
       a.snapshotId,
       a.lane.env,
       a.actor,
@@ -46,9 +46,10 @@ export async function activateOnLane(
     return { previousSnapshotId: updated.rows[0]?.previous_snapshot_id ?? null };
   }
   const { rows } = await client.query<{ previous_snapshot_id: string | null }>(
-    `INSERT INTO pkg_promotions (snapshot_id, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
-     VALUES ($1, (SELECT coalesce((SELECT snapshot_id FROM pkg_deployments WHERE env = $2 AND target = $3 AND region = $4),
-                                  pkg_active_snapshot_id($2))),
+    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
+     VALUES ($1, (SELECT coalesce((SELECT stable_snapshot_id FROM pkg_deployments
+                                    WHERE env = $2 AND target = $3 AND region = $4 AND is_active),
+                                  pkg_active_snapshot_uuid($2))),
              $2, $3, $4, $5, $6, $7, $8)
      RETURNING previous_snapshot_id`,
     [a.snapshotId, a.lane.env, a.lane.target, a.lane.region, a.action, a.actor, a.reason, a.key],
@@ -59,8 +60,8 @@ export async function activateOnLane(
 /** Lanes whose evaluators fall back to the env's active snapshot get a row serving it, before it moves. */
 async function pinLanesWithoutRow(client: PoolClient, env: Lane['env'], actor: string): Promise<void> {
   await client.query(
-    `INSERT INTO pkg_deployments (env, target, region, snapshot_id, updated_by)
-     SELECT DISTINCT v.env, v.target, v.region, pkg_active_snapshot_id($1), $2
+    `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, activated_by)
+     SELECT DISTINCT v.env, v.target, v.region, pkg_active_snapshot_uuid($1), $2
        FROM pkg_device_versions v
       WHERE v.env = $1 AND v.device_type = 'evaluator' AND NOT (v.target = $3 AND v.region = $3)
      ON CONFLICT (env, target, region) DO NOTHING`,
@@ -72,7 +73,7 @@ async function pinLanesWithoutRow(client: PoolClient, env: Lane['env'], actor: s
 export async function servedAsStable(client: PoolClient, lane: Lane, snapshotId: string): Promise<boolean> {
   const { rowCount } = await client.query(
     `SELECT 1 FROM pkg_promotions
-      WHERE env = $1 AND target = $2 AND region = $3 AND snapshot_id = $4 AND action IN ('promote', 'revert')`,
+      WHERE env = $1 AND target = $2 AND region = $3 AND snapshot_uuid = $4 AND action IN ('promote', 'revert')`,
     [lane.env, lane.target, lane.region, snapshotId],
   );
   return (rowCount ?? 0) > 0;

@@ -24,7 +24,7 @@ export async function revertTarget(pool: Pool, lane: Lane, version: string, forc
     }
     if (!force && !(await servedAsStable(client, lane, snapshot.id))) {
       const stables = await client.query<{ version: string }>(
-        `SELECT DISTINCT s.version FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id
+        `SELECT DISTINCT s.version FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_uuid
           WHERE p.env = $1 AND p.target = $2 AND p.region = $3 AND p.action IN ('promote', 'revert') ORDER BY 1`,
         [lane.env, lane.target, lane.region],
       );
@@ -54,8 +54,9 @@ export async function revertLane(pool: Pool, input: RevertWrite): Promise<Baseli
   return inTransaction(pool, async (client) => {
     const before = await client.query<{ id: string; version: string }>(
       `SELECT s.id, s.version FROM pkg_snapshots s
-        WHERE s.id = coalesce((SELECT snapshot_id FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3),
-                              pkg_active_snapshot_id($1))`,
+        WHERE s.id = coalesce((SELECT stable_snapshot_id FROM pkg_deployments
+                                WHERE env = $1 AND target = $2 AND region = $3 AND is_active),
+                              pkg_active_snapshot_uuid($1))`,
       [lane.env, lane.target, lane.region],
     );
     await activateOnLane(client, {
@@ -67,10 +68,10 @@ export async function revertLane(pool: Pool, input: RevertWrite): Promise<Baseli
       key: revertId,
     });
     await client.query(
-      `INSERT INTO pkg_deployments (env, target, region, snapshot_id, rollout_id, updated_by) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, rollout_id, activated_by) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (env, target, region) DO UPDATE
-         SET snapshot_id = EXCLUDED.snapshot_id, candidate_snapshot_id = NULL, canary_percent = 0,
-             rollout_id = EXCLUDED.rollout_id, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+         SET stable_snapshot_id = EXCLUDED.stable_snapshot_id, candidate_snapshot_id = NULL, canary_percent = 0,
+             rollout_id = EXCLUDED.rollout_id, is_active = true, activated_by = EXCLUDED.activated_by, activated_at = now()`,
       [lane.env, lane.target, lane.region, snapshot.snapshotId, revertId, actor],
     );
     await insertOutboxMessage(client, revertId, {

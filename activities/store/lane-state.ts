@@ -28,8 +28,8 @@ interface DeploymentRow {
 
 export async function readDesiredLaneState(pool: Pool, lane: Lane): Promise<DesiredLaneState> {
   const { rows } = await pool.query<DeploymentRow>(
-    `SELECT snapshot_id, candidate_snapshot_id, canary_percent::text, salt, rollout_id
-       FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3`,
+    `SELECT stable_snapshot_id AS snapshot_id, candidate_snapshot_id, canary_percent::text, salt, rollout_id
+       FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3 AND is_active`,
     [lane.env, lane.target, lane.region],
   );
   const row = rows[0];
@@ -44,7 +44,7 @@ export async function readDesiredLaneState(pool: Pool, lane: Lane): Promise<Desi
       source: 'deployment',
     };
   }
-  const active = await pool.query<{ id: string | null }>('SELECT pkg_active_snapshot_id($1) AS id', [lane.env]);
+  const active = await pool.query<{ id: string | null }>('SELECT pkg_active_snapshot_uuid($1) AS id', [lane.env]);
   const snapshotId = active.rows[0]?.id ?? null;
   return {
     lane,

@@ -4,18 +4,21 @@ import type { CompiledRule, CompiledSnapshot, Condition, Emission } from '../../
 import { PkgError } from '../../policy/errors';
 import type { RunnableFixture } from '../../policy/bundle/fixtures';
 import type { Env } from '../../policy/lane';
-import type { StoredArtifact } from '../../policy/rego/artifacts';
+import type { OpaArtifacts, StoredArtifact } from '../../policy/rego/artifacts';
 import type { SealedSnapshot } from '../../policy/integrity/seal';
 
-/** A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts. */
+/**
+ * A stored snapshot read back: exactly the CompiledSnapshot the compiler produced, and its artifacts.
+ * A snapshot written the seed's way (rule rows only) may have no artifacts: see artifactsOf.
+ */
 export interface SnapshotRecord {
   snapshotId: string;
   version: string;
   checksum: string;
   env: Env;
   compiled: CompiledSnapshot;
-  wasm: StoredArtifact;
-  rego: StoredArtifact;
+  wasm: StoredArtifact | null;
+  rego: StoredArtifact | null;
   fixtures: RunnableFixture[];
   manifest: Record<string, unknown>;
   /** What load-time verification checks (policy/integrity/seal.ts). */
@@ -39,7 +42,7 @@ interface SnapshotRow {
 }
 
 interface ArtifactRow {
-  type: 'wasm' | 'rego';
+  type: 'wasm_pack' | 'rego_bundle';
   bytes: Buffer;
   sha256: string;
 }
@@ -55,12 +58,14 @@ interface RuleRow {
 }
 
 const RULES_SQL = `
-  SELECT r.id, r.name, r.priority, r.enabled, r.description,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object('type', c.type, 'key', c.key, 'op', c.op, 'value', c.value) ORDER BY c.position)
+  SELECT r.id, r.rule_name AS name, r.priority, r.enabled, r.description,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('type', c.condition_type, 'key', c.condition_key, 'op', c.operator,
+                                                  'value', c.value_json) ORDER BY c.position)
               FROM pkg_rule_conditions c WHERE c.rule_id = r.id), '[]') AS conditions,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship, 'params', e.params) ORDER BY e.position)
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('subtask', e.subtask, 'relationship', e.relationship_type,
+                                                  'params', e.params) ORDER BY e.position)
               FROM pkg_rule_emissions e WHERE e.rule_id = r.id), '[]') AS emissions
-  FROM pkg_policy_rules r WHERE r.snapshot_id = $1 ORDER BY r.name`;
+  FROM pkg_policy_rules r WHERE r.snapshot_uuid = $1 ORDER BY r.rule_name`;
 
 const SNAPSHOT_SQL = `
   SELECT id, version, checksum, env, engine, entrypoint, manifest, file_checksums, signature, signature_key_id,
@@ -95,24 +100,23 @@ async function readSnapshotIn(
   const row = found.rows[0];
   if (!row) throw new PkgError('NotFound', `no snapshot with ${column} ${value}`);
   const types = await client.query<{ name: string; default_params: Record<string, unknown> }>(
-    'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_id = $1 ORDER BY name',
+    'SELECT name, default_params FROM pkg_subtask_types WHERE snapshot_uuid = $1 ORDER BY name',
     [row.id],
   );
   const rules = await client.query<RuleRow>(RULES_SQL, [row.id]);
   const fixtures = await client.query<RunnableFixture>(
-    'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_id = $1 ORDER BY name',
+    'SELECT name, input, expect FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
     [row.id],
   );
   const artifacts = await client.query<ArtifactRow>(
-    'SELECT type, bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_id = $1',
+    'SELECT artifact_type AS type, artifact_bytes AS bytes, sha256 FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1',
     [row.id],
   );
   const artifact = (type: ArtifactRow['type']) => {
     const found = artifacts.rows.find((a) => a.type === type);
-    if (!found) throw new PkgError('NotFound', `snapshot ${row.version} has no ${type} artifact`);
-    return { bytes: found.bytes, sha256: found.sha256 };
+    return found ? { bytes: found.bytes, sha256: found.sha256 } : null;
   };
-  const [wasm, rego] = [artifact('wasm'), artifact('rego')];
+  const [wasm, rego] = [artifact('wasm_pack'), artifact('rego_bundle')];
   return {
     snapshotId: row.id,
     version: row.version,
@@ -133,7 +137,7 @@ async function readSnapshotIn(
   };
 }
 
-function sealedOf(row: SnapshotRow, wasm: StoredArtifact, rego: StoredArtifact): SealedSnapshot {
+function sealedOf(row: SnapshotRow, wasm: StoredArtifact | null, rego: StoredArtifact | null): SealedSnapshot {
   const { signature, signature_key_id: keyId } = row;
   return {
     version: row.version,
@@ -147,6 +151,14 @@ function sealedOf(row: SnapshotRow, wasm: StoredArtifact, rego: StoredArtifact):
     rego,
     signature: signature !== null && keyId !== null ? { keyId, signature } : null,
   };
+}
+
+/** Both OPA artifacts of a snapshot, which whatever runs or validates its wasm needs. */
+export function artifactsOf(record: SnapshotRecord): OpaArtifacts {
+  const { wasm, rego } = record;
+  if (!wasm) throw new PkgError('NotFound', `snapshot ${record.version} has no wasm_pack artifact`);
+  if (!rego) throw new PkgError('NotFound', `snapshot ${record.version} has no rego_bundle artifact`);
+  return { wasm, rego };
 }
 
 function ruleOf(row: RuleRow): CompiledRule {

@@ -22,8 +22,9 @@ export interface ValidationRun {
 
 export async function insertValidationRun(pool: Pool, run: ValidationRun): Promise<void> {
   await pool.query(
-    `INSERT INTO pkg_validation_runs (snapshot_id, run_key, engine, passed, failed, report)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_key) DO NOTHING`,
-    [run.snapshotId, run.runKey, run.engine, run.passed, run.failed, JSON.stringify(run.report)],
+    `INSERT INTO pkg_validation_runs (snapshot_uuid, run_key, engine, report, success, finished_at)
+     VALUES ($1, $2, $3, $4::jsonb || jsonb_build_object('passed', $5::integer, 'failed', $6::integer), $6 = 0, now())
+     ON CONFLICT (run_key) DO NOTHING`,
+    [run.snapshotId, run.runKey, run.engine, JSON.stringify(run.report), run.passed, run.failed],
   );
 }

@@ -5,7 +5,7 @@ import { parse as parseYamlText } from 'yaml';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { buildArtifacts } from '../../activities/compile';
 import { loadFactsForSubject } from '../../activities/store/facts';
-import { readSnapshot } from '../../activities/store/snapshot-read';
+import { artifactsOf, readSnapshot } from '../../activities/store/snapshot-read';
 import { loadBundle } from '../../policy/bundle/bundle';
 import { compileSnapshot } from '../../policy/bundle/compile';
 import type { CompiledSnapshot } from '../../policy/engine/compiled-snapshot';
@@ -107,5 +107,9 @@ async function fromBundle(opaPath: string, dir: string): Promise<Loaded> {
 
 async function fromStore(pool: Pool, version: string): Promise<Loaded> {
   const stored = await readSnapshot(pool, { version });
-  return { compiled: stored.compiled, artifacts: stored, lookupFacts: (subject) => loadFactsForSubject(pool, subject) };
+  return {
+    compiled: stored.compiled,
+    artifacts: artifactsOf(stored),
+    lookupFacts: (subject) => loadFactsForSubject(pool, subject),
+  };
 }

@@ -113,14 +113,33 @@ const emissionSchema = z
     }
   });
 
-const ruleSchema = z.strictObject({
-  name: name('rule name'),
-  priority: z.number().int('priority must be an integer').min(-1_000_000).max(1_000_000).default(0),
-  enabled: z.boolean().default(true),
-  description: z.string().optional(),
-  conditions: z.array(conditionSchema).default([]),
-  emissions: z.array(emissionSchema).default([]),
-});
+/**
+ * A rule is switched off by `enabled: false` (ours) or `disabled: true` (the seed's word, as in
+ * pkg_policy_rules.disabled); both may be written when they agree. The parsed rule has `enabled`.
+ */
+const ruleSchema = z
+  .strictObject({
+    name: name('rule name'),
+    priority: z.number().int('priority must be an integer').min(-1_000_000).max(1_000_000).default(0),
+    enabled: z.boolean().optional(),
+    disabled: z.boolean().optional(),
+    description: z.string().optional(),
+    conditions: z.array(conditionSchema).default([]),
+    emissions: z.array(emissionSchema).default([]),
+  })
+  .superRefine((rule, ctx) => {
+    if (rule.enabled !== undefined && rule.disabled !== undefined && rule.enabled === rule.disabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disabled'],
+        message: `rule ${JSON.stringify(rule.name)} says enabled: ${rule.enabled} and disabled: ${rule.disabled}; keep one of them`,
+      });
+    }
+  })
+  .transform(({ disabled, enabled, ...rule }) => ({
+    ...rule,
+    enabled: disabled === undefined ? (enabled ?? true) : !disabled,
+  }));
 
 export const rulesFileSchema = z.strictObject({
   subtask_types: z.array(

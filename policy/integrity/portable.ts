@@ -85,10 +85,10 @@ export interface ExportedParts {
 
 export function portableOf(parts: ExportedParts): PortableSnapshot {
   const { sealed } = parts;
-  if (!sealed.seal || !sealed.contentSha256 || !sealed.fileChecksums)
+  if (!sealed.seal || !sealed.contentSha256 || !sealed.fileChecksums || !sealed.wasm || !sealed.rego)
     throw new PkgError(
       'NotFound',
-      `snapshot ${sealed.version} has no seal (compiled before sealing): nothing to export it with`,
+      `snapshot ${sealed.version} has no seal or no artifacts (compiled before sealing, or written as rule rows): nothing to export it with`,
     );
   return portableSchema.parse({
     format: PORTABLE_FORMAT,

@@ -67,8 +67,9 @@ export interface SealedSnapshot {
   /** Hashed from the rows the engine is built from, in the same read. */
   contentSha256Now: string;
   seal: string | null;
-  wasm: StoredArtifact;
-  rego: StoredArtifact;
+  /** Null when the snapshot has no such artifact (written the seed's way, as rule rows only). */
+  wasm: StoredArtifact | null;
+  rego: StoredArtifact | null;
   signature: VerifiedSignature | null;
 }
 
@@ -76,10 +77,15 @@ export function verifySnapshotIntegrity(snapshot: SealedSnapshot, policy: Signin
   const refuse = (reason: RefusalReason, message: string) => new SnapshotRefused(snapshot.version, reason, message);
   const { seal, contentSha256 } = snapshot;
   if (seal === null || contentSha256 === null) throw refuse('unsealed', 'it has no seal (compiled before sealing)');
-  for (const type of ['wasm', 'rego'] as const) {
-    const actual = sha256Hex(snapshot[type].bytes);
-    if (actual !== snapshot[type].sha256)
-      throw refuse('artifact_mismatch', `${type} artifact sha256 is ${actual}, recorded ${snapshot[type].sha256}`);
+  const { wasm, rego } = snapshot;
+  if (!wasm || !rego) throw refuse('artifact_mismatch', `it is sealed but has no ${wasm ? 'rego' : 'wasm'} artifact`);
+  for (const [type, artifact] of [
+    ['wasm', wasm],
+    ['rego', rego],
+  ] as const) {
+    const actual = sha256Hex(artifact.bytes);
+    if (actual !== artifact.sha256)
+      throw refuse('artifact_mismatch', `${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}`);
   }
   if (snapshot.contentSha256Now !== contentSha256)
     throw refuse(
@@ -89,8 +95,8 @@ export function verifySnapshotIntegrity(snapshot: SealedSnapshot, policy: Signin
   const parts = {
     checksum: snapshot.checksum,
     contentSha256,
-    wasmSha256: snapshot.wasm.sha256,
-    regoSha256: snapshot.rego.sha256,
+    wasmSha256: wasm.sha256,
+    regoSha256: rego.sha256,
   };
   if (sealOf(parts) !== seal)
     throw refuse('seal_mismatch', `checksum, content and artifacts hash to ${sealOf(parts)}, sealed as ${seal}`);

@@ -55,7 +55,8 @@ afterAll(async () => {
 
 const IDENTITY = `SELECT s.id, s.version, s.env, s.checksum, s.file_checksums, s.signature, s.signature_key_id,
     s.content_sha256, s.seal, pkg_snapshot_content_sha256(s.id) AS content_now,
-    (SELECT jsonb_object_agg(a.type, a.sha256) FROM pkg_snapshot_artifacts a WHERE a.snapshot_id = s.id) AS artifacts
+    (SELECT jsonb_object_agg(a.artifact_type, a.sha256) FROM pkg_snapshot_artifacts a WHERE a.snapshot_uuid = s.id)
+      AS artifacts
   FROM pkg_snapshots s WHERE s.version = $1`;
 
 async function exported(version: string): Promise<string> {

@@ -7,7 +7,7 @@ import { Pool } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { compileBundleFiles, createCompileActivities } from '../../activities/compile';
-import { readSnapshot } from '../../activities/store/snapshot-read';
+import { artifactsOf, readSnapshot } from '../../activities/store/snapshot-read';
 import { storeSnapshot } from '../../activities/store/snapshot-write';
 import { loadBundle, type BundleFiles } from '../../policy/bundle/bundle';
 import { checksumListing, sha256Hex, SIGNATURES_FILE } from '../../policy/bundle/checksum';
@@ -57,6 +57,12 @@ async function refusal(action: Promise<unknown>): Promise<PkgError> {
   return error;
 }
 
+/** A snapshot this suite compiled and stored, read back with both its artifacts. */
+async function readCompiled(snapshotId: string) {
+  const stored = await readSnapshot(pool, { id: snapshotId });
+  return { ...stored, ...artifactsOf(stored) };
+}
+
 describe('compile and store', () => {
   it('stores a snapshot once; the same content again returns the same snapshot', async () => {
     const files = await uniqueExample();
@@ -71,7 +77,7 @@ describe('compile and store', () => {
   it('loads back the same compiled snapshot, whose fixtures pass on both engines', async () => {
     const files = await uniqueExample();
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await readSnapshot(pool, { id: snapshotId });
+    const stored = await readCompiled(snapshotId);
     const byName = <T extends { name: string }>(list: T[]) => [...list].sort((a, b) => (a.name < b.name ? -1 : 1));
     const fromBundle = compileSnapshot(loadBundle(files));
     expect(
@@ -99,7 +105,7 @@ describe('compile and store', () => {
     expect((await refusal(compileBundleFiles(deps(), changed, null, 'test'))).type).toBe('VersionConflict');
     // The store refuses too when the early check is raced past.
     const bundle = loadBundle(changed);
-    const artifacts = await readSnapshot(pool, { id: first.snapshotId });
+    const artifacts = await readCompiled(first.snapshotId);
     const request = {
       bundle,
       compiled: compileSnapshot(bundle),
@@ -146,7 +152,7 @@ describe('compile and store', () => {
 
   it("a stored snapshot decides from the data document stored with it, not from today's generator", async () => {
     const { snapshotId } = await compileBundleFiles(deps(), await uniqueExample(), null, 'test');
-    const stored = await readSnapshot(pool, { id: snapshotId });
+    const stored = await readCompiled(snapshotId);
     const files = unpackBundle(stored.rego.bytes);
     expect(JSON.parse(files.get(DATA_FILE)!.toString())).toEqual(regoData(stored.compiled));
     const vip = { tags: ['vip'], signals: { complaint_score: 0.9 }, context: { domain: 'hotel_ops' } };
@@ -182,7 +188,7 @@ describe('compile and store', () => {
     files.set('policy/main.rego', Buffer.from('package pkg\n\nresult := {"subtasks": [], "dag": [], "rules": []}\n'));
     for (const fixture of [...files.keys()].filter((f) => f.startsWith('fixtures/'))) files.delete(fixture);
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await readSnapshot(pool, { id: snapshotId });
+    const stored = await readCompiled(snapshotId);
     const wasm = await createWasmEngine(stored.compiled, stored);
     expect(wasm.evaluate({ tags: ['vip'] }, [])).toEqual({ subtasks: [], dag: [], rules: [] });
   });
@@ -190,7 +196,7 @@ describe('compile and store', () => {
   it('refuses a wasm artifact whose sha256 does not match', async () => {
     const files = await uniqueExample();
     const { snapshotId } = await compileBundleFiles(deps(), files, null, 'test');
-    const stored = await readSnapshot(pool, { id: snapshotId });
+    const stored = await readCompiled(snapshotId);
     const tampered = Buffer.from(stored.wasm.bytes);
     tampered.writeUInt8(tampered.readUInt8(100) ^ 1, 100);
     expect(

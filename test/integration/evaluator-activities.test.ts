@@ -39,7 +39,7 @@ test.each(['hotel-ops-v1', 'hotel-ops-v2'] as const)(
     const snapshot = await storeExample(pool, example);
     const runKey = `validate-${randomUUID()}`;
     const report = await activities.runSnapshotFixtures({ snapshotId: snapshot.snapshotId, runKey });
-    const { rows: fixtures } = await pool.query('SELECT name FROM pkg_validation_fixtures WHERE snapshot_id = $1', [
+    const { rows: fixtures } = await pool.query('SELECT name FROM pkg_validation_fixtures WHERE snapshot_uuid = $1', [
       snapshot.snapshotId,
     ]);
     expect(report.results.filter((result) => !result.ok)).toEqual([]);

@@ -165,11 +165,11 @@ const lanesSet = new Map<string, Lane>();
 export async function setLane(pool: Pool, lane: Lane, state: LaneState): Promise<void> {
   lanesSet.set(`${lane.env}/${lane.target}/${lane.region}`, lane);
   await pool.query(
-    `INSERT INTO pkg_deployments (env, target, region, snapshot_id, candidate_snapshot_id, canary_percent, salt, updated_by)
+    `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, candidate_snapshot_id, canary_percent, salt, activated_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'evaluator-test')
-     ON CONFLICT (env, target, region) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id,
+     ON CONFLICT (env, target, region) DO UPDATE SET stable_snapshot_id = EXCLUDED.stable_snapshot_id,
        candidate_snapshot_id = EXCLUDED.candidate_snapshot_id, canary_percent = EXCLUDED.canary_percent,
-       salt = EXCLUDED.salt, updated_at = now()`,
+       salt = EXCLUDED.salt, activated_at = now()`,
     [
       lane.env,
       lane.target,
@@ -223,16 +223,16 @@ export function startLoad(evaluators: RunningEvaluator[], body: (i: number) => u
  * planted.
  */
 export async function tamperWasm(pool: Pool, snapshotId: string, offset: number): Promise<() => Promise<void>> {
-  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_id = $1 AND type = 'wasm'`;
-  const { rows } = await pool.query<{ bytes: Buffer }>(`SELECT bytes ${wasm}`, [snapshotId]);
+  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`;
+  const { rows } = await pool.query<{ bytes: Buffer }>(`SELECT artifact_bytes AS bytes ${wasm}`, [snapshotId]);
   const original = rows[0]!.bytes;
   const tampered = Buffer.from(original);
   tampered[offset] = tampered[offset]! ^ 0xff;
   const write = (bytes: Buffer) =>
-    pool.query(`UPDATE pkg_snapshot_artifacts SET bytes = $2 WHERE snapshot_id = $1 AND type = 'wasm'`, [
-      snapshotId,
-      bytes,
-    ]);
+    pool.query(
+      `UPDATE pkg_snapshot_artifacts SET artifact_bytes = $2 WHERE snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`,
+      [snapshotId, bytes],
+    );
   await write(tampered);
   return async () => {
     await write(original);
@@ -245,13 +245,13 @@ export async function tamperWasm(pool: Pool, snapshotId: string, offset: number)
  */
 export async function tamperRuleCondition(pool: Pool, snapshotId: string): Promise<() => Promise<void>> {
   const { rows } = await pool.query<{ rule_id: string; position: number; value: unknown }>(
-    `SELECT c.rule_id, c.position, c.value FROM pkg_rule_conditions c JOIN pkg_policy_rules r ON r.id = c.rule_id
-      WHERE r.snapshot_id = $1 ORDER BY r.name, c.position LIMIT 1`,
+    `SELECT c.rule_id, c.position, c.value_json AS value FROM pkg_rule_conditions c JOIN pkg_policy_rules r ON r.id = c.rule_id
+      WHERE r.snapshot_uuid = $1 ORDER BY r.rule_name, c.position LIMIT 1`,
     [snapshotId],
   );
   const { rule_id: ruleId, position, value } = rows[0]!;
   const write = (next: unknown) =>
-    pool.query('UPDATE pkg_rule_conditions SET value = $3 WHERE rule_id = $1 AND position = $2', [
+    pool.query('UPDATE pkg_rule_conditions SET value_json = $3 WHERE rule_id = $1 AND position = $2', [
       ruleId,
       position,
       JSON.stringify(next),
@@ -268,13 +268,16 @@ export async function tamperRuleCondition(pool: Pool, snapshotId: string): Promi
  * returned function.
  */
 export async function rewriteWasm(pool: Pool, snapshotId: string): Promise<() => Promise<void>> {
-  const wasm = `FROM pkg_snapshot_artifacts WHERE snapshot_id = $1 AND type = 'wasm'`;
-  const { rows } = await pool.query<{ bytes: Buffer; sha256: string }>(`SELECT bytes, sha256 ${wasm}`, [snapshotId]);
+  const wasm = `snapshot_uuid = $1 AND artifact_type = 'wasm_pack'`;
+  const { rows } = await pool.query<{ bytes: Buffer; sha256: string }>(
+    `SELECT artifact_bytes AS bytes, sha256 FROM pkg_snapshot_artifacts WHERE ${wasm}`,
+    [snapshotId],
+  );
   const original = rows[0]!;
   const tampered = Buffer.from(original.bytes);
   tampered[99] = tampered[99]! ^ 0xff;
   const write = (bytes: Buffer, sha256: string) =>
-    pool.query(`UPDATE pkg_snapshot_artifacts SET bytes = $2, sha256 = $3 WHERE snapshot_id = $1 AND type = 'wasm'`, [
+    pool.query(`UPDATE pkg_snapshot_artifacts SET artifact_bytes = $2, sha256 = $3 WHERE ${wasm}`, [
       snapshotId,
       bytes,
       sha256,

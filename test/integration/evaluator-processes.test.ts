@@ -86,8 +86,8 @@ async function scrapedRequests(evaluator: RunningEvaluator, lane: Lane): Promise
 const fleetRows = async (lane: Lane) =>
   (
     await services.pool.query<{ instance_id: string; snapshot_id: string | null }>(
-      `SELECT instance_id, snapshot_id FROM pkg_device_versions WHERE env = $1 AND target = $2 AND region = $3
-       ORDER BY instance_id`,
+      `SELECT device_id AS instance_id, snapshot_uuid AS snapshot_id FROM pkg_device_versions
+        WHERE env = $1 AND target = $2 AND region = $3 ORDER BY device_id`,
       [lane.env, lane.target, lane.region],
     )
   ).rows;

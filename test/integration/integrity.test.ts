@@ -31,12 +31,18 @@ async function expectFound(db: Db, check: string, named: string, plant: () => Pr
 }
 
 describe('pkg_integrity_findings', () => {
-  test('keeps every check of pkg_check_integrity() and adds its own', async () => {
-    const names = (await readIntegrityChecks(pool)).map((c) => c.check);
-    const { rows } = await pool.query<{ check_name: string }>('SELECT check_name FROM pkg_check_integrity()');
-    expect(names).toEqual(expect.arrayContaining(rows.map((r) => r.check_name)));
+  test("keeps every check pkg_check_integrity() named, adds its own, and is what the seed's (ok, msg) reads", async () => {
+    const checks = await readIntegrityChecks(pool);
+    const names = checks.map((c) => c.check);
+    const { rows } = await pool.query<{ ok: boolean; msg: string }>('SELECT ok, msg FROM pkg_check_integrity()');
+    expect(rows.map((r) => r.msg.split(':')[0])).toEqual(names);
+    expect(rows.map((r) => r.ok)).toEqual(checks.map((c) => c.ok));
     expect(names).toEqual(
       expect.arrayContaining([
+        'artifact_checksums',
+        'snapshots_have_wasm',
+        'one_active_per_env',
+        'deployments_in_env',
         'snapshots_sealed',
         'rule_rows_match_snapshot',
         'artifacts_match_seal',
@@ -74,7 +80,7 @@ describe('pkg_integrity_findings', () => {
       );
       await db.query('SAVEPOINT fixture');
       await expectFound(db, 'rule_rows_match_snapshot', version, () =>
-        db.query(`UPDATE pkg_validation_fixtures SET expect = '{}' WHERE snapshot_id = $1`, [id]),
+        db.query(`UPDATE pkg_validation_fixtures SET expect = '{}' WHERE snapshot_uuid = $1`, [id]),
       );
       await db.query('ROLLBACK TO SAVEPOINT fixture');
       await expectFound(db, 'snapshots_sealed', version, () =>
@@ -88,8 +94,8 @@ describe('pkg_integrity_findings', () => {
     const [first, second] = [await storeExample(pool, 'hotel-ops-v1'), await storeExample(pool, 'hotel-ops-v1')];
     const move = (db: Db) =>
       db.query(
-        `UPDATE pkg_rule_emissions SET snapshot_id = $2
-          WHERE rule_id = (SELECT id FROM pkg_policy_rules WHERE snapshot_id = $1 ORDER BY name LIMIT 1) AND position = 0`,
+        `UPDATE pkg_rule_emissions SET snapshot_uuid = $2
+          WHERE rule_id = (SELECT id FROM pkg_policy_rules WHERE snapshot_uuid = $1 ORDER BY rule_name LIMIT 1) AND position = 0`,
         [first.snapshotId, second.snapshotId],
       );
     await inRolledBackTransaction(pool, async (db) => {
@@ -111,14 +117,14 @@ describe('pkg_integrity_findings', () => {
     await inRolledBackTransaction(pool, async (db) => {
       const lane = `dev/t-${suffix()}/default`;
       await expectFound(db, 'lanes_serve_validated', `${lane} ${snapshot.version}`, () =>
-        db.query(`INSERT INTO pkg_deployments (env, target, snapshot_id) VALUES ('dev', $1, $2)`, [
+        db.query(`INSERT INTO pkg_deployments (env, target, stable_snapshot_id) VALUES ('dev', $1, $2)`, [
           lane.split('/')[1],
           snapshot.snapshotId,
         ]),
       );
       await db.query(
-        `INSERT INTO pkg_validation_runs (snapshot_id, run_key, engine, passed, failed, report)
-         VALUES ($1, $2, 'wasm', 3, 0, '{}')`,
+        `INSERT INTO pkg_validation_runs (snapshot_uuid, run_key, engine, report)
+         VALUES ($1, $2, 'wasm', '{"passed": 3, "failed": 0}')`,
         [snapshot.snapshotId, `integrity-test-${suffix()}`],
       );
       expect((await finding(db, 'lanes_serve_validated')).detail).not.toContain(lane);

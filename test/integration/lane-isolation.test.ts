@@ -67,7 +67,7 @@ test('a promotion or revert on one lane never changes what another lane serves',
     await relay.publishPending();
   };
   const activeOfEnv = async () =>
-    (await pool.query<{ id: string | null }>("SELECT pkg_active_snapshot_id('dev') AS id")).rows[0]!.id;
+    (await pool.query<{ id: string | null }>("SELECT pkg_active_snapshot_uuid('dev') AS id")).rows[0]!.id;
 
   const mainEvaluators = [await startEvaluator(main)];
   const otherEvaluators = [await startEvaluator(other), await startEvaluator(other)];

@@ -192,7 +192,7 @@ export function startGuestTraffic(evaluators: RunningEvaluator[], boomShare = 0,
  * not depend on the env's active snapshot that another suite's default-lane promotion left.
  */
 export async function createEmptyLane(pool: Pool, lane: Lane): Promise<void> {
-  await pool.query('INSERT INTO pkg_deployments (env, target, region, updated_by) VALUES ($1, $2, $3, $4)', [
+  await pool.query('INSERT INTO pkg_deployments (env, target, region, activated_by) VALUES ($1, $2, $3, $4)', [
     lane.env,
     lane.target,
     lane.region,
@@ -208,7 +208,7 @@ export interface LaneRow {
 
 export async function laneRow(pool: Pool, lane: Lane): Promise<LaneRow | null> {
   const { rows } = await pool.query<LaneRow>(
-    'SELECT snapshot_id, candidate_snapshot_id, canary_percent::text FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3',
+    'SELECT stable_snapshot_id AS snapshot_id, candidate_snapshot_id, canary_percent::text FROM pkg_deployments WHERE env = $1 AND target = $2 AND region = $3',
     [lane.env, lane.target, lane.region],
   );
   return rows[0] ?? null;

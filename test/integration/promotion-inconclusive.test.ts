@@ -58,7 +58,7 @@ test('no traffic → inconclusive → bake extended → rolled back, never promo
   );
   expect(await laneRow(pool, lane)).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   const promoted = await pool.query(
-    `SELECT 1 FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_id WHERE s.version = $1 AND p.action = 'promote'`,
+    `SELECT 1 FROM pkg_promotions p JOIN pkg_snapshots s ON s.id = p.snapshot_uuid WHERE s.version = $1 AND p.action = 'promote'`,
     [version],
   );
   expect(promoted.rowCount).toBe(0);

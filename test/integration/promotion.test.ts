@@ -380,7 +380,7 @@ test('a wasm-only bundle (its own Rego, no rules.yaml) is validated on wasm alon
   const result: PromotionResult = await handle.result();
   expect(result).toMatchObject({ outcome: 'promoted' });
   const run = await pool.query<{ report: { engines: Record<string, unknown>; passed: number } }>(
-    `SELECT r.report FROM pkg_validation_runs r JOIN pkg_snapshots s ON s.id = r.snapshot_id WHERE s.version = $1`,
+    `SELECT r.report FROM pkg_validation_runs r JOIN pkg_snapshots s ON s.id = r.snapshot_uuid WHERE s.version = $1`,
     [version],
   );
   expect(run.rows[0]!.report).toMatchObject({ passed: 2, engines: { wasm: { passed: 2, failed: 0 } } });

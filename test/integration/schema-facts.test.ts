@@ -34,9 +34,9 @@ test('pkg_facts refuses valid_from after valid_to and an empty namespace', () =>
       db,
       `INSERT INTO pkg_facts (subject, predicate, valid_from, valid_to) VALUES ('s', 'p', now(), now() - interval '1 second')`,
     );
-    expect(backwards).toMatchObject({ code: '23514', constraint: 'pkg_facts_valid_range' });
+    expect(backwards).toMatchObject({ code: '23514', constraint: 'chk_facts_temporal' });
     const empty = await refusal(db, `INSERT INTO pkg_facts (namespace, subject, predicate) VALUES ('', 's', 'p')`);
-    expect(empty).toMatchObject({ code: '23514', constraint: 'pkg_facts_namespace_check' });
+    expect(empty).toMatchObject({ code: '23514', constraint: 'chk_facts_namespace_not_empty' });
   }));
 
 test('active_temporal_facts holds exactly the facts valid now', () =>
@@ -77,7 +77,7 @@ test('get_fact_statistics counts total, temporal, expired and active per namespa
   tx(async (db) => {
     const { namespace } = await seed(db);
     const { rows } = await db.query('SELECT * FROM get_fact_statistics($1)', [namespace]);
-    expect(rows).toEqual([{ namespace, total: '4', temporal: '3', expired: '2', active: '1' }]);
+    expect(rows).toEqual([{ namespace, total: '4', temporal: '3', expired: '2', active: '1', pkg_governed: '0' }]);
     const all = await db.query('SELECT namespace FROM get_fact_statistics()');
     expect(all.rows.map((row) => row.namespace)).toContain(namespace);
   }));

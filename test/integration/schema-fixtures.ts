@@ -67,8 +67,8 @@ export async function insertWasmArtifact(
 ): Promise<string> {
   const digest = sha256(bytes);
   await db.query(
-    `INSERT INTO pkg_snapshot_artifacts (snapshot_id, type, bytes, sha256, size) VALUES ($1, 'wasm', $2, $3, $4)`,
-    [snapshotId, bytes, digest, bytes.length],
+    `INSERT INTO pkg_snapshot_artifacts (snapshot_uuid, artifact_type, artifact_bytes, sha256) VALUES ($1, 'wasm_pack', $2, $3)`,
+    [snapshotId, bytes, digest],
   );
   return digest;
 }

@@ -168,18 +168,18 @@ describe('snapshot constraints', () => {
         VALUES ($1, 'prod', 'native', 'pkg/result', '1', $2, '{}', true, 't')`,
         [`schema-test@1.0.0-${suffix()}`, sha256(suffix())],
       );
-      expect(refused).toMatchObject({ code: '23505', constraint: 'pkg_snapshots_one_active_per_env' });
+      expect(refused).toMatchObject({ code: '23505', constraint: 'ux_pkg_active_per_env' });
       await insertSnapshot(db, 'staging', { active: false });
     }));
 });
 
-describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
+describe('pkg_promote_snapshot and pkg_active_snapshot_uuid', () => {
   const promote = (db: Db, id: string, env: string, actor = 'schema-test') =>
     db
-      .query<{ id: string }>('SELECT pkg_promote_snapshot($1, $2, $3, $4) AS id', [id, env, actor, 'test'])
+      .query<{ id: string }>('SELECT pkg_promote_snapshot($1::uuid, $2, $3, $4) AS id', [id, env, actor, 'test'])
       .then((r) => r.rows[0]!.id);
   const activeId = (db: Db, env: string) =>
-    db.query<{ id: string | null }>('SELECT pkg_active_snapshot_id($1) AS id', [env]).then((r) => r.rows[0]!.id);
+    db.query<{ id: string | null }>('SELECT pkg_active_snapshot_uuid($1) AS id', [env]).then((r) => r.rows[0]!.id);
 
   test('deactivates the old, activates the new and records the promotion, all at once', () =>
     tx(async (db) => {
@@ -197,7 +197,7 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
       expect(rows.find((r) => r.id === first.id)?.is_active).toBe(false);
       expect(rows.find((r) => r.id === second.id)).toMatchObject({ is_active: true, activated: true });
       const promotion = await db.query(
-        'SELECT snapshot_id, previous_snapshot_id, env, action, actor FROM pkg_promotions WHERE id = $1',
+        'SELECT snapshot_uuid AS snapshot_id, previous_snapshot_id, env, action, actor FROM pkg_promotions WHERE id = $1',
         [promotionId],
       );
       expect(promotion.rows[0]).toEqual({
@@ -215,7 +215,7 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
       const active = await insertSnapshot(db, 'prod');
       await promote(db, active.id, 'prod');
       const staging = await insertSnapshot(db, 'staging');
-      const refused = await refusal(db, `SELECT pkg_promote_snapshot($1, 'prod', 'mallory', 'wrong env')`, [
+      const refused = await refusal(db, `SELECT pkg_promote_snapshot($1::uuid, 'prod', 'mallory', 'wrong env')`, [
         staging.id,
       ]);
       expect(refused.code).toBe('22023');
@@ -231,7 +231,9 @@ describe('pkg_promote_snapshot and pkg_active_snapshot_id', () => {
       expect((await refusal(db, `SELECT pkg_promote_snapshot(gen_random_uuid(), 'dev', 'a', null)`)).code).toBe(
         'P0002',
       );
-      expect((await refusal(db, `SELECT pkg_promote_snapshot($1, 'dev', '', null)`, [snapshot.id])).code).toBe('22023');
+      expect((await refusal(db, `SELECT pkg_promote_snapshot($1::uuid, 'dev', '', null)`, [snapshot.id])).code).toBe(
+        '22023',
+      );
     }));
 });
 
@@ -242,12 +244,12 @@ describe('views', () => {
       const snapshot = await insertSnapshot(db, 'prod');
       const digest = await insertWasmArtifact(db, snapshot.id);
       expect((await db.query(`SELECT * FROM pkg_active_artifact WHERE env = 'prod'`)).rows).toEqual([]);
-      await db.query(`SELECT pkg_promote_snapshot($1, 'prod', 'schema-test', null)`, [snapshot.id]);
+      await db.query(`SELECT pkg_promote_snapshot($1::uuid, 'prod', 'schema-test', null)`, [snapshot.id]);
       const { rows } = await db.query(
-        `SELECT snapshot_id, version, artifact_type, sha256 FROM pkg_active_artifact WHERE env = 'prod'`,
+        `SELECT snapshot_uuid, version, artifact_type, sha256 FROM pkg_active_artifact WHERE env = 'prod'`,
       );
       expect(rows).toEqual([
-        { snapshot_id: snapshot.id, version: snapshot.version, artifact_type: 'wasm', sha256: digest },
+        { snapshot_uuid: snapshot.id, version: snapshot.version, artifact_type: 'wasm_pack', sha256: digest },
       ]);
     }));
 
@@ -255,25 +257,25 @@ describe('views', () => {
     tx(async (db) => {
       const snapshot = await insertSnapshot(db, 'dev');
       const ruleId = sha256(snapshot.version).slice(0, 32);
-      await db.query(`INSERT INTO pkg_subtask_types (snapshot_id, name) VALUES ($1, 'escalate'), ($1, 'notify')`, [
-        snapshot.id,
-      ]);
-      await db.query(`INSERT INTO pkg_policy_rules (id, snapshot_id, name, priority) VALUES ($1, $2, 'vip', 10)`, [
-        ruleId,
+      await db.query(`INSERT INTO pkg_subtask_types (snapshot_uuid, name) VALUES ($1, 'escalate'), ($1, 'notify')`, [
         snapshot.id,
       ]);
       await db.query(
-        `INSERT INTO pkg_rule_conditions (rule_id, position, type, key, op, value) VALUES
+        `INSERT INTO pkg_policy_rules (id, snapshot_uuid, rule_name, priority) VALUES ($1, $2, 'vip', 10)`,
+        [ruleId, snapshot.id],
+      );
+      await db.query(
+        `INSERT INTO pkg_rule_conditions (rule_id, position, condition_type, condition_key, operator, value_json) VALUES
            ($1, 2, 'SIGNAL', 'x2', '>=', '0.7'), ($1, 1, 'TAG', 'vip', 'EXISTS', null)`,
         [ruleId],
       );
       await db.query(
-        `INSERT INTO pkg_rule_emissions (rule_id, position, snapshot_id, subtask, relationship, params) VALUES
+        `INSERT INTO pkg_rule_emissions (rule_id, position, snapshot_uuid, subtask, relationship_type, params) VALUES
            ($1, 2, $2, 'notify', 'ORDERS', '{"after":"escalate"}'), ($1, 1, $2, 'escalate', 'EMITS', '{"level":"high"}')`,
         [ruleId, snapshot.id],
       );
       const { rows } = await db.query(
-        'SELECT rule_name, priority, conditions, emissions FROM pkg_rules_expanded WHERE snapshot_id = $1',
+        'SELECT rule_name, priority, conditions, emissions FROM pkg_rules_expanded WHERE snapshot_uuid = $1',
         [snapshot.id],
       );
       expect(rows).toEqual([
@@ -285,8 +287,18 @@ describe('views', () => {
             { type: 'SIGNAL', key: 'x2', op: '>=', value: 0.7 },
           ],
           emissions: [
-            { subtask: 'escalate', relationship: 'EMITS', params: { level: 'high' } },
-            { subtask: 'notify', relationship: 'ORDERS', params: { after: 'escalate' } },
+            {
+              subtask: 'escalate',
+              subtask_type_id: expect.any(String),
+              relationship: 'EMITS',
+              params: { level: 'high' },
+            },
+            {
+              subtask: 'notify',
+              subtask_type_id: expect.any(String),
+              relationship: 'ORDERS',
+              params: { after: 'escalate' },
+            },
           ],
         },
       ]);
@@ -296,14 +308,13 @@ describe('views', () => {
     tx(async (db) => {
       const [serving, other] = [await insertSnapshot(db, 'dev'), await insertSnapshot(db, 'dev')];
       const lane = { target: `t-${suffix()}`, region: `r-${suffix()}` };
-      await db.query(`INSERT INTO pkg_deployments (env, target, region, snapshot_id) VALUES ('dev', $1, $2, $3)`, [
-        lane.target,
-        lane.region,
-        serving.id,
-      ]);
+      await db.query(
+        `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id) VALUES ('dev', $1, $2, $3)`,
+        [lane.target, lane.region, serving.id],
+      );
       const beat = (instance: string, snapshotId: string, age: string) =>
         db.query(
-          `INSERT INTO pkg_device_versions (instance_id, env, target, region, snapshot_id, last_seen) VALUES ($1, 'dev', $2, $3, $4, now() - $5::interval)`,
+          `INSERT INTO pkg_device_versions (device_id, env, target, region, snapshot_uuid, last_seen) VALUES ($1, 'dev', $2, $3, $4, now() - $5::interval)`,
           [`${lane.target}-${instance}`, lane.target, lane.region, snapshotId, age],
         );
       await beat('a', serving.id, '1 second');
@@ -322,7 +333,7 @@ describe('views', () => {
       const target = `t-${suffix()}`;
       const beat = (instance: string, heartbeatMs: number, ageMs: number) =>
         db.query(
-          `INSERT INTO pkg_device_versions (instance_id, env, target, region, heartbeat_ms, last_seen)
+          `INSERT INTO pkg_device_versions (device_id, env, target, region, heartbeat_ms, last_seen)
            VALUES ($1, 'dev', $2, 'r', $3, now() - $4 * interval '1 millisecond')`,
           [`${target}-${instance}`, target, heartbeatMs, ageMs],
         );
@@ -339,10 +350,10 @@ describe('views', () => {
     }));
 });
 
-describe('pkg_check_integrity', () => {
+describe('pkg_integrity_findings', () => {
   const check = (db: Db, name: string) =>
     db
-      .query<{ ok: boolean; detail: string }>('SELECT ok, detail FROM pkg_check_integrity() WHERE check_name = $1', [
+      .query<{ ok: boolean; detail: string }>('SELECT ok, detail FROM pkg_integrity_findings() WHERE check_name = $1', [
         name,
       ])
       .then((r) => r.rows[0]!);
@@ -352,12 +363,13 @@ describe('pkg_check_integrity', () => {
       const snapshot = await insertSnapshot(db, 'dev');
       await insertWasmArtifact(db, snapshot.id);
       expect((await check(db, 'artifact_checksums')).detail).not.toContain(snapshot.version);
-      await db.query(`UPDATE pkg_snapshot_artifacts SET bytes = bytes || '\\x00'::bytea WHERE snapshot_id = $1`, [
-        snapshot.id,
-      ]);
+      await db.query(
+        `UPDATE pkg_snapshot_artifacts SET artifact_bytes = artifact_bytes || '\\x00'::bytea WHERE snapshot_uuid = $1`,
+        [snapshot.id],
+      );
       const tampered = await check(db, 'artifact_checksums');
       expect(tampered.ok).toBe(false);
-      expect(tampered.detail).toContain(`${snapshot.version} wasm`);
+      expect(tampered.detail).toContain(`${snapshot.version} wasm_pack`);
     }));
 
   test('detects a snapshot without wasm and a lane serving another env', () =>
@@ -365,7 +377,10 @@ describe('pkg_check_integrity', () => {
       const prod = await insertSnapshot(db, 'prod');
       expect((await check(db, 'snapshots_have_wasm')).detail).toContain(prod.version);
       const lane = `t-${suffix()}`;
-      await db.query(`INSERT INTO pkg_deployments (env, target, snapshot_id) VALUES ('dev', $1, $2)`, [lane, prod.id]);
+      await db.query(`INSERT INTO pkg_deployments (env, target, stable_snapshot_id) VALUES ('dev', $1, $2)`, [
+        lane,
+        prod.id,
+      ]);
       const misplaced = await check(db, 'deployments_in_env');
       expect(misplaced.ok).toBe(false);
       expect(misplaced.detail).toContain(`dev/${lane}/default`);

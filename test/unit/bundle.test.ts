@@ -128,6 +128,26 @@ describe('loadBundle', () => {
     ]);
   });
 
+  it("accepts the seed's disabled: true, alone or beside an agreeing enabled, as a switched-off rule", () => {
+    const enabledOf = (flags: string) =>
+      loadBundle(bundleFiles({ 'rules.yaml': RULES.replace('    priority: 10\n', `    priority: 10\n${flags}`) }))
+        .rules!.rules[0]!.enabled;
+    expect(enabledOf('    disabled: true\n')).toBe(false);
+    expect(enabledOf('    disabled: false\n')).toBe(true);
+    expect(enabledOf('    enabled: false\n    disabled: true\n')).toBe(false);
+    expect(enabledOf('    enabled: false\n')).toBe(false);
+    expect(enabledOf('')).toBe(true);
+  });
+
+  it('refuses a rule whose enabled and disabled contradict, naming file, rule and line', () => {
+    const { problems } = invalid({
+      'rules.yaml': RULES.replace('    priority: 10\n', '    priority: 10\n    enabled: true\n    disabled: true\n'),
+    });
+    expect(problems).toEqual([
+      'rules.yaml|rules[0].disabled (line 9)|rule "vip" says enabled: true and disabled: true; keep one of them',
+    ]);
+  });
+
   it('refuses empty rules', () => {
     const { problems } = invalid({ 'rules.yaml': 'subtask_types: []\nrules: []\n', 'fixtures/vip.yaml': null });
     expect(problems).toEqual(['rules.yaml|rules (line 2)|rules must not be empty: a snapshot needs at least one rule']);

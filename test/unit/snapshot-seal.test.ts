@@ -53,7 +53,9 @@ describe('verifySnapshotIntegrity', () => {
   it('names each broken link', () => {
     const base = sealed();
     expect(reasonOf({ ...base, seal: null })).toBe('unsealed');
-    expect(reasonOf({ ...base, wasm: { ...base.wasm, bytes: Buffer.from('other') } })).toBe('artifact_mismatch');
+    expect(reasonOf({ ...base, wasm: { ...base.wasm!, bytes: Buffer.from('other') } })).toBe('artifact_mismatch');
+    expect(reasonOf({ ...base, rego: null })).toBe('artifact_mismatch');
+    expect(reasonOf({ ...base, wasm: null, rego: null, seal: null })).toBe('unsealed');
     expect(reasonOf({ ...base, contentSha256Now: sha256Hex('changed') })).toBe('rules_mismatch');
     const rewritten = { bytes: Buffer.from('other'), sha256: sha256Hex('other') };
     expect(reasonOf({ ...base, rego: rewritten })).toBe('seal_mismatch');

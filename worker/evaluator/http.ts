@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { parseEvaluationRequest } from '../../policy/engine/evaluation-request';
+import { parseDeviceHeartbeat, type DeviceHeartbeat } from '../../policy/devices/heartbeat';
+import { PkgError } from '../../policy/errors';
+import type { RecordedDevice } from '../../activities/store/fleet';
 import { oneLine, type EvaluatorService } from './service';
 import type { EvaluatorProm } from './prom';
 import type { AccessGate, Admission } from './access';
@@ -29,6 +32,8 @@ export interface EvaluatorHttpDeps {
   bodyLimit: number;
   /** Sent as `x-evaluator-instance` with every decision: which process of which host answered. */
   instanceId: string;
+  /** Records an edge device's heartbeat in pkg_device_versions (`POST /v1/devices/heartbeat`). */
+  recordHeartbeat(heartbeat: DeviceHeartbeat): Promise<RecordedDevice>;
 }
 
 const EVALUATE_PATH = '/v1/evaluate';
@@ -76,6 +81,26 @@ export function buildEvaluatorHttp(deps: EvaluatorHttpDeps): FastifyInstance {
   app.get('/metrics', async (_request, reply) => {
     const text = await deps.prom.metrics();
     return reply.type(deps.prom.contentType).send(text);
+  });
+  app.post('/v1/devices/heartbeat', async (request, reply) => {
+    const parsed = parseDeviceHeartbeat(request.body);
+    if (!parsed.ok) return reply.code(400).send(refusal(parsed.reason));
+    try {
+      const device = await deps.recordHeartbeat(parsed.value);
+      return reply.send({
+        ok: true,
+        device_id: device.deviceId,
+        device_type: device.deviceType,
+        env: device.env,
+        target: device.target,
+        region: device.region,
+        snapshot_id: device.snapshotNumber,
+        version: device.version,
+      });
+    } catch (error) {
+      if (!(error instanceof PkgError)) throw error;
+      return reply.code(error.type === 'NotFound' ? 404 : 400).send(refusal(error.message));
+    }
   });
   return app;
 }

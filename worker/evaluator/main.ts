@@ -16,6 +16,7 @@ import { createEvaluatorProm, type EvaluatorProm } from './prom';
 import { subscribeToUpdates } from './updates';
 import { createLaneSync, type LaneSync } from './sync';
 import { createFleetReporter } from './fleet';
+import { recordDeviceHeartbeat } from '../../activities/store/fleet';
 import { buildSnapshot } from './snapshots';
 import { createRefusalLog } from './refusals';
 import { signingPolicyFromConfig } from '../../activities/signing-policy';
@@ -152,6 +153,7 @@ function assemble(config: Config, worker: number | null) {
     prom,
     bodyLimit: config.EVALUATOR_BODY_LIMIT,
     instanceId,
+    recordHeartbeat: (heartbeat) => recordDeviceHeartbeat(pool, lane.env, heartbeat),
     readiness: () => {
       const ready = readiness(lanes.current(lane), lane, sync, postgres.up, instanceId, registry.loadedVersions());
       const details = {

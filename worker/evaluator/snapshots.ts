@@ -4,21 +4,22 @@ import { createNativeEngine } from '../../policy/engine/native';
 import { createWasmEngine } from '../../policy/engine/wasm';
 import type { SigningPolicy } from '../../policy/bundle/signing';
 import { verifySnapshotIntegrity } from '../../policy/integrity/seal';
-import { readSnapshot } from '../../activities/store/snapshot-read';
+import { artifactsOf, readSnapshot } from '../../activities/store/snapshot-read';
 import type { LoadedSnapshot } from './registry';
 
 /**
  * Loads one snapshot from Postgres and builds the engine its manifest names, only after everything
  * either engine could be built from has been verified up to the snapshot checksum (and its
  * signature, where the env requires one): a snapshot changed in the database is refused and the
- * lane keeps what it served.
+ * lane keeps what it served. A snapshot written the seed's way (rule rows, no artifacts, no seal)
+ * has nothing to verify its rows against and is refused as unsealed.
  */
 export async function buildSnapshot(pool: Pool, snapshotId: string, signing: SigningPolicy): Promise<LoadedSnapshot> {
   const stored = await readSnapshot(pool, { id: snapshotId });
   verifySnapshotIntegrity(stored.sealed, signing);
   const engine =
     stored.compiled.engine === 'wasm'
-      ? await createWasmEngine(stored.compiled, stored)
+      ? await createWasmEngine(stored.compiled, artifactsOf(stored))
       : createNativeEngine(stored.compiled);
   return {
     snapshotId: stored.snapshotId,

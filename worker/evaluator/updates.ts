@@ -19,6 +19,8 @@ const laneMessage = z.looseObject({
 
 /** Unknown or malformed messages still mean "something changed": re-read every lane. */
 export function parseUpdateHint(message: string): UpdateHint {
+  // The pipeline worker decides whether a plain activate:<version> is honoured (worker/plain-activations.ts);
+  // if it is, its lane message follows. Re-reading every lane now costs nothing and misses nothing.
   if (message.startsWith('activate:')) return { kind: 'all', reason: `plain ${message}` };
   let json: unknown;
   try {
