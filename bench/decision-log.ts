@@ -1,4 +1,4 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import {
   type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
+import { processCpu, type ProcessCpu } from './process-cpu';
 
 /**
  * `npm run bench -- decision-log [--duration 10] [--connections 64] [--rounds 3]`
@@ -31,13 +32,8 @@ interface Target {
   name: string;
   evaluator: RunningEvaluator;
   runs: WrkResult[];
-  cpu: Cpu;
-}
-
-/** CPU seconds of the evaluator process, and of its main thread alone (the one that answers requests). */
-interface Cpu {
-  process: number;
-  main: number;
+  /** The evaluator's CPU while measured: the whole process, and the main thread that answers requests. */
+  cpu: ProcessCpu;
 }
 
 interface LogCounts {
@@ -93,9 +89,9 @@ async function main(): Promise<void> {
     for (let round = 0; round < Number(values.rounds); round++) {
       const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
       for (const target of order) {
-        const cpuBefore = await cpuSeconds(target.evaluator);
+        const cpuBefore = await processCpu(target.evaluator.process.pid);
         target.runs.push(await wrk(target, Number(values.duration)));
-        const cpuAfter = await cpuSeconds(target.evaluator);
+        const cpuAfter = await processCpu(target.evaluator.process.pid);
         target.cpu.process += cpuAfter.process - cpuBefore.process;
         target.cpu.main += cpuAfter.main - cpuBefore.main;
       }
@@ -125,19 +121,6 @@ async function logCounts(evaluator: RunningEvaluator): Promise<LogCounts> {
     dropped: { buffer_full: number; write_failed: number };
   };
   return { written: status.written, ...status.dropped };
-}
-
-/** User plus system CPU of the evaluator process and of its main thread so far, from /proc (NaN elsewhere). */
-async function cpuSeconds(evaluator: RunningEvaluator): Promise<Cpu> {
-  const pid = evaluator.process.pid;
-  return { process: await statCpu(`/proc/${pid}/stat`), main: await statCpu(`/proc/${pid}/task/${pid}/stat`) };
-}
-
-async function statCpu(file: string): Promise<number> {
-  const stat = await readFile(file, 'utf8').catch(() => null);
-  if (stat === null) return NaN;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function report(targets: Target[], values: Record<string, string | undefined>, inputCount: number): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import {
   type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
+import { processCpu } from './process-cpu';
 
 /**
  * `npm run bench -- evaluator-keys [--duration 10] [--connections 64] [--rounds 3] [--rate 100000]`
@@ -89,9 +90,9 @@ async function main(): Promise<void> {
     for (const target of targets) await wrk(target, 3);
     const claimsBefore = await scriptCalls(redis);
     const measure = async (target: Target) => {
-      const cpuBefore = await cpuSeconds(target.evaluator);
+      const cpuBefore = (await processCpu(target.evaluator.process.pid)).process;
       target.runs.push(await wrk(target, Number(values.duration)));
-      target.cpuSeconds += (await cpuSeconds(target.evaluator)) - cpuBefore;
+      target.cpuSeconds += (await processCpu(target.evaluator.process.pid)).process - cpuBefore;
     };
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const target of round % 2 ? [...targets].reverse() : targets) await measure(target);
@@ -111,14 +112,6 @@ async function main(): Promise<void> {
 async function scriptCalls(redis: ReturnType<typeof createRedis>): Promise<number> {
   const stats = await redis.info('commandstats');
   return Number(stats.match(/^cmdstat_evalsha:calls=(\d+)/m)?.[1] ?? 0);
-}
-
-/** User plus system CPU of the evaluator process so far, from /proc (NaN elsewhere). */
-async function cpuSeconds(evaluator: RunningEvaluator): Promise<number> {
-  const stat = await readFile(`/proc/${evaluator.process.pid}/stat`, 'utf8').catch(() => null);
-  if (stat === null) return NaN;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function report(

@@ -1,12 +1,9 @@
-import { Client, Pool } from 'pg';
-import { loadConfig } from '../../policy/config';
 import { canonicalDecision, decisionId, type DecisionRecord } from '../../policy/rollout/decision-record';
 import { applyMigrations } from '../../scripts/migrate';
-import { suffix } from './schema-fixtures';
 import { pkgctl } from '../support/pkgctl';
+import { createScratchDatabase } from '../support/scratch-database';
 
 /** `pkgctl decision verify --env` on a scratch database (dropped after): an env's chain walked whole. */
-const databaseUrl = loadConfig().DATABASE_URL;
 
 function recordOf(n: number, outcome: DecisionRecord['outcome'], previousId: string | null): DecisionRecord {
   return {
@@ -28,16 +25,9 @@ function recordOf(n: number, outcome: DecisionRecord['outcome'], previousId: str
 }
 
 test('an intact chain verifies; a record edited in the database is named as the first broken link', async () => {
-  const name = `pkg_chain_test_${suffix()}`;
-  const admin = new Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  const pool = new Pool({ connectionString: url.toString(), max: 1 });
-  pool.on('error', () => undefined);
+  const { url, pool, drop } = await createScratchDatabase('chain');
   try {
-    await applyMigrations(url.toString());
+    await applyMigrations(url);
     const ids: string[] = [];
     for (const [n, outcome] of [
       [1, 'promoted'],
@@ -52,7 +42,7 @@ test('an intact chain verifies; a record edited in the database is named as the 
         [ids[n - 1], `rollout-${n}`, outcome, ids[n - 2] ?? null, canonical],
       );
     }
-    const verify = () => pkgctl(['decision', 'verify', '--env', 'staging', '--json'], { DATABASE_URL: url.toString() });
+    const verify = () => pkgctl(['decision', 'verify', '--env', 'staging', '--json'], { DATABASE_URL: url });
     const intact = await verify();
     expect(intact.code).toBe(0);
     expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, records: 3, head: ids[2], broken: null });
@@ -64,12 +54,10 @@ test('an intact chain verifies; a record edited in the database is named as the 
     const broken = await verify();
     expect(broken.code).toBe(3);
     expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, head: ids[0], broken: { id: ids[1], position: 2 } });
-    const human = await pkgctl(['decision', 'verify', '--env', 'staging'], { DATABASE_URL: url.toString() });
+    const human = await pkgctl(['decision', 'verify', '--env', 'staging'], { DATABASE_URL: url });
     expect(human.stdout).toContain(`first broken link ${ids[1]} (link 2 of 3)`);
     expect((await pkgctl(['decision', 'verify', ids[0]!, '--env', 'staging'])).code).toBe(2);
   } finally {
-    await pool.end();
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
+    await drop();
   }
 });

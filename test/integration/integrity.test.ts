@@ -1,4 +1,4 @@
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { loadConfig } from '../../policy/config';
 import { applyMigrations } from '../../scripts/migrate';
 import { readIntegrityChecks } from '../../activities/store/integrity';
@@ -6,6 +6,7 @@ import type { Queryable } from '../../activities/store/transaction';
 import { inRolledBackTransaction, suffix, type Db } from './schema-fixtures';
 import { rewriteWasm, storeExample, tamperRuleCondition } from './evaluator-harness';
 import { pkgctl } from '../support/pkgctl';
+import { createScratchDatabase } from '../support/scratch-database';
 
 /**
  * pkg_integrity_findings() and `pkgctl integrity check`: each inconsistency is planted inside a
@@ -134,37 +135,27 @@ describe('pkg_integrity_findings', () => {
 
 describe('pkgctl integrity check', () => {
   test('passes on a clean database and exits 3 naming each finding once something is changed', async () => {
-    const name = `pkg_integrity_test_${suffix()}`;
-    const admin = new Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(databaseUrl);
-    url.pathname = `/${name}`;
-    const scratch = new Pool({ connectionString: url.toString(), max: 2 });
-    // DROP DATABASE … WITH (FORCE) ends whatever connection is still closing.
-    scratch.on('error', () => undefined);
+    const { url, pool: scratch, drop } = await createScratchDatabase('integrity');
     try {
-      await applyMigrations(url.toString());
+      await applyMigrations(url);
       const { snapshotId, version } = await storeExample(scratch, 'hotel-ops-v1');
-      const clean = await pkgctl(['integrity', 'check', '--json'], { DATABASE_URL: url.toString() });
+      const clean = await pkgctl(['integrity', 'check', '--json'], { DATABASE_URL: url });
       expect(clean.code).toBe(0);
       expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, findings: [] });
 
       await tamperRuleCondition(scratch, snapshotId);
       await rewriteWasm(scratch, snapshotId);
-      const found = await pkgctl(['integrity', 'check', '--json'], { DATABASE_URL: url.toString() });
+      const found = await pkgctl(['integrity', 'check', '--json'], { DATABASE_URL: url });
       expect(found.code).toBe(3);
       const result = JSON.parse(found.stdout) as { ok: boolean; findings: { check: string; detail: string }[] };
       expect(result.ok).toBe(false);
       expect(result.findings.map((f) => f.check).sort()).toEqual(['artifacts_match_seal', 'rule_rows_match_snapshot']);
       for (const f of result.findings) expect(f.detail).toContain(version);
-      const human = await pkgctl(['integrity', 'check'], { DATABASE_URL: url.toString() });
+      const human = await pkgctl(['integrity', 'check'], { DATABASE_URL: url });
       expect(human.code).toBe(3);
       expect(human.stdout).toContain(`FAIL rule_rows_match_snapshot: ${version}`);
     } finally {
-      await scratch.end();
-      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-      await admin.end();
+      await drop();
     }
   });
 });

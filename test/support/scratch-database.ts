@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
+import { loadConfig } from '../../policy/config';
 
 /**
  * A database of its own on the test server, for tests that need exact ids or a schema older than
@@ -10,13 +11,13 @@ import { Client, Pool } from 'pg';
 export interface ScratchDatabase {
   url: string;
   pool: Pool;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 export const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
 
 async function onServer<T>(work: (admin: Client) => Promise<T>): Promise<T> {
-  const admin = new Client({ connectionString: process.env.DATABASE_URL });
+  const admin = new Client({ connectionString: loadConfig().DATABASE_URL });
   await admin.connect();
   try {
     return await work(admin);
@@ -44,7 +45,7 @@ async function dropWhenUnused(admin: Client, name: string): Promise<void> {
 export async function createScratchDatabase(purpose: string): Promise<ScratchDatabase> {
   const name = `scratch_${purpose}_${randomUUID().slice(0, 8)}`;
   await onServer((admin) => admin.query(`CREATE DATABASE ${name}`));
-  const url = new URL(process.env.DATABASE_URL!);
+  const url = new URL(loadConfig().DATABASE_URL);
   url.pathname = `/${name}`;
   const pool = new Pool({ connectionString: url.toString(), max: 2 });
   return {
