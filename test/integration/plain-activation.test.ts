@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { loadConfig } from '../../policy/config';
 import { honourPlainActivation } from '../../activities/store/plain-activation';
 import { applyMigrations } from '../../scripts/migrate';
 import type { PlainActivation } from '../../policy/rollout/plain-activation';
@@ -101,8 +102,8 @@ test('while a rollout runs on the default lane, even a validated version is refu
 
 test('PUBLISH pkg_updates "activate:<version>" is honoured by the listener and logged', async () => {
   const channel = `pkg_updates_test_${randomUUID().slice(0, 8)}`;
-  const subscriber = new Redis(process.env.REDIS_URL!);
-  const publisher = new Redis(process.env.REDIS_URL!);
+  const subscriber = new Redis(loadConfig().REDIS_URL);
+  const publisher = new Redis(loadConfig().REDIS_URL);
   const lines: string[] = [];
   const results: PlainActivation[] = [];
   try {
