@@ -1,28 +1,10 @@
-import { canonicalDecision, decisionId, type DecisionRecord } from '../../policy/rollout/decision-record';
+import { canonicalDecision, decisionId } from '../../policy/rollout/decision-record';
+import { decisionRecordOf } from '../support/decision-records';
 import { applyMigrations } from '../../scripts/migrate';
 import { pkgctl } from '../support/pkgctl';
 import { createScratchDatabase } from '../support/scratch-database';
 
 /** `pkgctl decision verify --env` on a scratch database (dropped after): an env's chain walked whole. */
-
-function recordOf(n: number, outcome: DecisionRecord['outcome'], previousId: string | null): DecisionRecord {
-  return {
-    schema: 1,
-    env: 'staging',
-    lane: { env: 'staging', target: 'default', region: 'default' },
-    rollout_id: `rollout-${n}`,
-    outcome,
-    reason: `decision ${n}`,
-    snapshot: null,
-    previous_snapshot: null,
-    validation: null,
-    verdicts: [],
-    events: [],
-    actors: ['ci'],
-    previous_id: previousId,
-    decided_at: `2026-01-0${n}T00:00:00Z`,
-  };
-}
 
 test('an intact chain verifies; a record edited in the database is named as the first broken link', async () => {
   const { url, pool, drop } = await createScratchDatabase('chain');
@@ -34,7 +16,7 @@ test('an intact chain verifies; a record edited in the database is named as the 
       [2, 'reverted'],
       [3, 'rolled_back'],
     ] as const) {
-      const canonical = canonicalDecision(recordOf(n, outcome, ids[n - 2] ?? null));
+      const canonical = canonicalDecision(decisionRecordOf(n, outcome, ids[n - 2] ?? null));
       ids.push(decisionId(canonical));
       await pool.query(
         `INSERT INTO pkg_decision_records (id, env, rollout_id, outcome, previous_id, canonical, narrative)

@@ -1,33 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  canonicalDecision,
-  decisionId,
-  signDecision,
-  type DecisionRecord,
-  type Outcome,
-} from '../../policy/rollout/decision-record';
+import { canonicalDecision, decisionId, signDecision, type Outcome } from '../../policy/rollout/decision-record';
 import { verifyDecisionChain, type ChainRecord } from '../../policy/rollout/decision-chain';
+import { decisionRecordOf } from '../support/decision-records';
 
 const keys = generateKeyPairSync('ed25519');
 const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 function recordOf(n: number, outcome: Outcome, previousId: string | null, env = 'staging'): ChainRecord {
-  const record: DecisionRecord = {
-    schema: 1,
-    env,
-    lane: { env: 'staging', target: 'default', region: 'default' },
-    rollout_id: `rollout-${n}`,
-    outcome,
-    reason: `decision ${n}`,
-    snapshot: null,
-    previous_snapshot: null,
-    validation: null,
-    verdicts: [],
-    events: [],
-    actors: ['ci'],
-    previous_id: previousId,
-    decided_at: `2026-01-0${n}T00:00:00Z`,
-  };
+  const record = decisionRecordOf(n, outcome, previousId, env);
   const canonical = canonicalDecision(record);
   return {
     id: decisionId(canonical),
