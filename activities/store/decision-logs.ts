@@ -1,5 +1,5 @@
 import { escapeIdentifier } from 'pg';
-import type { DecisionLogChunk } from '../../policy/decision-log/entry';
+import { chunkBody, type DecisionLogChunk } from '../../policy/decision-log/entry';
 import type { Queryable } from './transaction';
 
 /**
@@ -9,24 +9,28 @@ import type { Queryable } from './transaction';
  * `pkg_decision_logs` shows them a decision per row.
  */
 
-/** One statement per batch, its chunks as parallel arrays: a batch is written whole or not at all. */
-export async function insertDecisionLogChunks(db: Queryable, chunks: readonly DecisionLogChunk[]): Promise<void> {
+/**
+ * One statement per batch, a row of parameters per chunk: a batch is written whole or not at all.
+ * Each body goes as a parameter of its own, as UTF-8 bytes (binary text): a text[] array would be
+ * sent as one literal with every quote of the JSON escaped, which cost more than rendering the lines.
+ */
+export async function insertDecisionLogChunks(
+  db: Queryable,
+  chunks: readonly DecisionLogChunk<Uint8Array>[],
+): Promise<void> {
   if (chunks.length === 0) return;
+  const values: unknown[] = [];
+  const rows = chunks.map((chunk) => {
+    const at = values.length;
+    values.push(chunk.lane.env, chunk.lane.target, chunk.lane.region, chunk.firstAt, chunk.lastAt);
+    values.push(chunk.lines.length, chunkBody(chunk.lines));
+    return `(gen_random_uuid(), $${at + 1}::pkg_env, $${at + 2}, $${at + 3}, to_timestamp($${at + 4}::double precision / 1000),
+             to_timestamp($${at + 5}::double precision / 1000), $${at + 6}::int, $${at + 7})`;
+  });
   await db.query(
     `INSERT INTO pkg_decision_log_chunks (chunk_id, env, target, region, first_at, last_at, decisions, body)
-     SELECT gen_random_uuid(), env, target, region, to_timestamp(first_at / 1000), to_timestamp(last_at / 1000),
-            decisions, body
-       FROM unnest($1::pkg_env[], $2::text[], $3::text[], $4::double precision[], $5::double precision[], $6::int[], $7::text[])
-            AS c(env, target, region, first_at, last_at, decisions, body)`,
-    [
-      chunks.map((chunk) => chunk.lane.env),
-      chunks.map((chunk) => chunk.lane.target),
-      chunks.map((chunk) => chunk.lane.region),
-      chunks.map((chunk) => chunk.firstAt),
-      chunks.map((chunk) => chunk.lastAt),
-      chunks.map((chunk) => chunk.lines.length),
-      chunks.map((chunk) => chunk.lines.join('\n')),
-    ],
+     VALUES ${rows.join(', ')}`,
+    values,
   );
 }
 

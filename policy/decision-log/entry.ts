@@ -54,28 +54,31 @@ export function decisionLogLine(
   );
 }
 
-/** A rendered decision waiting for its chunk. */
-export interface LoggedLine {
+/** A rendered decision waiting for its chunk: its text, or the text's UTF-8 bytes. */
+export interface LoggedLine<L extends string | Uint8Array = string> {
   lane: Lane;
   at: number;
-  line: string;
+  line: L;
 }
 
 /** Decisions of one lane and one UTC day, at most a chunk's worth, in the order they were decided. */
-export interface DecisionLogChunk {
+export interface DecisionLogChunk<L extends string | Uint8Array = string> {
   lane: Lane;
   firstAt: number;
   lastAt: number;
-  lines: string[];
+  lines: L[];
 }
 
 /**
  * Groups a batch into chunks: one lane and one UTC day each (a chunk lives in its day's partition,
  * so retention by day stays exact), at most `max` lines, keeping each lane's order.
  */
-export function chunkDecisions(rows: readonly LoggedLine[], max: number): DecisionLogChunk[] {
-  const open = new Map<string, DecisionLogChunk>();
-  const chunks: DecisionLogChunk[] = [];
+export function chunkDecisions<L extends string | Uint8Array>(
+  rows: readonly LoggedLine<L>[],
+  max: number,
+): DecisionLogChunk<L>[] {
+  const open = new Map<string, DecisionLogChunk<L>>();
+  const chunks: DecisionLogChunk<L>[] = [];
   for (const row of rows) {
     const key = `${Math.floor(row.at / DAY_MS)}|${row.lane.env}|${row.lane.target}|${row.lane.region}`;
     let chunk = open.get(key);
@@ -89,6 +92,13 @@ export function chunkDecisions(rows: readonly LoggedLine[], max: number): Decisi
     chunk.lastAt = Math.max(chunk.lastAt, row.at);
   }
   return chunks;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** A chunk's body: its lines' bytes, one line each. */
+export function chunkBody(lines: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(lines.flatMap((line, i) => (i === 0 ? [line] : [NEWLINE, line])));
 }
 
 /**

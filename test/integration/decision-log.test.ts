@@ -101,6 +101,8 @@ test('every decision is logged at rate 1, masked before it is stored, with the f
   const sent = `guest:sent-${randomUUID()}`;
   const stored = `guest:stored-${randomUUID()}`;
   const card = `4111-${randomUUID()}`;
+  // Bodies go to Postgres as UTF-8 bytes: quotes, backslashes, newlines and non-ASCII must arrive as sent.
+  const note = 'Zoë said "🛎 at 7\\8"\nthen left';
   await services.pool.query(
     `INSERT INTO pkg_facts (namespace, subject, predicate, object, valid_to)
      VALUES ('decision-log-test', $1, 'hasTemporaryAccess', '{"service":"lounge"}', now() + interval '1 hour')`,
@@ -108,7 +110,7 @@ test('every decision is logged at rate 1, masked before it is stored, with the f
   );
 
   const replies = [];
-  for (let i = 0; i < 10; i++) replies.push(await evaluate(evaluator, lounge(sent, { card })));
+  for (let i = 0; i < 10; i++) replies.push(await evaluate(evaluator, lounge(sent, { card, note })));
   // No facts sent: the decision reads them from pkg_facts, and the log must hold what it read.
   replies.push(await evaluate(evaluator, { input: { context: { request: 'lounge_entry', subject: stored } } }));
   expect(replies.map((reply) => reply.status)).toEqual(Array(11).fill(200));
@@ -127,7 +129,7 @@ test('every decision is logged at rate 1, masked before it is stored, with the f
     mode: 'control',
     error: null,
     input: {
-      context: { request: 'lounge_entry', channel: 'front_desk', subject: sha256(sent) },
+      context: { request: 'lounge_entry', channel: 'front_desk', subject: sha256(sent), note },
       facts: [{ predicate: 'hasTemporaryAccess', object: { service: 'lounge' } }],
     },
   });

@@ -59,11 +59,19 @@ function setup(options: { failInserts?: boolean; capacity?: number; rate?: numbe
   const inserts = () => statements.filter((s) => s.text.includes('INSERT'));
   const inserted = () =>
     inserts().flatMap((s) =>
-      (s.values[6] as string[]).flatMap((body) =>
+      chunkValues(s.values).flatMap(({ body }) =>
         body.split('\n').map((line) => JSON.parse(line) as { decision_id: string; input: { facts?: unknown } }),
       ),
     );
   return { log, prom, partitionDays, inserts, inserted, advance: (ms: number) => (clock += ms) };
+}
+
+/** The parameters of one insert, seven a chunk: env, target, region, first, last, count, body. */
+function chunkValues(values: unknown[]) {
+  const chunks: { count: number; body: string }[] = [];
+  for (let i = 0; i < values.length; i += 7)
+    chunks.push({ count: values[i + 5] as number, body: (values[i + 6] as Buffer).toString('utf8') });
+  return chunks;
 }
 
 const draft: DecisionDraft = {
@@ -100,7 +108,7 @@ test('a full batch is written without waiting for the timer, in chunks of the ba
   await new Promise((resolve) => setImmediate(resolve));
   await log.flush();
   expect(inserted()).toHaveLength(DECISION_LOG_BATCH + 1);
-  expect(inserts().map((s) => s.values[5])).toEqual([[DECISION_LOG_BATCH, 1]]);
+  expect(inserts().map((s) => chunkValues(s.values).map((chunk) => chunk.count))).toEqual([[DECISION_LOG_BATCH, 1]]);
   expect(log.status()).toMatchObject({ buffered: 0, written: DECISION_LOG_BATCH + 1 });
 });
 

@@ -33,11 +33,11 @@ export interface DecisionLogWriter {
 
 export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLogWriter {
   const knownDays = new Set<string>();
-  let lines: LoggedLine[] = [];
+  let lines: LoggedLine<Buffer>[] = [];
   let draining: Promise<void> | null = null;
 
   /** The line of one decision, its input parsed from the body as strictly as the request path parsed it. */
-  const lineOf = (logged: LoggedRequest): LoggedLine => {
+  const lineOf = (logged: LoggedRequest): LoggedLine<Buffer> => {
     const body: unknown = secureJson.parse(logged.requestJson, { protoAction: 'error', constructorAction: 'error' });
     const parsed = parseEvaluationInput((body as { input?: unknown }).input, logged.mode);
     if (!parsed.ok) throw new Error(`logged request no longer parses: ${parsed.reason}`);
@@ -46,7 +46,7 @@ export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLo
     return {
       lane: logged.lane,
       at: logged.at,
-      line: decisionLogLine({ ...logged, input, facts }, deps.mask, deps.hash),
+      line: Buffer.from(decisionLogLine({ ...logged, input, facts }, deps.mask, deps.hash)),
     };
   };
 
@@ -65,7 +65,7 @@ export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLo
     if (lines.length >= deps.batch) void drain();
   };
 
-  const write = async (rows: LoggedLine[]) => {
+  const write = async (rows: LoggedLine<Buffer>[]) => {
     const missing = partitionDays(rows).filter((day) => !knownDays.has(day));
     if (missing.length > 0) {
       await ensureDecisionLogPartitions(deps.db, missing);
