@@ -84,6 +84,9 @@ export interface WriterHandle {
 /** Starts a writer that reports through `report` and calls `exited` when it ends, asked to or not. */
 export type StartWriter = (report: (message: WriterReport) => void, exited: () => void) => WriterHandle;
 
+/** How long decisions wait on the request's thread before they cross to the writer together. */
+const HANDOFF_MS = 5;
+
 const THREAD = path.join(__dirname, 'decision-log-thread.ts');
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -151,7 +154,8 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
 
   const post = (command: WriterCommand) => (writer ??= start()).post(command);
 
-  // Once per event loop turn: the turn's decisions cross to the writer in one message.
+  // Every HANDOFF_MS the decisions taken meanwhile cross to the writer in one message: a message
+  // has a cost of its own whatever it carries, and a turn of the event loop holds only a few requests.
   const sendPending = () => {
     posting = false;
     if (pending.length === 0) return;
@@ -178,7 +182,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
       pending.push({ ...draft, decisionId, at: now() });
       if (!posting) {
         posting = true;
-        setImmediate(sendPending);
+        setTimeout(sendPending, HANDOFF_MS).unref();
       }
       return decisionId;
     },
