@@ -110,7 +110,7 @@ RETURNS TABLE (check_name text, ok boolean, detail text) LANGUAGE sql STABLE AS 
          coalesce(string_agg(s.version, ', '), 'every snapshot has a wasm artifact, or is native and sealed without artifacts')
     FROM pkg_snapshots s
    WHERE NOT EXISTS (SELECT 1 FROM pkg_snapshot_artifacts a WHERE a.snapshot_uuid = s.id AND a.artifact_type = 'wasm_pack')
-     AND NOT (s.engine = 'native' AND s.seal = pkg_seal_of(s.checksum, s.content_sha256, NULL, NULL))
+     AND NOT coalesce(s.engine = 'native' AND s.seal = pkg_seal_of(s.checksum, s.content_sha256, NULL, NULL), false)
   UNION ALL
   SELECT 'one_active_per_env', count(*) = 0, coalesce(string_agg(env::text, ', '), 'at most one active per env')
     FROM (SELECT env FROM pkg_snapshots WHERE is_active GROUP BY env HAVING count(*) > 1) dup
