@@ -142,6 +142,7 @@ test('the table covers every operation /openapi.json describes', async () => {
         .split('?')[0]!
         .replace(lane, '{env}/{target}/{region}')
         .replace(/\/v1\/envs\/dev\//, '/v1/envs/{env}/')
+        .replace(/\/snapshots\/[^/]+\//, '/snapshots/{snapshot}/')
         .replace(/\/v1\/decisions\/\w+/, '/v1/decisions/{id}')
         .replace(/\/v1\/schedules\/[\w-]+/, '/v1/schedules/{name}')
         .replace(/\/v1\/tokens\/[\w-]+/, '/v1/tokens/{name}');

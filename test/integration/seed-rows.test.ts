@@ -16,12 +16,14 @@ import type { Lane } from '../../policy/lane';
 import { sealSnapshot } from '../../activities/store/snapshot-seals';
 import { PkgError, type ErrorType } from '../../policy/errors';
 import { pkgctl } from '../support/pkgctl';
+import { createTestToken, startApi } from './api-harness';
 
 /**
  * Rows written the seed's way, by the seed's column names only, are honoured by running
  * evaluators: a canary row in pkg_deployments (snapshot_id, percent, is_active) is the split they
  * serve, and a snapshot whose rules, conditions and emissions were written as seed rows reads as a
- * native snapshot, which evaluators refuse as unsealed: only a compile seals what they may load.
+ * native snapshot, which evaluators refuse as unsealed until someone seals it (`pkgctl snapshot
+ * seal`, pkg_seal_snapshot); sealed, it is served and verified at every load like a compiled one.
  * No hot-swap message is sent: the evaluators find the rows on their own reconcile.
  */
 const services = useEvaluatorServices();
@@ -274,7 +276,23 @@ test('sealed with pkgctl snapshot seal, a seed snapshot is served by its native 
 
   // A later seed snapshot, sealed, then one condition row changed the seed's way.
   const m = await writeSeedSnapshot(pool, later, 'urgent');
-  expect((await pkgctl(['snapshot', 'seal', later, '--env', 'dev'])).code).toBe(0);
+  // Sealed through the control-plane API this time, by an author of dev: the audit row names the token.
+  const api = await startApi();
+  try {
+    const author = await createTestToken(pool, 'author', ['dev']);
+    const viaApi = await pkgctl(['snapshot', 'seal', later, '--env', 'dev', '--json'], {
+      PKG_API_URL: api.url,
+      PKG_TOKEN: author.token,
+    });
+    expect(viaApi.code).toBe(0);
+    expect(JSON.parse(viaApi.stdout)).toMatchObject({
+      version: later,
+      actor: `token:${author.name}`,
+      artifacts: false,
+    });
+  } finally {
+    await api.stop();
+  }
   await pool.query(
     `UPDATE pkg_rule_conditions SET value = '0.1' WHERE condition_key = 'x2' AND rule_id IN (${ruleIds})`,
     [m],
