@@ -1,9 +1,10 @@
 import type { StoredFact } from '../activities/store/facts';
 import type { StoredToken } from '../activities/store/api-tokens';
+import type { SnapshotSeal } from '../activities/store/snapshot-seals';
 import { ROLLOUT_WORKFLOW_ID_PREFIX } from '../policy/constants';
 import { ERROR_TYPES, PkgError, type ErrorType } from '../policy/errors';
 import { formatDuration } from '../policy/facts/duration';
-import { laneName, parseLaneName, type Lane } from '../policy/lane';
+import { laneName, parseLaneName, type Env, type Lane } from '../policy/lane';
 import type { RolloutStatus } from '../policy/rollout/status';
 import type { PromotionResult } from '../workflows/definitions';
 import type { ControlPlane, CreatedToken } from './control-plane';
@@ -23,6 +24,13 @@ export function apiControlPlane(baseUrl: string, token: string, pollMs = 1000): 
     validate: (packed, env) => call('POST', '/v1/bundles/validate', { env, bundle: envelope(packed) }),
     promote: ({ packed, lane, overrides }) =>
       call('POST', '/v1/promotions', { ...lane, overrides, bundle: envelope(packed) }),
+    sealSnapshot: async ({ snapshot, env }) => {
+      const sealed = await call<SnapshotSeal & { env: Env }>(
+        'POST',
+        `/v1/envs/${env}/snapshots/${encodeURIComponent(snapshot)}/seal`,
+      );
+      return { ...sealed, sealedAt: date(sealed.sealedAt)! };
+    },
     async waitForOutcome(workflowId, onProgress) {
       let last = '';
       for (;;) {

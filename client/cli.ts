@@ -9,6 +9,7 @@ import { registerTokenCommands } from './commands/token';
 import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
 import { registerIntegrityCommands } from './commands/integrity';
 import { registerMemoryCommands } from './commands/memory';
+import { registerSnapshotCommands } from './commands/snapshot';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -30,6 +31,7 @@ export function buildProgram(json: boolean): Command {
   registerEvaluatorKeyCommands(program);
   registerIntegrityCommands(program);
   registerMemoryCommands(program);
+  registerSnapshotCommands(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import {
 } from '../activities/store/facts';
 import { runFactCleanup, type FactCleanupResult } from '../activities/store/fact-cleanup';
 import { insertToken, listTokens, revokeToken, type StoredToken } from '../activities/store/api-tokens';
+import { sealStoredSnapshot, type SnapshotSeal } from '../activities/store/snapshot-seals';
 import { revert, type RevertRequest, type RevertResult } from '../activities/revert';
 import { unpackBundle } from '../policy/bundle/pack';
 import { factCleanupRequestSchema, factInputSchema, parseInput, type FactCleanupRequest } from '../policy/facts/input';
@@ -82,6 +83,13 @@ export interface CreatedToken extends StoredToken {
   token: string;
 }
 
+/** A snapshot to seal: its version or the seed's integer id, in the env the caller acts in. */
+export interface SealRequest {
+  snapshot: string;
+  env: Env;
+  actor: string;
+}
+
 export interface UploadedBundle {
   digest: string;
   version: string;
@@ -93,6 +101,8 @@ export interface ControlPlane {
   /** The bundle's env must be `env` (the one the caller's role is checked in). */
   validate(packed: Buffer, env: Env): Promise<BundleValidation>;
   promote(request: PromoteRequest): Promise<StartedRollout>;
+  /** Seals a snapshot written as rows (pkg_seal_snapshot), audited; refused when already sealed. */
+  sealSnapshot(request: SealRequest): Promise<SnapshotSeal & { env: Env }>;
   /** Calls onProgress with each new status until the rollout ends; its result. */
   waitForOutcome(workflowId: string, onProgress: (status: RolloutStatus) => void): Promise<PromotionResult>;
   status(workflowId: string): Promise<RolloutStatus>;
@@ -139,6 +149,7 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
         digest: prepared.digest,
       };
     },
+    sealSnapshot: (request) => sealStoredSnapshot(pool(), request),
     waitForOutcome: async (workflowId, onProgress) =>
       waitForOutcome((await temporal()).workflow.getHandle(workflowId), onProgress),
     status: async (workflowId) => rolloutStatus(await temporal(), workflowId),

@@ -142,6 +142,7 @@ function sealedOf(row: SnapshotRow, wasm: StoredArtifact | null, rego: StoredArt
   return {
     version: row.version,
     env: row.env,
+    engine: row.engine,
     checksum: row.checksum,
     fileChecksums: row.file_checksums,
     contentSha256: row.content_sha256,

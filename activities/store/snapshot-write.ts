@@ -8,6 +8,7 @@ import type { Manifest } from '../../policy/bundle/schema';
 import type { EngineKind } from '../../policy/engine/evaluation';
 import type { Env } from '../../policy/lane';
 import { insertSnapshotRows } from './snapshot-rows';
+import { sealSnapshot } from './snapshot-seals';
 import { inTransaction, type Queryable } from './transaction';
 
 /**
@@ -41,7 +42,9 @@ export async function storeSnapshot(pool: Pool, request: StoreSnapshotRequest): 
     if (snapshotId) {
       const { compiled, artifacts, bundle } = request;
       await insertSnapshotRows(client, snapshotId, { compiled, artifacts, fixtures: bundle.fixtures });
-      await sealSnapshot(client, snapshotId);
+      // The seal over checksum, content and artifacts, in the transaction that wrote them: from
+      // here on no part of the snapshot can change without the evaluators seeing it.
+      await sealSnapshot(client, snapshotId, request.actor);
       return { snapshotId, version, checksum, created: true };
     }
     // Inserted nothing: another compile stored this version first.
@@ -113,17 +116,6 @@ function snapshotRowOf({ bundle, compiled, bundleDigest, actor, signature }: Sto
     actor,
     sealed: null,
   };
-}
-
-/**
- * Records the rule rows' hash and the seal over checksum, rules and artifacts, in the transaction
- * that wrote them: from here on no part of the snapshot can change without the evaluators seeing it.
- */
-async function sealSnapshot(client: PoolClient, snapshotId: string): Promise<void> {
-  await client.query(
-    `UPDATE pkg_snapshots SET content_sha256 = pkg_snapshot_content_sha256(id), seal = pkg_snapshot_seal(id) WHERE id = $1`,
-    [snapshotId],
-  );
 }
 
 /**

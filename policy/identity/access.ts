@@ -8,7 +8,7 @@ import { ENVS, type Env } from '../lane';
  */
 export const ROLES = [
   'viewer', // reads only: status, history, decision records, facts
-  'author', // uploads and validates bundles, evaluates, adds facts
+  'author', // uploads and validates bundles, seals snapshots written as rows, evaluates, adds facts
   'deployer', // starts promotions
   'approver', // approves the step waiting for approval
   'operator', // pause, resume, rollback, abort, revert
@@ -32,6 +32,8 @@ export const ACTION_ROLES = {
   read: 'viewer',
   'bundle.upload': 'author',
   'bundle.validate': 'author',
+  // Vouches for a snapshot's rows as an upload vouches for a bundle's files; it serves nothing by itself.
+  'snapshot.seal': 'author',
   'facts.add': 'author',
   promote: 'deployer',
   approve: 'approver',

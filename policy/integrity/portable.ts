@@ -136,6 +136,7 @@ export function sealedOfPortable(snapshot: PortableSnapshot, contentSha256Now: s
   return {
     version: snapshot.version,
     env: snapshot.env,
+    engine: snapshot.compiled.engine,
     checksum: snapshot.checksum,
     fileChecksums: snapshot.file_checksums,
     contentSha256: snapshot.content_sha256,

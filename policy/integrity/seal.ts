@@ -1,6 +1,7 @@
 import { checksumListing, sha256Hex } from '../bundle/checksum';
 import { signsListing, trustedKeyring, type SigningPolicy, type VerifiedSignature } from '../bundle/signing';
 import { PkgError, type ErrorType } from '../errors';
+import type { EngineKind } from '../engine/evaluation';
 import type { Env } from '../lane';
 import type { StoredArtifact } from '../rego/artifacts';
 
@@ -12,10 +13,11 @@ import type { StoredArtifact } from '../rego/artifacts';
  * the compile's transaction) matches all of them, so no part can change alone. The file listing
  * hashes to the checksum, and where a signature is required it must verify over that listing by
  * a trusted key. Signatures are the only link a database writer cannot forge; the seal catches
- * any change that does not rewrite it too.
+ * any change that does not rewrite it too. A native snapshot written as rows has no artifacts: its
+ * seal (pkg_seal_snapshot, `pkgctl snapshot seal`) covers that there are none.
  */
 export const REFUSAL_REASONS = [
-  'unsealed', // compiled without a seal: nothing to verify its rows and artifacts against
+  'unsealed', // never sealed (compiled before sealing, or rows written the seed's way): nothing to verify them against
   'artifact_mismatch', // an artifact's bytes do not hash to its recorded sha256
   'rules_mismatch', // rule, condition, emission, subtask type or fixture rows (or the manifest) changed since compile
   'seal_mismatch', // checksum, rule hash and artifact sha256 no longer hash to the seal
@@ -44,22 +46,28 @@ function errorTypeOf(reason: RefusalReason): ErrorType {
 export interface SealParts {
   checksum: string;
   contentSha256: string;
-  wasmSha256: string;
-  regoSha256: string;
+  /** Null: the snapshot has no such artifact (sealed as `none`). */
+  wasmSha256: string | null;
+  regoSha256: string | null;
 }
 
-/** Byte for byte the text pkg_seal_of() hashes in migrations (integrity). */
+/**
+ * Byte for byte the text pkg_seal_of() hashes in migrations (integrity, snapshot seals). Seals are
+ * written only by pkg_seal_snapshot() in SQL; this copy checks them away from the functions a
+ * database writer could replace.
+ */
 export function sealOf(parts: SealParts): string {
-  const { checksum, contentSha256, wasmSha256, regoSha256 } = parts;
-  return sha256Hex(
-    `pkg-seal/1\nchecksum ${checksum}\ncontent ${contentSha256}\nwasm ${wasmSha256}\nrego ${regoSha256}\n`,
-  );
+  const { checksum, contentSha256 } = parts;
+  const [wasm, rego] = [parts.wasmSha256 ?? 'none', parts.regoSha256 ?? 'none'];
+  return sha256Hex(`pkg-seal/1\nchecksum ${checksum}\ncontent ${contentSha256}\nwasm ${wasm}\nrego ${rego}\n`);
 }
 
 /** What the store reads for the check: recorded values beside the content hash taken with the rows. */
 export interface SealedSnapshot {
   version: string;
   env: Env;
+  /** Only a native snapshot may have no artifacts. */
+  engine: EngineKind;
   checksum: string;
   fileChecksums: Record<string, string> | null;
   /** Recorded at compile. */
@@ -76,8 +84,37 @@ export interface SealedSnapshot {
 export function verifySnapshotIntegrity(snapshot: SealedSnapshot, policy: SigningPolicy): void {
   const refuse = (reason: RefusalReason, message: string) => new SnapshotRefused(snapshot.version, reason, message);
   const { seal, contentSha256 } = snapshot;
-  if (seal === null || contentSha256 === null) throw refuse('unsealed', 'it has no seal (compiled before sealing)');
+  if (seal === null || contentSha256 === null)
+    throw refuse('unsealed', 'it has no seal (compiled before sealing, or written as rows and never sealed)');
+  const artifacts = verifiedArtifacts(snapshot, refuse);
+  if (snapshot.contentSha256Now !== contentSha256)
+    throw refuse(
+      'rules_mismatch',
+      `its content (rule rows, fixtures, manifest) hashes to ${snapshot.contentSha256Now}, sealed as ${contentSha256}`,
+    );
+  const parts = { checksum: snapshot.checksum, contentSha256, ...artifacts };
+  if (sealOf(parts) !== seal)
+    throw refuse('seal_mismatch', `checksum, content and artifacts hash to ${sealOf(parts)}, sealed as ${seal}`);
+  verifyStoredSignature(snapshot, policy, refuse);
+}
+
+/**
+ * The artifacts' recorded sha256 for the seal, once their bytes hash to it. No artifacts at all is
+ * what a native snapshot written as rows has; the seal then says `none`, so a compiled snapshot
+ * stripped of its artifacts still fails it, and one with its file listing is refused before that.
+ */
+function verifiedArtifacts(
+  snapshot: SealedSnapshot,
+  refuse: (reason: RefusalReason, message: string) => SnapshotRefused,
+): Pick<SealParts, 'wasmSha256' | 'regoSha256'> {
   const { wasm, rego } = snapshot;
+  if (!wasm && !rego) {
+    if (snapshot.engine !== 'native')
+      throw refuse('artifact_mismatch', `it has no artifacts, and engine ${snapshot.engine} is built from them`);
+    if (snapshot.fileChecksums !== null)
+      throw refuse('artifact_mismatch', 'it was compiled from a bundle (it has a file listing) but has no artifacts');
+    return { wasmSha256: null, regoSha256: null };
+  }
   if (!wasm || !rego) throw refuse('artifact_mismatch', `it is sealed but has no ${wasm ? 'rego' : 'wasm'} artifact`);
   for (const [type, artifact] of [
     ['wasm', wasm],
@@ -87,20 +124,7 @@ export function verifySnapshotIntegrity(snapshot: SealedSnapshot, policy: Signin
     if (actual !== artifact.sha256)
       throw refuse('artifact_mismatch', `${type} artifact sha256 is ${actual}, recorded ${artifact.sha256}`);
   }
-  if (snapshot.contentSha256Now !== contentSha256)
-    throw refuse(
-      'rules_mismatch',
-      `its content (rule rows, fixtures, manifest) hashes to ${snapshot.contentSha256Now}, compiled as ${contentSha256}`,
-    );
-  const parts = {
-    checksum: snapshot.checksum,
-    contentSha256,
-    wasmSha256: wasm.sha256,
-    regoSha256: rego.sha256,
-  };
-  if (sealOf(parts) !== seal)
-    throw refuse('seal_mismatch', `checksum, content and artifacts hash to ${sealOf(parts)}, sealed as ${seal}`);
-  verifyStoredSignature(snapshot, policy, refuse);
+  return { wasmSha256: wasm.sha256, regoSha256: rego.sha256 };
 }
 
 function verifyStoredSignature(

@@ -16,6 +16,7 @@ const MAY: Record<string, readonly Role[]> = {
   read: ALL,
   'bundle.upload': ['author', 'admin'],
   'bundle.validate': ['author', 'admin'],
+  'snapshot.seal': ['author', 'admin'],
   'facts.add': ['author', 'admin'],
   promote: ['deployer', 'admin'],
   approve: ['approver', 'admin'],
@@ -78,6 +79,7 @@ const CASES: Case[] = [
     body: {},
     allowed: 404,
   })),
+  { action: 'snapshot.seal', method: 'POST', path: '/v1/envs/dev/snapshots/0.0.0-none/seal', allowed: 404 },
   { action: 'abort', method: 'POST', path: `/v1/lanes/${lane}/abort`, body: { reason: 'acl test' }, allowed: 200 },
   { action: 'revert', method: 'POST', path: `/v1/lanes/${lane}/revert`, body: { to: '0.0.0-none' }, allowed: 404 },
   { action: 'facts.add', method: 'POST', path: '/v1/facts', body: {}, allowed: 400 },
@@ -140,6 +142,7 @@ test('the table covers every operation /openapi.json describes', async () => {
         .split('?')[0]!
         .replace(lane, '{env}/{target}/{region}')
         .replace(/\/v1\/envs\/dev\//, '/v1/envs/{env}/')
+        .replace(/\/snapshots\/[^/]+\//, '/snapshots/{snapshot}/')
         .replace(/\/v1\/decisions\/\w+/, '/v1/decisions/{id}')
         .replace(/\/v1\/schedules\/[\w-]+/, '/v1/schedules/{name}')
         .replace(/\/v1\/tokens\/[\w-]+/, '/v1/tokens/{name}');

@@ -21,6 +21,7 @@ function sealed(): SealedSnapshot {
   return {
     version: 'p@1.0.0',
     env: 'prod',
+    engine: 'native',
     checksum,
     fileChecksums,
     contentSha256,
@@ -32,6 +33,25 @@ function sealed(): SealedSnapshot {
       keyId: keyIdOf(publicKey),
       signature: sign(null, Buffer.from(listing), privateKey).toString('base64'),
     },
+  };
+}
+
+/** A native snapshot written as seed rows, then sealed: no file listing, no artifacts, no signature. */
+function sealedRows(): SealedSnapshot {
+  const checksum = sha256Hex('seed-rules@1.0.0');
+  const contentSha256 = sha256Hex('rows');
+  return {
+    version: 'seed-rules@1.0.0',
+    env: 'dev',
+    engine: 'native',
+    checksum,
+    fileChecksums: null,
+    contentSha256,
+    contentSha256Now: contentSha256,
+    seal: sealOf({ checksum, contentSha256, wasmSha256: null, regoSha256: null }),
+    wasm: null,
+    rego: null,
+    signature: null,
   };
 }
 
@@ -64,6 +84,35 @@ describe('verifySnapshotIntegrity', () => {
     expect(reasonOf({ ...base, signature: { ...base.signature!, keyId: '0123456789abcdef' } })).toBe('untrusted_key');
     const forged = Buffer.alloc(64).toString('base64');
     expect(reasonOf({ ...base, signature: { ...base.signature!, signature: forged } })).toBe('bad_signature');
+  });
+
+  it('seals an absent artifact as none, which no recorded sha256 can be', () => {
+    const parts = { checksum: 'c', contentSha256: 'x' };
+    expect(sealOf({ ...parts, wasmSha256: null, regoSha256: null })).toBe(
+      sha256Hex('pkg-seal/1\nchecksum c\ncontent x\nwasm none\nrego none\n'),
+    );
+    expect(sealOf({ ...parts, wasmSha256: null, regoSha256: null })).not.toBe(
+      sealOf({ ...parts, wasmSha256: '', regoSha256: '' }),
+    );
+  });
+
+  it('loads a native snapshot without artifacts whose seal says it has none, and checks its rows like any other', () => {
+    const rows = sealedRows();
+    expect(reasonOf(rows)).toBe('loaded');
+    expect(reasonOf({ ...rows, contentSha256Now: sha256Hex('changed') })).toBe('rules_mismatch');
+    expect(reasonOf({ ...rows, seal: null })).toBe('unsealed');
+    expect(reasonOf({ ...rows, engine: 'wasm' })).toBe('artifact_mismatch');
+    const { wasm } = sealed();
+    expect(reasonOf({ ...rows, wasm })).toBe('artifact_mismatch');
+    expect(reasonOf({ ...rows, env: 'prod' })).toBe('unsigned');
+  });
+
+  it('refuses a compiled snapshot stripped of its artifacts: its seal covers them', () => {
+    const base = sealed();
+    const stripped = { ...base, wasm: null, rego: null };
+    expect(reasonOf(stripped)).toBe('artifact_mismatch');
+    // Without the file listing that marks it compiled, the seal over its artifacts still refuses it.
+    expect(reasonOf({ ...stripped, env: 'dev', fileChecksums: null, signature: null })).toBe('seal_mismatch');
   });
 
   it('asks for a signature only where the env requires one, but checks one it can check everywhere', () => {

@@ -8,7 +8,7 @@ import { rolloutWorkflowId } from '../../workflows/definitions';
 import type { ControlPlane } from '../../client/control-plane';
 import { assertAllowed, route, type ApiDeps, type ApiRoute } from './route';
 
-/** Bundles, promotions, operator actions, lane repairs, history and decision records. */
+/** Bundles, snapshot seals, promotions, operator actions, lane repairs, history and decision records. */
 const packedBundleSchema = z.object({ format: z.string(), files: z.record(z.string(), z.string()) });
 const packed = (bundle: z.output<typeof packedBundleSchema>) => Buffer.from(JSON.stringify(bundle));
 const laneParams = laneSchema;
@@ -34,6 +34,16 @@ const bundleRoutes = [
     body: z.object({ env: envSchema, bundle: packedBundleSchema }),
     envs: ({ body }) => [body.env],
     handle: ({ deps, body }) => deps.plane.validate(packed(body.bundle), body.env),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/envs/:env/snapshots/:snapshot/seal',
+    summary:
+      "seal a snapshot written as rows the seed's way (by version or integer id), so evaluators verify and serve it; audited",
+    action: 'snapshot.seal',
+    params: z.object({ env: envSchema, snapshot: z.string().min(1).max(200) }),
+    envs: ({ params }) => [params.env],
+    handle: ({ deps, params, identity }) => deps.plane.sealSnapshot({ ...params, actor: identity.subject }),
   }),
   route({
     method: 'POST',

@@ -11,8 +11,9 @@ import type { LoadedSnapshot } from './registry';
  * Loads one snapshot from Postgres and builds the engine its manifest names, only after everything
  * either engine could be built from has been verified up to the snapshot checksum (and its
  * signature, where the env requires one): a snapshot changed in the database is refused and the
- * lane keeps what it served. A snapshot written the seed's way (rule rows, no artifacts, no seal)
- * has nothing to verify its rows against and is refused as unsealed.
+ * lane keeps what it served. A snapshot written the seed's way (rule rows, no artifacts) is refused
+ * as unsealed until someone seals it (pkg_seal_snapshot); then it is checked like any other, and its
+ * native engine needs no artifacts.
  */
 export async function buildSnapshot(pool: Pool, snapshotId: string, signing: SigningPolicy): Promise<LoadedSnapshot> {
   const stored = await readSnapshot(pool, { id: snapshotId });
