@@ -5,13 +5,12 @@ import {
   decisionId,
   narrateDecision,
   signDecision,
-  type DecisionEvent,
   type DecisionRecord,
   type Outcome,
 } from '../policy/rollout/decision-record';
 import type { StepVerdict } from '../policy/rollout/gates';
 import type { BaselineRef, SnapshotRef } from './store/deployments';
-import { appendDecision } from './store/decisions';
+import { appendDecision, type DecisionChainLink } from './store/decisions';
 import type { Lane } from '../policy/lane';
 import type { ReplayVerdict } from '../policy/rollout/impact';
 
@@ -41,8 +40,8 @@ export interface DecisionDeps {
 
 async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Promise<string> {
   const signingKey = deps.signingKeyPath ? readFileSync(deps.signingKeyPath, 'utf8') : null;
-  return appendDecision(deps.pool, input.lane.env, input.rolloutId, ({ previousId, events }) => {
-    const record = decisionRecordOf(input, previousId, events, deps.now?.() ?? new Date());
+  return appendDecision(deps.pool, input.lane.env, input.rolloutId, (link) => {
+    const record = decisionRecordOf(input, link, deps.now?.() ?? new Date());
     const canonical = canonicalDecision(record);
     return {
       id: decisionId(canonical),
@@ -57,8 +56,7 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
 
 function decisionRecordOf(
   input: DecisionInput,
-  previousId: string | null,
-  events: DecisionEvent[],
+  { previousId, events, plan }: DecisionChainLink,
   decidedAt: Date,
 ): DecisionRecord {
   return {
@@ -81,6 +79,7 @@ function decisionRecordOf(
     actors: [...new Set(events.map((e) => e.actor))].sort(),
     previous_id: previousId,
     decided_at: decidedAt.toISOString(),
+    ...(plan ? { plan: plan.plan, merge_receipt: plan.merge_receipt } : {}),
   };
 }
 
