@@ -10,7 +10,7 @@ import {
 } from '../policy/rollout/decision-record';
 import type { StepVerdict } from '../policy/rollout/gates';
 import type { BaselineRef, SnapshotRef } from './store/deployments';
-import { appendDecision, type DecisionChainLink } from './store/decisions';
+import { appendDecision, type DecisionChainLink, type NewDecisionRow } from './store/decisions';
 import type { Lane } from '../policy/lane';
 import type { ReplayVerdict } from '../policy/rollout/impact';
 
@@ -39,8 +39,16 @@ export interface DecisionDeps {
 }
 
 async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Promise<string> {
+  return appendDecision(deps.pool, input.lane.env, input.rolloutId, decisionComposer(deps, input));
+}
+
+/** Composes the record and its row once the chain's head, the events and the plan are known. */
+export function decisionComposer(
+  deps: Omit<DecisionDeps, 'pool'>,
+  input: DecisionInput,
+): (link: DecisionChainLink) => NewDecisionRow {
   const signingKey = deps.signingKeyPath ? readFileSync(deps.signingKeyPath, 'utf8') : null;
-  return appendDecision(deps.pool, input.lane.env, input.rolloutId, (link) => {
+  return (link) => {
     const record = decisionRecordOf(input, link, deps.now?.() ?? new Date());
     const canonical = canonicalDecision(record);
     return {
@@ -51,7 +59,7 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
       signature: signingKey ? signDecision(canonical, signingKey) : null,
       narrative: narrateDecision(record),
     };
-  });
+  };
 }
 
 function decisionRecordOf(
