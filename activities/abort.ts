@@ -1,33 +1,49 @@
 import type { Pool } from 'pg';
-import type { Lane } from '../policy/lane';
-import { createDecisionActivities } from './decisions';
-import { withdrawLeftover, type Leftover } from './store/deployments';
+import { decisionComposer } from './decisions';
+import { appendDecisionIn } from './store/decisions';
+import { withdrawLeftover, type Leftover, type LeftoverInput } from './store/deployments';
+import { inTransaction } from './store/transaction';
 
 /**
- * `pkgctl abort`: withdraws the candidate a dead rollout left on its lane and writes the decision
- * that rollout never wrote (outcome aborted, under its id, with its events), so the env's chain
- * shows every change of what a lane serves.
+ * A candidate that a dead rollout left on its lane is withdrawn, by `pkgctl abort` or by the next
+ * promotion of the lane, together with the decision that rollout never wrote (outcome aborted,
+ * under its id, with its events and its plan), so the env's chain shows every change of what a
+ * lane serves.
  */
 export interface AbortResult {
   withdrawn: Leftover | null;
   decisionId: string | null;
 }
 
-export async function abortLane(
-  deps: { pool: Pool; signingKeyPath?: string },
-  input: { lane: Lane; healer: string; actor: string; reason: string },
-): Promise<AbortResult> {
-  const withdrawn = await withdrawLeftover(deps.pool, input);
-  if (!withdrawn) return { withdrawn, decisionId: null };
-  const decisionId = await createDecisionActivities(deps).writeDecisionRecord({
-    rolloutId: withdrawn.rolloutId ?? `${input.healer}:leftover`,
-    lane: input.lane,
-    outcome: 'aborted',
-    reason: `aborted by ${input.actor}: ${input.reason}`,
-    snapshot: withdrawn.candidate,
-    baseline: null,
-    validation: null,
-    verdicts: [],
+export interface AbandonDeps {
+  pool: Pool;
+  signingKeyPath?: string;
+}
+
+/**
+ * One transaction: a retry (of the activity, or of the command) finds both the withdrawal and the
+ * record done, or neither, so the record is written exactly once and never lost between the two.
+ */
+export async function abandonLeftover(deps: AbandonDeps, input: LeftoverInput, reason: string): Promise<AbortResult> {
+  return inTransaction(deps.pool, async (client) => {
+    const withdrawn = await withdrawLeftover(client, input);
+    if (!withdrawn) return { withdrawn, decisionId: null };
+    const rolloutId = withdrawn.rolloutId ?? `${input.healer}:leftover`;
+    const compose = decisionComposer(deps, {
+      rolloutId,
+      lane: input.lane,
+      outcome: 'aborted',
+      reason,
+      snapshot: withdrawn.candidate,
+      baseline: null,
+      validation: null,
+      verdicts: [],
+    });
+    return { withdrawn, decisionId: await appendDecisionIn(client, input.lane.env, rolloutId, compose) };
   });
-  return { withdrawn, decisionId };
+}
+
+/** `pkgctl abort`: heals a lane by hand. */
+export function abortLane(deps: AbandonDeps, input: LeftoverInput): Promise<AbortResult> {
+  return abandonLeftover(deps, input, `aborted by ${input.actor}: ${input.reason}`);
 }

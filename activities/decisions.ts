@@ -5,13 +5,12 @@ import {
   decisionId,
   narrateDecision,
   signDecision,
-  type DecisionEvent,
   type DecisionRecord,
   type Outcome,
 } from '../policy/rollout/decision-record';
 import type { StepVerdict } from '../policy/rollout/gates';
 import type { BaselineRef, SnapshotRef } from './store/deployments';
-import { appendDecision } from './store/decisions';
+import { appendDecision, type DecisionChainLink, type NewDecisionRow } from './store/decisions';
 import type { Lane } from '../policy/lane';
 import type { ReplayVerdict } from '../policy/rollout/impact';
 
@@ -40,9 +39,17 @@ export interface DecisionDeps {
 }
 
 async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Promise<string> {
+  return appendDecision(deps.pool, input.lane.env, input.rolloutId, decisionComposer(deps, input));
+}
+
+/** Composes the record and its row once the chain's head, the events and the plan are known. */
+export function decisionComposer(
+  deps: Omit<DecisionDeps, 'pool'>,
+  input: DecisionInput,
+): (link: DecisionChainLink) => NewDecisionRow {
   const signingKey = deps.signingKeyPath ? readFileSync(deps.signingKeyPath, 'utf8') : null;
-  return appendDecision(deps.pool, input.lane.env, input.rolloutId, ({ previousId, events }) => {
-    const record = decisionRecordOf(input, previousId, events, deps.now?.() ?? new Date());
+  return (link) => {
+    const record = decisionRecordOf(input, link, deps.now?.() ?? new Date());
     const canonical = canonicalDecision(record);
     return {
       id: decisionId(canonical),
@@ -52,13 +59,12 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
       signature: signingKey ? signDecision(canonical, signingKey) : null,
       narrative: narrateDecision(record),
     };
-  });
+  };
 }
 
 function decisionRecordOf(
   input: DecisionInput,
-  previousId: string | null,
-  events: DecisionEvent[],
+  { previousId, events, plan }: DecisionChainLink,
   decidedAt: Date,
 ): DecisionRecord {
   return {
@@ -81,6 +87,7 @@ function decisionRecordOf(
     actors: [...new Set(events.map((e) => e.actor))].sort(),
     previous_id: previousId,
     decided_at: decidedAt.toISOString(),
+    ...(plan ? { plan: plan.plan, merge_receipt: plan.merge_receipt } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { judgeStep, type StepVerdict } from '../policy/rollout/gates';
 import {
   approvalStepIndexes,
   parseRolloutOverrides,
-  rolloutConfigFor,
+  rolloutLayersFor,
   withGateDefaults,
   type GateConfig,
   type RolloutConfig,
@@ -22,6 +22,8 @@ import { REASONS } from '../policy/rollout/reasons';
 import { liveLanes } from './store/fleet';
 import type { AnalysisMetric } from '../policy/rollout/analysis';
 import { readAnalysis } from './analysis';
+import { mergeWithReceipt } from '../policy/rollout/merge-receipt';
+import { insertRolloutPlan } from './store/rollout-plans';
 
 /**
  * Reads a step's measured numbers and judges them. Evaluators flush counts to Redis about once a
@@ -62,8 +64,14 @@ export interface RolloutPlan extends RolloutConfig {
 /**
  * Reads the bundle's manifest before anything is compiled or stored, and merges its `rollout:`
  * layer: a bad bundle, a wrong env or a loosened gate is refused here, non-retryable, by type.
+ * The plan and its merge receipt are stored under the rollout's id for its decision record.
  */
-function planRollout(pool: Pool, input: PlanInput, verifiedEnvs: readonly Env[]): Promise<RolloutPlan> {
+function planRollout(
+  pool: Pool,
+  input: PlanInput,
+  verifiedEnvs: readonly Env[],
+  rolloutId: string,
+): Promise<RolloutPlan> {
   return refusingBadInput(async () => {
     const { manifest } = loadBundle(await readUploadedBundle(pool, input.digest));
     if (manifest.env !== input.lane.env) {
@@ -73,8 +81,10 @@ function planRollout(pool: Pool, input: PlanInput, verifiedEnvs: readonly Env[])
       );
     }
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
-    const config = rolloutConfigFor(input.lane.env, manifest.rollout ?? {}, commandLine);
+    const receipted = mergeWithReceipt(rolloutLayersFor(input.lane.env, manifest.rollout ?? {}, commandLine));
+    const config = receipted.plan;
     await assertLaneServed(pool, input.lane);
+    await insertRolloutPlan(pool, { rolloutId, env: input.lane.env, ...receipted });
     return {
       ...config,
       version: manifest.version,
@@ -105,10 +115,23 @@ export interface GateDeps {
 
 const DEFAULT_SETTLE_MS = 1500;
 
+/**
+ * The calling promotion's rollout id (`<workflow id>:<first run id>`, workflows/promotion.ts). An
+ * activity sees only its own run's id, which is the first run's unless the workflow was reset to
+ * before its plan: then the record holds the plan the first run merged from the same bundle and
+ * flags, or none, never another rollout's.
+ */
+function rolloutIdOfCaller(): string {
+  const execution = Context.current().info.workflowExecution;
+  if (!execution) throw new Error('planRollout runs only as an activity of a promotion');
+  return `${execution.workflowId}:${execution.runId}`;
+}
+
 export function createGateActivities(deps: GateDeps) {
   const now = deps.now ?? Date.now;
   return {
-    planRollout: (input: PlanInput) => planRollout(deps.pool, input, deps.verifiedEnvs ?? ['prod']),
+    planRollout: (input: PlanInput) =>
+      planRollout(deps.pool, input, deps.verifiedEnvs ?? ['prod'], rolloutIdOfCaller()),
     async judgeLaneStep(input: GateInput): Promise<StepVerdict> {
       const toMs = now();
       await Context.current().sleep(deps.settleMs ?? DEFAULT_SETTLE_MS);

@@ -37,7 +37,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
     ...createCompileActivities({ pool: deps.pool, opaPath: deps.opaPath }),
     ...createFactActivities({ pool: deps.pool }),
     ...createDecisionLogActivities({ pool: deps.pool, retentionDays: deps.decisionLogRetentionDays }),
-    ...createLaneActivities({ pool: deps.pool }),
+    ...createLaneActivities({ pool: deps.pool, signingKeyPath: deps.signingKeyPath }),
     ...createAuditActivities({ pool: deps.pool }),
     ...createGateActivities({
       pool: deps.pool,

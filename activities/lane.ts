@@ -2,12 +2,12 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Coverage } from '../policy/rollout/gates';
 import type { Lane } from '../policy/lane';
+import { abandonLeftover, type AbandonDeps } from './abort';
 import {
   promoteCandidate,
   readCoverage,
   rollbackLane,
   setLaneStep,
-  withdrawLeftover,
   type LaneChangeInput,
   type LeftoverInput,
   type LaneStepInput,
@@ -42,13 +42,17 @@ async function awaitCoverage(pool: Pool, input: CoverageInput): Promise<Coverage
 }
 
 /** Lane changes as activities; the writes and their idempotency live in store/deployments. */
-export function createLaneActivities(deps: { pool: Pool }) {
+export function createLaneActivities(deps: AbandonDeps) {
   const { pool } = deps;
   return {
     setLaneStep: (input: LaneStepInput) => setLaneStep(pool, input),
     promoteCandidate: (input: LaneChangeInput) => promoteCandidate(pool, input),
     rollbackLane: (input: LaneChangeInput) => rollbackLane(pool, input),
-    withdrawLeftover: (input: LeftoverInput) => withdrawLeftover(pool, input),
+    /**
+     * A promotion's first step: the leftover of a rollout that died on the lane is withdrawn, and
+     * the dead rollout's decision (aborted, superseded by this promotion) joins the env's chain.
+     */
+    withdrawLeftover: async (input: LeftoverInput) => (await abandonLeftover(deps, input, input.reason)).withdrawn,
     awaitCoverage: (input: CoverageInput) => awaitCoverage(pool, input),
   };
 }

@@ -2,6 +2,8 @@ import type { Pool, PoolClient } from 'pg';
 import type { DecisionEvent, Outcome } from '../../policy/rollout/decision-record';
 import { PkgError } from '../../policy/errors';
 import type { ChainRecord } from '../../policy/rollout/decision-chain';
+import type { ReceiptedPlan } from '../../policy/rollout/merge-receipt';
+import { readRolloutPlan } from './rollout-plans';
 import { inTransaction } from './transaction';
 
 /** Decision records (pkg_decision_records): a tamper-evident chain per env. */
@@ -45,6 +47,8 @@ async function chainHead(client: PoolClient, env: string): Promise<string | null
 export interface DecisionChainLink {
   previousId: string | null;
   events: DecisionEvent[];
+  /** The plan the rollout merged, with its receipt; null when it stored none. */
+  plan: ReceiptedPlan | null;
 }
 
 export interface NewDecisionRow {
@@ -67,20 +71,29 @@ export async function appendDecision(
   rolloutId: string,
   compose: (link: DecisionChainLink) => NewDecisionRow,
 ): Promise<string> {
-  return inTransaction(pool, async (client) => {
-    const existing = await client.query<{ id: string }>('SELECT id FROM pkg_decision_records WHERE rollout_id = $1', [
-      rolloutId,
-    ]);
-    if (existing.rows[0]) return existing.rows[0].id;
-    const previousId = await chainHead(client, env);
-    const row = compose({ previousId, events: await rolloutEvents(client, rolloutId) });
-    await client.query(
-      `INSERT INTO pkg_decision_records (id, env, rollout_id, snapshot_id, outcome, previous_id, canonical, signature, narrative)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [row.id, env, rolloutId, row.snapshotId, row.outcome, previousId, row.canonical, row.signature, row.narrative],
-    );
-    return row.id;
-  });
+  return inTransaction(pool, (client) => appendDecisionIn(client, env, rolloutId, compose));
+}
+
+/** appendDecision inside the caller's transaction, so the record commits with what it records. */
+export async function appendDecisionIn(
+  client: PoolClient,
+  env: string,
+  rolloutId: string,
+  compose: (link: DecisionChainLink) => NewDecisionRow,
+): Promise<string> {
+  const existing = await client.query<{ id: string }>('SELECT id FROM pkg_decision_records WHERE rollout_id = $1', [
+    rolloutId,
+  ]);
+  if (existing.rows[0]) return existing.rows[0].id;
+  const previousId = await chainHead(client, env);
+  const events = await rolloutEvents(client, rolloutId);
+  const row = compose({ previousId, events, plan: await readRolloutPlan(client, rolloutId) });
+  await client.query(
+    `INSERT INTO pkg_decision_records (id, env, rollout_id, snapshot_id, outcome, previous_id, canonical, signature, narrative)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [row.id, env, rolloutId, row.snapshotId, row.outcome, previousId, row.canonical, row.signature, row.narrative],
+  );
+  return row.id;
 }
 
 export interface StoredDecisionRow {

@@ -137,23 +137,22 @@ export interface Leftover {
  * Withdraws a candidate a dead rollout left on the lane (terminated, timed out, failed: no workflow
  * is left to do it), audited under the dead rollout's id with the same keys its own rollback would
  * have used, so it is never recorded twice. Returns what was withdrawn, or null when nothing was left.
+ * Runs in the caller's transaction, which writes the dead rollout's decision with it (activities/abort.ts).
  */
-export async function withdrawLeftover(pool: Pool, input: LeftoverInput): Promise<Leftover | null> {
-  return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ rollout_id: string | null; id: string; version: string; checksum: string }>(
-      `SELECT d.rollout_id, s.id, s.version, s.checksum
-         FROM pkg_deployments d JOIN pkg_snapshots s ON s.id = d.candidate_snapshot_id
-        WHERE d.env = $1 AND d.target = $2 AND d.region = $3 AND d.rollout_id IS DISTINCT FROM $4
-        FOR UPDATE OF d`,
-      [...laneParams(input.lane), input.healer],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    const candidate = { snapshotId: row.id, version: row.version, checksum: row.checksum };
-    const rolloutId = row.rollout_id ?? `${input.healer}:leftover`;
-    await withdraw(client, { ...input, rolloutId, candidate, details: { healedBy: input.healer } }, row.rollout_id);
-    return { rolloutId: row.rollout_id, candidate };
-  });
+export async function withdrawLeftover(client: PoolClient, input: LeftoverInput): Promise<Leftover | null> {
+  const { rows } = await client.query<{ rollout_id: string | null; id: string; version: string; checksum: string }>(
+    `SELECT d.rollout_id, s.id, s.version, s.checksum
+       FROM pkg_deployments d JOIN pkg_snapshots s ON s.id = d.candidate_snapshot_id
+      WHERE d.env = $1 AND d.target = $2 AND d.region = $3 AND d.rollout_id IS DISTINCT FROM $4
+      FOR UPDATE OF d`,
+    [...laneParams(input.lane), input.healer],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const candidate = { snapshotId: row.id, version: row.version, checksum: row.checksum };
+  const rolloutId = row.rollout_id ?? `${input.healer}:leftover`;
+  await withdraw(client, { ...input, rolloutId, candidate, details: { healedBy: input.healer } }, row.rollout_id);
+  return { rolloutId: row.rollout_id, candidate };
 }
 
 /** One withdrawal: lane row, the rollback in pkg_promotions, the hot-swap message and the audit row. */

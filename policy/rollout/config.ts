@@ -229,35 +229,59 @@ export interface RolloutLayer {
   overrides: RolloutOverrides;
 }
 
+/** What the layers merged so far hold, in each field's own merge form. */
+interface LayerMerge {
+  gates: Record<string, number | string>;
+  merged: RolloutOverrides;
+  approveAt: Set<number>;
+  analysis: Map<string, AnalysisMetricOverride>;
+  webhooks: Map<string, { layer: string; hook: WebhookSettings }>;
+  replay: ReplayOverrides;
+}
+
+function addLayer(acc: LayerMerge, { name, overrides }: RolloutLayer, problems: Problem[]): void {
+  const layer = parseRolloutOverrides(overrides, name);
+  mergeGates(acc.gates, layer.gates, name, problems);
+  mergeSteps(acc.merged, layer.steps, name, problems);
+  for (const key of GROWING) mergeGrowing(acc.merged, key, layer[key], name, problems);
+  mergeReplay(acc.replay, layer.replay, name, problems);
+  layer.approve_at?.forEach((p) => acc.approveAt.add(p));
+  mergeAnalysis(acc.analysis, layer.analysis, name, problems);
+  mergeWebhooks(acc.webhooks, layer.webhooks, name, problems);
+}
+
+function planOf(acc: LayerMerge, problems: Problem[]): RolloutConfig {
+  const sortedApprovals = [...acc.approveAt].sort((a, b) => a - b);
+  const analysis = toAnalysisMetrics(acc.analysis, problems);
+  return {
+    ...toRolloutConfig(acc.merged, acc.gates, sortedApprovals, analysis, acc.replay),
+    webhooks: [...acc.webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
+  };
+}
+
+const emptyMerge = (): LayerMerge => ({
+  gates: {},
+  merged: {},
+  approveAt: new Set(),
+  analysis: new Map(),
+  webhooks: new Map(),
+  replay: {},
+});
+
 /**
  * Merges layers in order. The first layer must set every field (the global defaults do); later
  * layers may only tighten. Throws PkgError('GateConfigLoosened') listing every violation.
  */
 export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   const problems: Problem[] = [];
-  const gates: Record<string, number | string> = {};
-  const merged: RolloutOverrides = {};
-  const approveAt = new Set<number>();
-  const analysis = new Map<string, AnalysisMetricOverride>();
-  const webhooks = new Map<string, { layer: string; hook: WebhookSettings }>();
-  const replay: ReplayOverrides = {};
-  for (const { name, overrides } of layers) {
-    const layer = parseRolloutOverrides(overrides, name);
-    mergeGates(gates, layer.gates, name, problems);
-    mergeSteps(merged, layer.steps, name, problems);
-    for (const key of GROWING) mergeGrowing(merged, key, layer[key], name, problems);
-    mergeReplay(replay, layer.replay, name, problems);
-    layer.approve_at?.forEach((p) => approveAt.add(p));
-    mergeAnalysis(analysis, layer.analysis, name, problems);
-    mergeWebhooks(webhooks, layer.webhooks, name, problems);
-  }
-  const sortedApprovals = [...approveAt].sort((a, b) => a - b);
-  const config: RolloutConfig = {
-    ...toRolloutConfig(merged, gates, sortedApprovals, toAnalysisMetrics(analysis, problems), replay),
-    webhooks: [...webhooks.values()].map(({ hook }) => resolveWebhook(hook)),
-  };
+  const acc = emptyMerge();
+  for (const layer of layers) addLayer(acc, layer, problems);
+  const config = planOf(acc, problems);
   if (config.bakeMs < config.gates.minBakeMs) {
-    problems.push({ path: 'rollout.bake', message: `${merged.bake} is shorter than min_bake ${gates.min_bake}` });
+    problems.push({
+      path: 'rollout.bake',
+      message: `${acc.merged.bake} is shorter than min_bake ${acc.gates.min_bake}`,
+    });
   }
   if (problems.length > 0) {
     throw PkgError.fromProblems(
@@ -269,6 +293,20 @@ export function mergeRolloutLayers(layers: RolloutLayer[]): RolloutConfig {
   return config;
 }
 
+/**
+ * The plan as it stood after each layer, in order (the last is the merge): what the merge receipt
+ * compares. Only mergeRolloutLayers judges a merge; a plan part-way may break a rule across fields
+ * (a bake below a min_bake a later layer raises both of) that the whole merge keeps.
+ */
+export function plansAfterEachLayer(layers: RolloutLayer[]): RolloutConfig[] {
+  const acc = emptyMerge();
+  const judgedElsewhere: Problem[] = [];
+  return layers.map((layer) => {
+    addLayer(acc, layer, judgedElsewhere);
+    return planOf(acc, judgedElsewhere);
+  });
+}
+
 /** The usual stack: built-in global, the env's layer, the bundle's `rollout:`, then CLI flags. */
 export function mergeRolloutConfig(
   global: RolloutOverrides,
@@ -276,12 +314,30 @@ export function mergeRolloutConfig(
   bundle: RolloutOverrides = {},
   commandLine: RolloutOverrides = {},
 ): RolloutConfig {
-  return mergeRolloutLayers([
+  return mergeRolloutLayers(rolloutLayers(global, env, bundle, commandLine));
+}
+
+function rolloutLayers(
+  global: RolloutOverrides,
+  env: RolloutOverrides,
+  bundle: RolloutOverrides,
+  commandLine: RolloutOverrides,
+): RolloutLayer[] {
+  return [
     { name: 'global defaults', overrides: global },
     { name: 'environment defaults', overrides: env },
     { name: 'bundle', overrides: bundle },
     { name: 'command line', overrides: commandLine },
-  ]);
+  ];
+}
+
+/** The layers of an env's promotion, in merge order: what `rolloutConfigFor` merges. */
+export function rolloutLayersFor(
+  env: Env,
+  bundle: RolloutOverrides = {},
+  commandLine: RolloutOverrides = {},
+): RolloutLayer[] {
+  return rolloutLayers(GLOBAL_ROLLOUT_DEFAULTS, ENV_ROLLOUT_DEFAULTS[env], bundle, commandLine);
 }
 
 export function rolloutConfigFor(
@@ -289,7 +345,7 @@ export function rolloutConfigFor(
   bundle: RolloutOverrides = {},
   commandLine: RolloutOverrides = {},
 ): RolloutConfig {
-  return mergeRolloutConfig(GLOBAL_ROLLOUT_DEFAULTS, ENV_ROLLOUT_DEFAULTS[env], bundle, commandLine);
+  return mergeRolloutLayers(rolloutLayersFor(env, bundle, commandLine));
 }
 
 function toRolloutConfig(

@@ -2,6 +2,8 @@ import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyOb
 import canonicalize from 'canonicalize';
 import type { StepVerdict } from './gates';
 import type { ReplayVerdict } from './impact';
+import type { RolloutConfig } from './config';
+import type { MergeReceipt } from './merge-receipt';
 import { laneName, type Lane } from '../lane';
 
 /**
@@ -38,6 +40,13 @@ export interface DecisionRecord {
   actors: string[];
   previous_id: string | null;
   decided_at: string;
+  /**
+   * The merged rollout plan that was in force and how its layers made it (policy/rollout/merge-receipt.ts).
+   * Absent where no plan was merged (a revert, a rollout refused while planning) and in records
+   * written before plans were kept.
+   */
+  plan?: RolloutConfig;
+  merge_receipt?: MergeReceipt;
 }
 
 export function canonicalDecision(record: DecisionRecord): string {
@@ -96,7 +105,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   rolled_back: 'was rolled back',
   rejected: 'was rejected before any traffic',
   reverted: 'was restored by a revert',
-  aborted: 'was withdrawn by an abort after its rollout died',
+  aborted: 'was withdrawn after its rollout died',
 };
 
 /** A few sentences for humans; the canonical JSON stays the source of truth. */
@@ -106,6 +115,7 @@ export function narrateDecision(record: DecisionRecord): string {
   const lines = [`${version} ${OUTCOME_TEXT[record.outcome]} on lane ${lane}: ${record.reason}.`];
   if (record.validation)
     lines.push(`Fixtures: ${record.validation.passed} passed, ${record.validation.failed} failed.`);
+  if (record.merge_receipt) lines.push(narrateReceipt(record.merge_receipt));
   if (record.replay) lines.push(`${record.replay.message}.`);
   const passed = record.verdicts.filter((v) => v.verdict === 'pass').length;
   if (record.verdicts.length > 0) lines.push(`Gates: ${passed} of ${record.verdicts.length} verdict(s) passed.`);
@@ -114,4 +124,15 @@ export function narrateDecision(record: DecisionRecord): string {
   if (record.previous_snapshot) lines.push(`Baseline was ${record.previous_snapshot.version}.`);
   lines.push(`Actors: ${record.actors.join(', ') || 'system'}.`);
   return lines.join(' ');
+}
+
+/** The receipt in one sentence: the plan's hash and which layer tightened which fields. */
+function narrateReceipt(receipt: MergeReceipt): string {
+  const tightening = receipt.layers
+    .filter((layer) => layer.fields_tightened.length > 0)
+    .map(
+      (layer) => `${layer.name} tightened ${layer.fields_tightened.map((f) => f.slice(0, f.indexOf(': '))).join(', ')}`,
+    );
+  const merged = receipt.layers.map((layer) => layer.name).join(' → ');
+  return `Plan ${receipt.merged_hash.slice(0, 12)} (${merged}): ${tightening.join('; ') || 'the global defaults as they are'}.`;
 }

@@ -12,6 +12,8 @@ import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
 import { revert } from '../../activities/revert';
 import { verifyStoredDecision } from '../../client/rollout-history';
 import { envHistory } from '../../activities/store/decisions';
+import { abandonLeftover } from '../../activities/abort';
+import { canonicalHash } from '../../policy/rollout/merge-receipt';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { connectTestEnvironment } from '../support/temporal';
 import { laneName } from '../../policy/lane';
@@ -128,6 +130,23 @@ test('first promotion of a lane: no baseline, absolute budgets only, promoted', 
   expect(await versionOf(pool, row!.snapshot_id)).toBe(`${name}@1.0.0`);
   expect(row).toMatchObject({ candidate_snapshot_id: null, canary_percent: '0.00' });
   expect((await verifyStoredDecision(pool, result.decisionId!)).ok).toBe(true);
+  // The record holds the plan in force and how its layers made it: only the command line's bake tightened.
+  const stored = await pool.query<{ canonical: string; narrative: string }>(
+    'SELECT canonical, narrative FROM pkg_decision_records WHERE id = $1',
+    [result.decisionId],
+  );
+  const { plan, merge_receipt: receipt } = JSON.parse(stored.rows[0]!.canonical);
+  expect(plan).toMatchObject({ steps: [50, 100], bakeMs: 2000, gates: { maxErrorRate: 0.01 } });
+  expect(receipt.merged_hash).toBe(canonicalHash(plan));
+  expect(receipt.layers.map((l: { name: string; fields_tightened: string[] }) => [l.name, l.fields_tightened])).toEqual(
+    [
+      ['global defaults', []],
+      ['environment defaults', []],
+      ['bundle', []],
+      ['command line', ['bakeMs: 1000 -> 2000']],
+    ],
+  );
+  expect(stored.rows[0]!.narrative).toContain(`Plan ${receipt.merged_hash.slice(0, 12)} (global defaults → `);
   await saveHistory(handle, 'promoted-first');
 });
 
@@ -335,6 +354,7 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
     [healed.decisionId],
   );
   expect(decision.rows[0]).toMatchObject({ outcome: 'aborted', rollout_id: deadRollout });
+  expect(JSON.parse(decision.rows[0]!.canonical).plan).toMatchObject({ steps: [50, 100], bakeMs: 600_000 });
   expect(JSON.parse(decision.rows[0]!.canonical).events).toEqual(
     expect.arrayContaining([expect.objectContaining({ event: 'rolled_back', reason: 'x' })]),
   );
@@ -363,6 +383,14 @@ test('a terminated rollout strands its canary; pkgctl abort withdraws it, audite
 
 test('the next promotion on a stranded lane withdraws the leftover first, audited under the dead rollout', async () => {
   const deadRollout = await strandCanary(`${name}@1.6.2`);
+  // A heal that fails before its record is written (here: an unreadable signing key) withdraws nothing either.
+  const attempt = { lane, healer: 'failed-attempt', actor: 'ci', reason: 'attempt' };
+  await expect(abandonLeftover({ pool, signingKeyPath: '/nonexistent/key.pem' }, attempt, 'x')).rejects.toThrow(
+    /ENOENT/,
+  );
+  expect(await laneRow(pool, lane)).toMatchObject({ canary_percent: '50.00' });
+  expect((await eventsOf(deadRollout)).filter((e) => e.event === 'rolled_back')).toEqual([]);
+
   const handle = await promote({ version: `${name}@1.6.3` });
   const result: PromotionResult = await handle.result();
   expect(result.outcome).toBe('promoted');
@@ -372,6 +400,26 @@ test('the next promotion on a stranded lane withdraws the leftover first, audite
     [deadRollout],
   );
   expect(withdrawn.rows).toEqual([{ reason: expect.stringContaining(healer), details: { healedBy: healer } }]);
+
+  // The dead rollout's decision, once: aborted, naming the promotion that superseded it, with its own plan.
+  const records = await pool.query<{ id: string; outcome: string; canonical: string }>(
+    'SELECT id, outcome, canonical FROM pkg_decision_records WHERE rollout_id = $1',
+    [deadRollout],
+  );
+  expect(records.rows.map((r) => r.outcome)).toEqual(['aborted']);
+  const aborted = JSON.parse(records.rows[0]!.canonical);
+  expect(aborted).toMatchObject({
+    reason: expect.stringContaining(healer),
+    snapshot: { version: `${name}@1.6.2` },
+    plan: { bakeMs: 600_000 },
+  });
+  expect(aborted.events).toContainEqual(expect.objectContaining({ event: 'rolled_back', is_rollback: true }));
+  // In the env's chain, right before the superseding promotion's own record; the whole chain verifies.
+  const own = await pool.query('SELECT previous_id FROM pkg_decision_records WHERE id = $1', [result.decisionId]);
+  expect(own.rows).toEqual([{ previous_id: records.rows[0]!.id }]);
+  const chain = await pkgctl('decision', 'verify', '--env', 'dev', '--json');
+  expect(chain.code).toBe(0);
+  expect(JSON.parse(chain.stdout)).toMatchObject({ ok: true, head: result.decisionId, broken: null });
 });
 
 test('a wasm-only bundle (its own Rego, no rules.yaml) is validated on wasm alone and promoted', async () => {

@@ -2,12 +2,20 @@ import { generateKeyPairSync } from 'node:crypto';
 import { canonicalDecision, decisionId, signDecision, type Outcome } from '../../policy/rollout/decision-record';
 import { verifyDecisionChain, type ChainRecord } from '../../policy/rollout/decision-chain';
 import { decisionRecordOf } from '../support/decision-records';
+import { rolloutLayersFor } from '../../policy/rollout/config';
+import { mergeWithReceipt } from '../../policy/rollout/merge-receipt';
 
 const keys = generateKeyPairSync('ed25519');
 const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-function recordOf(n: number, outcome: Outcome, previousId: string | null, env = 'staging'): ChainRecord {
-  const record = decisionRecordOf(n, outcome, previousId, env);
+function recordOf(
+  n: number,
+  outcome: Outcome,
+  previousId: string | null,
+  env = 'staging',
+  extra: object = {},
+): ChainRecord {
+  const record = { ...decisionRecordOf(n, outcome, previousId, env), ...extra };
   const canonical = canonicalDecision(record);
   return {
     id: decisionId(canonical),
@@ -61,6 +69,18 @@ describe('verifyDecisionChain', () => {
     expect(verifyDecisionChain('staging', [...records, stray]).broken).toMatchObject({ id: stray.id, position: null });
     const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(verifyDecisionChain('staging', records, other).broken).toMatchObject({ id: records[0]!.id, position: 1 });
+  });
+
+  it('walks records written before plans were kept beside ones holding their plan and receipt', () => {
+    const [first, second] = chain();
+    const receipted = mergeWithReceipt(rolloutLayersFor('staging', { gates: { max_error_rate: 0.005 } }));
+    const aborted = recordOf(3, 'aborted', second!.id, 'staging', receipted);
+    expect(JSON.parse(aborted.canonical)).toMatchObject({ plan: { gates: { maxErrorRate: 0.005 } } });
+    const records = [first!, second!, aborted];
+    expect(verifyDecisionChain('staging', records, privatePem)).toMatchObject({ ok: true, head: aborted.id });
+    // The plan is covered by the record's hash like the rest of it.
+    records[2] = { ...aborted, canonical: aborted.canonical.replace('"maxErrorRate":0.005', '"maxErrorRate":0.05') };
+    expect(verifyDecisionChain('staging', records).broken).toMatchObject({ id: aborted.id, position: 3 });
   });
 
   it('names a record that belongs to another env', () => {

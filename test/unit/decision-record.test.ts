@@ -7,6 +7,8 @@ import {
   verifyDecision,
   type DecisionRecord,
 } from '../../policy/rollout/decision-record';
+import { rolloutLayersFor } from '../../policy/rollout/config';
+import { mergeWithReceipt } from '../../policy/rollout/merge-receipt';
 
 const record: DecisionRecord = {
   schema: 1,
@@ -63,4 +65,15 @@ test('the narrative names the version, outcome, lane and reason', () => {
   expect(narrateDecision(record)).toContain(
     'rules@1.2.0 was rolled back on lane staging/default/eu: error rate 5% > budget 1%.',
   );
+});
+
+test('the narrative gives the plan by its hash and which layer tightened which fields; without a plan, nothing', () => {
+  const receipted = mergeWithReceipt(rolloutLayersFor('prod', { gates: { max_error_rate: 0.0005 } }, { bake: '10m' }));
+  const text = narrateDecision({ ...record, ...receipted });
+  expect(text).toContain(
+    `Plan ${receipted.merge_receipt.merged_hash.slice(0, 12)} (global defaults → environment defaults → bundle → command line): ` +
+      'environment defaults tightened bakeMs, gates.maxErrorRate, gates.minBakeMs, steps; ' +
+      'bundle tightened gates.maxErrorRate; command line tightened bakeMs.',
+  );
+  expect(narrateDecision(record)).not.toContain('Plan ');
 });

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import {
+  mergeRolloutLayers,
+  parseRolloutOverrides,
+  plansAfterEachLayer,
+  type RolloutConfig,
+  type RolloutLayer,
+} from './config';
+
+/**
+ * The merge receipt of a rollout plan (seed 002, "Merge Receipt"): how the layers (global → env →
+ * bundle → command line) made the plan, so a decision record shows which settings were in force
+ * and who tightened each. Hashes are sha256 over RFC 8785 canonical JSON, so key order never
+ * changes them. A field a layer tightened is named by its path in the plan with both values, e.g.
+ * `gates.maxErrorRate: 0.01 -> 0.005`; the first layer is the base, with nothing before it to tighten.
+ */
+export interface MergeReceiptLayer {
+  name: string;
+  /** sha256 of the layer's overrides as validated, canonical. */
+  overrides_hash: string;
+  fields_tightened: string[];
+}
+
+export interface MergeReceipt {
+  layers: MergeReceiptLayer[];
+  /** sha256 of the merged plan, canonical: the `plan` beside the receipt. */
+  merged_hash: string;
+}
+
+export interface ReceiptedPlan {
+  plan: RolloutConfig;
+  merge_receipt: MergeReceipt;
+}
+
+/** Merges the layers (refused as mergeRolloutLayers refuses) and says how each one shaped the plan. */
+export function mergeWithReceipt(layers: RolloutLayer[]): ReceiptedPlan {
+  const plan = mergeRolloutLayers(layers);
+  const plans = plansAfterEachLayer(layers);
+  const receiptLayers = layers.map(({ name, overrides }, i) => ({
+    name,
+    overrides_hash: canonicalHash(parseRolloutOverrides(overrides, name)),
+    fields_tightened: i === 0 ? [] : changedFields(plans[i - 1]!, plans[i]!),
+  }));
+  return { plan, merge_receipt: { layers: receiptLayers, merged_hash: canonicalHash(plan) } };
+}
+
+export function canonicalHash(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error('value is not serialisable as canonical JSON');
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** `path: before -> after` for every leaf that differs, sorted by path. */
+export function changedFields(before: RolloutConfig, after: RolloutConfig): string[] {
+  const was = leaves(before);
+  const now = leaves(after);
+  const paths = [...new Set([...was.keys(), ...now.keys()])].sort();
+  return paths
+    .filter((path) => was.get(path) !== now.get(path))
+    .map((path) => `${path}: ${was.get(path) ?? 'unset'} -> ${now.get(path) ?? 'unset'}`);
+}
+
+/** Plan fields that list named entries: keyed by name, so adding one names only its own settings. */
+const NAMED_LISTS = new Set(['analysis', 'webhooks']);
+
+/** Leaves by dotted path, each value as canonical JSON; other lists (steps, approvals) are one value. */
+function leaves(value: unknown, path = '', into = new Map<string, string>()): Map<string, string> {
+  if (NAMED_LISTS.has(path) && Array.isArray(value)) {
+    for (const { name, ...settings } of value as { name: string }[]) leaves(settings, `${path}.${name}`, into);
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) leaves(inner, path === '' ? key : `${path}.${key}`, into);
+  } else if (value !== undefined) {
+    into.set(path, canonicalize(value)!);
+  }
+  return into;
+}
