@@ -33,16 +33,30 @@ export interface ReceiptedPlan {
   merge_receipt: MergeReceipt;
 }
 
-/** Merges the layers (refused as mergeRolloutLayers refuses) and says how each one shaped the plan. */
+/**
+ * Merges the layers (refused as mergeRolloutLayers refuses) and says how each one shaped the plan.
+ * Webhook URLs are recorded by origin and digest: a hook's path or query often is its credential,
+ * and decision records are read far more widely than the bundle's settings.
+ */
 export function mergeWithReceipt(layers: RolloutLayer[]): ReceiptedPlan {
-  const plan = mergeRolloutLayers(layers);
-  const plans = plansAfterEachLayer(layers);
+  const plan = recordedPlan(mergeRolloutLayers(layers));
+  const plans = plansAfterEachLayer(layers).map(recordedPlan);
   const receiptLayers = layers.map(({ name, overrides }, i) => ({
     name,
     overrides_hash: canonicalHash(parseRolloutOverrides(overrides, name)),
     fields_tightened: i === 0 ? [] : changedFields(plans[i - 1]!, plans[i]!),
   }));
   return { plan, merge_receipt: { layers: receiptLayers, merged_hash: canonicalHash(plan) } };
+}
+
+function recordedPlan(plan: RolloutConfig): RolloutConfig {
+  return { ...plan, webhooks: plan.webhooks.map((hook) => ({ ...hook, url: recordedUrl(hook.url) })) };
+}
+
+/** `https://hooks.example.com/… sha256:<16 hex>`: which endpoint, and whether it was the same URL, without its secret parts. */
+export function recordedUrl(url: string): string {
+  const digest = createHash('sha256').update(url, 'utf8').digest('hex').slice(0, 16);
+  return `${new URL(url).origin}/… sha256:${digest}`;
 }
 
 export function canonicalHash(value: unknown): string {

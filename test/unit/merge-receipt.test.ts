@@ -73,3 +73,15 @@ test('an added metric gate is named by its own settings; a loosening merge has n
   expect(tightened(receipt)['command line']).toEqual(['analysis.p95.max: 0.2 -> 0.1']);
   expect(pkgErrorOf(() => receiptFor('prod', { gates: { max_error_rate: 0.05 } })).type).toBe('GateConfigLoosened');
 });
+
+test("a webhook's URL is recorded by origin and digest, never its path or query, which often carry its secret", () => {
+  const url = 'https://hooks.example.com/services/T0/B0/s3cr3t?token=abc';
+  const receipt = receiptFor('dev', { webhooks: [{ name: 'slack', type: 'post-rollout', url }] });
+  const text = JSON.stringify(receipt);
+  expect(text).not.toContain('s3cr3t');
+  expect(text).not.toContain('token=abc');
+  const digest = createHash('sha256').update(url).digest('hex').slice(0, 16);
+  expect(receipt.plan.webhooks.map((hook) => hook.url)).toEqual([`https://hooks.example.com/… sha256:${digest}`]);
+  expect(tightened(receipt).bundle).toContain(`webhooks.slack.url: unset -> "https://hooks.example.com/… sha256:${digest}"`);
+  expect(receipt.merge_receipt.merged_hash).toBe(canonicalHash(receipt.plan));
+});

@@ -1,0 +1,66 @@
+import { hashingEmbedding } from '../policy/cortex/embedder';
+import { startTraffic, postEvaluation } from '../client/traffic';
+import { laneName, type Lane } from '../policy/lane';
+
+/**
+ * The demo's semantic memory step (README "Semantic memory"): hotel-ops-semantic promoted on a lane
+ * of its own, then one ADVISORY complaint decided twice with the same embedding, before and after a
+ * like complaint is remembered. The rule remembered_noise_sends_patrol fires only when memory holds
+ * a noise complaint at least 0.85 similar, so the second decision adds a patrol and a call to the
+ * manager. Embeddings come from the demo's feature-hashing embedder, so it runs offline.
+ */
+export interface SemanticStepDeps {
+  lane: Lane;
+  /** Starts an evaluator on `lane` with extra environment and returns its URL once healthy. */
+  startEvaluator(name: string, lane: Lane, env: Record<string, string>): Promise<string>;
+  /** `pkgctl promote … --wait --json` of an example bundle; its JSON result. */
+  promote(bundle: string, laneArgs: string[], args: string[]): Promise<Record<string, unknown>>;
+  pkgctl(...args: string[]): string;
+  say(line: string): void;
+}
+
+const BUNDLE = 'hotel-ops-semantic';
+const VERSION = 'hotel-ops-semantic@1.0.0';
+const COMPLAINT = 'loud music and shouting from the room next door at night';
+const REMEMBERED = 'loud music and shouting from the room next door late at night';
+
+const subtasksOf = (body: Record<string, unknown>) =>
+  ((body.subtasks ?? []) as { name: string }[]).map((subtask) => subtask.name).join(', ') || 'none';
+
+/** True when memory changed the decision as the bundle says it should. */
+export async function semanticMemoryStep(deps: SemanticStepDeps): Promise<boolean> {
+  const { lane, say } = deps;
+  const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
+  say(`\n== semantic memory: ${BUNDLE} on lane ${laneName(lane)}, ADVISORY complaints`);
+  // Empty answers are cached too; a short TTL lets the same complaint see the new memory a moment later.
+  const url = await deps.startEvaluator('evaluator-semantic', lane, {
+    CORTEX_CACHE_TTL_MS: '1000',
+    CORTEX_HYDRATION_BUDGET_MS: '200',
+  });
+  const complaint = (i: number) => ({
+    mode: 'advisory',
+    ...lane,
+    input: { signals: { complaint_score: 0.6 }, context: { subject: `guest:${i % 500}` } },
+  });
+  const traffic = startTraffic({ urls: [url], body: complaint, concurrency: 4 });
+  const result = await deps.promote(BUNDLE, laneArgs, ['--bake', '10s']);
+  const report = await traffic.stop();
+  say(`   => ${String(result.outcome)}; ${report.ok} complaints answered meanwhile, ${report.failed} failed`);
+  if (result.outcome !== 'promoted') return false;
+
+  const ask = () => postEvaluation(url, { ...complaint(0), embedding: hashingEmbedding(COMPLAINT) });
+  const before = await ask();
+  say(`   "${COMPLAINT}": ${subtasksOf(before.body)} (memory: ${JSON.stringify(before.body.meta)})`);
+  const id = `demo:${lane.region}:noise`;
+  say(
+    `   ${deps.pkgctl('memory', 'add', '--id', id, '--tier', 'event_working', '--label', 'noise_complaint', '--text', REMEMBERED, '--embed-text', '--snapshot', VERSION)}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const after = await ask();
+  const meta = after.body.meta as { semantic_context?: { top?: { label?: string; similarity?: number } } };
+  const top = meta.semantic_context?.top;
+  say(
+    `   the same complaint again: ${subtasksOf(after.body)} (nearest memory ${top?.label ?? 'none'}, similarity ${top?.similarity?.toFixed(3) ?? '-'})`,
+  );
+  return subtasksOf(before.body) === 'escalate' && subtasksOf(after.body) === 'noise_patrol, notify_manager, escalate';
+}
