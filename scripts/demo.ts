@@ -6,13 +6,15 @@ import { loadConfigOrExit } from '../policy/config';
 import { startTraffic } from '../client/traffic';
 import { hotelOpsRequest } from '../examples/hotel-ops-traffic';
 import { laneName, type Lane } from '../policy/lane';
+import { semanticMemoryStep } from './demo-semantic';
 
 /**
  * `npm run demo [-- --keep]`: the whole lifecycle for real. Brings the services up, starts the
  * pipeline worker and two evaluators on a fresh lane, sends live traffic, then through pkgctl:
  * bootstraps the lane with hotel-ops v1, promotes the good v2 through the full ramp, shows the impact
  * of the broken v3 on the logged traffic, and watches the replay stage reject v3 before any live
- * request reaches it. Exits 0 when every outcome is as expected.
+ * request reaches it; then shows semantic memory changing an ADVISORY decision (demo-semantic.ts).
+ * Exits 0 when every outcome is as expected.
  */
 const ROOT = path.join(__dirname, '..');
 const DEMO_DIR = path.join(ROOT, '.data', 'demo');
@@ -49,6 +51,24 @@ function startProcess(name: string, script: string, env: Record<string, string>)
     if (!stopping) say(`!! ${name} exited (${signal ?? code}); see .data/demo/${name}.log`);
   });
   return child;
+}
+
+/** An evaluator process for `lane`, its URL once healthy. */
+async function startEvaluator(name: string, lane: Lane, env: Record<string, string>): Promise<string> {
+  const port = await freePort();
+  children.push(
+    startProcess(name, 'worker/evaluator/main.ts', {
+      EVALUATOR_ENV: lane.env,
+      EVALUATOR_TARGET: lane.target,
+      EVALUATOR_REGION: lane.region,
+      EVALUATOR_PORT: String(port),
+      ...env,
+    }),
+  );
+  writeFileSync(path.join(DEMO_DIR, 'pids'), children.map((c) => c.pid).join('\n'));
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, 60);
+  return url;
 }
 
 async function waitHealthy(url: string, seconds: number): Promise<void> {
@@ -116,24 +136,13 @@ async function main(): Promise<number> {
   mkdirSync(DEMO_DIR, { recursive: true });
   const lane: Lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
   const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
-  // Every decision is logged, so each candidate is first replayed on what the lane really decided.
-  const laneEnv = {
-    EVALUATOR_ENV: lane.env,
-    EVALUATOR_TARGET: lane.target,
-    EVALUATOR_REGION: lane.region,
-    DECISION_LOG_SAMPLE: '1',
-  };
-  const ports = [await freePort(), await freePort()];
-  say(`\n== lane ${laneName(lane)}: pipeline worker + evaluators on :${ports.join(', :')}`);
+  say(`\n== lane ${laneName(lane)}: pipeline worker + two evaluators`);
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
-  ports.forEach((port, i) =>
-    children.push(
-      startProcess(`evaluator-${i + 1}`, 'worker/evaluator/main.ts', { ...laneEnv, EVALUATOR_PORT: String(port) }),
-    ),
+  // Every decision is logged, so each candidate is first replayed on what the lane really decided.
+  const urls = await Promise.all(
+    [1, 2].map((i) => startEvaluator(`evaluator-${i}`, lane, { DECISION_LOG_SAMPLE: '1' })),
   );
-  writeFileSync(path.join(DEMO_DIR, 'pids'), children.map((c) => c.pid).join('\n'));
-  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  await Promise.all(urls.map((url) => waitHealthy(url, 60)));
+  say(`   evaluators at ${urls.join(', ')}`);
 
   const sendTraffic = () =>
     startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false });
@@ -189,6 +198,14 @@ async function main(): Promise<number> {
     }
   }
   const report = await traffic.stop();
+  const semantic = await semanticMemoryStep({
+    lane: { ...lane, target: `${lane.target}-semantic` },
+    startEvaluator,
+    promote: (bundle, laneArgs, args) => promote({ title: bundle, bundle, args, expect: 'promoted' }, laneArgs),
+    pkgctl,
+    say,
+  });
+  asExpected &&= semantic;
   say(
     `\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`,
   );
@@ -197,7 +214,7 @@ async function main(): Promise<number> {
   );
   say(
     asExpected
-      ? '== demo: v1 and v2 promoted, the broken v3 rejected by the replay before any live request, as expected'
+      ? '== demo: v1 and v2 promoted, the broken v3 rejected by the replay before any live request, and a complaint decided differently once memory held a like one, as expected'
       : '== demo: an outcome was not as expected',
   );
   return asExpected && report.failed === 0 ? 0 : 1;
