@@ -82,6 +82,8 @@ test("a webhook's URL is recorded by origin and digest, never its path or query,
   expect(text).not.toContain('token=abc');
   const digest = createHash('sha256').update(url).digest('hex').slice(0, 16);
   expect(receipt.plan.webhooks.map((hook) => hook.url)).toEqual([`https://hooks.example.com/… sha256:${digest}`]);
-  expect(tightened(receipt).bundle).toContain(`webhooks.slack.url: unset -> "https://hooks.example.com/… sha256:${digest}"`);
+  expect(tightened(receipt).bundle).toContain(
+    `webhooks.slack.url: unset -> "https://hooks.example.com/… sha256:${digest}"`,
+  );
   expect(receipt.merge_receipt.merged_hash).toBe(canonicalHash(receipt.plan));
 });
