@@ -6,6 +6,7 @@ import type { Fact } from '../../policy/engine/evaluation';
 import { ensureDecisionLogPartitions, insertDecisionLogChunks } from '../../activities/store/decision-logs';
 import type { Queryable } from '../../activities/store/transaction';
 import type { LoggedRequest, WriterCommand, WriterReport } from './decision-log';
+import { decisionBatchReader } from './decision-log-batch';
 import { oneLine } from './service';
 
 /**
@@ -33,6 +34,7 @@ export interface DecisionLogWriter {
 
 export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLogWriter {
   const knownDays = new Set<string>();
+  const read = decisionBatchReader();
   let lines: LoggedLine<Buffer>[] = [];
   let draining: Promise<void> | null = null;
 
@@ -50,10 +52,10 @@ export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLo
     };
   };
 
-  const take = (decisions: readonly LoggedRequest[]) => {
+  const take = (batch: string) => {
     let unreadable = 0;
     let reason = '';
-    for (const logged of decisions) {
+    for (const logged of read(batch)) {
       try {
         lines.push(lineOf(logged));
       } catch (error) {

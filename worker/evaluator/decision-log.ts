@@ -5,11 +5,13 @@ import { createDecisionLogBuffer, type BufferStats } from '../../policy/decision
 import { isSampled, sampleRate, type DecisionLogSampling } from '../../policy/decision-log/sampling';
 import type { Mode } from '../../policy/engine/evaluation';
 import type { Lane } from '../../policy/lane';
+import { decisionRecord } from './decision-log-batch';
 import type { EvaluatorProm } from './prom';
 
 /**
  * The evaluator's decision log (README "Decision logs"). A request hands over only what it
- * already holds (the body it received, the decision's JSON) and goes on; a thread of its own masks,
+ * already holds (the body it received, the decision's JSON), appended to a string that crosses
+ * in one message (decision-log-batch.ts), and goes on; a thread of its own masks,
  * renders and writes the decisions to Postgres in chunks (decision-log-writer.ts). The request
  * path so stays at a few object fields per decision, and the rendering uses the other core.
  * At most `capacity` decisions are unwritten at a time; past that, and for writes that fail,
@@ -47,9 +49,8 @@ export interface LoggedRequest {
 
 export type DecisionDraft = Omit<LoggedRequest, 'decisionId' | 'at'>;
 
-/** Between the evaluator and its writer thread. */
-export type WriterCommand =
-  { kind: 'decisions'; decisions: LoggedRequest[] } | { kind: 'flush'; id: number } | { kind: 'stop' };
+/** Between the evaluator and its writer thread; `decisions` is a batch of records (decision-log-batch.ts). */
+export type WriterCommand = { kind: 'decisions'; decisions: string } | { kind: 'flush'; id: number } | { kind: 'stop' };
 export type WriterReport =
   | { kind: 'written'; count: number }
   | { kind: 'failed'; count: number; error: string }
@@ -112,7 +113,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   );
   let written = 0;
   let lastError: string | null = null;
-  let pending: LoggedRequest[] = [];
+  let pending = '';
   let posting = false;
   let writer: WriterHandle | null = null;
   let stopping = false;
@@ -158,9 +159,9 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   // has a cost of its own whatever it carries, and a turn of the event loop holds only a few requests.
   const sendPending = () => {
     posting = false;
-    if (pending.length === 0) return;
+    if (pending === '') return;
     const decisions = pending;
-    pending = [];
+    pending = '';
     post({ kind: 'decisions', decisions });
   };
 
@@ -179,7 +180,7 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
       // An overloaded evaluator drops before anything is copied: the drop costs nothing but the count.
       if (!buffer.admit()) return null;
       const decisionId = randomUUID();
-      pending.push({ ...draft, decisionId, at: now() });
+      pending += decisionRecord(draft, decisionId, now());
       if (!posting) {
         posting = true;
         setTimeout(sendPending, HANDOFF_MS).unref();
