@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createPool } from '../../activities/connections';
+import { loadConfig } from '../../policy/config';
+import { EXIT } from '../../client/exit-codes';
+import { pkgctl } from '../support/pkgctl';
+import { connectTestEnvironment } from '../support/temporal';
+import { startPipeline, writeBundle, type PipelineUnderTest } from './promotion-harness';
+import { createTestToken, startApi, type RunningApi } from './api-harness';
+
+/**
+ * The README's "Using it from CI" job, command for command: an admin makes the deployer token, then
+ * `pkgctl bundle validate` and `pkgctl promote … --env prod --target web --region eu --wait --json`
+ * run with nothing but PKG_API_URL and PKG_TOKEN, against the real API and a real pipeline worker.
+ * prod/web/eu has no evaluator here, so the rollout ends rejected before any traffic (a prod ramp
+ * bakes 5 minutes a step); what this proves is that the job's client needs nothing else and gets
+ * the workflow's own result and exit code. The demo shows the same path promoting.
+ */
+jest.setTimeout(180_000);
+
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+let pipeline: PipelineUnderTest;
+let running: Promise<void>;
+let api: RunningApi;
+
+beforeAll(async () => {
+  env = await connectTestEnvironment();
+  pool = createPool(loadConfig(), 2);
+  pipeline = await startPipeline(env, pool);
+  running = pipeline.worker.run();
+  api = await startApi({ PIPELINE_TASK_QUEUE: pipeline.worker.options.taskQueue });
+}, 60_000);
+
+afterAll(async () => {
+  await api?.stop();
+  pipeline?.worker.shutdown();
+  await running;
+  await pipeline?.stop();
+  await pool?.end();
+  await env?.teardown();
+});
+
+/**
+ * A CI runner's environment: the job's two variables and what node needs to start. The services'
+ * variables point nowhere, so a command that went around the API would fail instead of finding this
+ * machine's defaults.
+ */
+function ciJob(url: string, token: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? '/tmp',
+    PKG_API_URL: url,
+    PKG_TOKEN: token,
+    DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/none',
+    REDIS_URL: 'redis://127.0.0.1:1',
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+  };
+}
+
+test("the README's CI job runs with only PKG_API_URL and PKG_TOKEN and gets the rollout's result", async () => {
+  const admin = await createTestToken(pool, 'admin');
+  const name = `ci-hotel-ops-${randomUUID().slice(0, 8)}`;
+  const created = await pkgctl(
+    ['token', 'create', '--role', 'deployer', '--env', 'prod', '--name', name, '--json'],
+    ciJob(api.url, admin.token),
+  );
+  expect(created.code).toBe(EXIT.ok);
+  const job = ciJob(api.url, (JSON.parse(created.stdout) as { token: string }).token);
+  const dir = await writeBundle({ version: `${name}@1.0.0`, env: 'prod' });
+
+  const validated = await pkgctl(['bundle', 'validate', dir], job);
+  expect(validated.code).toBe(EXIT.ok);
+  const promoted = await pkgctl(
+    ['promote', dir, '--env', 'prod', '--target', 'web', '--region', 'eu', '--wait', '--json'],
+    job,
+  );
+  const result = JSON.parse(promoted.stdout) as { outcome: string; reason: string; url: string };
+  expect({ code: promoted.code, outcome: result.outcome }).toEqual({ code: EXIT.rejected, outcome: 'rejected' });
+  expect(result.reason).toMatch(/^NoEvaluators: lane prod\/web\/eu has no live evaluator/);
+
+  // The rollout ran on this installation, as the token: the API started it, not a bypass.
+  const { rows } = await pool.query<{ event: string }>(
+    `SELECT event FROM pkg_rollout_events WHERE env = 'prod' AND target = 'web' AND region = 'eu' AND actor = $1`,
+    [`token:${name}`],
+  );
+  expect(rows).toEqual([{ event: 'rejected' }]);
+});
