@@ -15,7 +15,7 @@ export interface AbortResult {
 
 export async function abortLane(
   deps: { pool: Pool; signingKeyPath?: string },
-  input: { lane: Lane; healer: string; actor: string; reason: string },
+  input: { lane: Lane; healer: string; actor: string; actorVerified: boolean; reason: string },
 ): Promise<AbortResult> {
   const withdrawn = await withdrawLeftover(deps.pool, input);
   if (!withdrawn) return { withdrawn, decisionId: null };
@@ -28,6 +28,8 @@ export async function abortLane(
     baseline: null,
     validation: null,
     verdicts: [],
+    actor: input.actor,
+    actorVerified: input.actorVerified,
   });
   return { withdrawn, decisionId };
 }

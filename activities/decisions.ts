@@ -30,6 +30,10 @@ export interface DecisionInput {
   verdicts: StepVerdict[];
   /** The replay stage's verdict; absent for rollouts without one. */
   replay?: ReplayVerdict | null;
+  /** Who started the rollout (revert, abort); absent in histories recorded before identities. */
+  actor?: string;
+  /** Whether the API verified that actor. */
+  actorVerified?: boolean;
 }
 
 export interface DecisionDeps {
@@ -51,6 +55,8 @@ async function writeDecisionRecord(deps: DecisionDeps, input: DecisionInput): Pr
       canonical,
       signature: signingKey ? signDecision(canonical, signingKey) : null,
       narrative: narrateDecision(record),
+      actor: input.actor ?? null,
+      actorVerified: input.actorVerified ?? null,
     };
   });
 }

@@ -21,7 +21,8 @@ import { validateBundleFiles, type BundleValidation } from './commands/bundle';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import type { RolloutStatus } from '../policy/rollout/status';
 import type { OperatorAction } from '../policy/rollout/operator-actions';
-import { operatorUpdates, type PromotionResult } from '../workflows/definitions';
+import { operatorUpdates, rolloutWorkflowId, type PromotionResult } from '../workflows/definitions';
+import { insertVerifiedAction } from '../activities/store/verified-actions';
 import { prepareFiles, uploadBundle } from './bundle-upload';
 import { assertLaneIdle, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from './rollout-client';
 import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from './schedules';
@@ -112,7 +113,14 @@ export interface ControlPlane {
   revokeToken(name: string, actor: string): Promise<StoredToken>;
 }
 
-export function directControlPlane({ config, pool, temporal }: Session): ControlPlane {
+/**
+ * `verifiedActors`: the control-plane API's plane, whose every `actor` is an identity it verified; the
+ * audit rows say so (README "Identity and access"). pkgctl's own plane records its actors unverified.
+ */
+export function directControlPlane(
+  { config, pool, temporal }: Session,
+  { verifiedActors = false }: { verifiedActors?: boolean } = {},
+): ControlPlane {
   return {
     async upload(packed, env, actor) {
       const prepared = prepareFiles(unpackBundle(packed), env, {}, 'bundle');
@@ -128,7 +136,18 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
       const prepared = prepareFiles(unpackBundle(packed), lane.env, overrides, 'bundle');
       const version = prepared.bundle.manifest.version;
       await uploadBundle(pool(), prepared, actor);
-      const input = { digest: prepared.digest, lane, overrides, actor };
+      // Like an operator action's: the workflow resolves this record, so a start sent straight through
+      // Temporal with the same actor stays unverified.
+      const verification = verifiedActors
+        ? {
+            verification: await insertVerifiedAction(pool(), {
+              workflowId: rolloutWorkflowId(lane),
+              action: 'promote',
+              subject: actor,
+            }),
+          }
+        : {};
+      const input = { digest: prepared.digest, lane, overrides, actor, ...verification };
       const handle = await startPromotion(await temporal(), config.PIPELINE_TASK_QUEUE, input, version);
       const url = workflowLink(config, handle.workflowId);
       return {
@@ -152,13 +171,14 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
       const healer = `abort:${randomUUID()}`;
       const { withdrawn, decisionId } = await abortLane(
         { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
-        { lane, healer, actor, reason },
+        { lane, healer, actor, actorVerified: verifiedActors, reason },
       );
       return { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn, decisionId };
     },
     async revert(request) {
       await assertLaneIdle(await temporal(), request.lane);
-      return revert({ pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY }, request);
+      const deps = { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY };
+      return revert(deps, { ...request, actorVerified: verifiedActors });
     },
     history: (env, limit) => envHistory(pool(), env, limit),
     decision: (id) => readDecision(pool(), id),

@@ -14,7 +14,7 @@ import { EVALUATOR_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../policy/constants'
 import type { ErrorType } from '../../policy/errors';
 import type { StepVerdict, Verdict } from '../../policy/rollout/gates';
 import type { RolloutStatus } from '../../policy/rollout/status';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery, type PromotionInput } from '../../workflows/definitions';
 import type { promotion } from '../../workflows/promotion';
 import { WORKFLOW_BUNDLE_PATH } from '../global-setup';
 
@@ -179,8 +179,15 @@ export const callsTo = (calls: Calls, name: string) => calls.filter((call) => ca
 
 export interface PromotionTestEnv {
   env: TestWorkflowEnvironment;
-  /** Runs `work` against a started promotion while a pipeline worker on its own queue serves the fakes. */
-  withPromotion<T>(fakes: Fakes, work: (handle: WorkflowHandle<typeof promotion>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` against a started promotion while a pipeline worker on its own queue serves the fakes;
+   * `input` changes the promotion's input (actor ci, no verification).
+   */
+  withPromotion<T>(
+    fakes: Fakes,
+    work: (handle: WorkflowHandle<typeof promotion>) => Promise<T>,
+    input?: Partial<PromotionInput>,
+  ): Promise<T>;
   teardown(): Promise<void>;
 }
 
@@ -206,7 +213,7 @@ export async function createPromotionEnv(): Promise<PromotionTestEnv> {
   const evaluating = evaluatorWorker.run();
   return {
     env,
-    async withPromotion(fakes, work) {
+    async withPromotion(fakes, work, input = {}) {
       const taskQueue = `wf-${randomUUID()}`;
       const { runSnapshotFixtures, replayDecisions, ...pipeline } = fakes;
       fixtures = runSnapshotFixtures;
@@ -221,7 +228,7 @@ export async function createPromotionEnv(): Promise<PromotionTestEnv> {
         const handle = await env.client.workflow.start<typeof promotion>('promotion', {
           taskQueue,
           workflowId: `rollout-test-${randomUUID()}`,
-          args: [{ digest: 'digest-1', lane, actor: 'ci' }],
+          args: [{ digest: 'digest-1', lane, actor: 'ci', ...input }],
         });
         return work(handle);
       });

@@ -108,3 +108,48 @@ test('where the plan does not require it, a UI approve is accepted and recorded 
   expect(result.outcome).toBe('promoted');
   expect(operatorRows(calls)).toEqual([{ event: 'approved', actor: 'lead', actorVerified: false }]);
 });
+
+/** Every activity that writes an audit row for the starter, and the identity each was given. */
+const STARTER_AUDITED = [
+  'recordRolloutEvent',
+  'withdrawLeftover',
+  'runSnapshotFixtures',
+  'setLaneStep',
+  'promoteCandidate',
+  'writeDecisionRecord',
+];
+const starterAttribution = (calls: Calls) => ({
+  called: [...new Set(calls.map((c) => c.name).filter((name) => STARTER_AUDITED.includes(name)))].sort(),
+  identities: [
+    ...new Set(
+      calls
+        .filter((c) => STARTER_AUDITED.includes(c.name))
+        .map((c) => c.input as { actor: string; actorVerified?: boolean })
+        // The gate's verdict rows are the pipeline's own, not the starter's.
+        .filter(({ actor }) => actor !== 'gate')
+        .map(({ actor, actorVerified }) => JSON.stringify({ actor, actorVerified })),
+    ),
+  ].map((text) => JSON.parse(text) as unknown),
+});
+/** The API's record "v-start" of a start resolves to token:ci-deployer; an operator action's id does not. */
+const verifyStart = async ({ verification, action }: OperatorVerification) =>
+  verification === 'v-start' && action === 'promote' ? 'token:ci-deployer' : null;
+
+test.each([
+  ['the API verified', { verification: 'v-start' }, { actor: 'token:ci-deployer', actorVerified: true }],
+  ['straight through Temporal', {}, { actor: 'token:ci-deployer', actorVerified: false }],
+  [
+    'with a verification the API never made',
+    { verification: 'v-forged' },
+    { actor: 'token:ci-deployer', actorVerified: false },
+  ],
+])('a start %s: every audit row of the rollout names its starter so', async (_how, input, expected) => {
+  const { fakes, calls } = fakeActivities({ verifyOperator: verifyStart });
+  const result = await testEnv.withPromotion(fakes, (handle) => handle.result(), {
+    actor: 'token:ci-deployer',
+    ...input,
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(starterAttribution(calls)).toEqual({ called: [...STARTER_AUDITED].sort(), identities: [expected] });
+  expect(callsTo(calls, 'verifyOperator')).toHaveLength('verification' in input ? 1 : 0);
+});

@@ -21,7 +21,7 @@ export async function runApi(config: Config): Promise<void> {
   const temporal = await connectTemporalClient(config);
   const session = { config, pool: () => pool, temporal: () => Promise.resolve(temporal) };
   const deps = {
-    plane: directControlPlane(session),
+    plane: directControlPlane(session, { verifiedActors: true }),
     separatedEnvs: config.PKG_SEPARATED_ENVS,
     starterOf: (workflowId: string) => rolloutStarter(temporal, workflowId),
     recordVerifiedAction: (action: VerifiedAction) => insertVerifiedAction(pool, action),
