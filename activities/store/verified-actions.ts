@@ -1,6 +1,9 @@
 import type { Pool } from 'pg';
 
-/** Operator actions the API verified (pkg_verified_actions): written by the API, read by the workflow's activity. */
+/**
+ * Operator actions and rollout starts ('promote') the API verified (pkg_verified_actions): written by
+ * the API, read by the workflow's activity.
+ */
 export interface VerifiedAction {
   workflowId: string;
   action: string;
