@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { envHistory, readDecision, type HistoryEntry, type StoredDecisionRow } from '../activities/store/decisions';
 import type { Leftover } from '../activities/store/deployments';
 import { abortLane } from '../activities/abort';
@@ -10,7 +11,7 @@ import {
   type FactStatistics,
   type StoredFact,
 } from '../activities/store/facts';
-import { runFactCleanup, type FactCleanupResult } from '../activities/store/fact-cleanup';
+import { runFactCleanup, type FactCleanupProgress, type FactCleanupResult } from '../activities/store/fact-cleanup';
 import { insertToken, listTokens, revokeToken, type StoredToken } from '../activities/store/api-tokens';
 import { revert, type RevertRequest, type RevertResult } from '../activities/revert';
 import { unpackBundle } from '../policy/bundle/pack';
@@ -28,6 +29,13 @@ import { assertLaneIdle, rolloutStatus, startPromotion, waitForOutcome, workflow
 import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from './schedules';
 import { withSession, type Session } from './session';
 import { apiControlPlane } from './api-client';
+import { evaluateLoaded, loadStoredVersion } from './evaluation';
+import { runImpact, type ImpactRequest, type ImpactResult } from './impact-run';
+import { verifyEnvChain, verifyStoredDecision, type DecisionVerification } from './rollout-history';
+import type { ChainVerification } from '../policy/rollout/decision-chain';
+import type { EngineKind, EvaluationOutput } from '../policy/engine/evaluation';
+import { parseEvaluationInput } from '../policy/engine/evaluation-request';
+import { PkgError } from '../policy/errors';
 import { loadConfig, type Config } from '../policy/config';
 
 /**
@@ -83,6 +91,21 @@ export interface CreatedToken extends StoredToken {
   token: string;
 }
 
+/** `pkgctl evaluate --version`: one decision of a stored snapshot. */
+export interface EvaluationRequest {
+  version: string;
+  /** The evaluation input as received; checked as a CONTROL-mode input. */
+  input: unknown;
+  /** Defaults to the snapshot manifest's engine. */
+  engine?: EngineKind;
+}
+
+/** The decision, and the env of the snapshot that made it (the API authorizes by it). */
+export interface StoredEvaluation {
+  env: Env;
+  output: EvaluationOutput;
+}
+
 export interface UploadedBundle {
   digest: string;
   version: string;
@@ -106,7 +129,15 @@ export interface ControlPlane {
   addFact(input: unknown): Promise<StoredFact>;
   listFacts(query: FactQuery): Promise<StoredFact[]>;
   factStatistics(namespace: string | null): Promise<FactStatistics[]>;
-  cleanupFacts(request: unknown): Promise<FactCleanupResult>;
+  /** `onBatch` hears of each batch as it commits, where the plane can tell (not through the API). */
+  cleanupFacts(request: unknown, onBatch?: (progress: FactCleanupProgress) => void): Promise<FactCleanupResult>;
+  /** A record's hash, signature and link; `publicKey` (PEM) defaults to the installation's DECISION_SIGNING_KEY. */
+  verifyDecision(id: string, publicKey?: string): Promise<DecisionVerification>;
+  /** An env's whole chain, naming its first broken link; the key as verifyDecision's. */
+  verifyChain(env: Env, publicKey?: string): Promise<ChainVerification>;
+  /** Replays a lane's logged decisions on a candidate; waits for the report. */
+  impact(request: ImpactRequest): Promise<ImpactResult>;
+  evaluate(request: EvaluationRequest): Promise<StoredEvaluation>;
   schedule(request: ScheduleRequest): Promise<ScheduleOutcome & { link: string }>;
   createToken(request: NewToken, actor: string): Promise<CreatedToken>;
   listTokens(): Promise<StoredToken[]>;
@@ -185,8 +216,17 @@ export function directControlPlane(
     addFact: (input) => addFact(pool(), parseInput(factInputSchema, input, 'invalid fact')),
     listFacts: (query) => listFacts(pool(), query),
     factStatistics: (namespace) => getFactStatistics(pool(), namespace),
-    cleanupFacts: (request) =>
-      runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup')),
+    cleanupFacts: (request, onBatch) =>
+      runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup'), { onBatch }),
+    verifyDecision: (id, publicKey) => verifyStoredDecision(pool(), id, publicKey ?? installationKey(config)),
+    verifyChain: (env, publicKey) => verifyEnvChain(pool(), env, publicKey ?? installationKey(config)),
+    impact: async (request) => runImpact({ config, pool: pool(), client: await temporal() }, request),
+    async evaluate({ version, input, engine }) {
+      const parsed = parseEvaluationInput(input, 'control');
+      if (!parsed.ok) throw new PkgError('InputInvalid', parsed.reason);
+      const loaded = await loadStoredVersion(pool(), version);
+      return { env: loaded.env, output: await evaluateLoaded(loaded, parsed.value, engine) };
+    },
     async schedule({ name, every, request }) {
       const client = await temporal();
       const taskQueue = config.PIPELINE_TASK_QUEUE;
@@ -205,6 +245,11 @@ export function directControlPlane(
     listTokens: () => listTokens(pool()),
     revokeToken: (name, actor) => revokeToken(pool(), name, actor),
   };
+}
+
+/** The decision signing key this installation is configured with, as PEM; records verify against it. */
+function installationKey(config: Config): string | undefined {
+  return config.DECISION_SIGNING_KEY ? readFileSync(config.DECISION_SIGNING_KEY, 'utf8') : undefined;
 }
 
 /**

@@ -33,6 +33,8 @@ export const ACTION_ROLES = {
   'bundle.upload': 'author',
   'bundle.validate': 'author',
   'facts.add': 'author',
+  impact: 'author',
+  evaluate: 'author',
   promote: 'deployer',
   approve: 'approver',
   pause: 'operator',
