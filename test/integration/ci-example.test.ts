@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
@@ -86,4 +89,34 @@ test("the README's CI job runs with only PKG_API_URL and PKG_TOKEN and gets the 
     [`token:${name}`],
   );
   expect(rows).toEqual([{ event: 'rejected' }]);
+});
+
+test('decision verify, facts cleanup, impact and evaluate --version go through the API too, with its roles', async () => {
+  const author = ciJob(api.url, (await createTestToken(pool, 'author', ['dev'])).token);
+  const admin = ciJob(api.url, (await createTestToken(pool, 'admin')).token);
+  const inputFile = path.join(await mkdtemp(path.join(tmpdir(), 'pkg-input-')), 'input.json');
+  await writeFile(inputFile, JSON.stringify({ tags: ['vip'], context: { subject: 'guest:ci' } }));
+
+  const chain = await pkgctl(['decision', 'verify', '--env', 'dev', '--json'], author);
+  expect(JSON.parse(chain.stdout)).toMatchObject({ env: 'dev', records: expect.any(Number) });
+  // Answers the services gave: a client that went around the API would fail to reach them (exit 1).
+  const evaluated = await pkgctl(['evaluate', '--version', 'ci-none@0.0.0', '--input', inputFile], author);
+  expect({ code: evaluated.code, stderr: evaluated.stderr }).toEqual({
+    code: EXIT.refused,
+    stderr: 'error: no snapshot with version ci-none@0.0.0\n',
+  });
+  const impact = await pkgctl(['impact', 'ci-none@0.0.0', '--env', 'dev', '--json'], author);
+  expect({ code: impact.code, ...JSON.parse(impact.stdout) }).toMatchObject({
+    code: EXIT.refused,
+    type: 'NotFound',
+    message: 'snapshot ci-none@0.0.0 does not exist',
+  });
+  const refused = await pkgctl(['facts', 'cleanup', '--dry-run', '--json'], author);
+  expect({ code: refused.code, ...JSON.parse(refused.stdout) }).toMatchObject({
+    code: EXIT.refused,
+    type: 'Forbidden',
+    message: expect.stringContaining('facts.cleanup needs role admin'),
+  });
+  const cleanup = await pkgctl(['facts', 'cleanup', '--dry-run', '--json'], admin);
+  expect({ code: cleanup.code, ...JSON.parse(cleanup.stdout) }).toMatchObject({ code: EXIT.ok, dryRun: true });
 });
