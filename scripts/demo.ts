@@ -148,10 +148,10 @@ function createTrafficKey(lane: Lane): string {
   ).key;
 }
 
-/** The bootstrap admin makes the deployer token a CI job would hold, through the API. */
-function createDeployerToken(url: string, lane: Lane): ApiAccess {
+/** The bootstrap admin makes a token a CI job (or a policy author) would hold, through the API. */
+function createToken(url: string, lane: Lane, role: 'deployer' | 'author'): ApiAccess {
   const admin = { PKG_API_URL: url, PKG_TOKEN: readBootstrapToken() };
-  const name = `demo-deployer-${lane.region}`;
+  const name = `demo-${role}-${lane.region}`;
   const created = pkgctlJson<{ token: string }>(
     admin,
     'token',
@@ -159,13 +159,13 @@ function createDeployerToken(url: string, lane: Lane): ApiAccess {
     '--name',
     name,
     '--role',
-    'deployer',
+    role,
     '--env',
     lane.env,
     '--expires-in',
     '1d',
   );
-  say(`== token ${name} (deployer in ${lane.env}) created by the bootstrap admin through the API`);
+  say(`== token ${name} (${role} in ${lane.env}) created by the bootstrap admin through the API`);
   return { PKG_API_URL: url, PKG_TOKEN: created.token };
 }
 
@@ -208,7 +208,9 @@ async function main(): Promise<number> {
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   await Promise.all([apiUrl, ...urls].map((url) => waitHealthy(url, 60)));
-  const api = createDeployerToken(apiUrl, lane);
+  // Deploying and analysing are different roles: the CI job promotes, the author runs the impact analysis.
+  const api = createToken(apiUrl, lane, 'deployer');
+  const author = createToken(apiUrl, lane, 'author');
   await showKeyRequired(urls[0]!, lane);
 
   const sendTraffic = () =>
@@ -242,7 +244,7 @@ async function main(): Promise<number> {
     if (stage.expect === 'rejected') {
       say(`\n== impact of ${stage.bundle} on the decisions logged so far (pkgctl impact, nothing deployed)`);
       say(
-        `   ${pkgctl(api, 'impact', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, '--examples', '1').replace(/\n/g, '\n   ')}`,
+        `   ${pkgctl(author, 'impact', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, '--examples', '1').replace(/\n/g, '\n   ')}`,
       );
     }
     say(`\n== ${stage.title}`);
