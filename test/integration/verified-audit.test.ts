@@ -4,6 +4,7 @@ import { createPool } from '../../activities/connections';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { packBundle } from '../../policy/bundle/pack';
 import { loadConfig } from '../../policy/config';
+import { laneName } from '../../policy/lane';
 import { startPromotion } from '../../client/rollout-client';
 import type { PromotionResult } from '../../workflows/definitions';
 import type { Traffic } from '../../client/traffic';
@@ -67,11 +68,14 @@ interface Attribution {
   actor_verified: boolean | null;
 }
 
-/** Who each audit table says acted in this rollout (`workflowId:firstRunId`). */
-async function attributions(rolloutId: string): Promise<Record<string, Attribution[]>> {
-  const read = async (sql: string) => (await pool.query<Attribution>(sql, [rolloutId])).rows;
+/**
+ * Who each audit table says acted in this rollout (`workflowId:firstRunId`) or revert (its id); its
+ * pkg_promotions row is keyed `<rollout>:promote`, a revert's by its id.
+ */
+async function attributions(rolloutId: string, promotionKey = `${rolloutId}:promote`) {
+  const read = async (sql: string, key = rolloutId) => (await pool.query<Attribution>(sql, [key])).rows;
   return {
-    promotions: await read(`SELECT actor, actor_verified FROM pkg_promotions WHERE idempotency_key = $1 || ':promote'`),
+    promotions: await read('SELECT actor, actor_verified FROM pkg_promotions WHERE idempotency_key = $1', promotionKey),
     validationRuns: await read(
       `SELECT actor, actor_verified FROM pkg_validation_runs WHERE run_key = $1 || ':fixtures'`,
     ),
@@ -112,5 +116,18 @@ test('a promotion the API started for a token is verified on every audit row; on
   expect((await handle.result()).outcome).toBe('promoted');
   expect(await attributions(`${handle.workflowId}:${handle.firstExecutionRunId}`)).toEqual(
     everywhere({ actor: token, actor_verified: false }),
+  );
+});
+
+test('a revert the API performs for a token is verified on its promotion row, fixture run, decision record and event', async () => {
+  const operator = await createTestToken(pool, 'operator', ['dev']);
+  const reverted = await callApi(api.url, 'POST', `/v1/lanes/${laneName(lane)}/revert`, operator.token, {
+    to: `${name}@1.0.0`,
+    reason: 'verified audit test',
+  });
+  expect(reverted.status).toBe(200);
+  const revertId = reverted.body.revertId as string;
+  expect(await attributions(revertId, revertId)).toEqual(
+    everywhere({ actor: `token:${operator.name}`, actor_verified: true }),
   );
 });

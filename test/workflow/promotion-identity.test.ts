@@ -153,3 +153,19 @@ test.each([
   expect(starterAttribution(calls)).toEqual({ called: [...STARTER_AUDITED].sort(), identities: [expected] });
   expect(callsTo(calls, 'verifyOperator')).toHaveLength('verification' in input ? 1 : 0);
 });
+
+test.each([
+  ['through the API', { actor: 'token:lead', actorVerified: true }],
+  ['from the UI', { actor: 'ui-user', actorVerified: false }],
+])('an operator rollback %s is recorded on the rollback row as verified or not', async (how, expected) => {
+  const { fakes, calls } = fakeActivities({ verifyOperator });
+  const result = await testEnv.withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    if (how === 'from the UI') await handle.signal(operatorSignals.rollback, { actor: 'ui-user', reason: 'odd' });
+    else await handle.executeUpdate(operatorUpdates.rollback, { args: [{ actor: 'x', verification: 'v-ok' }] });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('rolled_back');
+  const rows = callsTo(calls, 'rollbackLane').map((c) => c.input as { actor: string; actorVerified?: boolean });
+  expect(rows.map(({ actor, actorVerified }) => ({ actor, actorVerified }))).toEqual([expected]);
+});
