@@ -5,6 +5,9 @@
 -- Validation runs and decision records also name their actor: the identity that started the
 -- rollout (or revert, or abort) they belong to. Outside the decision record's hashed content, so
 -- records written before this migration still verify.
+-- A verified rollout start is claimed by the run it started (its first run id), so the verification
+-- an earlier rollout's input shows in the Temporal UI cannot verify another start on the same lane.
+ALTER TABLE pkg_verified_actions ADD COLUMN IF NOT EXISTS claimed_by text;
 -- IF NOT EXISTS: safe to run again (e.g. applied by hand before the migration numbering settles).
 ALTER TABLE pkg_promotions ADD COLUMN IF NOT EXISTS actor_verified boolean;
 ALTER TABLE pkg_validation_runs

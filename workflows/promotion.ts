@@ -93,8 +93,8 @@ async function runPromotion(run: Run): Promise<Ending> {
 async function identifyStarter(input: PromotionInput): Promise<Starter> {
   if (!patched('verified-starter')) return { actor: input.actor };
   if (input.verification === undefined) return { actor: input.actor, verified: false };
-  const { workflowId } = workflowInfo();
-  const subject = await control.verifyOperator({ workflowId, action: 'promote', verification: input.verification });
+  const { workflowId, firstExecutionRunId: runId } = workflowInfo();
+  const subject = await control.verifyStarter({ workflowId, runId, verification: input.verification });
   return subject === null ? { actor: input.actor, verified: false } : { actor: subject, verified: true };
 }
 

@@ -18,6 +18,27 @@ export async function insertVerifiedAction(pool: Pool, action: VerifiedAction): 
   return rows[0]!.id;
 }
 
+/**
+ * The verified subject of a rollout start, claimed by the run it started: null for an unknown id,
+ * another workflow, or a start another run claimed first. The same run claiming again (a retried
+ * activity, a reset) gets its subject again.
+ */
+export async function claimVerifiedStart(
+  pool: Pool,
+  id: string,
+  workflowId: string,
+  runId: string,
+): Promise<string | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const { rows } = await pool.query<{ subject: string }>(
+    `UPDATE pkg_verified_actions SET claimed_by = $3
+      WHERE id = $1 AND workflow_id = $2 AND action = 'promote' AND (claimed_by IS NULL OR claimed_by = $3)
+      RETURNING subject`,
+    [id, workflowId, runId],
+  );
+  return rows[0]?.subject ?? null;
+}
+
 /** The verified subject of this action on this workflow, or null (unknown id, other workflow or action). */
 export async function findVerifiedSubject(
   pool: Pool,

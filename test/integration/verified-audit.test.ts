@@ -25,7 +25,8 @@ import { callApi, createTestToken, startApi, type RunningApi } from './api-harne
  * Verified identity on every audit row of a rollout (README "Identity and access"): a promotion the
  * control-plane API started for a token names that token, verified, in pkg_promotions, its
  * validation run and its decision record (and its rollout events); one started straight through
- * Temporal, even claiming the same token as its actor, is recorded unverified. Real API process,
+ * Temporal, even naming the same token and replaying the first one's verification, is recorded
+ * unverified. Real API process,
  * pipeline worker, evaluators and traffic on one lane.
  */
 jest.setTimeout(300_000);
@@ -108,10 +109,16 @@ test('a promotion the API started for a token is verified on every audit row; on
   const token = `token:${deployer.name}`;
   expect(await attributions(`${workflowId}:${runId}`)).toEqual(everywhere({ actor: token, actor_verified: true }));
 
-  // Anyone with Temporal access can start one naming the same token: it stays unverified.
+  // Anyone with Temporal access can start one naming the same token, even with the verification the
+  // first rollout's input shows in the Temporal UI: that one is claimed, so this start stays unverified.
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT id FROM pkg_verified_actions WHERE workflow_id = $1 AND action = 'promote' AND subject = $2`,
+    [workflowId, token],
+  );
+  expect(rows).toHaveLength(1);
   const version = `${name}@1.1.0`;
   const digest = await uploadSpec(pool, { version, env: 'dev' }, overrides);
-  const input = { digest, lane, overrides, actor: token };
+  const input = { digest, lane, overrides, actor: token, verification: rows[0]!.id };
   const handle = await startPromotion(env.client, pipeline.worker.options.taskQueue, input, version);
   expect((await handle.result()).outcome).toBe('promoted');
   expect(await attributions(`${handle.workflowId}:${handle.firstExecutionRunId}`)).toEqual(

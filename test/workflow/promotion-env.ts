@@ -62,6 +62,7 @@ type Fakes = Pick<
   | 'writeDecisionRecord'
   | 'callRolloutWebhook'
   | 'verifyOperator'
+  | 'verifyStarter'
 > & {
   runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport>;
   replayDecisions: (input: ReplayInput) => Promise<ImpactReport>;
@@ -162,6 +163,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     writeDecisionRecord: async () => 'decision-1',
     callRolloutWebhook: async () => ({ status: 200 }),
     verifyOperator: async () => null,
+    verifyStarter: async () => null,
   };
   const fakes = Object.fromEntries(
     Object.entries({ ...defaults, ...overrides }).map(([name, fake]) => [

@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { OperatorVerification } from '../../activities/audit';
+import type { OperatorVerification, StartVerification } from '../../activities/audit';
 import type { RolloutEvent } from '../../activities/store/audit';
 import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
@@ -131,9 +131,9 @@ const starterAttribution = (calls: Calls) => ({
     ),
   ].map((text) => JSON.parse(text) as unknown),
 });
-/** The API's record "v-start" of a start resolves to token:ci-deployer; an operator action's id does not. */
-const verifyStart = async ({ verification, action }: OperatorVerification) =>
-  verification === 'v-start' && action === 'promote' ? 'token:ci-deployer' : null;
+/** The API's record "v-start" of a start resolves to token:ci-deployer; anything else is unknown or claimed. */
+const verifyStarter = async ({ verification }: StartVerification) =>
+  verification === 'v-start' ? 'token:ci-deployer' : null;
 
 test.each([
   ['the API verified', { verification: 'v-start' }, { actor: 'token:ci-deployer', actorVerified: true }],
@@ -144,14 +144,14 @@ test.each([
     { actor: 'token:ci-deployer', actorVerified: false },
   ],
 ])('a start %s: every audit row of the rollout names its starter so', async (_how, input, expected) => {
-  const { fakes, calls } = fakeActivities({ verifyOperator: verifyStart });
+  const { fakes, calls } = fakeActivities({ verifyStarter });
   const result = await testEnv.withPromotion(fakes, (handle) => handle.result(), {
     actor: 'token:ci-deployer',
     ...input,
   });
   expect(result.outcome).toBe('promoted');
   expect(starterAttribution(calls)).toEqual({ called: [...STARTER_AUDITED].sort(), identities: [expected] });
-  expect(callsTo(calls, 'verifyOperator')).toHaveLength('verification' in input ? 1 : 0);
+  expect(callsTo(calls, 'verifyStarter')).toHaveLength('verification' in input ? 1 : 0);
 });
 
 test.each([
