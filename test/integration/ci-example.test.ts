@@ -6,6 +6,10 @@ import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
+import type { Env } from '../../policy/lane';
+import { readBundleDir } from '../../activities/bundle-dir';
+import { compileBundleFiles } from '../../activities/compile';
+import { NO_SIGNING } from '../../policy/bundle/signing';
 import { EXIT } from '../../client/exit-codes';
 import { pkgctl } from '../support/pkgctl';
 import { connectTestEnvironment } from '../support/temporal';
@@ -119,4 +123,26 @@ test('decision verify, facts cleanup, impact and evaluate --version go through t
   });
   const cleanup = await pkgctl(['facts', 'cleanup', '--dry-run', '--json'], admin);
   expect({ code: cleanup.code, ...JSON.parse(cleanup.stdout) }).toMatchObject({ code: EXIT.ok, dryRun: true });
+});
+
+test("evaluate --version through the API answers from the snapshot and needs role author in the snapshot's env", async () => {
+  const version = `ci-eval-${randomUUID().slice(0, 8)}@1.0.0`;
+  const files = await readBundleDir(await writeBundle({ version, env: 'prod' }));
+  await compileBundleFiles({ pool, opaPath: loadConfig().OPA_PATH, signing: NO_SIGNING }, files, null, 'test');
+  const inputFile = path.join(await mkdtemp(path.join(tmpdir(), 'pkg-input-')), 'input.json');
+  await writeFile(inputFile, JSON.stringify({ tags: ['vip'], context: { subject: 'guest:ci' } }));
+  const evaluate = async (envs: Env[]) =>
+    pkgctl(
+      ['evaluate', '--version', version, '--input', inputFile],
+      ciJob(api.url, (await createTestToken(pool, 'author', envs)).token),
+    );
+
+  const elsewhere = await evaluate(['dev', 'staging']);
+  expect({ code: elsewhere.code, stderr: elsewhere.stderr }).toEqual({
+    code: EXIT.refused,
+    stderr: 'error: evaluate needs role author in prod\n',
+  });
+  const allowed = await evaluate(['prod']);
+  expect(allowed.code).toBe(EXIT.ok);
+  expect(JSON.parse(allowed.stdout)).toMatchObject({ ok: true, snapshot: version, meta: { mode: 'control' } });
 });
