@@ -9,6 +9,7 @@ import { startPromotion } from '../../client/rollout-client';
 import type { PromotionResult } from '../../workflows/definitions';
 import type { Traffic } from '../../client/traffic';
 import { connectTestEnvironment } from '../support/temporal';
+import { saveHistory } from '../replay/record';
 import { randomLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import {
   createEmptyLane,
@@ -104,8 +105,10 @@ test('a promotion the API started for a token is verified on every audit row; on
   });
   expect(started.status).toBe(200);
   const { workflowId, runId } = started.body as { workflowId: string; runId: string };
-  const viaApi: PromotionResult = await env.client.workflow.getHandle(workflowId).result();
+  const viaApiHandle = env.client.workflow.getHandle(workflowId);
+  const viaApi: PromotionResult = await viaApiHandle.result();
   expect(viaApi.outcome).toBe('promoted');
+  await saveHistory(viaApiHandle, 'promoted-verified-start');
   const token = `token:${deployer.name}`;
   expect(await attributions(`${workflowId}:${runId}`)).toEqual(everywhere({ actor: token, actor_verified: true }));
 
