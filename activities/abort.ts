@@ -38,6 +38,8 @@ export async function abandonLeftover(deps: AbandonDeps, input: LeftoverInput, r
       baseline: null,
       validation: null,
       verdicts: [],
+      actor: input.actor,
+      actorVerified: input.actorVerified ?? false,
     });
     return { withdrawn, decisionId: await appendDecisionIn(client, input.lane.env, rolloutId, compose) };
   });

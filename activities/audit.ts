@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { insertRolloutEvent, type RolloutEvent } from './store/audit';
 import { inTransaction } from './store/transaction';
-import { findVerifiedSubject } from './store/verified-actions';
+import { claimVerifiedStart, findVerifiedSubject } from './store/verified-actions';
 
 /**
  * The workflow's own audit rows (signals, verdicts, stage events), keyed so a retry writes once;
@@ -14,6 +14,13 @@ export interface OperatorVerification {
   verification: string;
 }
 
+/** A rollout start's verification, claimed by the run (`firstExecutionRunId`) it started. */
+export interface StartVerification {
+  workflowId: string;
+  runId: string;
+  verification: string;
+}
+
 export function createAuditActivities(deps: { pool: Pool }) {
   return {
     async recordRolloutEvent(event: RolloutEvent): Promise<void> {
@@ -21,5 +28,7 @@ export function createAuditActivities(deps: { pool: Pool }) {
     },
     verifyOperator: ({ workflowId, action, verification }: OperatorVerification): Promise<string | null> =>
       findVerifiedSubject(deps.pool, verification, workflowId, action),
+    verifyStarter: ({ workflowId, runId, verification }: StartVerification): Promise<string | null> =>
+      claimVerifiedStart(deps.pool, verification, workflowId, runId),
   };
 }

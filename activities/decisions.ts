@@ -29,6 +29,10 @@ export interface DecisionInput {
   verdicts: StepVerdict[];
   /** The replay stage's verdict; absent for rollouts without one. */
   replay?: ReplayVerdict | null;
+  /** Who started the rollout (revert, abort); absent in histories recorded before identities. */
+  actor?: string;
+  /** Whether the API verified that actor. */
+  actorVerified?: boolean;
 }
 
 export interface DecisionDeps {
@@ -58,6 +62,8 @@ export function decisionComposer(
       canonical,
       signature: signingKey ? signDecision(canonical, signingKey) : null,
       narrative: narrateDecision(record),
+      actor: input.actor ?? null,
+      actorVerified: input.actorVerified ?? null,
     };
   };
 }

@@ -29,6 +29,9 @@ export interface EvaluatorActivityDeps {
 export interface FixtureRunInput {
   snapshotId: string;
   runKey: string;
+  /** Who the run is for and whether the API verified it; absent in histories recorded before identities. */
+  actor?: string;
+  actorVerified?: boolean;
 }
 
 export interface BatchInput {
@@ -41,7 +44,12 @@ export const MAX_BATCH = 10_000;
 
 export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
   return {
-    async runSnapshotFixtures({ snapshotId, runKey }: FixtureRunInput): Promise<ValidationReport> {
+    async runSnapshotFixtures({
+      snapshotId,
+      runKey,
+      actor,
+      actorVerified,
+    }: FixtureRunInput): Promise<ValidationReport> {
       const recorded = await findValidationReport<ValidationReport>(deps.pool, runKey);
       if (recorded) return recorded;
       const stored = await refusingBadInput(() => readSnapshot(deps.pool, { id: snapshotId }));
@@ -49,7 +57,7 @@ export function createEvaluatorActivities(deps: EvaluatorActivityDeps) {
         validateSnapshot(stored.compiled, artifactsOf(stored), stored.fixtures),
       );
       const { engine } = stored.compiled;
-      await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report });
+      await insertValidationRun(deps.pool, { snapshotId, runKey, engine, ...report, report, actor, actorVerified });
       return (await findValidationReport<ValidationReport>(deps.pool, runKey)) ?? report;
     },
 

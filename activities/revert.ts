@@ -23,6 +23,8 @@ export interface RevertRequest {
   lane: Lane;
   version: string;
   actor: string;
+  /** Set by the control-plane API only, for the identity it verified; pkgctl without the API is unverified. */
+  actorVerified?: boolean;
   reason: string;
   force: boolean;
 }
@@ -42,6 +44,7 @@ export async function revert(
 ): Promise<RevertResult> {
   const { pool } = deps;
   const { lane, version, actor, reason, force } = request;
+  const actorVerified = request.actorVerified ?? false;
   const revertId = `revert:${randomUUID()}`;
   const snapshot = await revertTarget(pool, lane, version, force);
   const stored = await readSnapshot(pool, { id: snapshot.snapshotId });
@@ -55,6 +58,8 @@ export async function revert(
     engine: stored.compiled.engine,
     ...report,
     report,
+    actor,
+    actorVerified,
   });
   if (report.failed > 0) {
     throw new PkgError(
@@ -62,7 +67,7 @@ export async function revert(
       `${version} cannot be reverted to: ${REASONS.fixturesFailed(report.failed, report.passed + report.failed)}`,
     );
   }
-  const previous = await revertLane(pool, { revertId, lane, snapshot, actor, reason, forced: force });
+  const previous = await revertLane(pool, { revertId, lane, snapshot, actor, actorVerified, reason, forced: force });
   const validation = { passed: report.passed, failed: report.failed };
   const decisionId = await createDecisionActivities(deps).writeDecisionRecord({
     rolloutId: revertId,
@@ -73,6 +78,8 @@ export async function revert(
     baseline: previous,
     validation,
     verdicts: [],
+    actor,
+    actorVerified,
   });
   return { revertId, version, snapshotId: snapshot.snapshotId, previous, validation, decisionId };
 }

@@ -56,7 +56,19 @@ export function apiControlPlane(baseUrl: string, token: string, pollMs = 1000): 
     listFacts: async ({ subject, namespace, includeExpired }) =>
       (await call<StoredFact[]>('GET', `/v1/facts?${query({ subject, namespace, includeExpired })}`)).map(reviveFact),
     factStatistics: (namespace) => call('GET', `/v1/facts/stats?${query({ namespace })}`),
+    // Batches are not reported through the API: the answer lists them all.
     cleanupFacts: (request) => call('POST', '/v1/facts/cleanup', request),
+    verifyDecision: (id, publicKey) => call('POST', `/v1/decisions/${encodeURIComponent(id)}/verify`, { publicKey }),
+    verifyChain: (env, publicKey) => call('POST', `/v1/envs/${env}/verify`, { publicKey }),
+    impact: ({ lane, bundle, windowMs, limit, maxExamples }) =>
+      call('POST', '/v1/impact', {
+        ...lane,
+        ...('packed' in bundle ? { bundle: envelope(bundle.packed) } : { version: bundle.version }),
+        since: formatDuration(windowMs),
+        limit,
+        examples: maxExamples,
+      }),
+    evaluate: (request) => call('POST', '/v1/evaluations', request),
     schedule: ({ name, every, request }) => call('PUT', `/v1/schedules/${name}`, { every, request }),
     createToken: async (request) =>
       reviveToken(

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { envHistory, readDecision, type HistoryEntry, type StoredDecisionRow } from '../activities/store/decisions';
 import type { Leftover } from '../activities/store/deployments';
 import { abortLane } from '../activities/abort';
@@ -10,7 +11,7 @@ import {
   type FactStatistics,
   type StoredFact,
 } from '../activities/store/facts';
-import { runFactCleanup, type FactCleanupResult } from '../activities/store/fact-cleanup';
+import { runFactCleanup, type FactCleanupProgress, type FactCleanupResult } from '../activities/store/fact-cleanup';
 import { insertToken, listTokens, revokeToken, type StoredToken } from '../activities/store/api-tokens';
 import { sealStoredSnapshot, type SnapshotSeal } from '../activities/store/snapshot-seals';
 import { revert, type RevertRequest, type RevertResult } from '../activities/revert';
@@ -22,12 +23,20 @@ import { validateBundleFiles, type BundleValidation } from './commands/bundle';
 import type { RolloutOverrides } from '../policy/rollout/config';
 import type { RolloutStatus } from '../policy/rollout/status';
 import type { OperatorAction } from '../policy/rollout/operator-actions';
-import { operatorUpdates, type PromotionResult } from '../workflows/definitions';
+import { operatorUpdates, rolloutWorkflowId, type PromotionResult } from '../workflows/definitions';
+import { insertVerifiedAction } from '../activities/store/verified-actions';
 import { prepareFiles, uploadBundle } from './bundle-upload';
 import { assertLaneIdle, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from './rollout-client';
 import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from './schedules';
 import { withSession, type Session } from './session';
 import { apiControlPlane } from './api-client';
+import { evaluateLoaded, loadStoredVersion } from './evaluation';
+import { runImpact, type ImpactRequest, type ImpactResult } from './impact-run';
+import { verifyEnvChain, verifyStoredDecision, type DecisionVerification } from './rollout-history';
+import type { ChainVerification } from '../policy/rollout/decision-chain';
+import type { EngineKind, EvaluationOutput } from '../policy/engine/evaluation';
+import { parseEvaluationInput } from '../policy/engine/evaluation-request';
+import { PkgError } from '../policy/errors';
 import { loadConfig, type Config } from '../policy/config';
 
 /**
@@ -90,6 +99,21 @@ export interface SealRequest {
   actor: string;
 }
 
+/** `pkgctl evaluate --version`: one decision of a stored snapshot. */
+export interface EvaluationRequest {
+  version: string;
+  /** The evaluation input as received; checked as a CONTROL-mode input. */
+  input: unknown;
+  /** Defaults to the snapshot manifest's engine. */
+  engine?: EngineKind;
+}
+
+/** The decision, and the env of the snapshot that made it (the API authorizes by it). */
+export interface StoredEvaluation {
+  env: Env;
+  output: EvaluationOutput;
+}
+
 export interface UploadedBundle {
   digest: string;
   version: string;
@@ -115,14 +139,29 @@ export interface ControlPlane {
   addFact(input: unknown): Promise<StoredFact>;
   listFacts(query: FactQuery): Promise<StoredFact[]>;
   factStatistics(namespace: string | null): Promise<FactStatistics[]>;
-  cleanupFacts(request: unknown): Promise<FactCleanupResult>;
+  /** `onBatch` hears of each batch as it commits, where the plane can tell (not through the API). */
+  cleanupFacts(request: unknown, onBatch?: (progress: FactCleanupProgress) => void): Promise<FactCleanupResult>;
+  /** A record's hash, signature and link; `publicKey` (PEM) defaults to the installation's DECISION_SIGNING_KEY. */
+  verifyDecision(id: string, publicKey?: string): Promise<DecisionVerification>;
+  /** An env's whole chain, naming its first broken link; the key as verifyDecision's. */
+  verifyChain(env: Env, publicKey?: string): Promise<ChainVerification>;
+  /** Replays a lane's logged decisions on a candidate; waits for the report. */
+  impact(request: ImpactRequest): Promise<ImpactResult>;
+  evaluate(request: EvaluationRequest): Promise<StoredEvaluation>;
   schedule(request: ScheduleRequest): Promise<ScheduleOutcome & { link: string }>;
   createToken(request: NewToken, actor: string): Promise<CreatedToken>;
   listTokens(): Promise<StoredToken[]>;
   revokeToken(name: string, actor: string): Promise<StoredToken>;
 }
 
-export function directControlPlane({ config, pool, temporal }: Session): ControlPlane {
+/**
+ * `verifiedActors`: the control-plane API's plane, whose every `actor` is an identity it verified; the
+ * audit rows say so (README "Identity and access"). pkgctl's own plane records its actors unverified.
+ */
+export function directControlPlane(
+  { config, pool, temporal }: Session,
+  { verifiedActors = false }: { verifiedActors?: boolean } = {},
+): ControlPlane {
   return {
     async upload(packed, env, actor) {
       const prepared = prepareFiles(unpackBundle(packed), env, {}, 'bundle');
@@ -138,7 +177,18 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
       const prepared = prepareFiles(unpackBundle(packed), lane.env, overrides, 'bundle');
       const version = prepared.bundle.manifest.version;
       await uploadBundle(pool(), prepared, actor);
-      const input = { digest: prepared.digest, lane, overrides, actor };
+      // Like an operator action's: the workflow resolves this record, so a start sent straight through
+      // Temporal with the same actor stays unverified.
+      const verification = verifiedActors
+        ? {
+            verification: await insertVerifiedAction(pool(), {
+              workflowId: rolloutWorkflowId(lane),
+              action: 'promote',
+              subject: actor,
+            }),
+          }
+        : {};
+      const input = { digest: prepared.digest, lane, overrides, actor, ...verification };
       const handle = await startPromotion(await temporal(), config.PIPELINE_TASK_QUEUE, input, version);
       const url = workflowLink(config, handle.workflowId);
       return {
@@ -163,21 +213,31 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
       const healer = `abort:${randomUUID()}`;
       const { withdrawn, decisionId } = await abortLane(
         { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY },
-        { lane, healer, actor, reason },
+        { lane, healer, actor, actorVerified: verifiedActors, reason },
       );
       return { outcome: 'ok', lane: laneName(lane), abortId: healer, withdrawn, decisionId };
     },
     async revert(request) {
       await assertLaneIdle(await temporal(), request.lane);
-      return revert({ pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY }, request);
+      const deps = { pool: pool(), signingKeyPath: config.DECISION_SIGNING_KEY };
+      return revert(deps, { ...request, actorVerified: verifiedActors });
     },
     history: (env, limit) => envHistory(pool(), env, limit),
     decision: (id) => readDecision(pool(), id),
     addFact: (input) => addFact(pool(), parseInput(factInputSchema, input, 'invalid fact')),
     listFacts: (query) => listFacts(pool(), query),
     factStatistics: (namespace) => getFactStatistics(pool(), namespace),
-    cleanupFacts: (request) =>
-      runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup')),
+    cleanupFacts: (request, onBatch) =>
+      runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup'), { onBatch }),
+    verifyDecision: (id, publicKey) => verifyStoredDecision(pool(), id, publicKey ?? installationKey(config)),
+    verifyChain: (env, publicKey) => verifyEnvChain(pool(), env, publicKey ?? installationKey(config)),
+    impact: async (request) => runImpact({ config, pool: pool(), client: await temporal() }, request),
+    async evaluate({ version, input, engine }) {
+      const parsed = parseEvaluationInput(input, 'control');
+      if (!parsed.ok) throw new PkgError('InputInvalid', parsed.reason);
+      const loaded = await loadStoredVersion(pool(), version);
+      return { env: loaded.env, output: await evaluateLoaded(loaded, parsed.value, engine) };
+    },
     async schedule({ name, every, request }) {
       const client = await temporal();
       const taskQueue = config.PIPELINE_TASK_QUEUE;
@@ -196,6 +256,11 @@ export function directControlPlane({ config, pool, temporal }: Session): Control
     listTokens: () => listTokens(pool()),
     revokeToken: (name, actor) => revokeToken(pool(), name, actor),
   };
+}
+
+/** The decision signing key this installation is configured with, as PEM; records verify against it. */
+function installationKey(config: Config): string | undefined {
+  return config.DECISION_SIGNING_KEY ? readFileSync(config.DECISION_SIGNING_KEY, 'utf8') : undefined;
 }
 
 /**

@@ -13,12 +13,19 @@ export interface EvaluationReply {
 // of thousands of requests share a machine with the evaluators they measure.
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One `POST /v1/evaluate` to an evaluator at `baseUrl` (e.g. http://127.0.0.1:8181). */
-export function postEvaluation(baseUrl: string, body: unknown): Promise<EvaluationReply> {
+/**
+ * One `POST /v1/evaluate` to an evaluator at `baseUrl` (e.g. http://127.0.0.1:8181), with the
+ * evaluator key `key` when given (README "Evaluator keys").
+ */
+export function postEvaluation(baseUrl: string, body: unknown, key?: string): Promise<EvaluationReply> {
   const payload = JSON.stringify(body);
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+    };
     const request = httpRequest(
       { host: hostname, port, path: '/v1/evaluate', method: 'POST', agent, headers },
       (response) => {
@@ -65,12 +72,14 @@ export interface TrafficOptions {
   concurrency?: number;
   /** Counts an `ok: false` answer as a failure (CONTROL traffic); otherwise only transport/HTTP errors. */
   requireOk?: boolean;
+  /** The evaluator key every request presents, where the lanes require one. */
+  key?: string;
 }
 
 const KEPT_FAILURES = 5;
 
 /** A closed-loop generator: `concurrency` loops, each sending one request after another. */
-export function startTraffic({ urls, body, concurrency = 8, requireOk = true }: TrafficOptions): Traffic {
+export function startTraffic({ urls, body, concurrency = 8, requireOk = true, key }: TrafficOptions): Traffic {
   const report: TrafficReport = { ok: 0, failed: 0, failures: [], versions: new Map() };
   let running = true;
   let sent = 0;
@@ -83,7 +92,7 @@ export function startTraffic({ urls, body, concurrency = 8, requireOk = true }: 
       const i = sent++;
       const url = urls[i % urls.length]!;
       try {
-        const { status, body: reply } = await postEvaluation(url, body(i));
+        const { status, body: reply } = await postEvaluation(url, body(i), key);
         if (status !== 200 || (requireOk && reply.ok !== true)) {
           fail(url, `${status} ${JSON.stringify(reply)}`);
           continue;

@@ -11,10 +11,12 @@ import { laneName, type Lane } from '../policy/lane';
  */
 export interface SemanticStepDeps {
   lane: Lane;
+  /** An evaluator key of the lane. */
+  key: string;
   /** Starts an evaluator on `lane` with extra environment and returns its URL once healthy. */
   startEvaluator: (name: string, lane: Lane, env: Record<string, string>) => Promise<string>;
-  /** `pkgctl promote … --wait --json` of an example bundle; its JSON result. */
-  promote: (bundle: string, laneArgs: string[], args: string[]) => Promise<Record<string, unknown>>;
+  /** `pkgctl promote … --wait --json` of an example bundle on `lane`; its JSON result. */
+  promote: (bundle: string, args: string[]) => Promise<Record<string, unknown>>;
   pkgctl: (...args: string[]) => string;
   say: (line: string) => void;
 }
@@ -43,8 +45,7 @@ function memoryOf(body: Record<string, unknown>): string {
 
 /** True when memory changed the decision as the bundle says it should. */
 export async function semanticMemoryStep(deps: SemanticStepDeps): Promise<boolean> {
-  const { lane, say } = deps;
-  const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
+  const { lane, key, say } = deps;
   say(`\n== semantic memory: ${BUNDLE} on lane ${laneName(lane)}, ADVISORY complaints`);
   // Empty answers are cached too; a short TTL lets the same complaint see the new memory a moment later.
   const url = await deps.startEvaluator('evaluator-semantic', lane, {
@@ -57,13 +58,13 @@ export async function semanticMemoryStep(deps: SemanticStepDeps): Promise<boolea
     input: { signals: { complaint_score: 0.6 }, context: { subject: `guest:${i % 500}` } },
   });
   // Until the first step the lane has nothing to serve and answers 503: expected, not counted.
-  const traffic = startTraffic({ urls: [url], body: complaint, concurrency: 2, requireOk: false });
-  const result = await deps.promote(BUNDLE, laneArgs, ['--bake', '10s']);
+  const traffic = startTraffic({ urls: [url], body: complaint, concurrency: 2, requireOk: false, key });
+  const result = await deps.promote(BUNDLE, ['--bake', '10s']);
   const report = await traffic.stop();
   say(`   => ${String(result.outcome)}; ${report.ok} complaints answered meanwhile`);
   if (result.outcome !== 'promoted') return false;
 
-  const ask = () => postEvaluation(url, { ...complaint(0), embedding: hashingEmbedding(COMPLAINT) });
+  const ask = () => postEvaluation(url, { ...complaint(0), embedding: hashingEmbedding(COMPLAINT) }, key);
   const before = await ask();
   say(`   "${COMPLAINT}": ${subtasksOf(before.body)} (${memoryOf(before.body)})`);
   const id = `demo:${lane.region}:noise`;

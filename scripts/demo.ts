@@ -1,25 +1,30 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit } from '../policy/config';
-import { startTraffic } from '../client/traffic';
+import { postEvaluation, startTraffic } from '../client/traffic';
 import { hotelOpsRequest } from '../examples/hotel-ops-traffic';
 import { laneName, type Lane } from '../policy/lane';
 import { semanticMemoryStep } from './demo-semantic';
 
 /**
- * `npm run demo [-- --keep]`: the whole lifecycle for real. Brings the services up, starts the
- * pipeline worker and two evaluators on a fresh lane, sends live traffic, then through pkgctl:
- * bootstraps the lane with hotel-ops v1, promotes the good v2 through the full ramp, shows the impact
- * of the broken v3 on the logged traffic, and watches the replay stage reject v3 before any live
- * request reaches it; then shows semantic memory changing an ADVISORY decision (demo-semantic.ts).
- * Exits 0 when every outcome is as expected.
+ * `npm run demo [-- --keep]`: the whole lifecycle for real, with auth on. On the services scripts/demo
+ * brought up (this file runs on any running services named by the usual variables), it starts the
+ * control-plane API, the pipeline worker and two evaluators that require evaluator keys on a fresh
+ * lane. As CI would, the bootstrap admin creates a deployer token through the API, and a key for the
+ * live traffic. Then through pkgctl with only PKG_API_URL and PKG_TOKEN: bootstraps the lane with
+ * hotel-ops v1, promotes the good v2 through the full ramp, shows the impact of the broken v3 on the
+ * logged traffic, and watches the replay stage reject v3 before any live request reaches it; then
+ * shows semantic memory changing an ADVISORY decision (demo-semantic.ts). Exits 0 when every outcome
+ * is as expected.
  */
 const ROOT = path.join(__dirname, '..');
 const DEMO_DIR = path.join(ROOT, '.data', 'demo');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const PKGCTL = path.join(ROOT, 'bin', 'pkgctl');
+// Kept by scripts/up (BOOTSTRAP_TOKEN_FILE in scripts/services.sh).
+const BOOTSTRAP_TOKEN_FILE = path.join(ROOT, '.data', 'bootstrap-admin.token');
 const BAKE = '10s';
 // dev's own plan is one 50% step; the demo asks for the full ramp, which only tightens it.
 const FULL_RAMP = '1,5,25,50,100';
@@ -53,7 +58,7 @@ function startProcess(name: string, script: string, env: Record<string, string>)
   return child;
 }
 
-/** An evaluator process for `lane`, its URL once healthy. */
+/** An evaluator process for `lane` that requires evaluator keys; its URL once healthy. */
 async function startEvaluator(name: string, lane: Lane, env: Record<string, string>): Promise<string> {
   const port = await freePort();
   children.push(
@@ -61,6 +66,7 @@ async function startEvaluator(name: string, lane: Lane, env: Record<string, stri
       EVALUATOR_ENV: lane.env,
       EVALUATOR_TARGET: lane.target,
       EVALUATOR_REGION: lane.region,
+      EVALUATOR_REQUIRE_KEYS: 'true',
       EVALUATOR_PORT: String(port),
       ...env,
     }),
@@ -85,19 +91,14 @@ async function waitHealthy(url: string, seconds: number): Promise<void> {
 }
 
 /** Runs `pkgctl promote --wait --json`, echoing its progress lines, and returns its JSON result. */
-function promote(stage: Stage, laneArgs: string[]): Promise<Record<string, unknown>> {
+function promote(stage: Stage, laneArgs: string[], api: ApiAccess): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const args = [
-      'promote',
-      path.join(ROOT, 'examples', stage.bundle),
-      ...laneArgs,
-      ...stage.args,
-      '--wait',
-      '--json',
-      '--actor',
-      'demo',
-    ];
-    const child = spawn(PKGCTL, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['promote', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, ...stage.args, '--wait', '--json'];
+    const child = spawn(PKGCTL, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...api },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let last = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -122,9 +123,80 @@ function printVerdicts(result: Record<string, unknown>): void {
   for (const v of verdicts) say(`   step ${v.percent ?? '?'}%: ${v.verdict} — ${v.message ?? ''}`);
 }
 
-function pkgctl(...args: string[]): string {
-  const run = spawnSync(PKGCTL, args, { cwd: ROOT, encoding: 'utf8' });
+const laneArgsOf = (lane: Lane) => ['--env', lane.env, '--target', lane.target, '--region', lane.region];
+
+/** What a CI job has: the API's address and a token. */
+interface ApiAccess {
+  PKG_API_URL: string;
+  PKG_TOKEN: string;
+}
+
+function pkgctl(api: ApiAccess | null, ...args: string[]): string {
+  const run = spawnSync(PKGCTL, args, { cwd: ROOT, env: { ...process.env, ...api }, encoding: 'utf8' });
   return (run.stdout + run.stderr).trim();
+}
+
+/** `pkgctl … --json` that must succeed: its JSON result. */
+function pkgctlJson<T>(api: ApiAccess | null, ...args: string[]): T {
+  const run = spawnSync(PKGCTL, [...args, '--json'], { cwd: ROOT, env: { ...process.env, ...api }, encoding: 'utf8' });
+  if (run.status !== 0)
+    throw new Error(`pkgctl ${args.slice(0, 2).join(' ')} exited ${run.status}: ${run.stdout}${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+function readBootstrapToken(): string {
+  try {
+    return readFileSync(BOOTSTRAP_TOKEN_FILE, 'utf8').trim();
+  } catch {
+    throw new Error(`no bootstrap admin token in ${BOOTSTRAP_TOKEN_FILE}: scripts/up keeps one (npm run up)`);
+  }
+}
+
+/** The lane's evaluator key, made straight in Postgres as `pkgctl evaluator-key` does; its secret. */
+function createTrafficKey(lane: Lane): string {
+  const name = `demo-traffic-${lane.region}`;
+  const scope = laneName(lane);
+  return pkgctlJson<{ key: string }>(
+    null,
+    'evaluator-key',
+    'create',
+    '--name',
+    name,
+    '--scope',
+    scope,
+    '--rate',
+    '100000',
+    '--expires-in',
+    '1d',
+  ).key;
+}
+
+/** The bootstrap admin makes a token a CI job (or a policy author) would hold, through the API. */
+function createToken(url: string, lane: Lane, role: 'deployer' | 'author'): ApiAccess {
+  const admin = { PKG_API_URL: url, PKG_TOKEN: readBootstrapToken() };
+  const name = `demo-${role}-${lane.region}`;
+  const created = pkgctlJson<{ token: string }>(
+    admin,
+    'token',
+    'create',
+    '--name',
+    name,
+    '--role',
+    role,
+    '--env',
+    lane.env,
+    '--expires-in',
+    '1d',
+  );
+  say(`== token ${name} (${role} in ${lane.env}) created by the bootstrap admin through the API`);
+  return { PKG_API_URL: url, PKG_TOKEN: created.token };
+}
+
+/** With keys required, a request without one is refused: shown once, so nobody wonders whether auth is on. */
+async function showKeyRequired(url: string, lane: Lane): Promise<void> {
+  const { status } = await postEvaluation(url, hotelOpsRequest(0, lane));
+  if (status !== 401) throw new Error(`an evaluator answered ${status} to a request without a key (expected 401)`);
+  say('== evaluators require keys: a request without one is answered 401; the traffic presents its key');
 }
 
 let stopping = false;
@@ -132,20 +204,28 @@ const children: ChildProcess[] = [];
 
 async function main(): Promise<number> {
   const config = loadConfigOrExit();
-  if (spawnSync('bash', [path.join(ROOT, 'scripts', 'up')], { stdio: 'inherit' }).status !== 0) return 1;
   mkdirSync(DEMO_DIR, { recursive: true });
   const lane: Lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
-  const laneArgs = ['--env', lane.env, '--target', lane.target, '--region', lane.region];
-  say(`\n== lane ${laneName(lane)}: pipeline worker + two evaluators`);
+  const laneArgs = laneArgsOf(lane);
+  const key = createTrafficKey(lane);
+  const apiPort = await freePort();
+  say(`\n== lane ${laneName(lane)}: control-plane API on :${apiPort}, pipeline worker, two evaluators`);
+  children.push(startProcess('api', 'worker/api/main.ts', { PKG_API_PORT: String(apiPort) }));
   children.push(startProcess('pipeline-worker', 'worker/pipeline.ts', {}));
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
   // Every decision is logged, so each candidate is first replayed on what the lane really decided.
-  const urls = await Promise.all(
-    [1, 2].map((i) => startEvaluator(`evaluator-${i}`, lane, { DECISION_LOG_SAMPLE: '1' })),
-  );
+  const [urls] = await Promise.all([
+    Promise.all([1, 2].map((i) => startEvaluator(`evaluator-${i}`, lane, { DECISION_LOG_SAMPLE: '1' }))),
+    waitHealthy(apiUrl, 60),
+  ]);
   say(`   evaluators at ${urls.join(', ')}`);
+  // Deploying and analysing are different roles: the CI job promotes, the author runs the impact analysis.
+  const api = createToken(apiUrl, lane, 'deployer');
+  const author = createToken(apiUrl, lane, 'author');
+  await showKeyRequired(urls[0]!, lane);
 
   const sendTraffic = () =>
-    startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false });
+    startTraffic({ urls, body: (i) => hotelOpsRequest(i, lane), concurrency: 16, requireOk: false, key });
   // Until the bootstrap's first step the lane has nothing to serve and answers 503: expected, not counted.
   let traffic = sendTraffic();
   say('== live traffic: hotel-ops requests from 5,000 guests, routed by guest');
@@ -175,11 +255,11 @@ async function main(): Promise<number> {
     if (stage.expect === 'rejected') {
       say(`\n== impact of ${stage.bundle} on the decisions logged so far (pkgctl impact, nothing deployed)`);
       say(
-        `   ${pkgctl('impact', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, '--examples', '1').replace(/\n/g, '\n   ')}`,
+        `   ${pkgctl(author, 'impact', path.join(ROOT, 'examples', stage.bundle), ...laneArgs, '--examples', '1').replace(/\n/g, '\n   ')}`,
       );
     }
     say(`\n== ${stage.title}`);
-    const result = await promote(stage, laneArgs);
+    const result = await promote(stage, laneArgs, api);
     printVerdicts(result);
     const outcome = String(result.outcome);
     const ok = outcome === stage.expect;
@@ -190,7 +270,7 @@ async function main(): Promise<number> {
     say(`   Temporal UI: ${String(result.url)}`);
     if (typeof result.decisionId === 'string')
       say(
-        `   decision record ${pkgctl('decision', 'show', result.decisionId).split('\n\n')[0]!.replace(/\n/g, '\n     ')}`,
+        `   decision record ${pkgctl(api, 'decision', 'show', result.decisionId).split('\n\n')[0]!.replace(/\n/g, '\n     ')}`,
       );
     if (stage === stages[0]) {
       await traffic.stop();
@@ -198,14 +278,17 @@ async function main(): Promise<number> {
     }
   }
   const report = await traffic.stop();
-  const semantic = await semanticMemoryStep({
-    lane: { ...lane, target: `${lane.target}-semantic` },
+  const semanticLane = { ...lane, target: `${lane.target}-semantic` };
+  asExpected &&= await semanticMemoryStep({
+    lane: semanticLane,
+    key: createTrafficKey(semanticLane),
     startEvaluator,
-    promote: (bundle, laneArgs, args) => promote({ title: bundle, bundle, args, expect: 'promoted' }, laneArgs),
-    pkgctl,
+    promote: (bundle, args) =>
+      promote({ title: bundle, bundle, args, expect: 'promoted' }, laneArgsOf(semanticLane), api),
+    // Memory has no API route yet: written straight to Postgres, as the evaluator key above.
+    pkgctl: (...args) => pkgctl(null, ...args),
     say,
   });
-  asExpected &&= semantic;
   say(
     `\n== traffic since the bootstrap: ${report.ok} answered, ${report.failed} failed${report.failures.length ? ` (${report.failures.join('; ')})` : ''}; served by version: ${[...report.versions].map(([v, n]) => `${v} ${n}`).join(', ')}`,
   );

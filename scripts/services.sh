@@ -28,6 +28,8 @@ PROMETHEUS_DIR="$DATA/prometheus"
 # Must match policy/config.ts: the targets file the pipeline worker keeps current, and its /metrics port.
 PROMETHEUS_TARGETS_FILE=${PROMETHEUS_TARGETS_FILE:-$PROMETHEUS_DIR/targets/evaluators.json}
 PIPELINE_METRICS_PORT=${PIPELINE_METRICS_PORT:-9464}
+# The bootstrap admin token scripts/up keeps for the control-plane API; scripts/demo.ts reads it.
+BOOTSTRAP_TOKEN_FILE="$DATA/bootstrap-admin.token"
 
 owns_postgres() { [ -z "${DATABASE_URL:-}" ] || [ "$DATABASE_URL" = "$DEFAULT_DATABASE_URL" ]; }
 owns_redis() { [ -z "${REDIS_URL:-}" ] || [ "$REDIS_URL" = "$DEFAULT_REDIS_URL" ]; }

@@ -15,6 +15,8 @@ export interface PromotionInput {
   /** The command line's rollout layer (--steps, --bake); it may only tighten like the bundle's. */
   overrides?: RolloutOverrides;
   actor: string;
+  /** Set by the control-plane API only: its record of the identity that started the rollout. */
+  verification?: string;
 }
 
 export type PromotionOutcome = 'promoted' | 'rolled_back' | 'rejected';

@@ -31,7 +31,12 @@ function operatorAuditor({ rolloutId, input, state }: Run): { audit: Audit; pend
 }
 
 /** What an accepted action changes, and the audit event it is recorded as. */
-function apply({ state }: Run, action: OperatorAction, { actor, reason }: OperatorRequest): AuditEntry {
+function apply(
+  { state }: Run,
+  action: OperatorAction,
+  { actor, reason }: OperatorRequest,
+  verified?: boolean,
+): AuditEntry {
   switch (action) {
     case 'pause':
       state.hold('paused', reason, actor);
@@ -42,7 +47,7 @@ function apply({ state }: Run, action: OperatorAction, { actor, reason }: Operat
       state.publish();
       return { event: 'resumed', reason };
     case 'rollback':
-      state.rollbackRequest = { actor, reason };
+      state.rollbackRequest = verified === undefined ? { actor, reason } : { actor, reason, verified };
       return { event: 'rollback_requested', reason };
     case 'approve':
       return { event: 'approved', reason: `step ${state.approveWaiting() + 1}` };
@@ -77,7 +82,7 @@ export function registerHandlers(run: Run): Promise<void>[] {
   const { audit, pending } = operatorAuditor(run);
   const refusal = (action: OperatorAction) => actionRefusal(action, state.facts, state.stopping);
   const accept = (action: OperatorAction, request: OperatorRequest, verified?: boolean) => {
-    const { event, reason } = apply(run, action, request);
+    const { event, reason } = apply(run, action, request, verified);
     return audit(event, request.actor, reason, verified);
   };
   setHandler(statusQuery, () => describeRollout(state.facts));

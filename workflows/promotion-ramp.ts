@@ -65,12 +65,16 @@ async function awaitApproval({ state, plan }: Ramp, step: number, percent: numbe
   state.enter('ramping');
 }
 
-async function setStep({ input, state, rolloutId, candidate }: Ramp, step: number, percent: number): Promise<void> {
+async function setStep(
+  { input, starter, state, rolloutId, candidate }: Ramp,
+  step: number,
+  percent: number,
+): Promise<void> {
   state.release('inconclusive');
   state.enter('ramping', { stepIndex: step, percent, extensions: 0, passes: 0 });
   const baseline = await control.setLaneStep.executeWithOptions(
     { ...CONTROL, summary: `set ${laneName(input.lane)} to ${percent}%` },
-    [{ rolloutId, lane: input.lane, candidate, step, percent, actor: input.actor }],
+    [{ rolloutId, lane: input.lane, candidate, step, percent, actor: starter.actor, actorVerified: starter.verified }],
   );
   if (step === 0) state.evidence.baseline = baseline;
 }

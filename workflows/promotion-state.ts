@@ -23,10 +23,20 @@ function workflowNow(): string {
   return new Date(Date.now()).toISOString();
 }
 
-/** One promotion run: its audit key prefix, its input and its state. */
+/**
+ * Who started the rollout, as its audit rows name it: the identity the API verified, or the input's
+ * actor unverified. `verified` is absent in histories recorded before the patch 'verified-starter'.
+ */
+export interface Starter {
+  actor: string;
+  verified?: boolean;
+}
+
+/** One promotion run: its audit key prefix, its input, who started it and its state. */
 export interface Run {
   rolloutId: string;
   input: PromotionInput;
+  starter: Starter;
   state: RolloutState;
   /** The plan's webhooks once planned; none in histories recorded before webhooks existed. */
   webhooks: readonly Webhook[];
@@ -47,7 +57,8 @@ export interface Evidence {
 export class RolloutState {
   readonly facts: RolloutFacts;
   readonly evidence: Evidence = { candidate: null, baseline: null, validation: null };
-  rollbackRequest: OperatorRequest | null = null;
+  /** An operator's rollback, with whether the API verified who sent it (absent before identities). */
+  rollbackRequest: (OperatorRequest & { verified?: boolean }) | null = null;
   approvalSteps: number[] = [];
   /** Resume and approve need an identity the API verified (the plan's verifiedIdentity). */
   verifiedIdentity = false;

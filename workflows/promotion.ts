@@ -19,7 +19,7 @@ import { judgeReplay } from '../policy/rollout/impact';
 import { COMPILE, CONTROL, compile, control, evaluator, replayer } from './promotion-activities';
 import { rampCandidate } from './promotion-ramp';
 import { gateOn, tell, type GateAnswer } from './promotion-webhooks';
-import { RolloutState, type Run } from './promotion-state';
+import { RolloutState, type Run, type Starter } from './promotion-state';
 
 /** How a promotion ended, with the reason every record of it gives. */
 interface Ending {
@@ -37,6 +37,7 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
   const run: Run = {
     rolloutId: `${info.workflowId}:${info.firstExecutionRunId}`,
     input,
+    starter: { actor: input.actor },
     state: new RolloutState(input.lane),
     webhooks: [],
   };
@@ -64,6 +65,7 @@ export async function promotion(input: PromotionInput): Promise<PromotionResult>
 
 /** Top to bottom: plan and compile, validate, ramp; each stage may end the promotion. */
 async function runPromotion(run: Run): Promise<Ending> {
+  run.starter = await identifyStarter(run.input);
   await healLane(run);
   const compiled = await planAndCompile(run);
   if ('refusal' in compiled) return reject(run, compiled.refusal);
@@ -81,6 +83,19 @@ async function runPromotion(run: Run): Promise<Ending> {
   const promotion = await gateOn(run, 'confirm-promotion');
   if (promotion.kind !== 'pass') return rollBack(run, promotion.kind === 'fail' ? promotion.reason : undefined);
   return promote(run, compiled.candidate);
+}
+
+/**
+ * Who started the rollout, for every audit row it writes: the identity the control-plane API verified
+ * when its verification resolves for this workflow, else the input's actor, unverified (a start sent
+ * straight through Temporal). Histories recorded before this patch name the input's actor without a flag.
+ */
+async function identifyStarter(input: PromotionInput): Promise<Starter> {
+  if (!patched('verified-starter')) return { actor: input.actor };
+  if (input.verification === undefined) return { actor: input.actor, verified: false };
+  const { workflowId, firstExecutionRunId: runId } = workflowInfo();
+  const subject = await control.verifyStarter({ workflowId, runId, verification: input.verification });
+  return subject === null ? { actor: input.actor, verified: false } : { actor: subject, verified: true };
 }
 
 /**
@@ -102,12 +117,13 @@ async function gateStart(run: Run): Promise<GateAnswer> {
  * other workflow can be running on this lane, so nothing else will. Histories recorded before this
  * step replay without it.
  */
-async function healLane({ rolloutId, input }: Run): Promise<void> {
+async function healLane({ rolloutId, input, starter }: Run): Promise<void> {
   if (!patched('heal-leftover-candidate')) return;
   await control.withdrawLeftover({
     lane: input.lane,
     healer: rolloutId,
-    actor: input.actor,
+    actor: starter.actor,
+    actorVerified: starter.verified,
     reason: REASONS.leftoverWithdrawn(rolloutId),
   });
 }
@@ -124,7 +140,7 @@ async function planAndCompile(run: Run): Promise<Compiled> {
     if (patched('verified-identity')) state.verifiedIdentity = plan.verifiedIdentity ?? false;
     state.enter('compiling', { version: plan.version, steps: plan.steps });
     compiled = await compile.compileBundle.executeWithOptions({ ...COMPILE, summary: `compile ${plan.version}` }, [
-      { digest: input.digest, actor: input.actor },
+      { digest: input.digest, actor: run.starter.actor },
     ]);
   } catch (error) {
     return { refusal: refusal(error) };
@@ -146,6 +162,8 @@ async function validate(
     report = await evaluator.runSnapshotFixtures({
       snapshotId: candidate.snapshotId,
       runKey: `${run.rolloutId}:fixtures`,
+      actor: run.starter.actor,
+      actorVerified: run.starter.verified,
     });
   } catch (error) {
     return { reason: `validation could not run: ${refusal(error, true)}` };
@@ -211,7 +229,8 @@ async function event(run: Run, name: string, details: Record<string, unknown>, r
     lane: run.input.lane,
     snapshotId: run.state.evidence.candidate?.snapshotId ?? null,
     event: name,
-    actor: run.input.actor,
+    actor: run.starter.actor,
+    actorVerified: run.starter.verified,
     reason,
     details,
   });
@@ -223,7 +242,7 @@ async function reject(run: Run, reason: string, details: Record<string, unknown>
   return { outcome: 'rejected', reason };
 }
 
-async function withdraw(run: Run, request: { actor: string; reason: string }): Promise<void> {
+async function withdraw(run: Run, request: { actor: string; actorVerified?: boolean; reason: string }): Promise<void> {
   const { candidate } = run.state.evidence;
   if (candidate !== null) {
     await control.rollbackLane.executeWithOptions({ ...CONTROL, summary: `roll back ${laneName(run.input.lane)}` }, [
@@ -232,6 +251,7 @@ async function withdraw(run: Run, request: { actor: string; reason: string }): P
         lane: run.input.lane,
         candidate,
         actor: request.actor,
+        actorVerified: request.actorVerified,
         reason: request.reason,
         details: { verdict: run.state.facts.verdicts.at(-1) ?? null },
       },
@@ -244,7 +264,11 @@ async function withdraw(run: Run, request: { actor: string; reason: string }): P
 async function rollBack(run: Run, gateReason?: string): Promise<Ending> {
   const request = run.state.rollbackRequest;
   const by = request
-    ? { actor: request.actor, reason: REASONS.manualRollback(request.actor, request.reason) }
+    ? {
+        actor: request.actor,
+        actorVerified: request.verified,
+        reason: REASONS.manualRollback(request.actor, request.reason),
+      }
     : { actor: 'gate', reason: gateReason ?? 'gate failed' };
   await withdraw(run, by);
   await tell(run, 'rollback', { outcome: 'rolled_back', reason: by.reason });
@@ -254,7 +278,14 @@ async function rollBack(run: Run, gateReason?: string): Promise<Ending> {
 async function promote(run: Run, candidate: SnapshotRef): Promise<Ending> {
   const reason = REASONS.promoted(candidate.version);
   await control.promoteCandidate.executeWithOptions({ ...CONTROL, summary: `promote ${candidate.version}` }, [
-    { rolloutId: run.rolloutId, lane: run.input.lane, candidate, actor: run.input.actor, reason },
+    {
+      rolloutId: run.rolloutId,
+      lane: run.input.lane,
+      candidate,
+      actor: run.starter.actor,
+      actorVerified: run.starter.verified,
+      reason,
+    },
   ]);
   run.state.enter('promoted', { outcomeReason: reason, percent: 100 });
   return { outcome: 'promoted', reason };
@@ -273,6 +304,8 @@ async function recordDecision(run: Run, ending: Ending): Promise<string> {
       validation,
       verdicts: run.state.facts.verdicts,
       replay: run.state.facts.replay,
+      actor: run.starter.actor,
+      actorVerified: run.starter.verified,
     },
   ]);
 }

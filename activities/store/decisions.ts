@@ -58,6 +58,9 @@ export interface NewDecisionRow {
   canonical: string;
   signature: string | null;
   narrative: string;
+  /** Who started what the record decides, and whether the API verified it (outside the hashed content). */
+  actor: string | null;
+  actorVerified: boolean | null;
 }
 
 /**
@@ -89,9 +92,22 @@ export async function appendDecisionIn(
   const events = await rolloutEvents(client, rolloutId);
   const row = compose({ previousId, events, plan: await readRolloutPlan(client, rolloutId) });
   await client.query(
-    `INSERT INTO pkg_decision_records (id, env, rollout_id, snapshot_id, outcome, previous_id, canonical, signature, narrative)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [row.id, env, rolloutId, row.snapshotId, row.outcome, previousId, row.canonical, row.signature, row.narrative],
+    `INSERT INTO pkg_decision_records (id, env, rollout_id, snapshot_id, outcome, previous_id, canonical, signature, narrative,
+                                       actor, actor_verified)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      row.id,
+      env,
+      rolloutId,
+      row.snapshotId,
+      row.outcome,
+      previousId,
+      row.canonical,
+      row.signature,
+      row.narrative,
+      row.actor,
+      row.actorVerified,
+    ],
   );
   return row.id;
 }

@@ -27,6 +27,7 @@ export interface LaneStepInput {
   step: number;
   percent: number;
   actor: string;
+  actorVerified?: boolean;
 }
 
 export interface LaneChangeInput {
@@ -34,6 +35,8 @@ export interface LaneChangeInput {
   lane: Lane;
   candidate: SnapshotRef;
   actor: string;
+  /** Whether the API verified the actor; absent for the pipeline's own changes (the gate's rollback). */
+  actorVerified?: boolean;
   reason: string;
   details?: Record<string, unknown>;
 }
@@ -60,7 +63,7 @@ async function baselineOf(client: PoolClient, snapshotId: string | null): Promis
 
 /** A lane without a row serves its env's active snapshot, so that becomes the row's baseline. */
 export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<BaselineRef | null> {
-  const { rolloutId, lane, candidate, step, percent, actor } = input;
+  const { rolloutId, lane, candidate, step, percent, actor, actorVerified } = input;
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ snapshot_id: string | null }>(
       `INSERT INTO pkg_deployments (env, target, region, stable_snapshot_id, candidate_snapshot_id, canary_percent, salt, rollout_id, activated_by)
@@ -83,6 +86,7 @@ export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<Bas
       step,
       percent,
       actor,
+      actorVerified,
     });
     return baselineOf(client, rows[0]?.snapshot_id ?? null);
   });
@@ -90,10 +94,11 @@ export async function setLaneStep(pool: Pool, input: LaneStepInput): Promise<Bas
 
 /** The candidate becomes the lane's stable; only the default lane's promotion moves the env's active snapshot. */
 export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Promise<void> {
-  const { rolloutId, lane, candidate, actor, reason } = input;
+  const { rolloutId, lane, candidate, actor, actorVerified, reason } = input;
   const key = `${rolloutId}:promote`;
   await inTransaction(pool, async (client) => {
-    await activateOnLane(client, { lane, snapshotId: candidate.snapshotId, action: 'promote', actor, reason, key });
+    const activation = { lane, snapshotId: candidate.snapshotId, action: 'promote' as const, actor, actorVerified };
+    await activateOnLane(client, { ...activation, reason, key });
     await client.query(
       `UPDATE pkg_deployments SET stable_snapshot_id = $4, candidate_snapshot_id = NULL, canary_percent = 0, rollout_id = $5,
               is_active = true, activated_by = $6, activated_at = now()
@@ -109,6 +114,7 @@ export async function promoteCandidate(pool: Pool, input: LaneChangeInput): Prom
       event: 'promoted',
       percent: 100,
       actor,
+      actorVerified,
       reason,
       details: input.details,
     });
@@ -125,6 +131,7 @@ export interface LeftoverInput {
   /** The rollout (or abort) healing the lane: a candidate of any other rollout is a leftover. */
   healer: string;
   actor: string;
+  actorVerified?: boolean;
   reason: string;
 }
 
@@ -161,7 +168,7 @@ async function withdraw(
   input: LaneChangeInput,
   owner: string | null = input.rolloutId,
 ): Promise<void> {
-  const { rolloutId, lane, candidate, actor, reason } = input;
+  const { rolloutId, lane, candidate, actor, actorVerified, reason } = input;
   const key = `${rolloutId}:rollback`;
   const { rows } = await client.query<{ snapshot_id: string | null }>(
     `UPDATE pkg_deployments SET candidate_snapshot_id = NULL, canary_percent = 0, activated_by = $5, activated_at = now()
@@ -170,9 +177,18 @@ async function withdraw(
     [...laneParams(lane), owner, actor],
   );
   await client.query(
-    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, 'rollback', $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
-    [candidate.snapshotId, rows[0]?.snapshot_id ?? null, ...laneParams(lane), actor, reason, key],
+    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key,
+                                 actor_verified)
+     VALUES ($1, $2, $3, $4, $5, 'rollback', $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING`,
+    [
+      candidate.snapshotId,
+      rows[0]?.snapshot_id ?? null,
+      ...laneParams(lane),
+      actor,
+      reason,
+      key,
+      actorVerified ?? null,
+    ],
   );
   if (rows.length > 0) {
     await insertOutboxMessage(client, key, laneUpdate('rollback', lane, candidate, 0));
@@ -186,6 +202,7 @@ async function withdraw(
     percent: 0,
     isRollback: true,
     actor,
+    actorVerified,
     reason,
     details: input.details,
   });

@@ -13,6 +13,8 @@ export interface Activation {
   snapshotId: string;
   action: 'promote' | 'revert';
   actor: string;
+  /** Whether the API verified the actor (README "Identity and access"); null in the row when absent. */
+  actorVerified?: boolean;
   reason: string;
   /** Idempotency key of the pkg_promotions row: a retry finds it and writes nothing. */
   key: string;
@@ -40,19 +42,31 @@ export async function activateOnLane(
       a.reason,
     ]);
     const updated = await client.query<{ previous_snapshot_id: string | null }>(
-      'UPDATE pkg_promotions SET action = $2, idempotency_key = $3 WHERE id = $1 RETURNING previous_snapshot_id',
-      [rows[0]!.id, a.action, a.key],
+      `UPDATE pkg_promotions SET action = $2, idempotency_key = $3, actor_verified = $4
+        WHERE id = $1 RETURNING previous_snapshot_id`,
+      [rows[0]!.id, a.action, a.key, a.actorVerified ?? null],
     );
     return { previousSnapshotId: updated.rows[0]?.previous_snapshot_id ?? null };
   }
   const { rows } = await client.query<{ previous_snapshot_id: string | null }>(
-    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key)
+    `INSERT INTO pkg_promotions (snapshot_uuid, previous_snapshot_id, env, target, region, action, actor, reason, idempotency_key,
+                                 actor_verified)
      VALUES ($1, (SELECT coalesce((SELECT stable_snapshot_id FROM pkg_deployments
                                     WHERE env = $2 AND target = $3 AND region = $4 AND is_active),
                                   pkg_active_snapshot_uuid($2))),
-             $2, $3, $4, $5, $6, $7, $8)
+             $2, $3, $4, $5, $6, $7, $8, $9)
      RETURNING previous_snapshot_id`,
-    [a.snapshotId, a.lane.env, a.lane.target, a.lane.region, a.action, a.actor, a.reason, a.key],
+    [
+      a.snapshotId,
+      a.lane.env,
+      a.lane.target,
+      a.lane.region,
+      a.action,
+      a.actor,
+      a.reason,
+      a.key,
+      a.actorVerified ?? null,
+    ],
   );
   return { previousSnapshotId: rows[0]?.previous_snapshot_id ?? null };
 }

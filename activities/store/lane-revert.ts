@@ -44,13 +44,14 @@ export interface RevertWrite {
   lane: Lane;
   snapshot: SnapshotRef;
   actor: string;
+  actorVerified: boolean;
   reason: string;
   forced: boolean;
 }
 
 /** The lane serves `snapshot` again; returns what it served before. */
 export async function revertLane(pool: Pool, input: RevertWrite): Promise<BaselineRef | null> {
-  const { revertId, lane, snapshot, actor, reason } = input;
+  const { revertId, lane, snapshot, actor, actorVerified, reason } = input;
   return inTransaction(pool, async (client) => {
     const before = await client.query<{ id: string; version: string }>(
       `SELECT s.id, s.version FROM pkg_snapshots s
@@ -64,6 +65,7 @@ export async function revertLane(pool: Pool, input: RevertWrite): Promise<Baseli
       snapshotId: snapshot.snapshotId,
       action: 'revert',
       actor,
+      actorVerified,
       reason,
       key: revertId,
     });
@@ -89,6 +91,7 @@ export async function revertLane(pool: Pool, input: RevertWrite): Promise<Baseli
       snapshotId: snapshot.snapshotId,
       event: 'reverted',
       actor,
+      actorVerified,
       reason,
       details: { forced: input.forced },
     });

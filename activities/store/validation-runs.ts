@@ -18,13 +18,26 @@ export interface ValidationRun {
   passed: number;
   failed: number;
   report: unknown;
+  /** Who the run was for (README "Identity and access"): the rollout's or revert's actor. */
+  actor?: string;
+  /** Whether the API verified that actor; absent when nobody acted (null in the row). */
+  actorVerified?: boolean;
 }
 
 export async function insertValidationRun(pool: Pool, run: ValidationRun): Promise<void> {
   await pool.query(
-    `INSERT INTO pkg_validation_runs (snapshot_uuid, run_key, engine, report, success, finished_at)
-     VALUES ($1, $2, $3, $4::jsonb || jsonb_build_object('passed', $5::integer, 'failed', $6::integer), $6 = 0, now())
+    `INSERT INTO pkg_validation_runs (snapshot_uuid, run_key, engine, report, success, finished_at, actor, actor_verified)
+     VALUES ($1, $2, $3, $4::jsonb || jsonb_build_object('passed', $5::integer, 'failed', $6::integer), $6 = 0, now(), $7, $8)
      ON CONFLICT (run_key) DO NOTHING`,
-    [run.snapshotId, run.runKey, run.engine, JSON.stringify(run.report), run.passed, run.failed],
+    [
+      run.snapshotId,
+      run.runKey,
+      run.engine,
+      JSON.stringify(run.report),
+      run.passed,
+      run.failed,
+      run.actor ?? null,
+      run.actorVerified ?? null,
+    ],
   );
 }

@@ -1,6 +1,9 @@
 import type { Pool } from 'pg';
 
-/** Operator actions the API verified (pkg_verified_actions): written by the API, read by the workflow's activity. */
+/**
+ * Operator actions and rollout starts ('promote') the API verified (pkg_verified_actions): written by
+ * the API, read by the workflow's activity.
+ */
 export interface VerifiedAction {
   workflowId: string;
   action: string;
@@ -13,6 +16,27 @@ export async function insertVerifiedAction(pool: Pool, action: VerifiedAction): 
     [action.workflowId, action.action, action.subject],
   );
   return rows[0]!.id;
+}
+
+/**
+ * The verified subject of a rollout start, claimed by the run it started: null for an unknown id,
+ * another workflow, or a start another run claimed first. The same run claiming again (a retried
+ * activity, a reset) gets its subject again.
+ */
+export async function claimVerifiedStart(
+  pool: Pool,
+  id: string,
+  workflowId: string,
+  runId: string,
+): Promise<string | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const { rows } = await pool.query<{ subject: string }>(
+    `UPDATE pkg_verified_actions SET claimed_by = $3
+      WHERE id = $1 AND workflow_id = $2 AND action = 'promote' AND (claimed_by IS NULL OR claimed_by = $3)
+      RETURNING subject`,
+    [id, workflowId, runId],
+  );
+  return rows[0]?.subject ?? null;
 }
 
 /** The verified subject of this action on this workflow, or null (unknown id, other workflow or action). */

@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
 import type { StoredFact } from '../../activities/store/facts';
-import { runFactCleanup, type FactCleanupResult } from '../../activities/store/fact-cleanup';
+import type { FactCleanupResult } from '../../activities/store/fact-cleanup';
 import { formatDuration } from '../../policy/facts/duration';
 import { factCleanupRequestSchema, factInputSchema, flagName, parseInput } from '../../policy/facts/input';
 import { printProgress, printResult } from '../output';
-import { withSession } from '../session';
 import { withControlPlane } from '../control-plane';
 
 /**
- * `pkgctl facts add|list|stats|cleanup`: no worker needed; add, list and stats go through the API
- * when one is configured, cleanup (which reports each batch as it goes) straight to Postgres.
+ * `pkgctl facts add|list|stats|cleanup`: no worker needed; each goes through the API when one is
+ * configured. Cleanup reports each batch as it goes when it runs here; through the API, at the end.
  */
 export function registerFactsCommands(program: Command): void {
   const facts = program.command('facts').description('temporal facts that FACT conditions consult');
@@ -86,9 +85,10 @@ function registerCleanupCommand(facts: Command): void {
           grace: options.grace,
           batchSize: options.batchSize === undefined ? undefined : Number(options.batchSize),
         };
-        const cleanup = parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
+        // Checked here for messages that name the flags; the ControlPlane checks it again as the API must.
+        parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup', flagName);
         const onBatch = options.json ? undefined : reportBatch;
-        const result = await withSession(({ pool }) => runFactCleanup(pool(), cleanup, { onBatch }));
+        const result = await withControlPlane((plane) => plane.cleanupFacts(request, onBatch));
         printResult(options.json, result, () => describeCleanup(result));
       },
     );

@@ -1,23 +1,20 @@
 import { stat } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PkgError } from '../../policy/errors';
 import { laneName, laneOf, type Lane } from '../../policy/lane';
 import { parseDuration } from '../../policy/rollout/config';
 import { percentText } from '../../policy/rollout/reasons';
 import type { ImpactReport, OutcomeSummary } from '../../policy/rollout/impact';
-import type * as workflows from '../../workflows';
-import type { ImpactInput } from '../../workflows/impact';
-import { prepareBundle, uploadBundle } from '../bundle-upload';
+import { prepareBundle } from '../bundle-upload';
+import { withControlPlane } from '../control-plane';
 import { printProgress, printResult } from '../output';
-import { workflowLink } from '../rollout-client';
-import { withSession } from '../session';
 import { actorOption, envOption, laneOption, parseBake } from './rollout-options';
 
 /**
  * `pkgctl impact DIR|VERSION --env E`: replays a lane's logged decisions on a candidate and on what
- * the lane serves now, on the evaluator pool, and reports what would change. Nothing is deployed;
- * a bundle directory is uploaded and compiled like a promotion's (so its version is then taken).
+ * the lane serves now, on the evaluator pool, and reports what would change (client/impact-run.ts),
+ * through the API when one is configured. Nothing is deployed; a bundle directory is uploaded and
+ * compiled like a promotion's (so its version is then taken).
  */
 interface ImpactOptions extends Lane {
   since: string;
@@ -26,9 +23,6 @@ interface ImpactOptions extends Lane {
   json?: boolean;
   actor: string;
 }
-
-const IMPACT_WORKFLOW = 'impactAnalysis' satisfies keyof typeof workflows;
-type Impact = (typeof workflows)[typeof IMPACT_WORKFLOW];
 
 const count = (what: string) => (text: string) => {
   const n = Number(text);
@@ -61,35 +55,25 @@ async function impact(target: string, options: ImpactOptions): Promise<void> {
   if (!directory && !target.includes('@')) {
     throw new PkgError('InputInvalid', `${target}: neither a bundle directory nor a version such as name@1.2.3`);
   }
-  const prepared = directory ? await prepareBundle(target, lane.env, {}) : null;
-  await withSession(async ({ config, pool, temporal }) => {
-    const client = await temporal();
-    if (prepared) await uploadBundle(pool(), prepared, options.actor);
-    const input: ImpactInput = {
+  // Checked here for messages that name the directory; the ControlPlane checks it again as the API must.
+  const bundle = directory ? { packed: (await prepareBundle(target, lane.env, {})).packed } : { version: target };
+  if (!options.json) printProgress(`replaying ${laneName(lane)}'s logged decisions on the evaluator pool`);
+  const report = await withControlPlane((plane) =>
+    plane.impact({
       lane,
-      bundle: prepared ? { digest: prepared.digest } : { version: target },
+      bundle,
       windowMs: parseDuration(options.since),
       limit: options.limit,
       maxExamples: options.examples,
       actor: options.actor,
-    };
-    const workflowId = `impact-${laneName(lane)}-${randomUUID()}`;
-    const handle = await client.workflow.start<Impact>(IMPACT_WORKFLOW, {
-      taskQueue: config.PIPELINE_TASK_QUEUE,
-      workflowId,
-      args: [input],
-      staticSummary: `impact of ${prepared?.bundle.manifest.version ?? target} on ${laneName(lane)}`,
-    });
-    const url = workflowLink(config, workflowId);
-    if (!options.json) printProgress(`replaying on the evaluator pool: ${url}`);
-    const report = await handle.result();
-    const share = report.decisions === 0 ? null : report.changed / report.decisions;
-    printResult(
-      options.json,
-      { outcome: 'ok', lane: laneName(lane), since: options.since, share, url, ...report },
-      () => describeImpact(report, laneName(lane), options.since),
-    );
-  });
+    }),
+  );
+  const share = report.decisions === 0 ? null : report.changed / report.decisions;
+  printResult(
+    options.json,
+    { outcome: 'ok', lane: laneName(lane), since: options.since, share, ...report },
+    () => `${describeImpact(report, laneName(lane), options.since)}\n  ${report.url}`,
+  );
 }
 
 function describeImpact(report: ImpactReport, lane: string, since: string): string {

@@ -1,13 +1,12 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { EXIT } from '../exit-codes';
 import { withControlPlane } from '../control-plane';
 import { PkgError } from '../../policy/errors';
-import { verifyEnvChain, verifyStoredDecision } from '../rollout-history';
 import type { ChainVerification } from '../../policy/rollout/decision-chain';
 import { actorOption, envOption, laneOption } from './rollout-options';
 import { JsonText, printResult } from '../output';
-import { withSession } from '../session';
 import { ENVS, laneName, laneOf, parseLaneName, type Env, type Lane } from '../../policy/lane';
 
 /** `pkgctl revert|abort|history|decision show|verify`: repairing a lane, and the audited trail of what it serves. */
@@ -108,16 +107,15 @@ function registerDecisionCommands(program: Command): void {
     .command('verify')
     .argument('[id]', 'record id (sha256) or rollout id')
     .addOption(new Option('--env <env>', "walk the env's whole chain instead of one record").choices(ENVS))
-    .option('--key <pem>', 'Ed25519 public (or private) key PEM; defaults to DECISION_SIGNING_KEY')
+    .option('--key <pem>', "Ed25519 public (or private) key PEM; defaults to the installation's DECISION_SIGNING_KEY")
     .option('--json', 'print one JSON result')
     .action((id: string | undefined, options: { env?: Env; key?: string; json?: boolean }) =>
-      withSession(async ({ pool, config }) => {
+      withControlPlane(async (plane) => {
         if ((id === undefined) === (options.env === undefined))
           throw new PkgError('InputInvalid', 'decision verify: give a record id or --env, not both');
-        const keyPath = options.key ?? config.DECISION_SIGNING_KEY;
-        const key = keyPath ? readFileSync(keyPath, 'utf8') : undefined;
-        if (options.env) return printChain(await verifyEnvChain(pool(), options.env, key), options.json);
-        const result = await verifyStoredDecision(pool(), id!, key);
+        const key = options.key === undefined ? undefined : publicKeyOf(options.key);
+        if (options.env) return printChain(await plane.verifyChain(options.env, key), options.json);
+        const result = await plane.verifyDecision(id!, key);
         if (!result.ok) process.exitCode = EXIT.rejected;
         printResult(options.json, result, () =>
           result.ok
@@ -126,6 +124,21 @@ function registerDecisionCommands(program: Command): void {
         );
       }),
     );
+}
+
+/** Only the public half of a key file leaves this machine (it may go to the API). */
+function publicKeyOf(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch {
+    throw new PkgError('InputInvalid', `--key: cannot read ${path}`);
+  }
+  try {
+    return createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    throw new PkgError('InputInvalid', `--key: ${path} holds no PEM key`);
+  }
 }
 
 function printChain(chain: ChainVerification, json: boolean | undefined): void {

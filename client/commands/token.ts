@@ -3,8 +3,11 @@ import type { StoredToken } from '../../activities/store/api-tokens';
 import { flagName, parseInput } from '../../policy/facts/input';
 import { ROLES } from '../../policy/identity/access';
 import { tokenRequestSchema } from '../../policy/identity/tokens';
+import { durationSchema } from '../../policy/facts/duration';
 import { withControlPlane } from '../control-plane';
+import { ensureBootstrapToken } from '../bootstrap-token';
 import { printResult } from '../output';
+import { withSession } from '../session';
 import { actorOption } from './rollout-options';
 
 /**
@@ -54,6 +57,28 @@ export function registerTokenCommands(program: Command): void {
       withControlPlane(async (plane) => {
         const revoked = await plane.revokeToken(name, options.actor);
         printResult(options.json, revoked, () => `revoked ${describeToken(revoked)}`);
+      }),
+    );
+  registerBootstrapCommand(token);
+}
+
+/** `npm run up` runs this; the secret goes to the file only, never to the terminal. */
+function registerBootstrapCommand(token: Command): void {
+  token
+    .command('bootstrap')
+    .description('keep a live admin token (all envs) in a 0600 file, creating one if it is missing or dead')
+    .requiredOption('--file <path>', 'where the token is kept, e.g. .data/bootstrap-admin.token')
+    .option('--expires-in <duration>', 'lifetime of a new token, e.g. 30d', '30d')
+    .option('--json', 'print one JSON result')
+    .action((options: { file: string; expiresIn: string; json?: boolean }) =>
+      withSession(async (session) => {
+        const lifetime = parseInput(durationSchema(60_000), options.expiresIn, 'invalid --expires-in');
+        const result = await ensureBootstrapToken(session, options.file, lifetime);
+        printResult(
+          options.json,
+          result,
+          () => `bootstrap admin token ${result.name} ${result.created ? 'created in' : 'kept in'} ${result.file}`,
+        );
       }),
     );
 }

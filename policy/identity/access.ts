@@ -35,6 +35,8 @@ export const ACTION_ROLES = {
   // Vouches for a snapshot's rows as an upload vouches for a bundle's files; it serves nothing by itself.
   'snapshot.seal': 'author',
   'facts.add': 'author',
+  impact: 'author',
+  evaluate: 'author',
   promote: 'deployer',
   approve: 'approver',
   pause: 'operator',

@@ -14,7 +14,7 @@ import { EVALUATOR_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../policy/constants'
 import type { ErrorType } from '../../policy/errors';
 import type { StepVerdict, Verdict } from '../../policy/rollout/gates';
 import type { RolloutStatus } from '../../policy/rollout/status';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery, type PromotionInput } from '../../workflows/definitions';
 import type { promotion } from '../../workflows/promotion';
 import { WORKFLOW_BUNDLE_PATH } from '../global-setup';
 
@@ -62,6 +62,7 @@ type Fakes = Pick<
   | 'writeDecisionRecord'
   | 'callRolloutWebhook'
   | 'verifyOperator'
+  | 'verifyStarter'
 > & {
   runSnapshotFixtures: (input: { snapshotId: string; runKey: string }) => Promise<ValidationReport>;
   replayDecisions: (input: ReplayInput) => Promise<ImpactReport>;
@@ -162,6 +163,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     writeDecisionRecord: async () => 'decision-1',
     callRolloutWebhook: async () => ({ status: 200 }),
     verifyOperator: async () => null,
+    verifyStarter: async () => null,
   };
   const fakes = Object.fromEntries(
     Object.entries({ ...defaults, ...overrides }).map(([name, fake]) => [
@@ -179,8 +181,15 @@ export const callsTo = (calls: Calls, name: string) => calls.filter((call) => ca
 
 export interface PromotionTestEnv {
   env: TestWorkflowEnvironment;
-  /** Runs `work` against a started promotion while a pipeline worker on its own queue serves the fakes. */
-  withPromotion<T>(fakes: Fakes, work: (handle: WorkflowHandle<typeof promotion>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` against a started promotion while a pipeline worker on its own queue serves the fakes;
+   * `input` changes the promotion's input (actor ci, no verification).
+   */
+  withPromotion<T>(
+    fakes: Fakes,
+    work: (handle: WorkflowHandle<typeof promotion>) => Promise<T>,
+    input?: Partial<PromotionInput>,
+  ): Promise<T>;
   teardown(): Promise<void>;
 }
 
@@ -206,7 +215,7 @@ export async function createPromotionEnv(): Promise<PromotionTestEnv> {
   const evaluating = evaluatorWorker.run();
   return {
     env,
-    async withPromotion(fakes, work) {
+    async withPromotion(fakes, work, input = {}) {
       const taskQueue = `wf-${randomUUID()}`;
       const { runSnapshotFixtures, replayDecisions, ...pipeline } = fakes;
       fixtures = runSnapshotFixtures;
@@ -221,7 +230,7 @@ export async function createPromotionEnv(): Promise<PromotionTestEnv> {
         const handle = await env.client.workflow.start<typeof promotion>('promotion', {
           taskQueue,
           workflowId: `rollout-test-${randomUUID()}`,
-          args: [{ digest: 'digest-1', lane, actor: 'ci' }],
+          args: [{ digest: 'digest-1', lane, actor: 'ci', ...input }],
         });
         return work(handle);
       });

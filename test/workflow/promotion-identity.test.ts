@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { OperatorVerification } from '../../activities/audit';
+import type { OperatorVerification, StartVerification } from '../../activities/audit';
 import type { RolloutEvent } from '../../activities/store/audit';
 import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
@@ -107,4 +107,65 @@ test('where the plan does not require it, a UI approve is accepted and recorded 
   });
   expect(result.outcome).toBe('promoted');
   expect(operatorRows(calls)).toEqual([{ event: 'approved', actor: 'lead', actorVerified: false }]);
+});
+
+/** Every activity that writes an audit row for the starter, and the identity each was given. */
+const STARTER_AUDITED = [
+  'recordRolloutEvent',
+  'withdrawLeftover',
+  'runSnapshotFixtures',
+  'setLaneStep',
+  'promoteCandidate',
+  'writeDecisionRecord',
+];
+const starterAttribution = (calls: Calls) => ({
+  called: [...new Set(calls.map((c) => c.name).filter((name) => STARTER_AUDITED.includes(name)))].sort(),
+  identities: [
+    ...new Set(
+      calls
+        .filter((c) => STARTER_AUDITED.includes(c.name))
+        .map((c) => c.input as { actor: string; actorVerified?: boolean })
+        // The gate's verdict rows are the pipeline's own, not the starter's.
+        .filter(({ actor }) => actor !== 'gate')
+        .map(({ actor, actorVerified }) => JSON.stringify({ actor, actorVerified })),
+    ),
+  ].map((text) => JSON.parse(text) as unknown),
+});
+/** The API's record "v-start" of a start resolves to token:ci-deployer; anything else is unknown or claimed. */
+const verifyStarter = async ({ verification }: StartVerification) =>
+  verification === 'v-start' ? 'token:ci-deployer' : null;
+
+test.each([
+  ['the API verified', { verification: 'v-start' }, { actor: 'token:ci-deployer', actorVerified: true }],
+  ['straight through Temporal', {}, { actor: 'token:ci-deployer', actorVerified: false }],
+  [
+    'with a verification the API never made',
+    { verification: 'v-forged' },
+    { actor: 'token:ci-deployer', actorVerified: false },
+  ],
+])('a start %s: every audit row of the rollout names its starter so', async (_how, input, expected) => {
+  const { fakes, calls } = fakeActivities({ verifyStarter });
+  const result = await testEnv.withPromotion(fakes, (handle) => handle.result(), {
+    actor: 'token:ci-deployer',
+    ...input,
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(starterAttribution(calls)).toEqual({ called: [...STARTER_AUDITED].sort(), identities: [expected] });
+  expect(callsTo(calls, 'verifyStarter')).toHaveLength('verification' in input ? 1 : 0);
+});
+
+test.each([
+  ['through the API', { actor: 'token:lead', actorVerified: true }],
+  ['from the UI', { actor: 'ui-user', actorVerified: false }],
+])('an operator rollback %s is recorded on the rollback row as verified or not', async (how, expected) => {
+  const { fakes, calls } = fakeActivities({ verifyOperator });
+  const result = await testEnv.withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    if (how === 'from the UI') await handle.signal(operatorSignals.rollback, { actor: 'ui-user', reason: 'odd' });
+    else await handle.executeUpdate(operatorUpdates.rollback, { args: [{ actor: 'x', verification: 'v-ok' }] });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('rolled_back');
+  const rows = callsTo(calls, 'rollbackLane').map((c) => c.input as { actor: string; actorVerified?: boolean });
+  expect(rows.map(({ actor, actorVerified }) => ({ actor, actorVerified }))).toEqual([expected]);
 });

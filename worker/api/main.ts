@@ -7,6 +7,7 @@ import { insertVerifiedAction, type VerifiedAction } from '../../activities/stor
 import { createAuthenticate } from './authenticate';
 import { createOidcVerifier } from './oidc';
 import { adminRoutes } from './admin-routes';
+import { analysisRoutes } from './analysis-routes';
 import { rolloutRoutes } from './rollout-routes';
 import { buildApiServer } from './server';
 
@@ -21,12 +22,16 @@ export async function runApi(config: Config): Promise<void> {
   const temporal = await connectTemporalClient(config);
   const session = { config, pool: () => pool, temporal: () => Promise.resolve(temporal) };
   const deps = {
-    plane: directControlPlane(session),
+    plane: directControlPlane(session, { verifiedActors: true }),
     separatedEnvs: config.PKG_SEPARATED_ENVS,
     starterOf: (workflowId: string) => rolloutStarter(temporal, workflowId),
     recordVerifiedAction: (action: VerifiedAction) => insertVerifiedAction(pool, action),
   };
-  const app = buildApiServer(deps, createAuthenticate(pool, verifyJwt), [...rolloutRoutes, ...adminRoutes]);
+  const app = buildApiServer(deps, createAuthenticate(pool, verifyJwt), [
+    ...rolloutRoutes,
+    ...analysisRoutes,
+    ...adminRoutes,
+  ]);
   try {
     await app.listen({ host: config.PKG_API_HOST, port: config.PKG_API_PORT });
     process.stderr.write(

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PkgError } from '../../policy/errors';
 import { authorize, type Action, type Identity } from '../../policy/identity/access';
-import type { Env } from '../../policy/lane';
+import { ENVS, type Env } from '../../policy/lane';
 import type { ControlPlane } from '../../client/control-plane';
 
 /**
@@ -50,6 +50,15 @@ export function route<P extends Schema = typeof none, Q extends Schema = typeof 
   spec: Omit<ApiRoute<P, Q, B>, 'params' | 'query' | 'body'> & { params?: P; query?: Q; body?: B },
 ): ApiRoute {
   return { ...spec, params: spec.params ?? none, query: spec.query ?? none, body: spec.body ?? null };
+}
+
+/**
+ * For a route that learns its env only from what it reads: Forbidden, naming the role needed, unless
+ * the identity may take the action in at least one env (the route checks the env itself later).
+ */
+export function assertAllowedSomewhere(identity: Identity, action: Action): void {
+  if (ENVS.some((env) => authorize(identity, action, [env]).ok)) return;
+  assertAllowed(identity, action, ENVS);
 }
 
 /** Throws Forbidden naming the role needed when the identity may not act in these envs. */
