@@ -1,4 +1,3 @@
-import secureJson from 'secure-json-parse';
 import { chunkDecisions, decisionLogLine, partitionDays, type LoggedLine } from '../../policy/decision-log/entry';
 import type { DecisionLogMask } from '../../policy/decision-log/masking';
 import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
@@ -40,7 +39,8 @@ export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLo
 
   /** The line of one decision, its input parsed from the body as strictly as the request path parsed it. */
   const lineOf = (logged: LoggedRequest): LoggedLine<Buffer> => {
-    const body: unknown = secureJson.parse(logged.requestJson, { protoAction: 'error', constructorAction: 'error' });
+    // Plain JSON.parse: the request path parsed these same bytes with prototype poisoning refused.
+    const body: unknown = JSON.parse(logged.requestJson);
     const parsed = parseEvaluationInput((body as { input?: unknown }).input, logged.mode);
     if (!parsed.ok) throw new Error(`logged request no longer parses: ${parsed.reason}`);
     const input = parsed.value;
