@@ -6,6 +6,7 @@ import { loadBundle } from '../policy/bundle/bundle';
 import { judgeStep, type StepVerdict } from '../policy/rollout/gates';
 import {
   approvalStepIndexes,
+  mergeRolloutLayers,
   parseRolloutOverrides,
   rolloutLayersFor,
   withGateDefaults,
@@ -81,10 +82,11 @@ function planRollout(
       );
     }
     const commandLine = parseRolloutOverrides(input.overrides, 'command line');
-    const receipted = mergeWithReceipt(rolloutLayersFor(input.lane.env, manifest.rollout ?? {}, commandLine));
-    const config = receipted.plan;
+    const layers = rolloutLayersFor(input.lane.env, manifest.rollout ?? {}, commandLine);
+    // The plan that runs keeps its webhook URLs; the recorded one names them by origin and digest.
+    const config = mergeRolloutLayers(layers);
     await assertLaneServed(pool, input.lane);
-    await insertRolloutPlan(pool, { rolloutId, env: input.lane.env, ...receipted });
+    await insertRolloutPlan(pool, { rolloutId, env: input.lane.env, ...mergeWithReceipt(layers) });
     return {
       ...config,
       version: manifest.version,

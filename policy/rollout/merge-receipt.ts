@@ -34,9 +34,10 @@ export interface ReceiptedPlan {
 }
 
 /**
- * Merges the layers (refused as mergeRolloutLayers refuses) and says how each one shaped the plan.
- * Webhook URLs are recorded by origin and digest: a hook's path or query often is its credential,
- * and decision records are read far more widely than the bundle's settings.
+ * The record of a merge: the plan as decision records keep it and how each layer shaped it (refused
+ * as mergeRolloutLayers refuses). Webhook URLs are recorded by origin and digest: a hook's path or
+ * query often is its credential, and decision records are read far more widely than the bundle's
+ * settings. The plan that runs is mergeRolloutLayers' own, with the URLs whole.
  */
 export function mergeWithReceipt(layers: RolloutLayer[]): ReceiptedPlan {
   const plan = recordedPlan(mergeRolloutLayers(layers));
