@@ -154,7 +154,7 @@ function readBootstrapToken(): string {
 
 /** The lane's evaluator key, made straight in Postgres as `pkgctl evaluator-key` does; its secret. */
 function createTrafficKey(lane: Lane): string {
-  const name = `demo-traffic-${lane.region}`;
+  const name = `demo-traffic-${lane.target}-${lane.region}`;
   const scope = laneName(lane);
   return pkgctlJson<{ key: string }>(
     null,
