@@ -1,5 +1,8 @@
 import type { StoredFact } from '../activities/store/facts';
+import type { MemoryStats } from '../activities/store/cortex-memories';
 import type { StoredToken } from '../activities/store/api-tokens';
+import type { EvaluatorKeyInfo } from '../activities/store/evaluator-keys';
+import { formatKeyScope } from '../policy/access/key-scope';
 import type { SnapshotSeal } from '../activities/store/snapshot-seals';
 import { ROLLOUT_WORKFLOW_ID_PREFIX } from '../policy/constants';
 import { ERROR_TYPES, PkgError, type ErrorType } from '../policy/errors';
@@ -7,7 +10,7 @@ import { formatDuration } from '../policy/facts/duration';
 import { laneName, parseLaneName, type Env, type Lane } from '../policy/lane';
 import type { RolloutStatus } from '../policy/rollout/status';
 import type { PromotionResult } from '../workflows/definitions';
-import type { ControlPlane, CreatedToken } from './control-plane';
+import type { ChangedEvaluatorKey, ControlPlane, CreatedEvaluatorKey, CreatedToken } from './control-plane';
 import { ServiceUnavailable } from './session';
 
 /**
@@ -58,6 +61,12 @@ export function apiControlPlane(baseUrl: string, token: string, pollMs = 1000): 
     factStatistics: (namespace) => call('GET', `/v1/facts/stats?${query({ namespace })}`),
     // Batches are not reported through the API: the answer lists them all.
     cleanupFacts: (request) => call('POST', '/v1/facts/cleanup', request),
+    addMemory: (input) => call('POST', '/v1/memories', input),
+    memoryStats: async () => {
+      const stats = await call<MemoryStats>('GET', '/v1/memories/stats');
+      return { ...stats, oldest: date(stats.oldest), newest: date(stats.newest) };
+    },
+    pruneMemories: (request) => call('POST', '/v1/memories/prune', request),
     verifyDecision: (id, publicKey) => call('POST', `/v1/decisions/${encodeURIComponent(id)}/verify`, { publicKey }),
     verifyChain: (env, publicKey) => call('POST', `/v1/envs/${env}/verify`, { publicKey }),
     impact: ({ lane, bundle, windowMs, limit, maxExamples }) =>
@@ -80,6 +89,20 @@ export function apiControlPlane(baseUrl: string, token: string, pollMs = 1000): 
       ),
     listTokens: async () => (await call<StoredToken[]>('GET', '/v1/tokens')).map(reviveToken),
     revokeToken: async (name) => reviveToken(await call('DELETE', `/v1/tokens/${encodeURIComponent(name)}`)),
+    createEvaluatorKey: async ({ name, scope, rate, burst, expiresIn }) =>
+      reviveKey(
+        await call<CreatedEvaluatorKey>('POST', '/v1/evaluator-keys', {
+          name,
+          scope: formatKeyScope(scope),
+          rate,
+          burst,
+          ...(expiresIn === undefined ? {} : { expiresIn: formatDuration(expiresIn) }),
+        }),
+      ),
+    listEvaluatorKeys: async (includeRevoked) =>
+      (await call<EvaluatorKeyInfo[]>('GET', `/v1/evaluator-keys?${query({ all: includeRevoked })}`)).map(reviveKey),
+    revokeEvaluatorKey: async (nameOrId) =>
+      reviveKey(await call<ChangedEvaluatorKey>('DELETE', `/v1/evaluator-keys/${encodeURIComponent(nameOrId)}`)),
   };
 }
 
@@ -133,6 +156,10 @@ const date = (text: string | Date | null): Date | null => (text === null ? null 
 
 function reviveFact(fact: StoredFact): StoredFact {
   return { ...fact, validFrom: date(fact.validFrom)!, validTo: date(fact.validTo) };
+}
+
+function reviveKey<T extends EvaluatorKeyInfo>(key: T): T {
+  return { ...key, createdAt: date(key.createdAt)!, expiresAt: date(key.expiresAt), revokedAt: date(key.revokedAt) };
 }
 
 function reviveToken<T extends StoredToken>(token: T): T {

@@ -13,6 +13,27 @@ import {
 } from '../activities/store/facts';
 import { runFactCleanup, type FactCleanupProgress, type FactCleanupResult } from '../activities/store/fact-cleanup';
 import { insertToken, listTokens, revokeToken, type StoredToken } from '../activities/store/api-tokens';
+import {
+  announceEvaluatorKeyChange,
+  insertEvaluatorKey,
+  listEvaluatorKeys,
+  revokeEvaluatorKey,
+  type EvaluatorKeyChange,
+  type EvaluatorKeyInfo,
+} from '../activities/store/evaluator-keys';
+import { createRedis } from '../activities/connections';
+import {
+  importMemories,
+  memorySnapshot,
+  memoryStats,
+  pruneMemories,
+  type ImportResult,
+  type MemoryStats,
+  type PruneRequest,
+} from '../activities/store/cortex-memories';
+import { memoryPruneRequestSchema, parseMemory } from '../policy/cortex/memory';
+import { formatKey, KEY_ID_BYTES, KEY_SECRET_BYTES } from '../policy/access/evaluator-key';
+import type { EvaluatorKeyCreation } from '../policy/access/key-request';
 import { sealStoredSnapshot, type SnapshotSeal } from '../activities/store/snapshot-seals';
 import { revert, type RevertRequest, type RevertResult } from '../activities/revert';
 import { unpackBundle } from '../policy/bundle/pack';
@@ -92,6 +113,19 @@ export interface CreatedToken extends StoredToken {
   token: string;
 }
 
+/**
+ * An evaluator key changed: `evaluatorsTold` says whether the announcement on Redis went out, so
+ * every evaluator rereads its keys at once; they also reread on a period, so a lost one costs seconds.
+ */
+export interface ChangedEvaluatorKey extends EvaluatorKeyInfo {
+  evaluatorsTold: boolean;
+}
+
+/** A new evaluator key: its secret appears here once and is stored only as its digest. */
+export interface CreatedEvaluatorKey extends ChangedEvaluatorKey {
+  key: string;
+}
+
 /** A snapshot to seal: its version or the seed's integer id, in the env the caller acts in. */
 export interface SealRequest {
   snapshot: string;
@@ -141,6 +175,14 @@ export interface ControlPlane {
   factStatistics(namespace: string | null): Promise<FactStatistics[]>;
   /** `onBatch` hears of each batch as it commits, where the plane can tell (not through the API). */
   cleanupFacts(request: unknown, onBatch?: (progress: FactCleanupProgress) => void): Promise<FactCleanupResult>;
+  /**
+   * Stores one memory (replacing one with its id); checks it (parseMemory) itself, as addFact.
+   * `mayWrite` hears the env of the snapshot it names (null: every snapshot's) before anything is written.
+   */
+  addMemory(input: unknown, mayWrite?: (env: Env | null) => void): Promise<ImportResult & { id: string }>;
+  memoryStats(): Promise<MemoryStats>;
+  /** Checks the request (memoryPruneRequestSchema) itself; the count deleted, or with dryRun to delete. */
+  pruneMemories(request: unknown): Promise<PruneRequest & { count: number }>;
   /** A record's hash, signature and link; `publicKey` (PEM) defaults to the installation's DECISION_SIGNING_KEY. */
   verifyDecision(id: string, publicKey?: string): Promise<DecisionVerification>;
   /** An env's whole chain, naming its first broken link; the key as verifyDecision's. */
@@ -152,6 +194,11 @@ export interface ControlPlane {
   createToken(request: NewToken, actor: string): Promise<CreatedToken>;
   listTokens(): Promise<StoredToken[]>;
   revokeToken(name: string, actor: string): Promise<StoredToken>;
+  createEvaluatorKey(request: EvaluatorKeyCreation, actor: string): Promise<CreatedEvaluatorKey>;
+  /** Never a secret; `includeRevoked`: revoked keys too. */
+  listEvaluatorKeys(includeRevoked: boolean): Promise<EvaluatorKeyInfo[]>;
+  /** By name or id; revoking twice is NotFound. */
+  revokeEvaluatorKey(nameOrId: string, actor: string): Promise<ChangedEvaluatorKey>;
 }
 
 /**
@@ -229,6 +276,16 @@ export function directControlPlane(
     factStatistics: (namespace) => getFactStatistics(pool(), namespace),
     cleanupFacts: (request, onBatch) =>
       runFactCleanup(pool(), parseInput(factCleanupRequestSchema, request, 'invalid fact cleanup'), { onBatch }),
+    async addMemory(input, mayWrite) {
+      const memory = parseMemory(input, 'memory');
+      mayWrite?.(memory.snapshot === null ? null : (await memorySnapshot(pool(), memory.snapshot, 'memory')).env);
+      return { id: memory.id, ...(await importMemories(pool(), [{ memory, where: 'memory' }])) };
+    },
+    memoryStats: () => memoryStats(pool()),
+    async pruneMemories(input) {
+      const request = parseInput(memoryPruneRequestSchema, input, 'invalid memory prune');
+      return { ...request, count: await pruneMemories(pool(), request) };
+    },
     verifyDecision: (id, publicKey) => verifyStoredDecision(pool(), id, publicKey ?? installationKey(config)),
     verifyChain: (env, publicKey) => verifyEnvChain(pool(), env, publicKey ?? installationKey(config)),
     impact: async (request) => runImpact({ config, pool: pool(), client: await temporal() }, request),
@@ -255,7 +312,37 @@ export function directControlPlane(
     },
     listTokens: () => listTokens(pool()),
     revokeToken: (name, actor) => revokeToken(pool(), name, actor),
+    async createEvaluatorKey({ name, scope, rate, burst, expiresIn }, actor) {
+      const key = formatKey(randomBytes(KEY_ID_BYTES), randomBytes(KEY_SECRET_BYTES));
+      const expiresAt = expiresIn === undefined ? null : new Date(Date.now() + expiresIn);
+      const info = await insertEvaluatorKey(pool(), key, { name, scope, ratePerS: rate, burst, expiresAt, actor });
+      return { ...info, key: key.text, evaluatorsTold: await tellEvaluators(config, 'created', info.id) };
+    },
+    listEvaluatorKeys: (includeRevoked) => listEvaluatorKeys(pool(), includeRevoked),
+    async revokeEvaluatorKey(nameOrId, actor) {
+      const info = await revokeEvaluatorKey(pool(), nameOrId, actor);
+      return { ...info, evaluatorsTold: await tellEvaluators(config, 'revoked', info.id) };
+    },
   };
+}
+
+/** Best effort, within 2 s: the row is what counts, and every evaluator rereads the rows on a period anyway. */
+async function tellEvaluators(config: Config, change: EvaluatorKeyChange, id: string): Promise<boolean> {
+  const redis = createRedis(config);
+  redis.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      redis.once('ready', resolve);
+      redis.once('end', reject);
+      setTimeout(reject, 2000).unref();
+    });
+    await announceEvaluatorKeyChange(redis, change, id);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The decision signing key this installation is configured with, as PEM; records verify against it. */

@@ -131,13 +131,13 @@ interface ApiAccess {
   PKG_TOKEN: string;
 }
 
-function pkgctl(api: ApiAccess | null, ...args: string[]): string {
+function pkgctl(api: ApiAccess, ...args: string[]): string {
   const run = spawnSync(PKGCTL, args, { cwd: ROOT, env: { ...process.env, ...api }, encoding: 'utf8' });
   return (run.stdout + run.stderr).trim();
 }
 
 /** `pkgctl … --json` that must succeed: its JSON result. */
-function pkgctlJson<T>(api: ApiAccess | null, ...args: string[]): T {
+function pkgctlJson<T>(api: ApiAccess, ...args: string[]): T {
   const run = spawnSync(PKGCTL, [...args, '--json'], { cwd: ROOT, env: { ...process.env, ...api }, encoding: 'utf8' });
   if (run.status !== 0)
     throw new Error(`pkgctl ${args.slice(0, 2).join(' ')} exited ${run.status}: ${run.stdout}${run.stderr}`);
@@ -152,12 +152,15 @@ function readBootstrapToken(): string {
   }
 }
 
-/** The lane's evaluator key, made straight in Postgres as `pkgctl evaluator-key` does; its secret. */
-function createTrafficKey(lane: Lane): string {
+/** What the bootstrap admin (scripts/up keeps its token) may do through the API. */
+const adminAccess = (url: string): ApiAccess => ({ PKG_API_URL: url, PKG_TOKEN: readBootstrapToken() });
+
+/** The bootstrap admin makes the lane's evaluator key through the API; its secret. */
+function createTrafficKey(url: string, lane: Lane): string {
   const name = `demo-traffic-${lane.target}-${lane.region}`;
   const scope = laneName(lane);
-  return pkgctlJson<{ key: string }>(
-    null,
+  const created = pkgctlJson<{ key: string }>(
+    adminAccess(url),
     'evaluator-key',
     'create',
     '--name',
@@ -168,15 +171,16 @@ function createTrafficKey(lane: Lane): string {
     '100000',
     '--expires-in',
     '1d',
-  ).key;
+  );
+  say(`== evaluator key ${name} (lane ${scope}) created by the bootstrap admin through the API`);
+  return created.key;
 }
 
 /** The bootstrap admin makes a token a CI job (or a policy author) would hold, through the API. */
 function createToken(url: string, lane: Lane, role: 'deployer' | 'author'): ApiAccess {
-  const admin = { PKG_API_URL: url, PKG_TOKEN: readBootstrapToken() };
   const name = `demo-${role}-${lane.region}`;
   const created = pkgctlJson<{ token: string }>(
-    admin,
+    adminAccess(url),
     'token',
     'create',
     '--name',
@@ -207,7 +211,6 @@ async function main(): Promise<number> {
   mkdirSync(DEMO_DIR, { recursive: true });
   const lane: Lane = { env: 'dev', target: 'demo', region: `run-${Date.now().toString(36)}` };
   const laneArgs = laneArgsOf(lane);
-  const key = createTrafficKey(lane);
   const apiPort = await freePort();
   say(`\n== lane ${laneName(lane)}: control-plane API on :${apiPort}, pipeline worker, two evaluators`);
   children.push(startProcess('api', 'worker/api/main.ts', { PKG_API_PORT: String(apiPort) }));
@@ -222,6 +225,7 @@ async function main(): Promise<number> {
   // Deploying and analysing are different roles: the CI job promotes, the author runs the impact analysis.
   const api = createToken(apiUrl, lane, 'deployer');
   const author = createToken(apiUrl, lane, 'author');
+  const key = createTrafficKey(apiUrl, lane);
   await showKeyRequired(urls[0]!, lane);
 
   const sendTraffic = () =>
@@ -281,12 +285,12 @@ async function main(): Promise<number> {
   const semanticLane = { ...lane, target: `${lane.target}-semantic` };
   asExpected &&= await semanticMemoryStep({
     lane: semanticLane,
-    key: createTrafficKey(semanticLane),
+    key: createTrafficKey(apiUrl, semanticLane),
     startEvaluator,
     promote: (bundle, args) =>
       promote({ title: bundle, bundle, args, expect: 'promoted' }, laneArgsOf(semanticLane), api),
-    // Memory has no API route yet: written straight to Postgres, as the evaluator key above.
-    pkgctl: (...args) => pkgctl(null, ...args),
+    // The author remembers a complaint of the semantic snapshot's world (dev), through the API.
+    pkgctl: (...args) => pkgctl(author, ...args),
     say,
   });
   say(

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PkgError } from '../../policy/errors';
+import type { Env } from '../../policy/lane';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyTuple, type MemoryRecord } from '../../policy/cortex/memory';
 import { vectorLiteral, type MemoryTier } from '../../policy/cortex/embedding';
 import { inTransaction, type Queryable } from './transaction';
@@ -99,7 +100,7 @@ async function* copyChunks(
     seen.set(memory.id, where);
     let snapshotId: string | null = null;
     if (memory.snapshot !== null) {
-      snapshotId = snapshots.get(memory.snapshot) ?? (await snapshotIdOf(db, memory.snapshot, where));
+      snapshotId = snapshots.get(memory.snapshot) ?? (await memorySnapshot(db, memory.snapshot, where)).id;
       snapshots.set(memory.snapshot, snapshotId);
     }
     chunk.push(copyTuple(memory, snapshotId));
@@ -111,10 +112,13 @@ async function* copyChunks(
   yield Buffer.concat([...chunk, COPY_BINARY_TRAILER]);
 }
 
-async function snapshotIdOf(db: Queryable, version: string, where: string): Promise<string> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM pkg_snapshots WHERE version = $1', [version]);
+/** The snapshot a memory names (its id, and its env for who may write the memory); NotFound, located, when there is none. */
+export async function memorySnapshot(db: Queryable, version: string, where: string): Promise<{ id: string; env: Env }> {
+  const { rows } = await db.query<{ id: string; env: Env }>('SELECT id, env FROM pkg_snapshots WHERE version = $1', [
+    version,
+  ]);
   if (!rows[0]) throw new PkgError('NotFound', `${where}: snapshot ${version} does not exist`);
-  return rows[0].id;
+  return rows[0];
 }
 
 export interface MemoryStats {
@@ -160,7 +164,7 @@ export async function pruneMemories(db: Queryable, request: PruneRequest): Promi
     AND ($2::text IS NULL OR memory_tier = $2)
     AND ($3::text IS NULL OR snapshot_id = (SELECT id FROM pkg_snapshots WHERE version = $3))`;
   const params = [request.olderThanMs, request.tier ?? null, request.snapshot ?? null];
-  if (request.snapshot) await snapshotIdOf(db, request.snapshot, '--snapshot');
+  if (request.snapshot) await memorySnapshot(db, request.snapshot, '--snapshot');
   const sql = request.dryRun
     ? `SELECT count(*) AS n FROM pkg_cortex_memories WHERE ${where}`
     : `WITH gone AS (DELETE FROM pkg_cortex_memories WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`;

@@ -3,21 +3,24 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import {
   importMemories,
-  memoryStats,
-  pruneMemories,
   type ImportResult,
   type LocatedMemory,
   type MemoryStats,
 } from '../../activities/store/cortex-memories';
 import { hashingEmbedding, textSha256 } from '../../policy/cortex/embedder';
-import { parseMemory, parseMemoryLine } from '../../policy/cortex/memory';
-import { MEMORY_TIERS, type MemoryTier } from '../../policy/cortex/embedding';
+import { memoryPruneRequestSchema, parseMemoryLine } from '../../policy/cortex/memory';
+import { MEMORY_TIERS } from '../../policy/cortex/embedding';
 import { PkgError } from '../../policy/errors';
-import { parseDuration } from '../../policy/facts/duration';
+import { flagName, parseInput } from '../../policy/facts/input';
+import { withControlPlane } from '../control-plane';
 import { printResult } from '../output';
 import { withSession } from '../session';
 
-/** `pkgctl memory import|add|stats|prune`: the Unified Cortex memory, straight to Postgres. */
+/**
+ * `pkgctl memory import|add|stats|prune`: the Unified Cortex memory. add, stats and prune go through
+ * the control-plane API when PKG_API_URL and PKG_TOKEN are set; a bulk import is a COPY into
+ * Postgres, so it needs the database (a 10,000-row file is some 200 MB of JSON).
+ */
 export function registerMemoryCommands(program: Command): void {
   const memory = program
     .command('memory')
@@ -45,19 +48,22 @@ export function registerMemoryCommands(program: Command): void {
     .option('--embed-text', "embed --text with the demo's feature-hashing embedder instead")
     .option('--snapshot <version>', "a snapshot's world only (default: every snapshot's)")
     .option('--json', 'print one JSON result')
-    .action(async (options: AddOptions) => {
-      const located = { memory: parseMemory(addedMemory(options), 'memory add'), where: 'memory add' };
-      const result = await withSession(({ pool }) => importMemories(pool(), [located]));
-      printResult(options.json, { id: options.id, ...result }, () => `added memory ${options.id}`);
-    });
+    .action((options: AddOptions) =>
+      withControlPlane(async (plane) => {
+        const result = await plane.addMemory(addedMemory(options));
+        printResult(options.json, result, () => `added memory ${result.id}`);
+      }),
+    );
   memory
     .command('stats')
     .description('memories per tier and snapshot, and the size of the vector index')
     .option('--json', 'print one JSON result')
-    .action(async (options: { json?: boolean }) => {
-      const stats = await withSession(({ pool }) => memoryStats(pool()));
-      printResult(options.json, stats, () => describeStats(stats));
-    });
+    .action((options: { json?: boolean }) =>
+      withControlPlane(async (plane) => {
+        const stats = await plane.memoryStats();
+        printResult(options.json, stats, () => describeStats(stats));
+      }),
+    );
   memory
     .command('prune')
     .description('delete memories created longer ago than --older-than')
@@ -66,16 +72,15 @@ export function registerMemoryCommands(program: Command): void {
     .option('--snapshot <version>', "only this snapshot's memories")
     .option('--dry-run', 'count only, change nothing')
     .option('--json', 'print one JSON result')
-    .action(async (options: PruneOptions) => {
-      const request = pruneRequestOf(options);
-      const count = await withSession(({ pool }) => pruneMemories(pool(), request));
-      const verb = request.dryRun ? 'would delete' : 'deleted';
-      printResult(
-        options.json,
-        { ...request, count },
-        () => `${verb} ${count} memories older than ${options.olderThan}`,
-      );
-    });
+    .action(({ json, ...request }: PruneOptions) =>
+      withControlPlane(async (plane) => {
+        // Checked here too, so a bad flag is named as typed before anything is sent.
+        parseInput(memoryPruneRequestSchema, request, 'invalid memory prune', flagName);
+        const pruned = await plane.pruneMemories(request);
+        const verb = pruned.dryRun ? 'would delete' : 'deleted';
+        printResult(json, pruned, () => `${verb} ${pruned.count} memories older than ${request.olderThan}`);
+      }),
+    );
 }
 
 interface AddOptions {
@@ -128,20 +133,6 @@ function addedMemory(options: AddOptions): Record<string, unknown> {
     text_sha256: textSha256(options.text),
     embedding,
     snapshot: options.snapshot ?? null,
-  };
-}
-
-function pruneRequestOf(options: PruneOptions) {
-  const olderThanMs = parseDuration(options.olderThan);
-  if (olderThanMs === null)
-    throw new PkgError('InputInvalid', `--older-than: "${options.olderThan}" is not a duration (e.g. 12h, 30d)`);
-  if (options.tier !== undefined && !(MEMORY_TIERS as readonly string[]).includes(options.tier))
-    throw new PkgError('InputInvalid', `--tier: expected one of ${MEMORY_TIERS.join(', ')}, got "${options.tier}"`);
-  return {
-    olderThanMs,
-    tier: options.tier as MemoryTier | undefined,
-    snapshot: options.snapshot,
-    dryRun: options.dryRun ?? false,
   };
 }
 

@@ -37,6 +37,12 @@ export function parseKeyScope(text: string): ParseResult<LanePattern[]> {
   return { ok: true, value: [...unique.values()] };
 }
 
+/** The envs a scope reaches: those its patterns' env parts match (`*` reaches every env). */
+export function keyScopeEnvs(patterns: readonly LanePattern[]): Env[] {
+  const envGlob = (glob: string) => new RegExp(`^${glob.split('*').map(escapeRegExp).join('.*')}$`);
+  return ENVS.filter((env) => patterns.some(([glob]) => envGlob(glob).test(env)));
+}
+
 export const formatKeyScope = (patterns: readonly LanePattern[]): string => patterns.map((p) => p.join('/')).join(',');
 
 /** One matcher for a whole scope: built when a key is cached, run on each request. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PkgError } from '../errors';
 import { describeIssues } from '../engine/evaluation-request';
+import { durationSchema } from '../facts/duration';
 import { embeddingProblem, MEMORY_TIERS, type MemoryTier } from './embedding';
 
 /**
@@ -45,6 +46,16 @@ export function parseMemory(value: unknown, where: string): MemoryRecord {
   if (problem) throw new PkgError('InputInvalid', `${where}: embedding ${problem}`);
   return { id, tier, label, textSha256: text_sha256, embedding: embedding as number[], snapshot };
 }
+
+/** `pkgctl memory prune` and POST /v1/memories/prune: durations as text, e.g. `olderThan: '30d'`. */
+export const memoryPruneRequestSchema = z
+  .strictObject({
+    olderThan: durationSchema(0),
+    tier: z.enum(MEMORY_TIERS, { error: `expected one of ${MEMORY_TIERS.join(', ')}` }).optional(),
+    snapshot: z.string().min(1).max(200).optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .transform(({ olderThan, ...request }) => ({ olderThanMs: olderThan, ...request }));
 
 /** One line of a JSONL file; blank lines are the caller's to skip. */
 export function parseMemoryLine(line: string, where: string): MemoryRecord {

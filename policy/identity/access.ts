@@ -8,11 +8,11 @@ import { ENVS, type Env } from '../lane';
  */
 export const ROLES = [
   'viewer', // reads only: status, history, decision records, facts
-  'author', // uploads and validates bundles, seals snapshots written as rows, evaluates, adds facts
+  'author', // uploads and validates bundles, seals snapshots written as rows, evaluates, adds facts and memories
   'deployer', // starts promotions
   'approver', // approves the step waiting for approval
   'operator', // pause, resume, rollback, abort, revert
-  'admin', // everything, plus tokens, schedules and fact cleanup
+  'admin', // everything, plus tokens, evaluator keys, schedules, fact cleanup and memory pruning
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -35,6 +35,7 @@ export const ACTION_ROLES = {
   // Vouches for a snapshot's rows as an upload vouches for a bundle's files; it serves nothing by itself.
   'snapshot.seal': 'author',
   'facts.add': 'author',
+  'memory.add': 'author',
   impact: 'author',
   evaluate: 'author',
   promote: 'deployer',
@@ -45,8 +46,11 @@ export const ACTION_ROLES = {
   abort: 'operator',
   revert: 'operator',
   'token.manage': 'admin',
+  // A key opens evaluation of every lane its scope reaches: admin of each env it reaches.
+  'evaluator-key.manage': 'admin',
   schedule: 'admin',
   'facts.cleanup': 'admin',
+  'memory.prune': 'admin',
 } as const satisfies Record<string, Role>;
 export type Action = keyof typeof ACTION_ROLES;
 

@@ -18,6 +18,7 @@ const MAY: Record<string, readonly Role[]> = {
   'bundle.validate': ['author', 'admin'],
   'snapshot.seal': ['author', 'admin'],
   'facts.add': ['author', 'admin'],
+  'memory.add': ['author', 'admin'],
   impact: ['author', 'admin'],
   evaluate: ['author', 'admin'],
   promote: ['deployer', 'admin'],
@@ -28,8 +29,10 @@ const MAY: Record<string, readonly Role[]> = {
   abort: ['operator', 'admin'],
   revert: ['operator', 'admin'],
   'token.manage': ['admin'],
+  'evaluator-key.manage': ['admin'],
   schedule: ['admin'],
   'facts.cleanup': ['admin'],
+  'memory.prune': ['admin'],
 };
 const NEEDED: Record<string, Role> = Object.fromEntries(
   Object.entries(MAY).map(([action, roles]) => [action, roles[0] === 'viewer' ? 'viewer' : roles[0]!]),
@@ -96,6 +99,9 @@ const CASES: Case[] = [
   { action: 'revert', method: 'POST', path: `/v1/lanes/${lane}/revert`, body: { to: '0.0.0-none' }, allowed: 404 },
   { action: 'facts.add', method: 'POST', path: '/v1/facts', body: {}, allowed: 400 },
   { action: 'facts.cleanup', method: 'POST', path: '/v1/facts/cleanup', body: { batchSize: 0 }, allowed: 400 },
+  { action: 'memory.add', method: 'POST', path: '/v1/memories', body: {}, allowed: 400 },
+  { action: 'read', method: 'GET', path: '/v1/memories/stats', allowed: 200 },
+  { action: 'memory.prune', method: 'POST', path: '/v1/memories/prune', body: { olderThan: 'never' }, allowed: 400 },
   { action: 'schedule', method: 'PUT', path: '/v1/schedules/fact-cleanup', body: { every: 'never' }, allowed: 400 },
   {
     action: 'token.manage',
@@ -106,6 +112,15 @@ const CASES: Case[] = [
   },
   { action: 'token.manage', method: 'GET', path: '/v1/tokens', allowed: 200 },
   { action: 'token.manage', method: 'DELETE', path: '/v1/tokens/no-such-token', allowed: 404 },
+  {
+    action: 'evaluator-key.manage',
+    method: 'POST',
+    path: '/v1/evaluator-keys',
+    body: () => ({ name: `acl-${randomUUID().slice(0, 8)}`, scope: 'dev/acl-none', expiresIn: '1m' }),
+    allowed: 200,
+  },
+  { action: 'evaluator-key.manage', method: 'GET', path: '/v1/evaluator-keys', allowed: 200 },
+  { action: 'evaluator-key.manage', method: 'DELETE', path: '/v1/evaluator-keys/no-such-key', allowed: 404 },
 ];
 
 let pool: Pool;
@@ -157,7 +172,8 @@ test('the table covers every operation /openapi.json describes', async () => {
         .replace(/\/snapshots\/[^/]+\//, '/snapshots/{snapshot}/')
         .replace(/\/v1\/decisions\/\w+/, '/v1/decisions/{id}')
         .replace(/\/v1\/schedules\/[\w-]+/, '/v1/schedules/{name}')
-        .replace(/\/v1\/tokens\/[\w-]+/, '/v1/tokens/{name}');
+        .replace(/\/v1\/tokens\/[\w-]+/, '/v1/tokens/{name}')
+        .replace(/\/v1\/evaluator-keys\/[\w-]+/, '/v1/evaluator-keys/{key}');
       return `${c.method} ${path}`;
     }),
   );

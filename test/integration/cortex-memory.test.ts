@@ -10,6 +10,10 @@ import { vectorLiteral, type MemoryTier } from '../../policy/cortex/embedding';
 import { loadConfig } from '../../policy/config';
 import { pkgctl } from '../support/pkgctl';
 import { storeExample } from './evaluator-harness';
+import { createTestToken, startApi } from './api-harness';
+import { EXIT } from '../../client/exit-codes';
+import type { Role } from '../../policy/identity/access';
+import { ENVS, type Env } from '../../policy/lane';
 import { similarTo, randomUnitVector } from '../support/vectors';
 
 /**
@@ -188,3 +192,72 @@ test('memory add stores one memory the demo embedder embeds, and refuses a bad e
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('give either --embedding or --embed-text');
 });
+
+test("through the control-plane API: an author adds a memory of a snapshot of its env but not one of every env's; stats for a viewer; pruning is an admin's", async () => {
+  const api = await startApi();
+  try {
+    const snapshot = await storeExample(pool, 'hotel-ops-v1');
+    const { rows } = await pool.query<{ env: Env }>('SELECT env FROM pkg_snapshots WHERE id = $1', [
+      snapshot.snapshotId,
+    ]);
+    const env = rows[0]!.env;
+    const as = async (role: Role, envs: readonly Env[] = ENVS) => ({
+      PKG_API_URL: api.url,
+      PKG_TOKEN: (await createTestToken(pool, role, envs)).token,
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    });
+    const author = await as('author', [env]);
+    const add = (id: string, extra: string[]) => [
+      'memory',
+      'add',
+      '--id',
+      `${run}:${id}`,
+      '--tier',
+      'event_working',
+      '--label',
+      'noise_complaint',
+      '--text',
+      'music from the next room at night',
+      '--embed-text',
+      '--json',
+      ...extra,
+    ];
+
+    const added = await pkgctl(add('api-scoped', ['--snapshot', snapshot.version]), author);
+    expect({ code: added.code, stderr: added.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(added.stdout)).toMatchObject({ id: `${run}:api-scoped`, rows: 1 });
+    expect(await stored('api-scoped')).toBe(1);
+    const everywhere = await pkgctl(add('api-everywhere', []), author);
+    expect(everywhere.code).toBe(EXIT.refused);
+    expect(JSON.parse(everywhere.stdout)).toMatchObject({
+      type: 'Forbidden',
+      message: `memory.add needs role author in ${ENVS.filter((e) => e !== env).join(', ')}`,
+    });
+    expect(await stored('api-everywhere')).toBe(0);
+    const nowhere = await pkgctl(add('api-nowhere', ['--snapshot', 'nowhere@9.9.9']), author);
+    expect(JSON.parse(nowhere.stdout)).toMatchObject({
+      type: 'NotFound',
+      message: 'memory: snapshot nowhere@9.9.9 does not exist',
+    });
+
+    const stats = await pkgctl(['memory', 'stats', '--json'], await as('viewer'));
+    expect(JSON.parse(stats.stdout)).toMatchObject({ total: expect.any(Number), indexBytes: expect.any(Number) });
+
+    await pool.query(`UPDATE pkg_cortex_memories SET created_at = now() - interval '2 days' WHERE id = $1`, [
+      `${run}:api-scoped`,
+    ]);
+    const prune = ['memory', 'prune', '--older-than', '1d', '--snapshot', snapshot.version, '--json'];
+    expect(JSON.parse((await pkgctl(prune, author)).stdout)).toMatchObject({
+      type: 'Forbidden',
+      message: 'memory.prune needs role admin in prod, staging, dev',
+    });
+    expect(JSON.parse((await pkgctl(prune, await as('admin'))).stdout)).toMatchObject({ dryRun: false, count: 1 });
+    expect(await stored('api-scoped')).toBe(0);
+    const bad = await pkgctl(['memory', 'prune', '--older-than', 'soon', '--tier', 'dreams'], await as('admin'));
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('--older-than: "soon" is not a duration');
+    expect(bad.stderr).toContain('--tier: expected one of');
+  } finally {
+    await api.stop();
+  }
+}, 120_000);

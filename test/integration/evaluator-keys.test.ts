@@ -1,9 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import { pkgctl } from '../support/pkgctl';
+import { EXIT } from '../../client/exit-codes';
 import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
-import { laneName, type Lane } from '../../policy/lane';
+import { laneName, type Env, type Lane } from '../../policy/lane';
+import { createTestToken, startApi } from './api-harness';
 import {
   freePort,
   randomLane,
@@ -242,6 +244,76 @@ test.each([
   },
   120_000,
 );
+
+test('through the control-plane API with only PKG_API_URL and PKG_TOKEN: a dev admin may not make a prod key; a prod admin makes, lists and revokes one, and both processes refuse it within 5 s', async () => {
+  const api = await startApi();
+  try {
+    const { lane, evaluator } = await prodLane({ EVALUATOR_WORKERS: '2' });
+    const asAdminOf = async (envs: Env[]) => ({
+      PKG_API_URL: api.url,
+      PKG_TOKEN: (await createTestToken(services.pool, 'admin', envs)).token,
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    });
+    const devAdmin = await asAdminOf(['dev']);
+    const prodAdmin = await asAdminOf(['prod']);
+    const name = `test-api-${randomUUID().slice(0, 8)}`;
+    const create = ['evaluator-key', 'create', '--name', name, '--scope', `prod/${lane.target}/*`, '--json'];
+
+    const refused = await pkgctl(create, devAdmin);
+    expect(refused.code).toBe(EXIT.refused);
+    expect(JSON.parse(refused.stdout)).toEqual({
+      outcome: 'error',
+      exitCode: EXIT.refused,
+      type: 'Forbidden',
+      message: 'evaluator-key.manage needs role admin in prod',
+    });
+
+    const made = await pkgctl(create, prodAdmin);
+    expect(made).toMatchObject({ code: 0 });
+    const key = JSON.parse(made.stdout) as { id: string; key: string; createdBy: string; evaluatorsTold: boolean };
+    created.push(key.id);
+    expect(key).toMatchObject({ createdBy: expect.stringMatching(/^token:t-admin-/), evaluatorsTold: true });
+    await waitFor(
+      async () => ((await post(evaluator, guest(), key.key)).status === 200 ? true : null),
+      10_000,
+      'the evaluators to accept the new key',
+    );
+
+    const listedByProd = JSON.parse((await pkgctl(['evaluator-key', 'list', '--json'], prodAdmin)).stdout) as {
+      id: string;
+    }[];
+    expect(listedByProd.map((k) => k.id)).toContain(key.id);
+    const listedByDev = JSON.parse((await pkgctl(['evaluator-key', 'list', '--json'], devAdmin)).stdout) as {
+      id: string;
+    }[];
+    expect(listedByDev.map((k) => k.id)).not.toContain(key.id);
+    expect(await pkgctl(['evaluator-key', 'revoke', name], devAdmin)).toMatchObject({
+      code: EXIT.refused,
+      stderr: 'error: evaluator-key.manage needs role admin in prod\n',
+    });
+
+    const revokedAt = Date.now();
+    expect(await pkgctl(['evaluator-key', 'revoke', name], prodAdmin)).toMatchObject({ code: 0 });
+    const elapsed = await waitFor(
+      async () => {
+        const seen = await Promise.all(Array.from({ length: 8 }, () => post(evaluator, guest(), key.key)));
+        return seen.every((a) => a.status === 401) && new Set(seen.map((a) => a.instance)).size === 2
+          ? Date.now() - revokedAt
+          : null;
+      },
+      10_000,
+      'both processes to refuse the key revoked through the API',
+    );
+    expect(elapsed).toBeLessThan(5000);
+    const { rows } = await services.pool.query<{ revoked_by: string }>(
+      'SELECT revoked_by FROM pkg_evaluator_keys WHERE id = $1',
+      [key.id],
+    );
+    expect(rows[0]!.revoked_by).toMatch(/^token:t-admin-/);
+  } finally {
+    await api.stop();
+  }
+}, 120_000);
 
 test('Redis away: keys and scopes are still checked, rate limits fail open and every unchecked request is counted', async () => {
   const noRedis = `redis://127.0.0.1:${await freePort()}`;

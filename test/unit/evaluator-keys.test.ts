@@ -1,5 +1,11 @@
 import { formatKey, keyMatches, presentedKeyId } from '../../policy/access/evaluator-key';
-import { compileKeyScope, formatKeyScope, keysRequiredFor, parseKeyScope } from '../../policy/access/key-scope';
+import {
+  compileKeyScope,
+  formatKeyScope,
+  keyScopeEnvs,
+  keysRequiredFor,
+  parseKeyScope,
+} from '../../policy/access/key-scope';
 import { evaluatorKeyRequestSchema } from '../../policy/access/key-request';
 import { loadConfig, ConfigError } from '../../policy/config';
 import type { Lane } from '../../policy/lane';
@@ -57,6 +63,17 @@ describe('key scope', () => {
     expect(allows(lane('prod/axb/x'))).toBe(false);
     const any = parseKeyScope('*/*');
     expect(compileKeyScope(any.ok ? any.value : [])(lane('dev/t/r'))).toBe(true);
+  });
+
+  test.each([
+    ['prod/web/*,staging', ['prod', 'staging']],
+    ['dev', ['dev']],
+    ['*/web', ['prod', 'staging', 'dev']],
+    ['st*', ['staging']],
+    ['p*d/x', ['prod']],
+  ])('%j reaches envs %j (who may manage the key)', (text, envs) => {
+    const parsed = parseKeyScope(text);
+    expect(parsed.ok && keyScopeEnvs(parsed.value).sort()).toEqual([...envs].sort());
   });
 
   test.each([

@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { evaluatorKeyRequestSchema } from '../../policy/access/key-request';
+import { keyScopeEnvs, parseKeyScope } from '../../policy/access/key-scope';
 import { PkgError } from '../../policy/errors';
 import type { Identity } from '../../policy/identity/access';
 import { tokenRequestSchema } from '../../policy/identity/tokens';
 import { ENVS, type Env } from '../../policy/lane';
-import { assertAllowed, route, type ApiRoute } from './route';
+import { assertAllowed, assertAllowedSomewhere, route, type ApiRoute } from './route';
 
-/** Facts, schedules and tokens: the actions that touch no single env. */
+/** Facts, memories, schedules, tokens and evaluator keys: the actions that touch no single env. */
 const factRoutes = [
   route({
     method: 'POST',
@@ -45,6 +47,39 @@ const factRoutes = [
     action: 'facts.cleanup',
     body: z.record(z.string(), z.unknown()),
     handle: ({ deps, body }) => deps.plane.cleanupFacts(body),
+  }),
+];
+
+const memoryRoutes = [
+  route({
+    method: 'POST',
+    url: '/v1/memories',
+    summary:
+      'store one Unified Cortex memory, replacing one with its id (fields as a line of pkgctl memory import: id, tier, label, text_sha256, embedding, snapshot)',
+    action: 'memory.add',
+    body: z.record(z.string(), z.unknown()),
+    // A memory of one snapshot's world needs author in that snapshot's env; one of every snapshot's, in every env.
+    envs: () => [],
+    handle: ({ deps, body, identity }) => {
+      assertAllowedSomewhere(identity, 'memory.add');
+      return deps.plane.addMemory(body, (env) => assertAllowed(identity, 'memory.add', env === null ? ENVS : [env]));
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/memories/stats',
+    summary: 'memories per tier and snapshot, and the size of the vector index',
+    action: 'read',
+    envs: () => [],
+    handle: ({ deps }) => deps.plane.memoryStats(),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/memories/prune',
+    summary: 'delete (dryRun: count) memories created longer ago than olderThan, of a tier or snapshot if named',
+    action: 'memory.prune',
+    body: z.record(z.string(), z.unknown()),
+    handle: ({ deps, body }) => deps.plane.pruneMemories(body),
   }),
 ];
 
@@ -102,4 +137,59 @@ const tokenRoutes = [
   }),
 ];
 
-export const adminRoutes: ApiRoute[] = [...factRoutes, ...scheduleRoutes, ...tokenRoutes];
+/** Where a stored key's scope reaches; refused before the lookup tells a non-admin whether it exists. */
+const reachOf = (key: { scope: string[] }): readonly Env[] => {
+  const parsed = parseKeyScope(key.scope.join(','));
+  return parsed.ok ? keyScopeEnvs(parsed.value) : ENVS;
+};
+
+const evaluatorKeyRoutes = [
+  route({
+    method: 'POST',
+    url: '/v1/evaluator-keys',
+    summary:
+      'create an evaluator key (fields as pkgctl evaluator-key create: name, scope, rate, burst, expiresIn); its secret is in this answer only (admin of every env its scope reaches)',
+    action: 'evaluator-key.manage',
+    body: evaluatorKeyRequestSchema,
+    envs: ({ body }) => keyScopeEnvs(body.scope),
+    handle: ({ deps, body, identity }) => deps.plane.createEvaluatorKey(body, identity.subject),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/evaluator-keys',
+    summary:
+      'the evaluator keys whose scope reaches only envs the caller administers (never a secret; all: also revoked)',
+    action: 'evaluator-key.manage',
+    query: z.object({ all: z.enum(['true', 'false']).optional() }),
+    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    async handle({ deps, query, identity }) {
+      const envs = administered(identity);
+      const keys = await deps.plane.listEvaluatorKeys(query.all === 'true');
+      return keys.filter((key) => reachOf(key).every((env) => envs.includes(env)));
+    },
+  }),
+  route({
+    method: 'DELETE',
+    url: '/v1/evaluator-keys/:key',
+    summary:
+      'revoke a live evaluator key by name or id (admin of every env its scope reaches); evaluators refuse it within 5 s',
+    action: 'evaluator-key.manage',
+    params: z.object({ key: z.string().min(1).max(100) }),
+    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    async handle({ deps, params, identity }) {
+      const live = await deps.plane.listEvaluatorKeys(false);
+      const key = live.find((k) => k.name === params.key || k.id === params.key);
+      if (!key) throw new PkgError('NotFound', `no live evaluator key named ${params.key}`);
+      assertAllowed(identity, 'evaluator-key.manage', reachOf(key));
+      return deps.plane.revokeEvaluatorKey(key.id, identity.subject);
+    },
+  }),
+];
+
+export const adminRoutes: ApiRoute[] = [
+  ...factRoutes,
+  ...memoryRoutes,
+  ...scheduleRoutes,
+  ...tokenRoutes,
+  ...evaluatorKeyRoutes,
+];
