@@ -17,7 +17,10 @@ export interface SemanticStepDeps {
   startEvaluator: (name: string, lane: Lane, env: Record<string, string>) => Promise<string>;
   /** `pkgctl promote … --wait --json` of an example bundle on `lane`; its JSON result. */
   promote: (bundle: string, args: string[]) => Promise<Record<string, unknown>>;
+  /** pkgctl as the lane's author (through the API); its output. */
   pkgctl: (...args: string[]) => string;
+  /** pkgctl as an admin, who may prune memories. */
+  pkgctlAdmin: (...args: string[]) => string;
   say: (line: string) => void;
 }
 
@@ -64,6 +67,9 @@ export async function semanticMemoryStep(deps: SemanticStepDeps): Promise<boolea
   say(`   => ${String(result.outcome)}; ${report.ok} complaints answered meanwhile`);
   if (result.outcome !== 'promoted') return false;
 
+  // An earlier run's memory of this snapshot would answer the first question already.
+  const forgotten = deps.pkgctlAdmin('memory', 'prune', '--older-than', '0s', '--snapshot', VERSION);
+  say(`   earlier runs' memories of ${VERSION} forgotten: ${forgotten}`);
   const ask = () => postEvaluation(url, { ...complaint(0), embedding: hashingEmbedding(COMPLAINT) }, key);
   const before = await ask();
   say(`   "${COMPLAINT}": ${subtasksOf(before.body)} (${memoryOf(before.body)})`);

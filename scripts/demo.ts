@@ -291,6 +291,7 @@ async function main(): Promise<number> {
       promote({ title: bundle, bundle, args, expect: 'promoted' }, laneArgsOf(semanticLane), api),
     // The author remembers a complaint of the semantic snapshot's world (dev), through the API.
     pkgctl: (...args) => pkgctl(author, ...args),
+    pkgctlAdmin: (...args) => pkgctl(adminAccess(apiUrl), ...args),
     say,
   });
   say(

@@ -98,6 +98,20 @@ const scrape = (evaluator: RunningEvaluator) => fetch(`${evaluator.url}/metrics`
 const refusedCount = (text: string, reason: string) =>
   Number(text.match(new RegExp(`^pkg_evaluator_access_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))?.[1]);
 
+/** How long after `since` both processes of a two-worker evaluator answered 401 to the key. */
+function msUntilBothRefuse(evaluator: RunningEvaluator, key: string, since: number): Promise<number> {
+  return waitFor(
+    async () => {
+      const seen = await Promise.all(Array.from({ length: 8 }, () => post(evaluator, guest(), key)));
+      return seen.every((a) => a.status === 401) && new Set(seen.map((a) => a.instance)).size === 2
+        ? Date.now() - since
+        : null;
+    },
+    10_000,
+    'both processes to refuse the revoked key',
+  );
+}
+
 test('prod lanes need a key by default: missing, invalid and expired keys get the same one-line 401; /healthz and /metrics stay open', async () => {
   const { lane, v1, evaluator } = await prodLane();
   const good = await createKey(`prod/${lane.target}/*`);
@@ -227,17 +241,7 @@ test.each([
     const revokedAt = Date.now();
     if (how === 'pkgctl') expect(await pkgctl(['evaluator-key', 'revoke', key.name])).toMatchObject({ code: 0 });
     else await services.pool.query('UPDATE pkg_evaluator_keys SET revoked_at = now() WHERE id = $1', [key.id]);
-    const elapsed = await waitFor(
-      async () => {
-        const seen = await Promise.all(Array.from({ length: 8 }, () => post(evaluator, guest(), key.key)));
-        return seen.every((a) => a.status === 401) && new Set(seen.map((a) => a.instance)).size === 2
-          ? Date.now() - revokedAt
-          : null;
-      },
-      10_000,
-      'both processes to refuse the revoked key',
-    );
-    expect(elapsed).toBeLessThan(5000);
+    expect(await msUntilBothRefuse(evaluator, key.key, revokedAt)).toBeLessThan(5000);
     // Once refused, never accepted again by either process.
     const later = await Promise.all(Array.from({ length: 16 }, () => post(evaluator, guest(), key.key)));
     expect(later.map((a) => a.status)).toEqual(Array(16).fill(401));
@@ -294,17 +298,7 @@ test('through the control-plane API with only PKG_API_URL and PKG_TOKEN: a dev a
 
     const revokedAt = Date.now();
     expect(await pkgctl(['evaluator-key', 'revoke', name], prodAdmin)).toMatchObject({ code: 0 });
-    const elapsed = await waitFor(
-      async () => {
-        const seen = await Promise.all(Array.from({ length: 8 }, () => post(evaluator, guest(), key.key)));
-        return seen.every((a) => a.status === 401) && new Set(seen.map((a) => a.instance)).size === 2
-          ? Date.now() - revokedAt
-          : null;
-      },
-      10_000,
-      'both processes to refuse the key revoked through the API',
-    );
-    expect(elapsed).toBeLessThan(5000);
+    expect(await msUntilBothRefuse(evaluator, key.key, revokedAt)).toBeLessThan(5000);
     const { rows } = await services.pool.query<{ revoked_by: string }>(
       'SELECT revoked_by FROM pkg_evaluator_keys WHERE id = $1',
       [key.id],
