@@ -12,7 +12,13 @@ import { vectorLiteral } from '../policy/cortex/embedding';
 import { createSemanticHydrator } from '../policy/cortex/hydration';
 import { loadConfig } from '../policy/config';
 import { postEvaluation } from '../client/traffic';
-import { randomLane, setLane, startEvaluator, storeExample } from '../test/integration/evaluator-harness';
+import {
+  randomLane,
+  removeTestLanes,
+  setLane,
+  startEvaluator,
+  storeExample,
+} from '../test/integration/evaluator-harness';
 import { randomUnitVector, similarTo } from '../test/support/vectors';
 
 /**
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
     await throughput(pool, Number(values.seconds), centroids);
   } finally {
     await pool.query(`DELETE FROM pkg_cortex_memories WHERE id LIKE $1`, [`${ID_PREFIX}%`]);
+    await removeTestLanes(pool);
     await pool.end();
     await rm(work, { recursive: true, force: true });
   }

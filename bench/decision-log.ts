@@ -7,10 +7,11 @@ import { createPool } from '../activities/connections';
 import {
   randomLane,
   readyz,
+  removeTestLanes,
+  type RunningEvaluator,
   setLane,
   startEvaluator,
   storeExample,
-  type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu, type ProcessCpu } from './process-cpu';
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   } finally {
     for (const stop of stops.reverse()) await stop();
     await rm(work, { recursive: true, force: true });
+    await removeTestLanes(pool);
     await pool.end();
   }
 }

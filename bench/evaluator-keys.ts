@@ -9,10 +9,11 @@ import { insertEvaluatorKey } from '../activities/store/evaluator-keys';
 import { formatKey, KEY_ID_BYTES, KEY_SECRET_BYTES } from '../policy/access/evaluator-key';
 import {
   randomLane,
+  removeTestLanes,
+  type RunningEvaluator,
   setLane,
   startEvaluator,
   storeExample,
-  type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu } from './process-cpu';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) await stop();
     await pool.query('UPDATE pkg_evaluator_keys SET revoked_at = now() WHERE id = $1', [key.id]);
     await rm(work, { recursive: true, force: true });
+    await removeTestLanes(pool);
     await pool.end();
     redis.disconnect();
   }

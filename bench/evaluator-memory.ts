@@ -13,10 +13,11 @@ import type { Lane } from '../policy/lane';
 import { bundleFiles } from '../test/unit/bundle-builder';
 import {
   randomLane,
+  removeTestLanes,
+  type RunningEvaluator,
   setLane,
   startEvaluator,
   waitFor,
-  type RunningEvaluator,
 } from '../test/integration/evaluator-harness';
 import { generatedCases, generatedSnapshot } from './engines';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
   } finally {
     await evaluator?.stop();
     await rm(work, { recursive: true, force: true });
+    await removeTestLanes(pool);
     await pool.end();
   }
 }
