@@ -4,7 +4,6 @@ import type { Pool } from 'pg';
 import { loadBundle } from '../../policy/bundle/bundle';
 import { readBundleDir } from '../../activities/bundle-dir';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { startPromotion } from '../../client/rollout-client';
 import { queryInstant } from '../../activities/store/prometheus';
@@ -14,21 +13,18 @@ import type { GateCheck, StepVerdict } from '../../policy/rollout/gates';
 import type { PromotionResult } from '../../workflows/definitions';
 import { startPrometheusSide } from '../../worker/pipeline-metrics';
 import type { TargetGroup } from '../../policy/scrape-targets';
-import { connectTestEnvironment } from '../support/temporal';
 import { saveHistory } from '../replay/record';
-import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import { randomLane, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
-  createEmptyLane,
   laneRow,
-  startGuestTraffic,
-  startPipeline,
   uniqueName,
   uploadSpec,
   versionOf,
   type BundleKind,
   type PipelineUnderTest,
+  startRolloutStack,
+  type RolloutStack,
 } from './promotion-harness';
-import type { Traffic } from '../../client/traffic';
 
 /**
  * Metric gates against the real Prometheus that scripts/up started (PROMETHEUS_URL), scraping real
@@ -42,9 +38,8 @@ let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
 let prometheus: { stop(): Promise<void> };
-let running: Promise<void>;
 let evaluators: RunningEvaluator[];
-let traffic: Traffic;
+let stack: RolloutStack;
 const lane = randomLane('dev');
 const name = uniqueName();
 const fast = { steps: [50, 100], bake: '3s' };
@@ -63,25 +58,14 @@ const LATENCY_GATE = `rollout:
 `;
 
 beforeAll(async () => {
-  env = await connectTestEnvironment();
-  pool = createPool(config, 4);
-  await createEmptyLane(pool, lane);
+  stack = await startRolloutStack(lane);
+  ({ env, pool, pipeline, evaluators } = stack);
   prometheus = await startPrometheusSide(config, pool);
-  pipeline = await startPipeline(env, pool);
-  running = pipeline.worker.run();
-  evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
-  traffic = startGuestTraffic(evaluators);
 }, 60_000);
 
 afterAll(async () => {
-  await traffic?.stop();
-  await Promise.all((evaluators ?? []).map((e) => e.stop()));
-  pipeline?.worker.shutdown();
-  await running;
-  await pipeline?.stop();
   await prometheus?.stop();
-  await pool?.end();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 /** Promotes and waits; `history` names the recorded history the replay test keeps (PKG_RECORD_HISTORIES=1). */

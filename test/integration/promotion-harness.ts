@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { createRedis } from '../../activities/connections';
+import { createPool, createRedis } from '../../activities/connections';
 import { createPipelineActivities } from '../../activities/index';
 import { createOutboxRelay } from '../../worker/outbox-relay';
 import { loadConfig } from '../../policy/config';
@@ -13,8 +13,8 @@ import { prepareBundle, uploadBundle } from '../../client/bundle-upload';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { bundleDigest, packBundle } from '../../policy/bundle/pack';
 import type { RolloutOverrides } from '../../policy/rollout/config';
-import { createTestWorker } from '../support/temporal';
-import type { RunningEvaluator } from './evaluator-harness';
+import { connectTestEnvironment, createTestWorker } from '../support/temporal';
+import { startEvaluator, type RunningEvaluator } from './evaluator-harness';
 import { startTraffic, type Traffic } from '../../client/traffic';
 
 /**
@@ -175,6 +175,56 @@ export async function startPipeline(
       redis.disconnect();
     },
   };
+}
+
+/** A promotion's whole stack on one lane, as the rollout suites run it; `stop` ends it in reverse. */
+export interface RolloutStack {
+  env: TestWorkflowEnvironment;
+  pool: Pool;
+  pipeline: PipelineUnderTest;
+  evaluators: RunningEvaluator[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Temporal, a pool, the lane created empty, a running pipeline worker and `evaluators` evaluator
+ * processes (the first also runs fixtures on pkg-evaluator) under guest traffic. What started before
+ * a failure is stopped before the failure is thrown.
+ */
+export async function startRolloutStack(
+  lane: Lane,
+  options: { evaluators?: number; poolSize?: number; webhookSecret?: string } = {},
+): Promise<RolloutStack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) await step();
+  };
+  try {
+    const env = await connectTestEnvironment();
+    stops.push(() => env.teardown());
+    const pool = createPool(loadConfig(), options.poolSize ?? 4);
+    stops.push(() => pool.end());
+    await createEmptyLane(pool, lane);
+    const pipeline = await startPipeline(env, pool, { webhookSecret: options.webhookSecret });
+    stops.push(() => pipeline.stop());
+    const running = pipeline.worker.run();
+    stops.push(async () => {
+      pipeline.worker.shutdown();
+      await running;
+    });
+    const evaluators = await Promise.all(
+      Array.from({ length: options.evaluators ?? 2 }, (_, i) =>
+        startEvaluator(lane, i === 0 ? { EVALUATOR_TEMPORAL: 'on' } : {}),
+      ),
+    );
+    stops.push(() => Promise.all(evaluators.map((e) => e.stop())).then(() => undefined));
+    const traffic = startGuestTraffic(evaluators);
+    stops.push(() => traffic.stop().then(() => undefined));
+    return { env, pool, pipeline, evaluators, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** Closed-loop traffic over many routing keys; `boomShare` of requests carry the failing tag. */

@@ -1,26 +1,21 @@
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Registry } from 'prom-client';
-import { createPool } from '../../activities/connections';
 import { startPromotion } from '../../client/rollout-client';
-import { loadConfig } from '../../policy/config';
 import { sinksFrom } from '../../policy/notify/notification';
 import { verifySignature } from '../../policy/notify/signature';
 import type { RolloutStatus } from '../../policy/rollout/status';
 import { statusQuery, type PromotionResult } from '../../workflows/definitions';
 import { createNotifier, type Notifier } from '../../worker/notifier';
 import { createNotifierMetrics } from '../../worker/notifier-metrics';
-import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
-import { connectTestEnvironment } from '../support/temporal';
-import { randomLane, startEvaluator, waitFor, type RunningEvaluator } from './evaluator-harness';
+import { randomLane, waitFor } from './evaluator-harness';
 import {
-  createEmptyLane,
-  startGuestTraffic,
-  startPipeline,
   uniqueName,
   uploadSpec,
   type PipelineUnderTest,
+  startRolloutStack,
+  type RolloutStack,
 } from './promotion-harness';
 import { startReceiver, type Receiver } from './webhook-receiver';
 
@@ -35,18 +30,15 @@ const secret = 'webhook-test-secret-0123456789';
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
-let running: Promise<void>;
-let evaluator: RunningEvaluator;
-let traffic: Traffic;
+let stack: RolloutStack;
 let receiver: Receiver;
 let notifier: Notifier;
 const lane = randomLane('dev');
 const registry = new Registry();
 
 beforeAll(async () => {
-  env = await connectTestEnvironment();
-  pool = createPool(loadConfig(), 4);
-  await createEmptyLane(pool, lane);
+  stack = await startRolloutStack(lane, { evaluators: 1, webhookSecret: secret });
+  ({ env, pool, pipeline } = stack);
   let confirmations = 0;
   receiver = await startReceiver((_, call) => (call.path === '/confirm' && ++confirmations <= 2 ? 503 : 200));
   notifier = createNotifier({
@@ -58,22 +50,12 @@ beforeAll(async () => {
   });
   await notifier.deliverPending();
   notifier.start();
-  pipeline = await startPipeline(env, pool, { webhookSecret: secret });
-  running = pipeline.worker.run();
-  evaluator = await startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' });
-  traffic = startGuestTraffic([evaluator]);
 }, 60_000);
 
 afterAll(async () => {
-  await traffic?.stop();
-  await evaluator?.stop();
-  pipeline?.worker.shutdown();
-  await running;
-  await pipeline?.stop();
   await notifier?.stop();
   await receiver?.stop();
-  await pool?.end();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 const webhooks = (url: string) => `rollout:

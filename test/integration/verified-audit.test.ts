@@ -1,24 +1,19 @@
 import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createPool } from '../../activities/connections';
 import { readBundleDir } from '../../activities/bundle-dir';
 import { packBundle } from '../../policy/bundle/pack';
-import { loadConfig } from '../../policy/config';
 import { laneName } from '../../policy/lane';
 import { startPromotion } from '../../client/rollout-client';
 import type { PromotionResult } from '../../workflows/definitions';
-import type { Traffic } from '../../client/traffic';
-import { connectTestEnvironment } from '../support/temporal';
 import { saveHistory } from '../replay/record';
-import { randomLane, startEvaluator, type RunningEvaluator } from './evaluator-harness';
+import { randomLane } from './evaluator-harness';
 import {
-  createEmptyLane,
-  startGuestTraffic,
-  startPipeline,
   uniqueName,
   uploadSpec,
   writeBundle,
   type PipelineUnderTest,
+  startRolloutStack,
+  type RolloutStack,
 } from './promotion-harness';
 import { callApi, createTestToken, startApi, type RunningApi } from './api-harness';
 
@@ -32,37 +27,24 @@ import { callApi, createTestToken, startApi, type RunningApi } from './api-harne
  */
 jest.setTimeout(300_000);
 
+let stack: RolloutStack;
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
-let running: Promise<void>;
 let api: RunningApi;
-let evaluators: RunningEvaluator[];
-let traffic: Traffic;
 const lane = randomLane('dev');
 const name = uniqueName();
 const overrides = { steps: [50, 100], bake: '2s' };
 
 beforeAll(async () => {
-  env = await connectTestEnvironment();
-  pool = createPool(loadConfig(), 2);
-  await createEmptyLane(pool, lane);
-  pipeline = await startPipeline(env, pool);
-  running = pipeline.worker.run();
+  stack = await startRolloutStack(lane);
+  ({ env, pool, pipeline } = stack);
   api = await startApi({ PIPELINE_TASK_QUEUE: pipeline.worker.options.taskQueue });
-  evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
-  traffic = startGuestTraffic(evaluators);
 }, 90_000);
 
 afterAll(async () => {
-  await traffic?.stop();
-  await Promise.all((evaluators ?? []).map((e) => e.stop()));
   await api?.stop();
-  pipeline?.worker.shutdown();
-  await running;
-  await pipeline?.stop();
-  await pool?.end();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 interface Attribution {
