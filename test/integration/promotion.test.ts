@@ -5,7 +5,6 @@ import type { Pool } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RolloutStatus } from '../../policy/rollout/status';
-import { createPool } from '../../activities/connections';
 import { loadConfig } from '../../policy/config';
 import { PkgError } from '../../policy/errors';
 import { assertLaneIdle, startPromotion } from '../../client/rollout-client';
@@ -15,29 +14,20 @@ import { envHistory } from '../../activities/store/decisions';
 import { abandonLeftover } from '../../activities/abort';
 import { canonicalHash } from '../../policy/rollout/merge-receipt';
 import { rolloutWorkflowId, statusQuery, type PromotionResult } from '../../workflows/definitions';
-import { connectTestEnvironment } from '../support/temporal';
 import { laneName } from '../../policy/lane';
+import { evaluate, randomLane, tamperRuleCondition, waitFor, type RunningEvaluator } from './evaluator-harness';
 import {
-  evaluate,
-  randomLane,
-  startEvaluator,
-  tamperRuleCondition,
-  waitFor,
-  type RunningEvaluator,
-} from './evaluator-harness';
-import {
-  createEmptyLane,
   laneRow,
-  startPipeline,
   startGuestTraffic,
   uniqueName,
   uploadSpec,
   uploadUnchecked,
   versionOf,
+  startRolloutStack,
   type BundleSpec,
   type PipelineUnderTest,
+  type RolloutStack,
 } from './promotion-harness';
-import type { Traffic } from '../../client/traffic';
 import { saveHistory } from '../replay/record';
 
 /**
@@ -48,24 +38,18 @@ import { saveHistory } from '../replay/record';
 // Rollouts share a 2-CPU box with other suites: allow retries (e.g. a lost fixture run) to finish.
 jest.setTimeout(300_000);
 
+let stack: RolloutStack;
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let pipeline: PipelineUnderTest;
-let running: Promise<void>;
 let evaluators: RunningEvaluator[];
-let traffic: Traffic;
 const lane = randomLane('dev');
 const name = uniqueName();
 const fast = { steps: [50, 100], bake: '2s' };
 
 beforeAll(async () => {
-  env = await connectTestEnvironment();
-  pool = createPool(loadConfig(), 4);
-  await createEmptyLane(pool, lane);
-  pipeline = await startPipeline(env, pool);
-  running = pipeline.worker.run();
-  evaluators = await Promise.all([startEvaluator(lane, { EVALUATOR_TEMPORAL: 'on' }), startEvaluator(lane)]);
-  traffic = startGuestTraffic(evaluators);
+  stack = await startRolloutStack(lane);
+  ({ env, pool, pipeline, evaluators } = stack);
 }, 60_000);
 
 // One failed test must not leave its rollout running and make the lane busy for the next.
@@ -75,15 +59,7 @@ afterEach(async () => {
   if (description?.status.name === 'RUNNING') await handle.terminate('test cleanup');
 });
 
-afterAll(async () => {
-  await traffic?.stop();
-  await Promise.all((evaluators ?? []).map((e) => e.stop()));
-  pipeline?.worker.shutdown();
-  await running;
-  await pipeline?.stop();
-  await pool?.end();
-  await env?.teardown();
-});
+afterAll(() => stack?.stop());
 
 async function promote(spec: Omit<BundleSpec, 'env'>, overrides = fast) {
   const digest = await uploadSpec(pool, { ...spec, env: 'dev' }, overrides);
@@ -414,12 +390,24 @@ test('the next promotion on a stranded lane withdraws the leftover first, audite
     plan: { bakeMs: 600_000 },
   });
   expect(aborted.events).toContainEqual(expect.objectContaining({ event: 'rolled_back', is_rollback: true }));
-  // In the env's chain, right before the superseding promotion's own record; the whole chain verifies.
-  const own = await pool.query('SELECT previous_id FROM pkg_decision_records WHERE id = $1', [result.decisionId]);
-  expect(own.rows).toEqual([{ previous_id: records.rows[0]!.id }]);
+  // In the env's chain before the superseding promotion's own record, with no other record of this lane
+  // between them (suites running beside this one add theirs to dev's chain); the whole chain verifies.
+  const { rows: back } = await pool.query<{ id: string; rollout_id: string }>(
+    `WITH RECURSIVE back AS (
+       SELECT id, rollout_id, previous_id, 0 AS depth FROM pkg_decision_records WHERE id = $1
+       UNION ALL
+       SELECT r.id, r.rollout_id, r.previous_id, b.depth + 1
+         FROM pkg_decision_records r JOIN back b ON r.id = b.previous_id WHERE b.depth < 200)
+     SELECT id, rollout_id FROM back ORDER BY depth`,
+    [result.decisionId],
+  );
+  const abortedAt = back.findIndex((record) => record.id === records.rows[0]!.id);
+  expect(abortedAt).toBeGreaterThan(0);
+  const ofThisLane = (record: { rollout_id: string }) => record.rollout_id.startsWith(`${rolloutWorkflowId(lane)}:`);
+  expect(back.slice(1, abortedAt).filter(ofThisLane)).toEqual([]);
   const chain = await pkgctl('decision', 'verify', '--env', 'dev', '--json');
   expect(chain.code).toBe(0);
-  expect(JSON.parse(chain.stdout)).toMatchObject({ ok: true, head: result.decisionId, broken: null });
+  expect(JSON.parse(chain.stdout)).toMatchObject({ ok: true, broken: null });
 });
 
 test('a wasm-only bundle (its own Rego, no rules.yaml) is validated on wasm alone and promoted', async () => {
