@@ -99,6 +99,10 @@ const scheduleRoutes = [
 const administered = (identity: Identity): Env[] =>
   ENVS.filter((env) => identity.grants.some((g) => g.role === 'admin' && g.envs.includes(env)));
 
+/** Past the role check only for an admin of some env; the handler then narrows to what it administers. */
+const adminSomewhere = ({ identity }: { identity: Identity }): readonly Env[] =>
+  administered(identity).length > 0 ? [] : ENVS;
+
 const tokenRoutes = [
   route({
     method: 'POST',
@@ -114,7 +118,7 @@ const tokenRoutes = [
     url: '/v1/tokens',
     summary: 'the tokens scoped inside the envs the caller administers (never their secrets)',
     action: 'token.manage',
-    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    envs: adminSomewhere,
     async handle({ deps, identity }) {
       const envs = administered(identity);
       return (await deps.plane.listTokens()).filter((token) => token.envs.every((env) => envs.includes(env)));
@@ -127,7 +131,7 @@ const tokenRoutes = [
     action: 'token.manage',
     params: z.object({ name: z.string().min(1).max(64) }),
     // Refused before the lookup, so only admins learn whether a token name exists.
-    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    envs: adminSomewhere,
     async handle({ deps, params, identity }) {
       const token = (await deps.plane.listTokens()).find((t) => t.name === params.name);
       if (!token) throw new PkgError('NotFound', `no token named ${params.name}`);
@@ -161,7 +165,7 @@ const evaluatorKeyRoutes = [
       'the evaluator keys whose scope reaches only envs the caller administers (never a secret; all: also revoked)',
     action: 'evaluator-key.manage',
     query: z.object({ all: z.enum(['true', 'false']).optional() }),
-    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    envs: adminSomewhere,
     async handle({ deps, query, identity }) {
       const envs = administered(identity);
       const keys = await deps.plane.listEvaluatorKeys(query.all === 'true');
@@ -175,7 +179,7 @@ const evaluatorKeyRoutes = [
       'revoke a live evaluator key by name or id (admin of every env its scope reaches); evaluators refuse it within 5 s',
     action: 'evaluator-key.manage',
     params: z.object({ key: z.string().min(1).max(100) }),
-    envs: ({ identity }) => (administered(identity).length > 0 ? [] : ENVS),
+    envs: adminSomewhere,
     async handle({ deps, params, identity }) {
       const live = await deps.plane.listEvaluatorKeys(false);
       const key = live.find((k) => k.name === params.key || k.id === params.key);
