@@ -16,14 +16,23 @@ import type { Run } from './promotion-state';
 /** `verified` is absent in histories recorded before identities existed. */
 type Audit = (event: string, actor: string, reason?: string, verified?: boolean) => Promise<void>;
 
-/** Audits operator messages in the order received; `pending` holds the writes still under way. */
+/**
+ * Audits operator messages in the order received; `pending` holds the writes still under way.
+ * Behind `ordered-operator-audit` each write starts after the one before it ends: activities
+ * scheduled together run in any order, and the audit trail (and the decision record built from
+ * it) lists events in the order they were written.
+ */
 function operatorAuditor({ rolloutId, input, state }: Run): { audit: Audit; pending: Promise<void>[] } {
   const pending: Promise<void>[] = [];
+  let previous: Promise<unknown> = Promise.resolve();
   const audit: Audit = (event, actor, reason, actorVerified) => {
     const { stepIndex: step, percent } = state.facts;
     const eventKey = `${rolloutId}:signal:${pending.length}`;
     const row = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
-    const write = control.recordRolloutEvent(actorVerified === undefined ? row : { ...row, actorVerified });
+    const record = () => control.recordRolloutEvent(actorVerified === undefined ? row : { ...row, actorVerified });
+    const write = patched('ordered-operator-audit') ? previous.then(record) : record();
+    // A failed write is reported through `pending`; the ones after it are still made.
+    previous = write.catch(() => undefined);
     pending.push(write);
     return write;
   };

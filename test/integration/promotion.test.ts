@@ -269,6 +269,25 @@ test('CLI signals with no payload, {} or junk never wedge the rollout; pkgctl ro
   ]);
   const history = await handle.fetchHistory();
   expect(history.events!.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+  await saveHistory(handle, 'rolled-back-after-junk-signals');
+});
+
+test('signals sent in a burst are audited in the order they were sent', async () => {
+  const handle = await promote({ version: `${name}@1.4.2` }, { steps: [50, 100], bake: '10m' });
+  await waitFor(async () => (await handle.query(statusQuery)).stage === 'baking' || null, 150_000, 'the bake');
+  // Sent faster than one audit write takes, so the writes would overlap if the workflow let them.
+  const burst = ['pause', 'resume', 'pause', 'resume', 'pause', 'resume'].map((signal, i) => ({
+    signal,
+    reason: `burst ${i}`,
+  }));
+  for (const { signal, reason } of burst) await handle.signal(signal, { actor: 'oncall', reason });
+  await handle.signal('rollback', { actor: 'oncall', reason: 'burst over' });
+  expect(await handle.result()).toMatchObject({ outcome: 'rolled_back' });
+  const events = await eventsOf(`${handle.workflowId}:${handle.firstExecutionRunId}`);
+  expect(events.filter((e) => /^burst \d$/.test(e.reason ?? '')).map((e) => `${e.event}:${e.reason}`)).toEqual(
+    burst.map(({ signal, reason }) => `${signal}d:${reason}`),
+  );
+  await saveHistory(handle, 'rolled-back-after-signal-burst');
 });
 
 test('a second rollout on a busy lane is refused naming the running one; cancelling rolls back', async () => {
