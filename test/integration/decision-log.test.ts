@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { laneName, type Lane } from '../../policy/lane';
 import {
   evaluate,
@@ -147,7 +148,22 @@ test('every decision is logged at rate 1, masked before it is stored, with the f
     written: 11,
     dropped: { buffer_full: 0, write_failed: 0 },
   });
+  // The writer thread yields to the requests' thread: it alone runs at a lower priority.
+  const pid = evaluator.process.pid!;
+  const nices = await threadNices(pid);
+  expect(nices.get(pid)).toBe(0);
+  expect([...nices.values()].filter((nice) => nice !== 0)).toEqual([10]);
 });
+
+/** Each thread's nice value (field 19 of /proc/PID/task/TID/stat), by thread id. */
+async function threadNices(pid: number): Promise<Map<number, number>> {
+  const nices = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return nices;
+}
 
 test('sampling per lane: the lane named at 1 is logged whole, the default 0 logs nothing, and no rate logs nothing', async () => {
   const logged = await servingLane();
