@@ -8,9 +8,10 @@ import type { WriterCommand, WriterReport } from './decision-log';
 import { createDecisionLogWriter } from './decision-log-writer';
 import { createEvaluatorPool } from './pool';
 
-/** The writer thread's entry (started by decision-log.ts): its own config, pool and timer. */
 // Linux's CFS gives a thread at nice 10 about a tenth of a contended core's share at nice 0.
 const WRITER_NICE = 10;
+
+/** The writer thread's entry (started by decision-log.ts): its own config, pool and timer. */
 const { flushMs, batch } = workerData as { flushMs: number; batch: number };
 lowerPriority();
 const config = loadConfig();
