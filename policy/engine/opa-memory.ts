@@ -208,12 +208,14 @@ export class OpaMemory {
  * Lays a JSON value out in the module's memory as its own opa_json_parse would, so an input costs
  * no JSON text and no parse inside the module. It writes into an arena the caller allocated once
  * below the heap base the engine resets to, overwriting the previous input (the module keeps no
- * input value across evaluations; its regex cache copies its keys). Integers become int64
- * numbers, other numbers their JSON digits; an object's keys go into the buckets value.c's hash
- * (FNV-1a over the UTF-8 bytes, modulo the bucket count) puts them in, each chain sorted by key
- * bytes. Anything JSON.stringify would transform or drop (a Date, a function, a lone surrogate, a
- * class instance, …), and an input larger than the arena, is not written: `write` returns
- * undefined and the caller goes through JSON.
+ * input value across evaluations; its regex cache copies its keys). Integers within 32 bits become
+ * int numbers; other numbers their JSON digits, as the module's own parser keeps every number (its
+ * runtime, in OPA v1.22, turns a wider int64 into a wrong decimal when it compares it with a
+ * fraction). An object's keys go into the buckets value.c's hash (FNV-1a over the UTF-8 bytes,
+ * modulo the bucket count) puts them in, each chain sorted by key bytes. Anything JSON.stringify
+ * would transform or drop (a Date, a function, a lone surrogate, a class instance, …), and an
+ * input larger than the arena, is not written: `write` returns undefined and the caller goes
+ * through JSON.
  */
 export class OpaWriter {
   private readonly encoder = new TextEncoder();
@@ -271,10 +273,10 @@ export class OpaWriter {
   private number(value: number): number {
     const at = this.take(NUMBER_SIZE);
     this.u8[at] = OPA_NUMBER;
-    if ((value | 0) === value || Number.isSafeInteger(value)) {
+    if ((value | 0) === value) {
       this.u8[at + 1] = OPA_NUMBER_REPR_INT;
-      this.u32[(at + 8) >> 2] = (value % 2 ** 32) >>> 0;
-      this.i32[(at + 12) >> 2] = Math.floor(value / 2 ** 32);
+      this.u32[(at + 8) >> 2] = value >>> 0;
+      this.i32[(at + 12) >> 2] = value < 0 ? -1 : 0;
       return at;
     }
     const digits = String(value);
