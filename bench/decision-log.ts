@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../policy/config';
+import type { Lane } from '../policy/lane';
 import { createPool } from '../activities/connections';
 import {
   randomLane,
   readyz,
+  removeDecisionLogs,
   removeTestLanes,
   type RunningEvaluator,
   setLane,
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
   const pool = createPool(loadConfig());
   const work = await mkdtemp(path.join(tmpdir(), 'pkg-bench-'));
   const stops: (() => Promise<void>)[] = [];
+  const lanes: Lane[] = [];
   try {
     const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`, 'native');
     const { rows } = await pool.query<{ input: Record<string, unknown> }>(
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
     const start = async (name: string, sample: string): Promise<Target> => {
       const lane = randomLane(snapshot.env);
+      lanes.push(lane);
       await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
       const evaluator = await startEvaluator(lane, {
         EVALUATOR_WORKERS: '1',
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
   } finally {
     for (const stop of stops.reverse()) await stop();
     await rm(work, { recursive: true, force: true });
+    for (const lane of lanes) await removeDecisionLogs(pool, lane);
     await removeTestLanes(pool);
     await pool.end();
   }

@@ -9,7 +9,7 @@ import { NO_SIGNING } from '../policy/bundle/signing';
 import { loadConfig } from '../policy/config';
 import type { ImpactReport } from '../policy/rollout/impact';
 import type { impactAnalysis } from '../workflows/impact';
-import { randomLane, setLane, startEvaluator } from '../test/integration/evaluator-harness';
+import { randomLane, removeDecisionLogs, setLane, startEvaluator } from '../test/integration/evaluator-harness';
 import { startPipeline } from '../test/integration/promotion-harness';
 import { connectTestEnvironment } from '../test/support/temporal';
 
@@ -90,11 +90,7 @@ async function main(): Promise<void> {
         `${report.changed} changed (${((100 * report.changed) / Math.max(1, report.decisions)).toFixed(2)}%), ${report.skipped} unparsed`,
     );
   } finally {
-    await pool.query('DELETE FROM pkg_decision_log_chunks WHERE env = $1 AND target = $2 AND region = $3', [
-      lane.env,
-      lane.target,
-      lane.region,
-    ]);
+    await removeDecisionLogs(pool, lane);
     await evaluator.stop();
     pipeline.worker.shutdown();
     await running;

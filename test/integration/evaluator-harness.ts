@@ -194,6 +194,15 @@ export async function removeTestLanes(pool: Pool): Promise<void> {
   lanesSet.clear();
 }
 
+/** Deletes what was logged of a lane: benchmarks log a million decisions on lanes that then go. */
+export async function removeDecisionLogs(pool: Pool, lane: Lane): Promise<void> {
+  await pool.query('DELETE FROM pkg_decision_log_chunks WHERE env = $1 AND target = $2 AND region = $3', [
+    lane.env,
+    lane.target,
+    lane.region,
+  ]);
+}
+
 /** A fresh lane serving hotel-ops v1 with v2 as its canary candidate at `percent`, salted anew. */
 export async function canaryLane(pool: Pool, percent: number) {
   const lane = randomLane();
