@@ -34,6 +34,9 @@ const processEnv = {
   GATE_SETTLE_MS: '1200',
   OUTBOX_RELAY_MS: '50',
   DECISION_SIGNING_KEY: signingKey,
+  // Not served: the Prometheus suite's pipeline owns the scraped port, and a worker of this suite
+  // holding it, then stopped, left nobody there to scrape.
+  PIPELINE_METRICS_PORT: '0',
 };
 const lane = randomLane('dev');
 const name = uniqueName();
