@@ -92,6 +92,20 @@ async function decisionLogStatus(evaluator: RunningEvaluator) {
   };
 }
 
+/**
+ * The status once `count` decisions are reported written: the writer thread reports a batch after
+ * its rows are in, so a reader that already sees the rows may still be a moment ahead of the count.
+ */
+const statusOnceWritten = (evaluator: RunningEvaluator, count: number) =>
+  waitFor(
+    async () => {
+      const status = await decisionLogStatus(evaluator);
+      return status.written >= count ? status : null;
+    },
+    10_000,
+    `${count} decisions reported written`,
+  );
+
 test('every decision is logged at rate 1, masked before it is stored, with the facts it saw and its id in the answer', async () => {
   const { lane, version } = await servingLane();
   const evaluator = await start(lane, {
@@ -143,7 +157,7 @@ test('every decision is logged at rate 1, masked before it is stored, with the f
   });
   expect((replies[10]!.body.subtasks as { name: string }[]).map((s) => s.name)).toContain('grant_lounge_access');
   expect(rows.every((row) => Number(row.eval_ns) > 0)).toBe(true);
-  expect(await decisionLogStatus(evaluator)).toMatchObject({
+  expect(await statusOnceWritten(evaluator, 11)).toMatchObject({
     enabled: true,
     written: 11,
     dropped: { buffer_full: 0, write_failed: 0 },
@@ -182,7 +196,7 @@ test('sampling per lane: the lane named at 1 is logged whole, the default 0 logs
   // Both lanes' entries would share the batches: once the logged lane's are in, the other's would be.
   expect(await waitForRows(logged.lane, 10)).toHaveLength(10);
   expect(await loggedRows(other.lane)).toEqual([]);
-  expect(await decisionLogStatus(evaluator)).toMatchObject({ written: 10 });
+  expect(await statusOnceWritten(evaluator, 10)).toMatchObject({ written: 10 });
 
   const silent = await start(other.lane, { DECISION_LOG_FLUSH_MS: '100' });
   for (let i = 0; i < 10; i++) {
