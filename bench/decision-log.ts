@@ -24,19 +24,24 @@ import { processCpu, type ProcessCpu } from './process-cpu';
  * What decision logging costs: one evaluator process each with logging off, at 10% and at 100%
  * (DECISION_LOG_SAMPLE; default mask, buffer and flush), same snapshot, same inputs (the bundle's
  * fixtures, facts supplied), same wrk client, rounds rotating the order so drift on the machine
- * hits all alike. Besides req/s it prints each evaluator's own CPU per request (Linux /proc), all
- * threads and the main thread that answers requests alone (the log writer has a thread of its
- * own), which separates what logging costs the request path, the writer and Postgres competing
- * for the same cores, and what
- * the logging evaluators wrote and dropped while measured: a ratio bought by dropping entries
- * would show there.
+ * hits all alike. Each round starts its three processes afresh: two processes of the same build
+ * and settings differed by up to 3 µs a request on the main thread (about 8% of req/s) for as long
+ * as they ran, so with one process per setting for the whole run the ratio partly measured which
+ * process drew the better lot. Besides req/s it prints each evaluator's own CPU per request (Linux
+ * /proc), all threads and the main thread that answers requests alone (the log writer has a thread
+ * of its own), which separates what logging costs the request path, the writer and Postgres
+ * competing for the same cores, and what the logging evaluators wrote and dropped while measured:
+ * a ratio bought by dropping entries would show there.
  */
 interface Target {
   name: string;
-  evaluator: RunningEvaluator;
+  sample: string;
+  lane: Lane;
   runs: WrkResult[];
   /** The evaluator's CPU while measured: the whole process, and the main thread that answers requests. */
   cpu: ProcessCpu;
+  /** What its processes wrote and dropped while measured, summed over rounds. */
+  log: LogCounts;
 }
 
 interface LogCounts {
@@ -55,8 +60,8 @@ async function main(): Promise<void> {
   });
   const pool = createPool(loadConfig());
   const work = await mkdtemp(path.join(tmpdir(), 'pkg-bench-'));
-  const stops: (() => Promise<void>)[] = [];
-  const lanes: Lane[] = [];
+  const running = new Set<RunningEvaluator>();
+  const targets: Target[] = [];
   try {
     const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`, 'native');
     const { rows } = await pool.query<{ input: Record<string, unknown> }>(
@@ -64,61 +69,74 @@ async function main(): Promise<void> {
       [snapshot.snapshotId],
     );
     const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
-    const start = async (name: string, sample: string): Promise<Target> => {
+    for (const [name, sample] of [
+      ['decision logging off', '0'],
+      ['decision logging at 10%', '0.1'],
+      ['decision logging at 100%', '1'],
+    ] as const) {
       const lane = randomLane(snapshot.env);
-      lanes.push(lane);
+      targets.push({ name, sample, lane, runs: [], cpu: { process: 0, main: 0 }, log: noCounts() });
       await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
-      const evaluator = await startEvaluator(lane, {
-        EVALUATOR_WORKERS: '1',
-        EVALUATOR_SHADOW_RATE: '0',
-        DECISION_LOG_SAMPLE: sample,
-      });
-      stops.push(() => evaluator.stop());
-      return { name, evaluator, runs: [], cpu: { process: 0, main: 0 } };
-    };
-    const targets = [
-      await start('decision logging off', '0'),
-      await start('decision logging at 10%', '0.1'),
-      await start('decision logging at 100%', '1'),
-    ];
-    const logging = targets.slice(1);
+    }
 
     const script = path.join(work, 'bodies.lua');
     await writeFile(script, wrkScript(inputs.map((input) => JSON.stringify({ input }))));
-    const wrk = (target: Target, seconds: number) =>
-      runWrk(`${target.evaluator.url}/v1/evaluate`, script, seconds, Number(values.connections));
-    for (const target of targets) await wrk(target, 3);
-    // Let the warm-up's entries reach the table, so the counts below cover the measured rounds only.
-    await settle();
-    const before = await Promise.all(logging.map((target) => logCounts(target.evaluator)));
+    const wrk = (evaluator: RunningEvaluator, seconds: number) =>
+      runWrk(`${evaluator.url}/v1/evaluate`, script, seconds, Number(values.connections));
+    const start = async (target: Target) => {
+      const evaluator = await startEvaluator(target.lane, {
+        EVALUATOR_WORKERS: '1',
+        EVALUATOR_SHADOW_RATE: '0',
+        DECISION_LOG_SAMPLE: target.sample,
+      });
+      running.add(evaluator);
+      return evaluator;
+    };
+    const logged = (target: Target) => target.sample !== '0';
     for (let round = 0; round < Number(values.rounds); round++) {
+      const evaluators = new Map<Target, RunningEvaluator>();
+      for (const target of targets) evaluators.set(target, await start(target));
+      for (const evaluator of evaluators.values()) await wrk(evaluator, 3);
+      // Let the warm-up's entries reach the table, so the counts cover the measured runs only.
+      await settle();
+      const before = new Map<Target, LogCounts>();
+      for (const target of targets.filter(logged)) before.set(target, await logCounts(evaluators.get(target)!));
       const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
       for (const target of order) {
-        const cpuBefore = await processCpu(target.evaluator.process.pid);
-        target.runs.push(await wrk(target, Number(values.duration)));
-        const cpuAfter = await processCpu(target.evaluator.process.pid);
+        const evaluator = evaluators.get(target)!;
+        const cpuBefore = await processCpu(evaluator.process.pid);
+        target.runs.push(await wrk(evaluator, Number(values.duration)));
+        const cpuAfter = await processCpu(evaluator.process.pid);
         target.cpu.process += cpuAfter.process - cpuBefore.process;
         target.cpu.main += cpuAfter.main - cpuBefore.main;
       }
+      await settle();
+      for (const [target, was] of before) {
+        const now = await logCounts(evaluators.get(target)!);
+        for (const key of ['written', 'buffer_full', 'write_failed'] as const) target.log[key] += now[key] - was[key];
+      }
+      for (const evaluator of evaluators.values()) {
+        await evaluator.stop();
+        running.delete(evaluator);
+      }
     }
-    await settle();
-    const after = await Promise.all(logging.map((target) => logCounts(target.evaluator)));
     report(targets, values, inputs.length);
-    logging.forEach((target, i) => {
+    for (const target of targets.filter(logged)) {
       const served = target.runs.reduce((sum, run) => sum + run.requests, 0);
-      const [was, now] = [before[i]!, after[i]!];
       console.log(
-        `${target.name}: ${now.written - was.written} rows written, ${now.buffer_full - was.buffer_full} dropped (buffer full), ${now.write_failed - was.write_failed} dropped (write failed), of ${served} requests`,
+        `${target.name}: ${target.log.written} rows written, ${target.log.buffer_full} dropped (buffer full), ${target.log.write_failed} dropped (write failed), of ${served} requests wrk counted (the ${values.connections} in flight as a run ends are answered and logged, not counted)`,
       );
-    });
+    }
   } finally {
-    for (const stop of stops.reverse()) await stop();
+    for (const evaluator of running) await evaluator.stop();
     await rm(work, { recursive: true, force: true });
-    for (const lane of lanes) await removeDecisionLogs(pool, lane);
+    for (const target of targets) await removeDecisionLogs(pool, target.lane);
     await removeTestLanes(pool);
     await pool.end();
   }
 }
+
+const noCounts = (): LogCounts => ({ written: 0, buffer_full: 0, write_failed: 0 });
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 2000));
 
@@ -134,7 +152,7 @@ function report(targets: Target[], values: Record<string, string | undefined>, i
   const mean = (target: Target, key: keyof WrkResult) =>
     target.runs.reduce((sum, run) => sum + run[key], 0) / target.runs.length;
   console.log(
-    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, 1 evaluator process each, loopback; means over rounds`,
+    `wrk -t1 -c${values.connections} ${values.duration}s x ${values.rounds} rounds, ${inputCount} distinct inputs, 1 evaluator process each, started afresh every round, loopback; means over rounds`,
   );
   for (const target of targets) {
     const served = target.runs.reduce((sum, run) => sum + run.requests, 0);
