@@ -14,6 +14,7 @@ import {
   setLane,
   startEvaluator,
   storeExample,
+  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu, type ProcessCpu } from './process-cpu';
@@ -64,11 +65,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   try {
     const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`, 'native');
-    const { rows } = await pool.query<{ input: Record<string, unknown> }>(
-      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
-      [snapshot.snapshotId],
-    );
-    const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
+    const inputs = await fixtureInputs(pool, snapshot.snapshotId);
     for (const [name, sample] of [
       ['decision logging off', '0'],
       ['decision logging at 10%', '0.1'],

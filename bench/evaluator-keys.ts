@@ -14,6 +14,7 @@ import {
   setLane,
   startEvaluator,
   storeExample,
+  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu } from './process-cpu';
@@ -55,11 +56,7 @@ async function main(): Promise<void> {
   const key = formatKey(randomBytes(KEY_ID_BYTES), randomBytes(KEY_SECRET_BYTES));
   try {
     const snapshot = await storeExample(pool, 'hotel-ops-v1', `bench${Date.now()}`, 'native');
-    const { rows } = await pool.query<{ input: Record<string, unknown> }>(
-      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
-      [snapshot.snapshotId],
-    );
-    const bodies = rows.map(({ input }) => JSON.stringify({ input: { ...input, facts: input.facts ?? [] } }));
+    const bodies = (await fixtureInputs(pool, snapshot.snapshotId)).map((input) => JSON.stringify({ input }));
     const lane = randomLane(snapshot.env);
     await setLane(pool, lane, { snapshotId: snapshot.snapshotId });
     const rate = Number(values.rate);

@@ -16,6 +16,7 @@ import {
   startEvaluator,
   storeExample,
   waitFor,
+  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 
@@ -61,11 +62,7 @@ async function main(): Promise<void> {
     const tag = `bench${Date.now()}`;
     const native = await storeExample(pool, 'hotel-ops-v1', `${tag}n`, 'native');
     const wasm = await storeExample(pool, 'hotel-ops-v1', `${tag}w`, 'wasm');
-    const { rows } = await pool.query<{ input: Record<string, unknown> }>(
-      'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
-      [native.snapshotId],
-    );
-    const inputs = rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
+    const inputs = await fixtureInputs(pool, native.snapshotId);
 
     const data = regoData(native.compiled);
     const opa = await startOpa(config.OPA_PATH, work, native.rego, data);

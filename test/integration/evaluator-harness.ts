@@ -17,6 +17,7 @@ import { storeSnapshot } from '../../activities/store/snapshot-write';
 import { SIGNATURES_FILE } from '../../policy/bundle/checksum';
 import { signBundle, verifyBundleSignature, type VerifiedSignature } from '../../policy/bundle/signing';
 import type { Env, Lane } from '../../policy/lane';
+import type { EvaluationInput } from '../../policy/engine/evaluation';
 
 /**
  * Real evaluator processes for integration tests: `worker/evaluator/main.ts` run by node with tsx, each on
@@ -330,6 +331,15 @@ export async function storeExample(
   });
   const rego = regoSourcesOf(bundle, compiled);
   return { snapshotId: stored.snapshotId, version: stored.version, env: bundle.manifest.env, rego, compiled };
+}
+
+/** A stored snapshot's fixture inputs in name order, each with its facts as a request sends them. */
+export async function fixtureInputs(pool: Pool, snapshotId: string): Promise<EvaluationInput[]> {
+  const { rows } = await pool.query<{ input: EvaluationInput }>(
+    'SELECT input FROM pkg_validation_fixtures WHERE snapshot_uuid = $1 ORDER BY name',
+    [snapshotId],
+  );
+  return rows.map(({ input }) => ({ ...input, facts: input.facts ?? [] }));
 }
 
 /** The signature storeSnapshot keeps, as the compile activity gets it from verifying the bundle. */

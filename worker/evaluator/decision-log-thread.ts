@@ -3,10 +3,8 @@ import { setPriority } from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../../policy/config';
-import { createMaskHasher } from '../../policy/decision-log/masking';
 import type { WriterCommand, WriterReport } from './decision-log';
-import { createDecisionLogWriter } from './decision-log-writer';
-import { createEvaluatorPool } from './pool';
+import { createDecisionLogWriter, writerSetup } from './decision-log-writer';
 
 // Linux's CFS gives a thread at nice 10 about a tenth of a contended core's share at nice 0.
 const WRITER_NICE = 10;
@@ -14,17 +12,12 @@ const WRITER_NICE = 10;
 /** The writer thread's entry (started by decision-log.ts): its own config, pool and timer. */
 const { flushMs, batch } = workerData as { flushMs: number; batch: number };
 lowerPriority();
-const config = loadConfig();
 const port = parentPort!;
-// One connection: batches are written one at a time. Without waiting for the commit's WAL flush:
-// a crash of Postgres may lose the last moments of a log that was never durable in the
-// evaluator's memory either, and each batch holds the writer a disk flush less.
-const pool = createEvaluatorPool(config, 1);
-Object.assign(pool.options, { options: '-c synchronous_commit=off' });
+const { pool, mask, hash } = writerSetup(loadConfig());
 const writer = createDecisionLogWriter({
   db: pool,
-  mask: { hash: config.DECISION_LOG_MASK_HASH, drop: config.DECISION_LOG_MASK_DROP },
-  hash: createMaskHasher(config.DECISION_LOG_MASK_SALT),
+  mask,
+  hash,
   batch,
   report: (message: WriterReport) => port.postMessage(message),
 });

@@ -1,11 +1,13 @@
 import { chunkDecisions, decisionLogLine, partitionDays, type LoggedLine } from '../../policy/decision-log/entry';
-import type { DecisionLogMask } from '../../policy/decision-log/masking';
+import { createMaskHasher, type DecisionLogMask } from '../../policy/decision-log/masking';
+import type { Config } from '../../policy/config';
 import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
 import type { Fact } from '../../policy/engine/evaluation';
 import { ensureDecisionLogPartitions, insertDecisionLogChunks } from '../../activities/store/decision-logs';
 import type { Queryable } from '../../activities/store/transaction';
 import type { LoggedRequest, WriterCommand, WriterReport } from './decision-log';
 import { decisionBatchReader } from './decision-log-batch';
+import { createEvaluatorPool } from './pool';
 import { oneLine } from './service';
 
 /**
@@ -29,6 +31,19 @@ export interface DecisionLogWriter {
   handle(command: WriterCommand): Promise<void>;
   /** Writes what is waiting (the timer's call). */
   drain(): Promise<void>;
+}
+
+/**
+ * The writer's connection and mask from the evaluator's settings. One connection: batches are
+ * written one at a time. Without waiting for the commit's WAL flush: a crash of Postgres may lose
+ * the last moments of a log that was never durable in the evaluator's memory either, and each
+ * batch holds the writer a disk flush less.
+ */
+export function writerSetup(config: Config) {
+  const pool = createEvaluatorPool(config, 1);
+  Object.assign(pool.options, { options: '-c synchronous_commit=off' });
+  const mask: DecisionLogMask = { hash: config.DECISION_LOG_MASK_HASH, drop: config.DECISION_LOG_MASK_DROP };
+  return { pool, mask, hash: createMaskHasher(config.DECISION_LOG_MASK_SALT) };
 }
 
 export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLogWriter {
