@@ -45,7 +45,10 @@ export function decisionLogLine(
   mask: DecisionLogMask,
   hash: (value: string) => string,
 ): string {
-  const input = maskInput({ ...entry.input, facts: entry.facts.map(asInputFact) }, mask, hash);
+  // The request's own facts were read by its schema, so they already are input facts.
+  const evaluated =
+    entry.facts === entry.input.facts ? entry.input : { ...entry.input, facts: entry.facts.map(asInputFact) };
+  const input = maskInput(evaluated, mask, hash);
   const text = JSON.stringify;
   return (
     `{"decision_id":"${entry.decisionId}","at":${entry.at},"snapshot_version":${text(entry.snapshotVersion)},` +

@@ -226,6 +226,13 @@ describe('decision log row', () => {
     expect(logged.input.facts).toEqual([{ predicate: 'member', object: { tier: 'gold' } }, { predicate: 'member' }]);
   });
 
+  test("the request's own facts are logged as sent, masked, and the input is left as it was", () => {
+    const input = { tags: ['vip'], facts: [{ predicate: 'card', object: { number: '4111' } }] };
+    const logged = row(entry({ input, facts: input.facts }), mask('facts.object.number'));
+    expect(logged.input).toEqual({ tags: ['vip'], facts: [{ predicate: 'card', object: { number: sha256('4111') } }] });
+    expect(input.facts[0]!.object.number).toBe('4111');
+  });
+
   test('a failed evaluation has a null result and its error', () => {
     const logged = row(entry({ result: null, error: 'evaluation failed: boom' }), mask(''));
     expect(logged).toMatchObject({ result: null, error: 'evaluation failed: boom' });

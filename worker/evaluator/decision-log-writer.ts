@@ -1,4 +1,10 @@
-import { chunkDecisions, decisionLogLine, partitionDays, type LoggedLine } from '../../policy/decision-log/entry';
+import {
+  chunkDecisions,
+  decisionLogLine,
+  partitionDays,
+  type DecisionLogEntry,
+  type LoggedLine,
+} from '../../policy/decision-log/entry';
 import { createMaskHasher, type DecisionLogMask } from '../../policy/decision-log/masking';
 import type { Config } from '../../policy/config';
 import { parseEvaluationInput } from '../../policy/engine/evaluation-request';
@@ -60,11 +66,22 @@ export function createDecisionLogWriter(deps: DecisionLogWriterDeps): DecisionLo
     if (!parsed.ok) throw new Error(`logged request no longer parses: ${parsed.reason}`);
     const input = parsed.value;
     const facts = logged.factsJson === null ? (input.facts ?? []) : (JSON.parse(logged.factsJson) as Fact[]);
-    return {
-      lane: logged.lane,
+    // Field by field rather than spread: adding input and facts to a copy of the 12-field record
+    // sent V8 down its slow path, for the copy and for every read of it (3 µs a decision).
+    const entry: DecisionLogEntry = {
+      decisionId: logged.decisionId,
       at: logged.at,
-      line: Buffer.from(decisionLogLine({ ...logged, input, facts }, deps.mask, deps.hash)),
+      lane: logged.lane,
+      snapshotVersion: logged.snapshotVersion,
+      canary: logged.canary,
+      mode: logged.mode,
+      input,
+      facts,
+      result: logged.result,
+      error: logged.error,
+      evalNs: logged.evalNs,
     };
+    return { lane: logged.lane, at: logged.at, line: Buffer.from(decisionLogLine(entry, deps.mask, deps.hash)) };
   };
 
   const take = (batch: string) => {
