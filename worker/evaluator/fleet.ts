@@ -39,7 +39,12 @@ export interface FleetReporter {
   stop(): Promise<void>;
 }
 
-/** `onBeat` hears every outcome (null = written), so readiness can report Postgres going and coming back. */
+/**
+ * `onBeat` hears every outcome (null = written), so readiness can report Postgres going and coming back.
+ * Beats run one at a time, each reading the entry as it starts: a late write of an older state must
+ * not land after a newer one, nor after `stop` removed the instance from the fleet. Beats asked for
+ * while one waits its turn share it.
+ */
 export function createFleetReporter(
   pool: Pool,
   periodMs: number,
@@ -48,7 +53,12 @@ export function createFleetReporter(
 ): FleetReporter {
   let timer: NodeJS.Timeout | undefined;
   let beats = 0;
-  const beat = async () => {
+  let stopped = false;
+  let last: Promise<void> = Promise.resolve();
+  let waiting: Promise<void> | null = null;
+  const beatOnce = async () => {
+    waiting = null;
+    if (stopped) return;
     try {
       await heartbeat(pool, entry(), periodMs);
       if (++beats % FORGET_EVERY_BEATS === 1) await forgetLongGone(pool);
@@ -56,6 +66,10 @@ export function createFleetReporter(
     } catch (error) {
       onBeat(error);
     }
+  };
+  const beat = (): Promise<void> => {
+    if (!waiting) last = waiting = last.then(beatOnce);
+    return waiting;
   };
   return {
     beat,
@@ -65,7 +79,9 @@ export function createFleetReporter(
       void beat();
     },
     async stop() {
+      stopped = true;
       clearInterval(timer);
+      await last;
       await forgetInstance(pool, entry().instanceId).catch(onBeat);
     },
   };
