@@ -168,7 +168,7 @@ function report(targets: Target[], values: Record<string, string | undefined>, i
 }
 
 /**
- * The ratio within each round, where both ran minutes apart on fresh processes: the machine's
+ * The ratio within each round, where both ran on the same fresh start, seconds apart: the machine's
  * speed drifted by a third within the hour, so their spread shows how far the means can be trusted.
  */
 function roundRatios(target: Target, off: Target): string {

@@ -79,13 +79,7 @@ const guest = (lane?: Lane) => ({
   ...lane,
 });
 
-interface CreatedKey {
-  id: string;
-  name: string;
-  key: string;
-}
-
-async function createKey(scope: string, extra: string[] = []): Promise<CreatedKey> {
+async function createKey(scope: string, extra: string[] = []): Promise<{ id: string; name: string; key: string }> {
   const name = `test-${randomUUID().slice(0, 8)}`;
   const run = await pkgctl(['evaluator-key', 'create', '--name', name, '--scope', scope, '--json', ...extra]);
   expect(run).toMatchObject({ code: 0 });
@@ -189,23 +183,24 @@ test('a burst from two keys on two processes: the limited key gets its bucket an
   // Two limited, two roomy, and so on: the cluster hands connections to its processes in turn, so
   // with the keys alternating one by one every limited request could reach the same process.
   const isLimited = (i: number) => i % 4 < 2;
-  const burstOf = async (limited: CreatedKey) => {
+  const burst = async () => {
+    const limited = await createKey(`prod/${lane.target}/*`, ['--rate', '1', '--burst', '6']);
     const startedAt = Date.now();
     const answers = await Promise.all(
       Array.from({ length: 32 }, (_, i) => post(evaluator, guest(), isLimited(i) ? limited.key : roomy.key)),
     );
-    return { answers, refilled: Math.floor((Date.now() - startedAt) / 1000) };
+    return {
+      limited,
+      limitedAnswers: answers.filter((_, i) => isLimited(i)),
+      roomyAnswers: answers.filter((_, i) => !isLimited(i)),
+      refilled: Math.floor((Date.now() - startedAt) / 1000),
+    };
   };
   // What is tested needs the limited key's requests on both processes; a process stalled by a busy
   // machine for the whole burst leaves the other one all of it, and then a fresh key tries again.
-  let limited = await createKey(`prod/${lane.target}/*`, ['--rate', '1', '--burst', '6']);
-  let { answers: burst, refilled } = await burstOf(limited);
-  for (let attempt = 1; attempt < 3 && spreadOf(burst.filter((_, i) => isLimited(i))) < 2; attempt++) {
-    limited = await createKey(`prod/${lane.target}/*`, ['--rate', '1', '--burst', '6']);
-    ({ answers: burst, refilled } = await burstOf(limited));
-  }
-  const limitedAnswers = burst.filter((_, i) => isLimited(i));
-  const roomyAnswers = burst.filter((_, i) => !isLimited(i));
+  let sent = await burst();
+  for (let attempt = 1; attempt < 3 && spreadOf(sent.limitedAnswers) < 2; attempt++) sent = await burst();
+  const { limited, limitedAnswers, roomyAnswers, refilled } = sent;
   expect(spreadOf(limitedAnswers)).toBe(2);
   expect(roomyAnswers.map((a) => a.status)).toEqual(Array(16).fill(200));
   const served = limitedAnswers.filter((a) => a.status === 200);
