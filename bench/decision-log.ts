@@ -6,6 +6,7 @@ import { loadConfig } from '../policy/config';
 import type { Lane } from '../policy/lane';
 import { createPool } from '../activities/connections';
 import {
+  fixtureInputs,
   randomLane,
   readyz,
   removeDecisionLogs,
@@ -14,7 +15,6 @@ import {
   setLane,
   startEvaluator,
   storeExample,
-  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu, type ProcessCpu } from './process-cpu';

@@ -8,13 +8,13 @@ import { createPool, createRedis } from '../activities/connections';
 import { insertEvaluatorKey } from '../activities/store/evaluator-keys';
 import { formatKey, KEY_ID_BYTES, KEY_SECRET_BYTES } from '../policy/access/evaluator-key';
 import {
+  fixtureInputs,
   randomLane,
   removeTestLanes,
   type RunningEvaluator,
   setLane,
   startEvaluator,
   storeExample,
-  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu } from './process-cpu';

@@ -10,13 +10,13 @@ import { decisionOf } from '../policy/rego/decision';
 import type { Decision } from '../policy/engine/evaluation';
 import { createPool } from '../activities/connections';
 import {
+  fixtureInputs,
   freePort,
   randomLane,
   setLane,
   startEvaluator,
   storeExample,
   waitFor,
-  fixtureInputs,
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 
