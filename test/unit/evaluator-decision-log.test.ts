@@ -1,6 +1,8 @@
+import { Worker } from 'node:worker_threads';
 import {
   createDecisionLog,
   DECISION_LOG_BATCH,
+  WRITER_THREAD_BOOTSTRAP,
   type DecisionDraft,
   type StartWriter,
 } from '../../worker/evaluator/decision-log';
@@ -181,4 +183,28 @@ test('stop writes what is buffered; an unsampled decision has no id and is never
   await sampled.log.stop();
   expect(sampled.inserted()).toHaveLength(1);
   expect(inserted()).toEqual([]);
+});
+
+/**
+ * The real thread, started as the evaluator starts it, reporting the modules it loaded. Its heap
+ * is marked again and again while logging: Temporal's client (about 160 modules, 14 MB of heap)
+ * came with the connections module until it was loaded on first use, and must not come back.
+ */
+test('the writer thread loads what writing needs and none of Temporal', async () => {
+  const report = `require('node:worker_threads').parentPort.postMessage(Object.keys(require.cache));`;
+  const thread = new Worker(`${WRITER_THREAD_BOOTSTRAP} ${report}`, {
+    eval: true,
+    workerData: { flushMs: 60_000, batch: DECISION_LOG_BATCH },
+  });
+  try {
+    const modules = await new Promise<string[]>((resolve, reject) => {
+      thread.once('message', resolve);
+      thread.once('error', reject);
+    });
+    expect(modules.some((file) => file.endsWith('decision-log-writer.ts'))).toBe(true);
+    expect(modules.some((file) => file.includes('/node_modules/pg/'))).toBe(true);
+    expect(modules.filter((file) => file.includes('/node_modules/@temporalio/'))).toEqual([]);
+  } finally {
+    await thread.terminate();
+  }
 });

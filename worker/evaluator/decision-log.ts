@@ -89,6 +89,9 @@ export type StartWriter = (report: (message: WriterReport) => void, exited: () =
 const HANDOFF_MS = 5;
 
 const THREAD = path.join(__dirname, 'decision-log-thread.ts');
+/** The writer thread's entry as code to evaluate: it loads TypeScript the way the process does. */
+export const WRITER_THREAD_BOOTSTRAP = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(THREAD)});`;
+
 /**
  * Every decision the writer parses, masks and renders is garbage a moment later, while the lines
  * it holds for the next write live on. With V8's default young generation the lines were copied
@@ -101,9 +104,7 @@ const STOP_TIMEOUT_MS = 15_000;
 
 function startWriterThread(flushMs: number): StartWriter {
   return (report, exited) => {
-    // The thread loads TypeScript the way the process does.
-    const bootstrap = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(THREAD)});`;
-    const thread = new Worker(bootstrap, {
+    const thread = new Worker(WRITER_THREAD_BOOTSTRAP, {
       eval: true,
       workerData: { flushMs, batch: DECISION_LOG_BATCH },
       resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
