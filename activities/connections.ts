@@ -31,7 +31,7 @@ export function temporalTls(config: Config) {
 
 /**
  * Temporal's client is loaded on the first call rather than with this module: the decision log's
- * writer thread takes its pool from here and would otherwise hold ~200 modules it never calls
+ * writer thread takes its pool from here and would otherwise hold ~260 modules it never calls
  * (about 14 MB of its heap, 18 MB of each evaluator's resident memory).
  */
 export async function connectTemporalClient(config: Config): Promise<Client> {
