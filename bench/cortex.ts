@@ -20,6 +20,7 @@ import {
   storeExample,
 } from '../test/integration/evaluator-harness';
 import { randomUnitVector, similarTo } from '../test/support/vectors';
+import { quantile } from './statistics';
 
 /**
  * `npm run bench -- cortex [--memories 100000] [--queries 1000] [--recall-queries 100] [--seconds 10]`
@@ -178,10 +179,6 @@ async function throughput(pool: ReturnType<typeof createPool>, seconds: number, 
   } finally {
     await evaluator.stop();
   }
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function print(line: string): void {

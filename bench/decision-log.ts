@@ -18,6 +18,7 @@ import {
 } from '../test/integration/evaluator-harness';
 import { runWrk, wrkScript, type WrkResult } from './wrk';
 import { processCpu, type ProcessCpu } from './process-cpu';
+import { median } from './statistics';
 
 /**
  * `npm run bench -- decision-log [--duration 10] [--connections 64] [--rounds 3]`
@@ -172,10 +173,8 @@ function report(targets: Target[], values: Record<string, string | undefined>, i
  * speed drifted by a third within the hour, so their spread shows how far the means can be trusted.
  */
 function roundRatios(target: Target, off: Target): string {
-  const ratios = target.runs.map((run, round) => run.rps / off.runs[round]!.rps).sort((a, b) => a - b);
-  const middle = ratios.length / 2;
-  const median = (ratios[Math.ceil(middle) - 1]! + ratios[Math.floor(middle)]!) / 2;
-  return `(rounds ${ratios[0]!.toFixed(3)}–${ratios.at(-1)!.toFixed(3)}, median ${median.toFixed(3)})`;
+  const ratios = target.runs.map((run, round) => run.rps / off.runs[round]!.rps);
+  return `(rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}, median ${median(ratios).toFixed(3)})`;
 }
 
 main().catch((error: unknown) => {

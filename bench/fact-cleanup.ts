@@ -5,6 +5,7 @@ import { Pool } from 'pg';
 import { runFactCleanup } from '../activities/store/fact-cleanup';
 import { loadConfigOrExit } from '../policy/config';
 import { DEFAULT_CLEANUP_BATCH } from '../policy/facts/input';
+import { quantile } from './statistics';
 
 /**
  * `npx tsx bench/fact-cleanup.ts [--facts N] [--batch N] [--pause MS] [--same-expiry]`: archives and deletes N
@@ -15,8 +16,6 @@ import { DEFAULT_CLEANUP_BATCH } from '../policy/facts/input';
  */
 const SEED_CHUNK = 100_000;
 const BASELINE_MS = 5000;
-
-const percentile = (sorted: number[], q: number) => sorted[Math.floor(sorted.length * q)] ?? 0;
 
 type Flags = ReturnType<typeof parseFlags>;
 
@@ -114,11 +113,11 @@ async function main(): Promise<void> {
       await count(pool, 'pkg_facts_archive', namespace),
       await count(pool, 'pkg_facts', namespace),
     ];
-    const p99 = percentile(waits, 0.99);
+    const p99 = quantile(waits, 0.99);
     const lines = [
       `cleanup: ${result.totalArchived} facts archived and deleted in ${seconds.toFixed(1)} s (${Math.round(result.totalArchived / seconds)}/s, ${result.batches} batches of ${batchSize}, pause ${batchPauseMs} ms) — target ≤ 60 s`,
       `concurrent single-row inserts: ${waits.length}, longest wait ${waits.at(-1)?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms — target ≤ 100 ms`,
-      `baseline (writer alone, ${BASELINE_MS / 1000} s): ${quiet.length} inserts, longest wait ${quiet.at(-1)?.toFixed(1)} ms, p99 ${percentile(quiet, 0.99).toFixed(1)} ms`,
+      `baseline (writer alone, ${BASELINE_MS / 1000} s): ${quiet.length} inserts, longest wait ${quiet.at(-1)?.toFixed(1)} ms, p99 ${quantile(quiet, 0.99).toFixed(1)} ms`,
       `check: archive holds ${archived}, live table holds ${left} (the writer's ${waits.length} rows)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -10,6 +10,7 @@ import { laneName, type Lane } from '../policy/lane';
 import { freePort, sleep } from '../test/integration/evaluator-harness';
 import { createEmptyLane, writeBundle } from '../test/integration/promotion-harness';
 import { crashes, migrate, nodePart, pkgctl, postgresPart, redisPart, temporalPart, type Part } from './fault-stack';
+import { quantile } from './statistics';
 
 /**
  * `npm run bench -- faults [--duration 240] [--lanes 2] [--promotions 10] [--seed N]`
@@ -590,7 +591,11 @@ function printReport(run: {
   for (const kind of KINDS) {
     const mine = run.injections.filter((i) => i.kind === kind);
     if (mine.length === 0) continue;
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const median = (values: number[]) =>
+      quantile(
+        [...values].sort((a, b) => a - b),
+        0.5,
+      );
     const unhealthy = mine.filter((i) => i.unhealthy.length > 0).length;
     const late = unhealthy > 0 ? ` (${unhealthy} not healthy within ${HEALTHY_WITHIN_MS / 1000} s)` : '';
     console.log(
