@@ -77,6 +77,7 @@ export function apiControlPlane(baseUrl: string, token: string, pollMs = 1000): 
         limit,
         examples: maxExamples,
       }),
+    workers: () => call('GET', '/v1/workers'),
     evaluate: (request) => call('POST', '/v1/evaluations', request),
     schedule: ({ name, every, request }) => call('PUT', `/v1/schedules/${name}`, { every, request }),
     createToken: async (request) =>

@@ -10,6 +10,7 @@ import { registerEvaluatorKeyCommands } from './commands/evaluator-key';
 import { registerIntegrityCommands } from './commands/integrity';
 import { registerMemoryCommands } from './commands/memory';
 import { registerSnapshotCommands } from './commands/snapshot';
+import { registerWorkerCommands } from './commands/workers';
 import { classify, EXIT } from './exit-codes';
 import { printError, printFailure } from './output';
 
@@ -32,6 +33,7 @@ export function buildProgram(json: boolean): Command {
   registerIntegrityCommands(program);
   registerMemoryCommands(program);
   registerSnapshotCommands(program);
+  registerWorkerCommands(program);
   return program;
 }
 

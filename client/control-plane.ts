@@ -54,6 +54,7 @@ import { apiControlPlane } from './api-client';
 import { createTurns } from './turns';
 import { evaluateLoaded, loadStoredVersion } from './evaluation';
 import { runImpact, type ImpactRequest, type ImpactResult } from './impact-run';
+import { pipelineDuties, taskQueuePresence, type TaskQueuePresence } from './task-queues';
 import { verifyEnvChain, verifyStoredDecision, type DecisionVerification } from './rollout-history';
 import type { ChainVerification } from '../policy/rollout/decision-chain';
 import type { EngineKind, EvaluationOutput } from '../policy/engine/evaluation';
@@ -190,6 +191,8 @@ export interface ControlPlane {
   verifyChain(env: Env, publicKey?: string): Promise<ChainVerification>;
   /** Replays a lane's logged decisions on a candidate; waits for the report. */
   impact(request: ImpactRequest): Promise<ImpactResult>;
+  /** Whether workers poll the task queues rollouts and impact analyses run on. */
+  workers(): Promise<TaskQueuePresence[]>;
   evaluate(request: EvaluationRequest): Promise<StoredEvaluation>;
   schedule(request: ScheduleRequest): Promise<ScheduleOutcome & { link: string }>;
   createToken(request: NewToken, actor: string): Promise<CreatedToken>;
@@ -299,6 +302,7 @@ export function directControlPlane(
     verifyDecision: (id, publicKey) => verifyStoredDecision(pool(), id, publicKey ?? installationKey(config)),
     verifyChain: (env, publicKey) => verifyEnvChain(pool(), env, publicKey ?? installationKey(config)),
     impact: async (request) => runImpact({ config, pool: pool(), client: await temporal() }, request),
+    workers: async () => taskQueuePresence(await temporal(), config.TEMPORAL_NAMESPACE, pipelineDuties(config)),
     async evaluate({ version, input, engine }) {
       const parsed = parseEvaluationInput(input, 'control');
       if (!parsed.ok) throw new PkgError('InputInvalid', parsed.reason);

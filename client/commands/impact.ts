@@ -9,6 +9,7 @@ import { prepareBundle } from '../bundle-upload';
 import { withControlPlane } from '../control-plane';
 import { printProgress, printResult } from '../output';
 import { actorOption, envOption, laneOption, parseBake } from './rollout-options';
+import { warnWhenUnserved } from './workers';
 
 /**
  * `pkgctl impact DIR|VERSION --env E`: replays a lane's logged decisions on a candidate and on what
@@ -58,16 +59,19 @@ async function impact(target: string, options: ImpactOptions): Promise<void> {
   // Checked here for messages that name the directory; the ControlPlane checks it again as the API must.
   const bundle = directory ? { packed: (await prepareBundle(target, lane.env, {})).packed } : { version: target };
   if (!options.json) printProgress(`replaying ${laneName(lane)}'s logged decisions on the evaluator pool`);
-  const report = await withControlPlane((plane) =>
-    plane.impact({
+  const report = await withControlPlane(async (plane) => {
+    const warned = warnWhenUnserved(plane);
+    const replayed = await plane.impact({
       lane,
       bundle,
       windowMs: parseDuration(options.since),
       limit: options.limit,
       maxExamples: options.examples,
       actor: options.actor,
-    }),
-  );
+    });
+    await warned;
+    return replayed;
+  });
   const share = report.decisions === 0 ? null : report.changed / report.decisions;
   printResult(
     options.json,

@@ -10,6 +10,7 @@ import type { PromotionResult } from '../../workflows/definitions';
 import { actorOption, commandLineOverrides, envOption, laneOption, parseBake, parseSteps } from './rollout-options';
 import { printProgress, printResult, printText } from '../output';
 import { registerAuditCommands } from './rollout-audit';
+import { warnWhenUnserved } from './workers';
 import { laneOf, type Lane } from '../../policy/lane';
 
 /**
@@ -64,13 +65,18 @@ async function promote(dir: string, options: PromoteOptions): Promise<void> {
   await withControlPlane(async (plane) => {
     const started = await plane.promote({ packed: prepared.packed, lane, overrides, actor: options.actor });
     const human = () => `started ${started.workflowId} (${version})\n${started.url}`;
-    if (!options.wait) return printResult(options.json, started, human);
+    const warned = warnWhenUnserved(plane);
+    if (!options.wait) {
+      await warned;
+      return printResult(options.json, started, human);
+    }
     if (!options.json) printText(human());
     const progress = (status: RolloutStatus) => printProgress(describeStatus(status));
     await plane.waitForOutcome(started.workflowId, progress).then(
       (result) => reportOutcome(options.json, started, result),
       (error: unknown) => reportFailure(options.json, started, error),
     );
+    await warned;
   });
 }
 

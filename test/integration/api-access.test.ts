@@ -59,6 +59,7 @@ const CASES: Case[] = [
   { action: 'read', method: 'POST', path: `/v1/decisions/${'0'.repeat(64)}/verify`, body: {}, allowed: 404 },
   { action: 'read', method: 'POST', path: '/v1/envs/dev/verify', body: {}, allowed: 200 },
   { action: 'impact', method: 'POST', path: '/v1/impact', body: { env: 'dev', version: '0.0.0-none' }, allowed: 404 },
+  { action: 'read', method: 'GET', path: '/v1/workers', allowed: 200 },
   {
     action: 'evaluate',
     method: 'POST',

@@ -158,7 +158,17 @@ test('pkgctl with only PKG_API_URL and PKG_TOKEN promotes, reads history, and is
   const dir = await writeBundle({ version: `ci-${randomUUID().slice(0, 8)}@1.0.0`, env: 'dev' });
   const target = `ci-${randomUUID().slice(0, 8)}`;
   const promoted = await pkgctl(['promote', dir, '--env', 'dev', '--target', target, '--json'], env);
-  expect(promoted.stderr).toBe('');
+  // Nobody polls this test's queue, and the API tells pkgctl so; stderr carries nothing else.
+  const warnings = promoted.stderr.split('\n').filter((line) => line !== '');
+  expect(warnings.filter((line) => line.includes(taskQueue))).toEqual([
+    expect.stringMatching(
+      new RegExp(`^waiting: nobody has polled task queue ${taskQueue} for workflow tasks lately; `),
+    ),
+    expect.stringMatching(
+      new RegExp(`^waiting: nobody has polled task queue ${taskQueue} for activity tasks lately; `),
+    ),
+  ]);
+  expect(warnings.filter((line) => !line.startsWith('waiting: nobody has polled task queue '))).toEqual([]);
   const result = JSON.parse(promoted.stdout) as { workflowId: string };
   started.push(result.workflowId);
   expect(result.workflowId).toBe(`rollout-dev/${target}/default`);

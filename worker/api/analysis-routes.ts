@@ -5,7 +5,8 @@ import { assertAllowed, assertAllowedSomewhere, route, type ApiRoute } from './r
 
 /**
  * Checking records and trying candidates: decision record and chain verification, impact analysis on
- * logged traffic, one evaluation of a stored version. Nothing here changes what a lane serves.
+ * logged traffic, one evaluation of a stored version, whether workers serve the pipeline's task
+ * queues. Nothing here changes what a lane serves.
  */
 const packedBundleSchema = z.object({ format: z.string(), files: z.record(z.string(), z.string()) });
 /** A public key (a private one is accepted too, but pkgctl sends only the public half). */
@@ -89,4 +90,15 @@ const tryRoutes = [
   }),
 ];
 
-export const analysisRoutes: ApiRoute[] = [...verifyRoutes, ...tryRoutes];
+const workerRoutes = [
+  route({
+    method: 'GET',
+    url: '/v1/workers',
+    summary: 'whether workers poll the task queues rollouts and impact analyses run on',
+    action: 'read',
+    envs: () => [],
+    handle: ({ deps }) => deps.plane.workers(),
+  }),
+];
+
+export const analysisRoutes: ApiRoute[] = [...verifyRoutes, ...tryRoutes, ...workerRoutes];
