@@ -133,6 +133,7 @@ const envelope = (packed: Buffer): unknown => JSON.parse(packed.toString('utf8')
 function apiError(status: number, answer: unknown): Error {
   const { type, message } = (answer ?? {}) as { type?: string; message?: string };
   const text = message ?? `the control-plane API answered ${status}`;
+  if (type === 'Unavailable') return ServiceUnavailable.relayed(text);
   return ERROR_TYPES.includes(type as ErrorType) ? new PkgError(type as ErrorType, text) : new Error(text);
 }
 

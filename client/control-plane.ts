@@ -47,7 +47,14 @@ import type { OperatorAction } from '../policy/rollout/operator-actions';
 import { operatorUpdates, rolloutWorkflowId, type PromotionResult } from '../workflows/definitions';
 import { insertVerifiedAction } from '../activities/store/verified-actions';
 import { prepareFiles, uploadBundle } from './bundle-upload';
-import { assertLaneIdle, rolloutStatus, startPromotion, waitForOutcome, workflowLink } from './rollout-client';
+import {
+  assertLaneIdle,
+  rolloutStatus,
+  startPromotion,
+  updatableHandle,
+  waitForOutcome,
+  workflowLink,
+} from './rollout-client';
 import { ensureDecisionLogRetentionSchedule, ensureFactCleanupSchedule, type ScheduleOutcome } from './schedules';
 import { withSession, type Session } from './session';
 import { apiControlPlane } from './api-client';
@@ -264,7 +271,7 @@ export function directControlPlane(
     status: async (workflowId) => rolloutStatus(await temporal(), workflowId),
     act: ({ workflowId, action, actor, reason, verification }) =>
       actionTurns(workflowId, async () => {
-        const handle = (await temporal()).workflow.getHandle(workflowId);
+        const handle = await updatableHandle(await temporal(), workflowId);
         const payload = { actor, reason, ...(verification ? { verification } : {}) };
         return handle.executeUpdate(operatorUpdates[action], { args: [payload] });
       }),

@@ -18,6 +18,8 @@ import {
 } from '../workflows/definitions';
 import type * as workflows from '../workflows';
 import { laneName, type Lane } from '../policy/lane';
+import { ServiceUnavailable } from './session';
+import { PIPELINE_WORKER, taskQueuePresence } from './task-queues';
 
 /** Typed client of the promotion workflow, used by pkgctl, tests and benchmarks. */
 export function defaultActor(): string {
@@ -90,8 +92,53 @@ export async function assertLaneIdle(client: Client, lane: Lane): Promise<void> 
   }
 }
 
+/** How long a status query may take before pkgctl asks whether any worker is there to answer it. */
+const QUERY_PATIENCE_MS = 1000;
+
+/**
+ * A query is answered by a worker running the workflow's code, even for a closed workflow; with none
+ * polling, Temporal fails it only after its own timeout (30 s) as "Failed to query Workflow". A
+ * query that is slow to answer is so checked, and fails at once naming who is missing; the usual
+ * answer in milliseconds costs nothing more (asking first cost the API's status reads a quarter of
+ * their throughput).
+ */
 export async function rolloutStatus(client: Client, workflowId: string): Promise<RolloutStatus> {
-  return client.workflow.getHandle(workflowId).query(statusQuery);
+  const handle = client.workflow.getHandle(workflowId);
+  const answer = handle.query(statusQuery);
+  let timer: NodeJS.Timeout | undefined;
+  const unanswerable = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => void assertWorkerPolls(client, handle, true).catch(reject), QUERY_PATIENCE_MS);
+  });
+  try {
+    return await Promise.race([answer, unanswerable]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The handle of a rollout to send an Update to, once a worker is there to take it: sent to a running
+ * workflow nobody runs, an Update waits until a worker comes, and would then apply long after the
+ * operator was told it failed. A closed workflow refuses an Update itself.
+ */
+export async function updatableHandle(client: Client, workflowId: string) {
+  const handle = client.workflow.getHandle(workflowId);
+  await assertWorkerPolls(client, handle, false);
+  return handle;
+}
+
+async function assertWorkerPolls(client: Client, handle: WorkflowHandle, closedToo: boolean): Promise<void> {
+  const { taskQueue, status } = await handle.describe();
+  if (!closedToo && status.name !== 'RUNNING') return;
+  const duty = { queue: taskQueue, tasks: 'workflow', servedBy: PIPELINE_WORKER } as const;
+  const [queue] = await taskQueuePresence(client, client.options.namespace, [duty]);
+  if (queue!.pollers > 0) return;
+  throw new ServiceUnavailable(
+    PIPELINE_WORKER,
+    new Error(
+      `nobody has polled task queue ${taskQueue} for workflow tasks lately, and only a worker polling it can run ${handle.workflowId}`,
+    ),
+  );
 }
 
 /** Polls the status query, reporting each new message, until the workflow closes. */

@@ -19,6 +19,11 @@ export class ServiceUnavailable extends Error {
   constructor(service: string, cause: unknown) {
     super(`cannot reach ${service}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
+
+  /** One the control-plane API met and reported (503, type Unavailable), with its message as it came. */
+  static relayed(message: string): ServiceUnavailable {
+    return Object.assign(new ServiceUnavailable('', null), { message });
+  }
 }
 
 export async function withSession<T>(work: (session: Session) => Promise<T>): Promise<T> {

@@ -22,12 +22,12 @@ export interface TaskQueuePresence extends TaskQueueDuty {
   lastPollAt: string | null;
 }
 
-const PIPELINE = 'the pipeline worker (npm run worker)';
+export const PIPELINE_WORKER = 'the pipeline worker (npm run worker)';
 
 export function pipelineDuties(config: Config): TaskQueueDuty[] {
   return [
-    { queue: config.PIPELINE_TASK_QUEUE, tasks: 'workflow', servedBy: PIPELINE },
-    { queue: config.PIPELINE_TASK_QUEUE, tasks: 'activity', servedBy: PIPELINE },
+    { queue: config.PIPELINE_TASK_QUEUE, tasks: 'workflow', servedBy: PIPELINE_WORKER },
+    { queue: config.PIPELINE_TASK_QUEUE, tasks: 'activity', servedBy: PIPELINE_WORKER },
     {
       queue: EVALUATOR_TASK_QUEUE,
       tasks: 'activity',

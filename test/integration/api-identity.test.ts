@@ -173,6 +173,13 @@ test('pkgctl with only PKG_API_URL and PKG_TOKEN promotes, reads history, and is
   started.push(result.workflowId);
   expect(result.workflowId).toBe(`rollout-dev/${target}/default`);
   expect((await pkgctl(['history', '--env', 'dev', '--json'], env)).code).toBe(EXIT.ok);
+  // The API answers 503 when no worker runs the rollout, and pkgctl reports it as it would itself.
+  const status = await pkgctl(['status', result.workflowId, '--json'], env);
+  expect(status.code).toBe(EXIT.error);
+  expect(JSON.parse(status.stdout)).toMatchObject({
+    type: 'Unavailable',
+    message: expect.stringContaining(`nobody has polled task queue ${taskQueue} for workflow tasks lately`),
+  });
   const paused = await pkgctl(['pause', result.workflowId, '--json'], env);
   expect(paused.code).toBe(EXIT.refused);
   expect(JSON.parse(paused.stdout)).toMatchObject({ type: 'Forbidden', message: 'pause needs role operator in dev' });

@@ -70,4 +70,19 @@ test('pkgctl promote warns on stderr that nobody polls its queue, and still star
     `waiting: nobody has polled task queue ${idle} for workflow tasks lately; the pipeline worker (npm run worker) serves it, and the workflow waits until one does\n`,
   );
   expect((await env.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+
+  // Nobody runs it, so it cannot answer a query or take an Update: both fail at once, naming why,
+  // rather than after Temporal's 30 s query timeout or (an Update) never.
+  for (const command of [['status'], ['pause', '--reason', 'test']]) {
+    const refused = await pkgctl([...command, workflowId, '--json'], { PIPELINE_TASK_QUEUE: idle });
+    expect(refused.code).toBe(EXIT.error);
+    expect(JSON.parse(refused.stdout)).toEqual({
+      outcome: 'error',
+      type: 'Unavailable',
+      message:
+        `cannot reach the pipeline worker (npm run worker): nobody has polled task queue ${idle} for workflow ` +
+        `tasks lately, and only a worker polling it can run ${workflowId}`,
+      exitCode: EXIT.error,
+    });
+  }
 });

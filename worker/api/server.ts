@@ -13,7 +13,7 @@ import { assertAllowed, type ApiDeps, type ApiRoute } from './route';
  * the envs it touches, then handled. Every failure is `{outcome: "error", type, message}` (the
  * shape of pkgctl --json's), its status from the error's type; the message is one line.
  */
-const STATUS: Partial<Record<ErrorType, number>> & Record<'UsageInvalid' | 'Unexpected', number> = {
+const STATUS: Partial<Record<ErrorType, number>> & Record<'UsageInvalid' | 'Unavailable' | 'Unexpected', number> = {
   Unauthenticated: 401,
   Forbidden: 403,
   NotFound: 404,
@@ -21,6 +21,8 @@ const STATUS: Partial<Record<ErrorType, number>> & Record<'UsageInvalid' | 'Unex
   UsageInvalid: 400,
   LaneBusy: 409,
   ActionRefused: 409,
+  // Temporal, Postgres or a worker the answer needs is not there: the client may try again later.
+  Unavailable: 503,
   Unexpected: 500,
 };
 /** The bundle rejections (BundleInvalid, FixturesFailed, GateConfigLoosened, ...) and anything else a client caused. */
