@@ -26,6 +26,12 @@ export function createAuditActivities(deps: { pool: Pool }) {
     async recordRolloutEvent(event: RolloutEvent): Promise<void> {
       await inTransaction(deps.pool, (client) => insertRolloutEvent(client, event));
     },
+    /** Several, in the order given (ids follow it), in one transaction. */
+    async recordRolloutEvents(events: RolloutEvent[]): Promise<void> {
+      await inTransaction(deps.pool, async (client) => {
+        for (const event of events) await insertRolloutEvent(client, event);
+      });
+    },
     verifyOperator: ({ workflowId, action, verification }: OperatorVerification): Promise<string | null> =>
       findVerifiedSubject(deps.pool, verification, workflowId, action),
     verifyStarter: ({ workflowId, runId, verification }: StartVerification): Promise<string | null> =>

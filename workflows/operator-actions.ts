@@ -12,6 +12,7 @@ import { describeRollout, type OperatorRequest, type RolloutStatus } from '../po
 import { operatorSignals, operatorUpdates, statusQuery } from './definitions';
 import { control } from './promotion-activities';
 import type { Run } from './promotion-state';
+import type { RolloutEvent } from '../activities/store/audit';
 
 /** `verified` is absent in histories recorded before identities existed. */
 type Audit = (event: string, actor: string, reason?: string, verified?: boolean) => Promise<void>;
@@ -20,19 +21,41 @@ type Audit = (event: string, actor: string, reason?: string, verified?: boolean)
  * Audits operator messages in the order received; `pending` holds the writes still under way.
  * Behind `ordered-operator-audit` each write starts after the one before it ends: activities
  * scheduled together run in any order, and the audit trail (and the decision record built from
- * it) lists events in the order they were written.
+ * it) lists events in the order they were written. Behind `grouped-operator-audit` the messages
+ * that arrive while a write is under way go together in the next one, in order: one write at a
+ * time had 20 operators pausing one rollout wait for each other's activity (pause 43 → 13 a
+ * second, npm run bench -- api).
  */
 function operatorAuditor({ rolloutId, input, state }: Run): { audit: Audit; pending: Promise<void>[] } {
   const pending: Promise<void>[] = [];
   let previous: Promise<unknown> = Promise.resolve();
+  let next: { rows: RolloutEvent[]; write: Promise<void> } | null = null;
+  const grouped = (row: RolloutEvent): Promise<void> => {
+    if (!next) {
+      const rows: RolloutEvent[] = [];
+      const write = previous.then(() => {
+        next = null;
+        return control.recordRolloutEvents(rows);
+      });
+      next = { rows, write };
+      previous = write.catch(() => undefined);
+    }
+    next.rows.push(row);
+    return next.write;
+  };
   const audit: Audit = (event, actor, reason, actorVerified) => {
     const { stepIndex: step, percent } = state.facts;
     const eventKey = `${rolloutId}:signal:${pending.length}`;
-    const row = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
-    const record = () => control.recordRolloutEvent(actorVerified === undefined ? row : { ...row, actorVerified });
-    const write = patched('ordered-operator-audit') ? previous.then(record) : record();
-    // A failed write is reported through `pending`; the ones after it are still made.
-    previous = write.catch(() => undefined);
+    const base = { rolloutId, eventKey, lane: input.lane, snapshotId: null, event, step, percent, actor, reason };
+    const row = actorVerified === undefined ? base : { ...base, actorVerified };
+    let write: Promise<void>;
+    if (!patched('ordered-operator-audit')) write = control.recordRolloutEvent(row);
+    else if (patched('grouped-operator-audit')) write = grouped(row);
+    else {
+      write = previous.then(() => control.recordRolloutEvent(row));
+      // A failed write is reported through `pending`; the ones after it are still made.
+      previous = write.catch(() => undefined);
+    }
     pending.push(write);
     return write;
   };

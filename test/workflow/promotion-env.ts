@@ -9,6 +9,7 @@ import type { createPipelineActivities } from '../../activities/index';
 import type { ValidationReport } from '../../policy/bundle/validation';
 import type { ReplayInput } from '../../activities/replay';
 import type { ImpactReport } from '../../policy/rollout/impact';
+import type { RolloutEvent } from '../../activities/store/audit';
 import { temporal } from '@temporalio/proto';
 import { EVALUATOR_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../policy/constants';
 import type { ErrorType } from '../../policy/errors';
@@ -53,6 +54,7 @@ type Fakes = Pick<
   | 'planRollout'
   | 'compileBundle'
   | 'recordRolloutEvent'
+  | 'recordRolloutEvents'
   | 'setLaneStep'
   | 'awaitCoverage'
   | 'judgeLaneStep'
@@ -154,6 +156,7 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
     }),
     replayDecisions: async () => impactReport(0, 0),
     recordRolloutEvent: async () => undefined,
+    recordRolloutEvents: async () => undefined,
     setLaneStep: async () => ({ snapshotId: 'snap-0', version: 'rules@0.9.0' }),
     awaitCoverage: async () => ({ evaluators: 2, serving: 2, reached: true, atMs: 0 }),
     judgeLaneStep: async (input) => verdictOf('pass', input.step, input.percent),
@@ -178,6 +181,13 @@ export function fakeActivities(overrides: Partial<Fakes> = {}): { fakes: Fakes; 
 }
 
 export const callsTo = (calls: Calls, name: string) => calls.filter((call) => call.name === name);
+
+/** The audit rows the workflow wrote, in the order written: each recordRolloutEvent's, each of a recordRolloutEvents group. */
+export const auditRows = (calls: Calls): RolloutEvent[] =>
+  calls.flatMap((call) => {
+    if (call.name === 'recordRolloutEvent') return [call.input as RolloutEvent];
+    return call.name === 'recordRolloutEvents' ? (call.input as RolloutEvent[]) : [];
+  });
 
 export interface PromotionTestEnv {
   env: TestWorkflowEnvironment;

@@ -1,9 +1,9 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { OperatorVerification, StartVerification } from '../../activities/audit';
-import type { RolloutEvent } from '../../activities/store/audit';
 import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
+  auditRows,
   callsTo,
   createPromotionEnv,
   fakeActivities,
@@ -29,8 +29,7 @@ afterAll(async () => {
 
 const pastTheBake = () => testEnv.env.sleep('121s');
 const operatorRows = (calls: Calls) =>
-  callsTo(calls, 'recordRolloutEvent')
-    .map((c) => c.input as RolloutEvent)
+  auditRows(calls)
     .filter((row) => row.eventKey.includes(':signal:'))
     .map(({ event, actor, actorVerified }) => ({ event, actor, actorVerified }));
 /** The API's verification "v-ok" resolves to token:lead; anything else is unknown. */

@@ -3,6 +3,7 @@ import type { WebhookCall } from '../../activities/webhook';
 import type { Webhook } from '../../policy/rollout/webhooks';
 import { operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
+  auditRows,
   callsTo,
   createPromotionEnv,
   fakeActivities,
@@ -41,7 +42,7 @@ const refusal = (status: number) =>
   ApplicationFailure.create({ type: 'WebhookRefused', message: `answered ${status}`, nonRetryable: true });
 
 const webhookCalls = (calls: Calls) => callsTo(calls, 'callRolloutWebhook').map((c) => c.input as WebhookCall);
-const events = (calls: Calls) => callsTo(calls, 'recordRolloutEvent').map((c) => (c.input as { event: string }).event);
+const events = (calls: Calls) => auditRows(calls).map((row) => row.event);
 const order = (calls: Calls, names: string[]) => calls.map((c) => c.name).filter((name) => names.includes(name));
 
 test('a confirm-promotion webhook that answers 503 holds the promotion, asks again, then releases it', async () => {

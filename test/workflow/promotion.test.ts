@@ -6,6 +6,7 @@ import type { StepVerdict, Verdict } from '../../policy/rollout/gates';
 import { REASONS } from '../../policy/rollout/reasons';
 import { operatorSignals, operatorUpdates, statusQuery } from '../../workflows/definitions';
 import {
+  auditRows,
   callsTo,
   createPromotionEnv,
   fakeActivities,
@@ -35,7 +36,7 @@ const pastTheBake = () => env.sleep('121s');
 
 const percentsSet = (calls: Calls) =>
   callsTo(calls, 'setLaneStep').map((c) => (c.input as { percent: number }).percent);
-const events = (calls: Calls) => callsTo(calls, 'recordRolloutEvent').map((c) => (c.input as { event: string }).event);
+const events = (calls: Calls) => auditRows(calls).map((row) => row.event);
 
 test('a good candidate passes every stage in order and is promoted, with one decision record', async () => {
   const compiling = latch();
@@ -247,11 +248,9 @@ test('an early approve is audited as ignored and does not pre-approve the later 
     await handle.signal(operatorSignals.rollback, { actor: 'lead', reason: 'done' });
     return handle.result();
   });
-  const ignored = callsTo(calls, 'recordRolloutEvent').filter(
-    (c) => (c.input as { event: string }).event === 'approve_ignored',
-  );
+  const ignored = auditRows(calls).filter((row) => row.event === 'approve_ignored');
   expect(ignored).toHaveLength(1);
-  expect(ignored[0]!.input).toMatchObject({ actor: 'lead', reason: expect.stringContaining('no step is waiting') });
+  expect(ignored[0]).toMatchObject({ actor: 'lead', reason: expect.stringContaining('no step is waiting') });
 });
 
 test.each([
@@ -272,7 +271,7 @@ test.each([
     return handle.result();
   });
   expect(result).toMatchObject({ outcome: 'rolled_back', reason: REASONS.manualRollback('unknown', '') });
-  const audited = callsTo(calls, 'recordRolloutEvent').map((c) => c.input as { event: string; actor: string });
+  const audited = auditRows(calls);
   expect(audited.filter((e) => e.event === 'paused')).toEqual([expect.objectContaining({ actor: 'unknown' })]);
   expect(audited.filter((e) => e.event === 'rollback_requested')).toHaveLength(1);
 });
@@ -295,9 +294,33 @@ test.each<[string, unknown[]]>([
     await handle.executeUpdate(operatorUpdates.rollback, { args: [{ actor: 'ann', reason: 'test over' }] });
     return handle.result();
   });
-  const audited = callsTo(calls, 'recordRolloutEvent').map((c) => (c.input as { event: string }).event);
+  const audited = auditRows(calls).map((row) => row.event);
   expect(audited.filter((e) => e.startsWith('pause'))).toEqual([]);
   expect(audited.filter((e) => e === 'rollback_requested')).toHaveLength(1);
+});
+
+test('operator messages that arrive during an audit write go together in the next one, in the order sent', async () => {
+  // Slow writes: the whole burst arrives while the first is under way.
+  const slowly = async () => void (await new Promise((resolve) => setTimeout(resolve, 500)));
+  const { fakes, calls } = fakeActivities({ recordRolloutEvents: slowly });
+  const burst = ['pause', 'resume', 'pause', 'resume', 'pause', 'resume'] as const;
+  await withPromotion(fakes, async (handle) => {
+    await statusWhen(handle, (s) => s.stage === 'baking');
+    for (const [i, signal] of burst.entries()) await handle.signal(signal, { actor: 'oncall', reason: `burst ${i}` });
+    await handle.signal(operatorSignals.rollback, { actor: 'oncall', reason: 'burst over' });
+    return handle.result();
+  });
+  const operator = auditRows(calls).filter((row) => row.actor === 'oncall');
+  expect(operator.map((row) => `${row.event}:${row.reason}`)).toEqual([
+    ...burst.map((signal, i) => `${signal}d:burst ${i}`),
+    'rollback_requested:burst over',
+  ]);
+  const groups = callsTo(calls, 'recordRolloutEvents').map((call) => (call.input as unknown[]).length);
+  expect(groups.reduce((sum, n) => sum + n, 0)).toBe(burst.length + 1);
+  expect(groups.length).toBeLessThan(burst.length + 1);
+  expect(callsTo(calls, 'recordRolloutEvent').filter((call) => JSON.stringify(call.input).includes('oncall'))).toEqual(
+    [],
+  );
 });
 
 test('Updates: pause answers with the paused status, resume continues, an early approve is refused', async () => {
@@ -325,9 +348,7 @@ test('Updates: pause answers with the paused status, resume continues, an early 
     return handle.result();
   });
   expect(result.outcome).toBe('promoted');
-  const audited = callsTo(calls, 'recordRolloutEvent').map(
-    (c) => c.input as { event: string; actor: string; reason: string },
-  );
+  const audited = auditRows(calls);
   const operator = audited.filter(
     (e) => ['paused', 'resumed', 'approved'].includes(e.event) || e.event.endsWith('_ignored'),
   );
