@@ -80,7 +80,7 @@ async function withLanes<T>(
   count: number,
   work: (lanes: Lane[], evaluators: RunningEvaluator[]) => Promise<T>,
 ): Promise<T> {
-  const lanes = Array.from({ length: count }, () => randomLane('staging'));
+  const lanes = Array.from({ length: count }, () => randomLane('dev'));
   const evaluators: RunningEvaluator[] = [];
   try {
     for (const [i, lane] of lanes.entries())
